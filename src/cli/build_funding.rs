@@ -1,0 +1,155 @@
+//! `lnkit build-funding`: the 2-of-2 funding output and the funding
+//! transaction (BOLT 3 "Funding Transaction Output", Appendix B).
+
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::secp256k1::Secp256k1;
+use bitcoin::{Address, FeeRate, OutPoint};
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::input::{self, Input};
+use super::{hex, CliError, Explain, StepResult};
+use crate::tx::funding::{self, FundingError, FundingInput, FundingRequest, InputKind};
+use crate::verify;
+
+/// Flags of `lnkit build-funding`.
+#[derive(Args, Debug)]
+pub struct BuildFundingArgs {
+    /// Check every signed input with Bitcoin Core's script interpreter (field `verify`).
+    #[arg(long)]
+    verify: bool,
+}
+
+/// Run `lnkit build-funding`.
+pub fn run(args: BuildFundingArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
+    if args.verify {
+        input.set("verify", Value::Bool(true));
+    }
+    build_funding(input, ex)
+}
+
+fn read_input(item: &Input) -> Result<FundingInput, CliError> {
+    let kind = match item.opt("type", input::one_of(&["p2wpkh", "p2pkh"]))? {
+        Some("p2pkh") => InputKind::P2pkh,
+        _ => InputKind::P2wpkh,
+    };
+    Ok(FundingInput {
+        previous_output: OutPoint {
+            txid: item.req("txid", input::txid)?,
+            vout: item.req("vout", input::uint32)?,
+        },
+        amount: item.req("amount_sat", input::amount_sat)?,
+        kind,
+        key: item.opt("privkey", input::private_key)?,
+        script_pubkey: item.opt("script_pubkey", input::script_hex)?,
+    })
+}
+
+fn feerate(input: &Input) -> Result<FeeRate, CliError> {
+    let per_vb = input.opt("feerate_sat_per_vb", input::uint)?;
+    let per_kw = input.opt("feerate_per_kw", input::uint)?;
+    match (per_vb, per_kw) {
+        (Some(_), Some(_)) => Err(input.error(
+            "feerate_sat_per_vb",
+            "give feerate_sat_per_vb or feerate_per_kw, not both",
+        )),
+        (Some(vb), None) => FeeRate::from_sat_per_vb(vb)
+            .ok_or_else(|| input.error("feerate_sat_per_vb", format!("{vb} sat/vB overflows"))),
+        // feerate_per_kw is satoshis per 1000 weight units, as in BOLT 2.
+        (None, Some(kw)) => Ok(FeeRate::from_sat_per_kwu(kw)),
+        (None, None) => Err(input.error(
+            "feerate_sat_per_vb",
+            "missing required field (or give feerate_per_kw)",
+        )),
+    }
+}
+
+/// `lnkit build-funding` on an input object.
+pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
+    let secp = Secp256k1::new();
+    let network = input.network()?;
+    let items = input.objects("inputs")?;
+    let inputs = items.iter().map(read_input).collect::<Result<Vec<_>, _>>()?;
+    let change_script = match input.opt("change_address", input::address(network))? {
+        Some(address) => address.script_pubkey(),
+        None => input.opt("change_script_pubkey", input::script_hex)?.ok_or_else(|| {
+            input.error("change_address", "missing required field (or give change_script_pubkey)")
+        })?,
+    };
+    let req = FundingRequest {
+        inputs,
+        local_funding_pubkey: input.req("local_funding_pubkey", input::pubkey)?,
+        remote_funding_pubkey: input.req("remote_funding_pubkey", input::pubkey)?,
+        funding_amount: input.req("funding_amount_sat", input::amount_sat)?,
+        change_script,
+        feerate: feerate(input)?,
+    };
+    let want_verify = input.opt("verify", input::boolean)?.unwrap_or(false);
+
+    let built = funding::build_funding(&secp, &req).map_err(|e| match e {
+        FundingError::NoInputs | FundingError::InputOverflow => input.error("inputs", e),
+        FundingError::Insufficient { .. } | FundingError::FundingDust { .. } => {
+            input.error("funding_amount_sat", e)
+        }
+        FundingError::UncompressedKey { input: i } | FundingError::KeyScriptMismatch { input: i } => {
+            items[i].error("privkey", e)
+        }
+        FundingError::Sighash { .. } => CliError::failure(e.to_string()),
+    })?;
+
+    ex.line(format!(
+        "funding script: 2 <lesser funding_pubkey> <greater funding_pubkey> 2 OP_CHECKMULTISIG = {}",
+        built.funding_script.to_asm_string()
+    ));
+    ex.line(format!(
+        "fee: {} sat/kw x {} weight (maximum-size signatures) = {} sat",
+        req.feerate.to_sat_per_kwu(),
+        built.predicted_weight.to_wu(),
+        built.fee.to_sat()
+    ));
+
+    let verified = if want_verify {
+        let spent: Option<Vec<_>> = built
+            .spent_outputs
+            .iter()
+            .zip(&built.signed)
+            .map(|(o, signed)| o.clone().filter(|_| *signed))
+            .collect();
+        let spent = spent.ok_or_else(|| {
+            input.error("verify", "every input needs a privkey for the transaction to be verified")
+        })?;
+        verify::verify_transaction(&built.tx, &spent)
+            .map_err(|e| CliError::failure(format!("verification failed: {e}")))?;
+        ex.line("verified: Bitcoin Core's script interpreter accepts every input");
+        Some(true)
+    } else {
+        None
+    };
+
+    let funding_spk = &built.tx.output[built.funding_output_index as usize].script_pubkey;
+    let txid = built.tx.compute_txid().to_string();
+    Ok(json!({
+        "funding_txid": txid,
+        "funding_output_index": built.funding_output_index,
+        "funding_amount_sat": req.funding_amount.to_sat(),
+        "local_funding_pubkey": req.local_funding_pubkey.to_string(),
+        "remote_funding_pubkey": req.remote_funding_pubkey.to_string(),
+        "funding_script": hex(built.funding_script.as_bytes()),
+        "funding_script_asm": built.funding_script.to_asm_string(),
+        "funding_script_pubkey": hex(funding_spk.as_bytes()),
+        "funding_address": Address::from_script(funding_spk, network).map(|a| a.to_string()).ok(),
+        "network": network.to_string(),
+        "txid": txid,
+        "tx_hex": serialize_hex(&built.tx),
+        "fee_sat": built.fee.to_sat(),
+        "change_sat": built.change.map(|c| c.to_sat()),
+        "dust_change_dropped_sat": built.dust_change_dropped.map(|c| c.to_sat()),
+        "feerate_per_kw": req.feerate.to_sat_per_kwu(),
+        "predicted_weight": built.predicted_weight.to_wu(),
+        "weight": built.tx.weight().to_wu(),
+        "signed_inputs": built.signed,
+        "complete": built.psbt.is_none(),
+        "psbt": built.psbt.map(|p| p.to_string()),
+        "verified": verified,
+    }))
+}

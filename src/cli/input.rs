@@ -1,0 +1,353 @@
+//! The input side of the CLI contract: one JSON object, whose fields are read
+//! by name into library types. Every failure names the field (with its path,
+//! `inputs[1].amount_sat`) and says what was expected.
+
+use std::str::FromStr;
+
+use bitcoin::secp256k1::{PublicKey, SecretKey};
+use bitcoin::{Address, Amount, Network, PrivateKey, ScriptBuf, Txid};
+use serde_json::{Map, Value};
+
+use super::CliError;
+use crate::keys::PerCommitmentSecret;
+use crate::shachain::{CommitmentNumber, Index, Secret};
+
+/// A JSON object being read field by field.
+#[derive(Clone, Debug, Default)]
+pub struct Input {
+    map: Map<String, Value>,
+    /// Path of this object inside the document, e.g. `inputs[0].` (empty at the top).
+    prefix: String,
+}
+
+/// What a field's parser returns: the value, or what was wrong with it.
+pub type Parsed<T> = Result<T, String>;
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("{b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) if s.len() > 40 => format!("the string \"{}…\"", &s[..40]),
+        Value::String(s) => format!("the string \"{s}\""),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+impl Input {
+    /// Parse the text of a whole input document: it must be one JSON object.
+    /// Empty input is the empty object, so flags alone can supply every field.
+    pub fn parse(text: &str) -> Result<Self, CliError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Ok(Input {
+                map,
+                prefix: String::new(),
+            }),
+            Ok(other) => Err(CliError::bad(format!(
+                "input: expected a JSON object, got {}",
+                describe(&other)
+            ))),
+            Err(e) => Err(CliError::bad(format!(
+                "input: expected a JSON object, but it is not JSON ({e})"
+            ))),
+        }
+    }
+
+    /// An input from an already-built JSON object (the walkthrough feeds steps this way).
+    pub fn from_value(value: Value) -> Self {
+        match value {
+            Value::Object(map) => Input {
+                map,
+                prefix: String::new(),
+            },
+            _ => Input::default(),
+        }
+    }
+
+    /// Set or override a field (`--set field=value` and the named flags).
+    pub fn set(&mut self, field: &str, value: Value) {
+        self.map.insert(field.to_string(), value);
+    }
+
+    /// The full path of a field, for messages.
+    pub fn path(&self, field: &str) -> String {
+        format!("{}{}", self.prefix, field)
+    }
+
+    /// An error about `field`.
+    pub fn error(&self, field: &str, msg: impl std::fmt::Display) -> CliError {
+        CliError::bad(format!("{}: {msg}", self.path(field)))
+    }
+
+    /// The raw value of a field; JSON `null` counts as absent.
+    pub fn raw(&self, field: &str) -> Option<&Value> {
+        self.map.get(field).filter(|v| !v.is_null())
+    }
+
+    /// Whether a field is present.
+    pub fn has(&self, field: &str) -> bool {
+        self.raw(field).is_some()
+    }
+
+    /// Read an optional field with `parse`.
+    pub fn opt<T>(&self, field: &str, parse: impl Fn(&Value) -> Parsed<T>) -> Result<Option<T>, CliError> {
+        match self.raw(field) {
+            None => Ok(None),
+            Some(v) => parse(v).map(Some).map_err(|msg| self.error(field, msg)),
+        }
+    }
+
+    /// Read a required field with `parse`.
+    pub fn req<T>(&self, field: &str, parse: impl Fn(&Value) -> Parsed<T>) -> Result<T, CliError> {
+        self.opt(field, parse)?
+            .ok_or_else(|| self.error(field, "missing required field"))
+    }
+
+    /// The first present field of `fields` (aliases such as `secret` / `per_commitment_secret`).
+    pub fn opt_any<T>(&self, fields: &[&str], parse: impl Fn(&Value) -> Parsed<T>) -> Result<Option<T>, CliError> {
+        for f in fields {
+            if self.has(f) {
+                return self.opt(f, &parse);
+            }
+        }
+        Ok(None)
+    }
+
+    /// A required field under any of its names.
+    pub fn req_any<T>(&self, fields: &[&str], parse: impl Fn(&Value) -> Parsed<T>) -> Result<T, CliError> {
+        self.opt_any(fields, parse)?.ok_or_else(|| {
+            self.error(
+                fields[0],
+                format!("missing required field (also accepted as: {})", fields[1..].join(", ")),
+            )
+        })
+    }
+
+    /// A nested object.
+    pub fn object(&self, field: &str) -> Result<Option<Input>, CliError> {
+        match self.raw(field) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(Input {
+                map: map.clone(),
+                prefix: format!("{}.", self.path(field)),
+            })),
+            Some(other) => Err(self.error(field, format!("expected an object, got {}", describe(other)))),
+        }
+    }
+
+    /// An array of objects, each readable as an `Input` whose messages name `field[i].`.
+    pub fn objects(&self, field: &str) -> Result<Vec<Input>, CliError> {
+        match self.raw(field) {
+            None => Err(self.error(field, "missing required field (expected an array of objects)")),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match item {
+                    Value::Object(map) => Ok(Input {
+                        map: map.clone(),
+                        prefix: format!("{}[{i}].", self.path(field)),
+                    }),
+                    other => Err(self.error(
+                        &format!("{field}[{i}]"),
+                        format!("expected an object, got {}", describe(other)),
+                    )),
+                })
+                .collect(),
+            Some(other) => Err(self.error(field, format!("expected an array of objects, got {}", describe(other)))),
+        }
+    }
+
+    /// The network addresses are shown and read for: field `network` (set by `--network`), default bitcoin.
+    pub fn network(&self) -> Result<Network, CliError> {
+        Ok(self.opt("network", network)?.unwrap_or(Network::Bitcoin))
+    }
+}
+
+fn string(v: &Value, expected: &str) -> Parsed<String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(format!("expected {expected}, got {}", describe(other))),
+    }
+}
+
+fn hex_of(v: &Value, expected: &str) -> Parsed<Vec<u8>> {
+    let s = string(v, expected)?;
+    hex::decode(&s).map_err(|e| {
+        let why = match e {
+            hex::FromHexError::InvalidHexCharacter { c, index } => {
+                format!("invalid hex: character {c:?} at position {index}")
+            }
+            hex::FromHexError::OddLength => "invalid hex: odd number of digits".to_string(),
+            other => format!("invalid hex: {other}"),
+        };
+        format!("expected {expected}, got {why}")
+    })
+}
+
+/// Any hex byte string.
+pub fn hex_bytes(v: &Value) -> Parsed<Vec<u8>> {
+    hex_of(v, "hex bytes")
+}
+
+/// Exactly 32 bytes of hex.
+pub fn bytes32(v: &Value) -> Parsed<[u8; 32]> {
+    let bytes = hex_of(v, "32-byte hex")?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| format!("expected 32-byte hex, got {} bytes", bytes.len()))
+}
+
+/// A 33-byte compressed secp256k1 point.
+pub fn pubkey(v: &Value) -> Parsed<PublicKey> {
+    const EXPECTED: &str = "33-byte compressed pubkey hex";
+    let bytes = hex_of(v, EXPECTED)?;
+    if bytes.len() != 33 {
+        return Err(format!("expected {EXPECTED}, got {} bytes", bytes.len()));
+    }
+    if bytes[0] != 0x02 && bytes[0] != 0x03 {
+        return Err(format!(
+            "expected {EXPECTED} (first byte 02 or 03), got first byte {:02x}",
+            bytes[0]
+        ));
+    }
+    PublicKey::from_slice(&bytes)
+        .map_err(|_| format!("expected {EXPECTED}, got an x coordinate that is not on the secp256k1 curve"))
+}
+
+/// A 32-byte secp256k1 secret key: non-zero and below the curve order.
+pub fn secret_key(v: &Value) -> Parsed<SecretKey> {
+    const EXPECTED: &str = "32-byte secret key hex";
+    let bytes = hex_of(v, EXPECTED)?;
+    if bytes.len() != 32 {
+        return Err(format!("expected {EXPECTED}, got {} bytes", bytes.len()));
+    }
+    if bytes.iter().all(|b| *b == 0) {
+        return Err(format!("expected {EXPECTED}, got zero, which is not a valid secret"));
+    }
+    SecretKey::from_slice(&bytes).map_err(|_| {
+        format!("expected {EXPECTED}, got a value not below the secp256k1 curve order")
+    })
+}
+
+/// A `per_commitment_secret`.
+pub fn per_commitment_secret(v: &Value) -> Parsed<PerCommitmentSecret> {
+    secret_key(v).map(PerCommitmentSecret)
+}
+
+/// A private key as WIF, or as 32-byte hex (taken as compressed).
+pub fn private_key(v: &Value) -> Parsed<PrivateKey> {
+    let s = string(v, "a WIF private key or 32-byte secret key hex")?;
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        // The network byte only matters for WIF text, never for signing.
+        return secret_key(v).map(|k| PrivateKey::new(k, Network::Bitcoin));
+    }
+    PrivateKey::from_wif(&s).map_err(|e| {
+        format!("expected a WIF private key or 32-byte secret key hex, got neither ({e})")
+    })
+}
+
+/// A non-negative integer that fits in a u64. Numeric strings are accepted (from `--set`).
+pub fn uint(v: &Value) -> Parsed<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().ok_or_else(|| {
+            format!("expected a non-negative integer below 2^64, got {n}")
+        }),
+        Value::String(s) => s
+            .parse::<u64>()
+            .map_err(|_| format!("expected a non-negative integer below 2^64, got \"{s}\"")),
+        other => Err(format!("expected a non-negative integer, got {}", describe(other))),
+    }
+}
+
+/// An integer that fits in a u32.
+pub fn uint32(v: &Value) -> Parsed<u32> {
+    let n = uint(v)?;
+    u32::try_from(n).map_err(|_| format!("expected an integer below 2^32, got {n}"))
+}
+
+/// An amount in satoshis, at most 21 million BTC.
+pub fn amount_sat(v: &Value) -> Parsed<Amount> {
+    let n = uint(v).map_err(|e| format!("{e} (an amount in satoshis)"))?;
+    let amount = Amount::from_sat(n);
+    if amount > Amount::MAX_MONEY {
+        return Err(format!(
+            "expected an amount of at most 2100000000000000 sat (21 million BTC), got {n}"
+        ));
+    }
+    Ok(amount)
+}
+
+/// A 48-bit shachain index.
+pub fn shachain_index(v: &Value) -> Parsed<Index> {
+    let n = uint(v)?;
+    Index::new(n).map_err(|_| format!("expected an index below 2^48 (281474976710656), got {n}"))
+}
+
+/// A commitment number (below 2^48).
+pub fn commitment_number(v: &Value) -> Parsed<CommitmentNumber> {
+    let n = uint(v)?;
+    Index::from_commitment_number(CommitmentNumber(n))
+        .map(|_| CommitmentNumber(n))
+        .map_err(|_| format!("expected a commitment number below 2^48 (281474976710656), got {n}"))
+}
+
+/// A shachain secret or seed (any 32 bytes).
+pub fn shachain_secret(v: &Value) -> Parsed<Secret> {
+    bytes32(v)
+}
+
+/// A transaction id, in the usual (byte-reversed) hex.
+pub fn txid(v: &Value) -> Parsed<Txid> {
+    let s = string(v, "a 32-byte txid hex")?;
+    Txid::from_str(&s).map_err(|e| format!("expected a 32-byte txid hex, got {s:?} ({e})"))
+}
+
+/// A script given as hex.
+pub fn script_hex(v: &Value) -> Parsed<ScriptBuf> {
+    hex_of(v, "script hex").map(ScriptBuf::from_bytes)
+}
+
+/// A network name.
+pub fn network(v: &Value) -> Parsed<Network> {
+    let s = string(v, "bitcoin, testnet, signet or regtest")?;
+    Network::from_str(&s)
+        .map_err(|_| format!("expected bitcoin, testnet, signet or regtest, got \"{s}\""))
+}
+
+/// An address valid on `network`.
+pub fn address(network: Network) -> impl Fn(&Value) -> Parsed<Address> {
+    move |v| {
+        let s = string(v, "a bitcoin address")?;
+        let unchecked = Address::from_str(&s)
+            .map_err(|e| format!("expected a bitcoin address, got {s:?} ({e})"))?;
+        unchecked
+            .require_network(network)
+            .map_err(|_| format!("expected an address for network {network}, got {s:?} (set --network to its network)"))
+    }
+}
+
+/// One of a fixed set of words.
+pub fn one_of(words: &'static [&'static str]) -> impl Fn(&Value) -> Parsed<&'static str> {
+    move |v| {
+        let expected = words.join(" | ");
+        let s = string(v, &expected)?;
+        words
+            .iter()
+            .find(|w| **w == s)
+            .copied()
+            .ok_or_else(|| format!("expected one of {expected}, got \"{s}\""))
+    }
+}
+
+/// A boolean (`true`/`false`, also as strings from `--set`).
+pub fn boolean(v: &Value) -> Parsed<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s == "true" => Ok(true),
+        Value::String(s) if s == "false" => Ok(false),
+        other => Err(format!("expected true or false, got {}", describe(other))),
+    }
+}

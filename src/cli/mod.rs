@@ -1,0 +1,234 @@
+//! The command line: the CLI contract of DESIGN.md, implemented once.
+//!
+//! - Input: one JSON object from `--input FILE` (`-` for stdin) or standard
+//!   input when it is not a terminal; `--set field=value` and the named flags
+//!   set or override single fields. Unknown fields are ignored, so the output
+//!   of one step pipes into the next.
+//! - Output: one JSON object on stdout, pretty or `--compact`, written only
+//!   once the step has succeeded.
+//! - `--explain` writes a human-readable trace of the derivation to stderr.
+//! - Errors: `error: <field>: <what was expected>` on stderr; exit code 2 for
+//!   bad input, 1 for a failure of the step itself.
+//!
+//! Each subcommand file turns the input into library types, calls the library,
+//! and turns the result into JSON: glue, nothing more.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+
+pub mod build_funding;
+pub mod htlc_script;
+pub mod input;
+pub mod keys;
+pub mod revoke;
+pub mod shachain;
+pub mod walkthrough;
+
+pub use input::Input;
+
+/// A failed command: what went wrong, and whose fault it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliError {
+    /// The input was wrong (exit code 2). The message starts with the field.
+    BadInput(String),
+    /// The input was fine but the step failed (exit code 1).
+    Failure(String),
+}
+
+impl CliError {
+    /// Bad input; `msg` should start with the field name.
+    pub fn bad(msg: impl Into<String>) -> Self {
+        CliError::BadInput(msg.into())
+    }
+
+    /// A failure of the step itself.
+    pub fn failure(msg: impl Into<String>) -> Self {
+        CliError::Failure(msg.into())
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::BadInput(_) => 2,
+            CliError::Failure(_) => 1,
+        }
+    }
+
+    /// The message, without the `error: ` prefix.
+    pub fn message(&self) -> &str {
+        match self {
+            CliError::BadInput(m) | CliError::Failure(m) => m,
+        }
+    }
+}
+
+/// The `--explain` trace: lines for stderr, only when asked for.
+#[derive(Debug, Default)]
+pub struct Explain {
+    enabled: bool,
+}
+
+impl Explain {
+    /// A trace that prints when `enabled`.
+    pub fn new(enabled: bool) -> Self {
+        Explain { enabled }
+    }
+
+    /// Whether anything will be printed (to skip building costly text).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// One line of the trace.
+    pub fn line(&mut self, text: impl AsRef<str>) {
+        if self.enabled {
+            eprintln!("{}", text.as_ref());
+        }
+    }
+}
+
+/// The result of a step: its JSON output.
+pub type StepResult = Result<Value, CliError>;
+
+/// Flags every subcommand takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Common {
+    /// Read the input JSON object from FILE ('-' for standard input). Without it,
+    /// standard input is read when it is not a terminal.
+    #[arg(long, short = 'i', value_name = "FILE", global = true)]
+    pub input: Option<PathBuf>,
+    /// Set or override one input field; VALUE is parsed as JSON, or taken as a string.
+    #[arg(long = "set", value_name = "FIELD=VALUE", global = true)]
+    pub set: Vec<String>,
+    /// Print the output JSON on one line.
+    #[arg(long, global = true)]
+    pub compact: bool,
+    /// Write a human-readable trace of the derivation to stderr.
+    #[arg(long, global = true)]
+    pub explain: bool,
+    /// Network for addresses shown and read: bitcoin, testnet, signet or regtest (sets field `network`).
+    #[arg(long, value_name = "NETWORK", global = true)]
+    pub network: Option<String>,
+}
+
+/// lnkit: every step of the Lightning Network protocol as a subcommand that
+/// reads JSON and writes JSON, so steps can be run, inspected and piped.
+#[derive(Parser, Debug)]
+#[command(name = "lnkit", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// BOLT 3 key derivation for one commitment.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// BOLT 3 per-commitment secrets: generate from a seed, store compactly, look up.
+    #[command(subcommand)]
+    Shachain(shachain::ShachainCommand),
+    /// Revoke a commitment: the secret and next point that revoke_and_ack carries.
+    Revoke(revoke::RevokeArgs),
+    /// BOLT 3 HTLC output scripts, and the swap hashlock/timelock contract.
+    HtlcScript(htlc_script::HtlcScriptArgs),
+    /// The 2-of-2 funding output and the funding transaction (BOLT 3 Appendix B).
+    BuildFunding(build_funding::BuildFundingArgs),
+    /// Walk through a channel's life with fixed demo keys, every step shown and checked.
+    Walkthrough,
+}
+
+/// Read the input document as the contract says.
+fn read_input(common: &Common, wants_input: bool) -> Result<Input, CliError> {
+    let text = match &common.input {
+        Some(path) if path.as_os_str() == "-" => read_stdin()?,
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            CliError::bad(format!("--input: cannot read {}: {e}", path.display()))
+        })?,
+        None if wants_input && !std::io::stdin().is_terminal() => read_stdin()?,
+        None => String::new(),
+    };
+    let mut input = Input::parse(&text)?;
+    for assignment in &common.set {
+        let (field, value) = assignment.split_once('=').ok_or_else(|| {
+            CliError::bad(format!("--set: expected FIELD=VALUE, got {assignment:?}"))
+        })?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
+        input.set(field, value);
+    }
+    if let Some(network) = &common.network {
+        input.set("network", Value::String(network.clone()));
+    }
+    Ok(input)
+}
+
+fn read_stdin() -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::bad(format!("input: cannot read standard input: {e}")))?;
+    Ok(text)
+}
+
+fn run(cli: Cli) -> Result<(Value, bool), CliError> {
+    let wants_input = !matches!(cli.command, Command::Walkthrough);
+    let mut input = read_input(&cli.common, wants_input)?;
+    let mut explain = Explain::new(cli.common.explain);
+    let ex = &mut explain;
+    let output = match cli.command {
+        Command::Keys(cmd) => keys::run(cmd, &mut input, ex),
+        Command::Shachain(cmd) => shachain::run(cmd, &mut input, ex),
+        Command::Revoke(args) => revoke::run(args, &mut input, ex),
+        Command::HtlcScript(args) => htlc_script::run(args, &mut input, ex),
+        Command::BuildFunding(args) => build_funding::run(args, &mut input, ex),
+        Command::Walkthrough => walkthrough::run(&input, ex),
+    }?;
+    Ok((output, cli.common.compact))
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    match run(cli) {
+        Ok((value, compact)) => {
+            let text = if compact {
+                serde_json::to_string(&value)
+            } else {
+                serde_json::to_string_pretty(&value)
+            }
+            .expect("a serde_json::Value always serializes");
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`lnkit ... | head`) is not an error worth a message.
+            let _ = writeln!(stdout, "{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {}", e.message());
+            e.exit_code()
+        }
+    }
+}
+
+/// Lowercase hex, the contract's encoding for bytes.
+pub(crate) fn hex(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(bytes)
+}
+
+/// Set `field` in `input` when a named flag gave it.
+pub(crate) fn flag(input: &mut Input, field: &str, value: Option<impl Into<Value>>) {
+    if let Some(v) = value {
+        input.set(field, v.into());
+    }
+}

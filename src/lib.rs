@@ -1,0 +1,29 @@
+//! # lnkit — the Lightning Network protocol, one step at a time
+//!
+//! Every step of the protocol is a pure library function here, named after the
+//! BOLT that defines it; the `lnkit` binary exposes each step as a subcommand
+//! that reads and writes JSON (see `src/cli/`), and the future node is assembled
+//! from the very same functions.
+//!
+//! | module | BOLT |
+//! |---|---|
+//! | [`keys`] | BOLT 3 "Key Derivation" |
+//! | [`shachain`] | BOLT 3 "Per-commitment Secret Requirements" and "Efficient Per-commitment Secret Storage" |
+//! | [`script`] | BOLT 3 "Funding Transaction Output", "Offered/Received HTLC Outputs"; the swap contract |
+//! | [`tx`] | BOLT 3 transactions (today: the funding transaction, Appendix B) |
+//! | [`payment`] | payment hash / preimage and CLTV expiry (BOLT 2 `update_add_htlc`) |
+//! | [`verify`] | consensus verification of what we build, by Bitcoin Core's libbitcoinkernel |
+//!
+//! Secrets and randomness are always explicit inputs, so every function is
+//! deterministic and every test reproducible.
+
+pub mod cli;
+pub mod keys;
+pub mod payment;
+pub mod script;
+pub mod shachain;
+pub mod tx;
+pub mod verify;
+
+/// The `secp256k1` this crate uses: the one `bitcoin` re-exports, so there is one copy.
+pub use bitcoin::secp256k1;

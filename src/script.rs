@@ -1,0 +1,222 @@
+//! Witness scripts: the 2-of-2 funding output (BOLT 3 "Funding Transaction
+//! Output"), the offered and received HTLC outputs (BOLT 3 "Offered HTLC
+//! Outputs", "Received HTLC Outputs", with and without `option_anchors`), and
+//! the hashlock/timelock contract of a submarine or atomic swap.
+//!
+//! Scripts are built with `bitcoin`'s script builder; this module only decides
+//! which opcodes and pushes, in the order the spec writes them.
+
+use bitcoin::absolute::LockTime;
+use bitcoin::hashes::{hash160, ripemd160, Hash};
+use bitcoin::opcodes::all::*;
+use bitcoin::script::{Builder, ScriptBuf};
+use bitcoin::secp256k1::{ecdsa, PublicKey};
+use bitcoin::{EcdsaSighashType, Witness};
+
+use crate::keys::{HtlcPubkey, RevocationPubkey};
+use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
+
+/// BOLT 3 "Funding Transaction Output": `2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG`,
+/// where `pubkey1` is the lexicographically lesser of the two `funding_pubkey`s
+/// in compressed format, and `pubkey2` the greater.
+pub fn funding_script(a: &PublicKey, b: &PublicKey) -> ScriptBuf {
+    let (first, second) = if a.serialize() <= b.serialize() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    Builder::new()
+        .push_int(2)
+        .push_slice(first.serialize())
+        .push_slice(second.serialize())
+        .push_int(2)
+        .push_opcode(OP_CHECKMULTISIG)
+        .into_script()
+}
+
+/// The three keys in an HTLC output's script, as seen from the holder of the
+/// commitment transaction (BOLT 3 names them from the holder's side).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HtlcKeys {
+    /// `revocationpubkey`: lets the counterparty take the output if this commitment is revoked.
+    pub revocation: RevocationPubkey,
+    /// `local_htlcpubkey`: the holder's key.
+    pub local_htlc: HtlcPubkey,
+    /// `remote_htlcpubkey`: the counterparty's key.
+    pub remote_htlc: HtlcPubkey,
+}
+
+/// The common head of both HTLC scripts: the revocation branch.
+///
+/// `OP_DUP OP_HASH160 <RIPEMD160(SHA256(revocationpubkey))> OP_EQUAL OP_IF OP_CHECKSIG OP_ELSE
+///  <remote_htlcpubkey> OP_SWAP OP_SIZE 32 OP_EQUAL`
+fn htlc_script_head(keys: &HtlcKeys) -> Builder {
+    let revocation_hash = hash160::Hash::hash(&keys.revocation.serialize());
+    Builder::new()
+        .push_opcode(OP_DUP)
+        .push_opcode(OP_HASH160)
+        .push_slice(revocation_hash.to_byte_array())
+        .push_opcode(OP_EQUAL)
+        .push_opcode(OP_IF)
+        .push_opcode(OP_CHECKSIG)
+        .push_opcode(OP_ELSE)
+        .push_slice(keys.remote_htlc.serialize())
+        .push_opcode(OP_SWAP)
+        .push_opcode(OP_SIZE)
+        .push_int(32)
+        .push_opcode(OP_EQUAL)
+}
+
+/// `option_anchors` adds `1 OP_CHECKSEQUENCEVERIFY OP_DROP` before the final
+/// `OP_ENDIF`, so that every non-revocation spend waits one block: the CPFP
+/// carve-out relies on no other output of the commitment being spendable at once.
+fn htlc_script_tail(builder: Builder, anchors: bool) -> ScriptBuf {
+    let builder = if anchors {
+        builder
+            .push_int(1)
+            .push_opcode(OP_CSV)
+            .push_opcode(OP_DROP)
+    } else {
+        builder
+    };
+    builder.push_opcode(OP_ENDIF).into_script()
+}
+
+/// BOLT 3 "Offered HTLC Outputs": an HTLC the holder of this commitment offered.
+///
+/// Spends: counterparty with preimage `<remotehtlcsig> <payment_preimage>`;
+/// holder via the HTLC-timeout transaction `0 <remotehtlcsig> <localhtlcsig> <>`;
+/// revocation `<revocation_sig> <revocationpubkey>`.
+pub fn offered_htlc(keys: &HtlcKeys, payment_hash: &PaymentHash, anchors: bool) -> ScriptBuf {
+    let builder = htlc_script_head(keys)
+        .push_opcode(OP_NOTIF)
+        // To local node via HTLC-timeout transaction (timelocked).
+        .push_opcode(OP_DROP)
+        .push_int(2)
+        .push_opcode(OP_SWAP)
+        .push_slice(keys.local_htlc.serialize())
+        .push_int(2)
+        .push_opcode(OP_CHECKMULTISIG)
+        .push_opcode(OP_ELSE)
+        // To remote node with preimage.
+        .push_opcode(OP_HASH160)
+        .push_slice(ripemd160::Hash::hash(&payment_hash.0).to_byte_array())
+        .push_opcode(OP_EQUALVERIFY)
+        .push_opcode(OP_CHECKSIG)
+        .push_opcode(OP_ENDIF);
+    htlc_script_tail(builder, anchors)
+}
+
+/// BOLT 3 "Received HTLC Outputs": an HTLC offered to the holder of this commitment.
+///
+/// Spends: holder via the HTLC-success transaction `0 <remotehtlcsig> <localhtlcsig> <payment_preimage>`;
+/// counterparty after `cltv_expiry` `<remotehtlcsig> <>`; revocation `<revocation_sig> <revocationpubkey>`.
+pub fn received_htlc(
+    keys: &HtlcKeys,
+    payment_hash: &PaymentHash,
+    cltv_expiry: CltvExpiry,
+    anchors: bool,
+) -> ScriptBuf {
+    let builder = htlc_script_head(keys)
+        .push_opcode(OP_IF)
+        // To local node via HTLC-success transaction.
+        .push_opcode(OP_HASH160)
+        .push_slice(ripemd160::Hash::hash(&payment_hash.0).to_byte_array())
+        .push_opcode(OP_EQUALVERIFY)
+        .push_int(2)
+        .push_opcode(OP_SWAP)
+        .push_slice(keys.local_htlc.serialize())
+        .push_int(2)
+        .push_opcode(OP_CHECKMULTISIG)
+        .push_opcode(OP_ELSE)
+        // To remote node after timeout.
+        .push_opcode(OP_DROP)
+        .push_int(i64::from(cltv_expiry.0))
+        .push_opcode(OP_CLTV)
+        .push_opcode(OP_DROP)
+        .push_opcode(OP_CHECKSIG)
+        .push_opcode(OP_ENDIF);
+    htlc_script_tail(builder, anchors)
+}
+
+/// The keys and terms of a swap contract: whoever shows the preimage of
+/// `payment_hash` takes the coins with `claim_pubkey`; after `locktime` the
+/// funder takes them back with `refund_pubkey`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwapTerms {
+    /// The hash both legs of the swap are locked to.
+    pub payment_hash: PaymentHash,
+    /// The key of the side that claims with the preimage.
+    pub claim_pubkey: PublicKey,
+    /// The key of the side that takes a refund after the timeout.
+    pub refund_pubkey: PublicKey,
+    /// When the refund path opens (block height or UNIX time, as nLockTime reads it).
+    pub locktime: LockTime,
+}
+
+/// The swap contract (P2WSH witness script):
+///
+/// ```text
+/// OP_IF
+///     OP_SIZE 32 OP_EQUALVERIFY OP_SHA256 <payment_hash> OP_EQUALVERIFY <claim_pubkey>
+/// OP_ELSE
+///     <locktime> OP_CHECKLOCKTIMEVERIFY OP_DROP <refund_pubkey>
+/// OP_ENDIF
+/// OP_CHECKSIG
+/// ```
+///
+/// The `OP_SIZE 32` guard matters for swaps across chains or into Lightning:
+/// the preimage must be exactly 32 bytes, as a Lightning HTLC requires, or a
+/// claimer could reveal a longer preimage that unlocks this leg but is
+/// unusable on the other one. The hash is the payment hash itself
+/// (`OP_SHA256`), so the same value appears here, in the invoice and in the HTLC.
+pub fn swap_htlc(terms: &SwapTerms) -> ScriptBuf {
+    Builder::new()
+        .push_opcode(OP_IF)
+        .push_opcode(OP_SIZE)
+        .push_int(32)
+        .push_opcode(OP_EQUALVERIFY)
+        .push_opcode(OP_SHA256)
+        .push_slice(terms.payment_hash.0)
+        .push_opcode(OP_EQUALVERIFY)
+        .push_slice(terms.claim_pubkey.serialize())
+        .push_opcode(OP_ELSE)
+        .push_lock_time(terms.locktime)
+        .push_opcode(OP_CLTV)
+        .push_opcode(OP_DROP)
+        .push_slice(terms.refund_pubkey.serialize())
+        .push_opcode(OP_ENDIF)
+        .push_opcode(OP_CHECKSIG)
+        .into_script()
+}
+
+fn signature_with_sighash(sig: &ecdsa::Signature, sighash: EcdsaSighashType) -> Vec<u8> {
+    let mut bytes = sig.serialize_der().to_vec();
+    bytes.push(sighash.to_u32() as u8);
+    bytes
+}
+
+/// The witness that claims a swap output: `<claim_sig> <payment_preimage> 1 <witness_script>`.
+pub fn swap_claim_witness(
+    claim_sig: &ecdsa::Signature,
+    preimage: &PaymentPreimage,
+    witness_script: &ScriptBuf,
+) -> Witness {
+    let mut w = Witness::new();
+    w.push(signature_with_sighash(claim_sig, EcdsaSighashType::All));
+    w.push(preimage.0);
+    w.push([1u8]);
+    w.push(witness_script.as_bytes());
+    w
+}
+
+/// The witness that refunds a swap output after its locktime: `<refund_sig> <> <witness_script>`.
+/// The spending transaction needs nLockTime ≥ the contract's locktime and a
+/// non-final nSequence, or `OP_CHECKLOCKTIMEVERIFY` fails.
+pub fn swap_refund_witness(refund_sig: &ecdsa::Signature, witness_script: &ScriptBuf) -> Witness {
+    let mut w = Witness::new();
+    w.push(signature_with_sighash(refund_sig, EcdsaSighashType::All));
+    w.push([]);
+    w.push(witness_script.as_bytes());
+    w
+}
