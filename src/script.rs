@@ -72,10 +72,7 @@ fn htlc_script_head(keys: &HtlcKeys) -> Builder {
 /// carve-out relies on no other output of the commitment being spendable at once.
 fn htlc_script_tail(builder: Builder, anchors: bool) -> ScriptBuf {
     let builder = if anchors {
-        builder
-            .push_int(1)
-            .push_opcode(OP_CSV)
-            .push_opcode(OP_DROP)
+        builder.push_int(1).push_opcode(OP_CSV).push_opcode(OP_DROP)
     } else {
         builder
     };

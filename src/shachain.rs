@@ -202,7 +202,13 @@ impl Store {
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(slot, e)| e.map(|(index, secret)| Entry { slot, index, secret }))
+            .filter_map(|(slot, e)| {
+                e.map(|(index, secret)| Entry {
+                    slot,
+                    index,
+                    secret,
+                })
+            })
             .collect()
     }
 

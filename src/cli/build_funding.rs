@@ -69,12 +69,20 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let network = input.network()?;
     let items = input.objects("inputs")?;
-    let inputs = items.iter().map(read_input).collect::<Result<Vec<_>, _>>()?;
+    let inputs = items
+        .iter()
+        .map(read_input)
+        .collect::<Result<Vec<_>, _>>()?;
     let change_script = match input.opt("change_address", input::address(network))? {
         Some(address) => address.script_pubkey(),
-        None => input.opt("change_script_pubkey", input::script_hex)?.ok_or_else(|| {
-            input.error("change_address", "missing required field (or give change_script_pubkey)")
-        })?,
+        None => input
+            .opt("change_script_pubkey", input::script_hex)?
+            .ok_or_else(|| {
+                input.error(
+                    "change_address",
+                    "missing required field (or give change_script_pubkey)",
+                )
+            })?,
     };
     let req = FundingRequest {
         inputs,
@@ -91,9 +99,8 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
         FundingError::Insufficient { .. } | FundingError::FundingDust { .. } => {
             input.error("funding_amount_sat", e)
         }
-        FundingError::UncompressedKey { input: i } | FundingError::KeyScriptMismatch { input: i } => {
-            items[i].error("privkey", e)
-        }
+        FundingError::UncompressedKey { input: i }
+        | FundingError::KeyScriptMismatch { input: i } => items[i].error("privkey", e),
         FundingError::Sighash { .. } => CliError::failure(e.to_string()),
     })?;
 
@@ -116,7 +123,10 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
             .map(|(o, signed)| o.clone().filter(|_| *signed))
             .collect();
         let spent = spent.ok_or_else(|| {
-            input.error("verify", "every input needs a privkey for the transaction to be verified")
+            input.error(
+                "verify",
+                "every input needs a privkey for the transaction to be verified",
+            )
         })?;
         verify::verify_transaction(&built.tx, &spent)
             .map_err(|e| CliError::failure(format!("verification failed: {e}")))?;

@@ -44,7 +44,10 @@ pub fn payment_hash(input: &Input) -> Result<PaymentHash, CliError> {
             format!("its SHA256 is {p}, not payment_hash {h}"),
         )),
         (Some(h), _) | (None, Some(h)) => Ok(h),
-        (None, None) => Err(input.error("payment_hash", "missing required field (or give payment_preimage)")),
+        (None, None) => Err(input.error(
+            "payment_hash",
+            "missing required field (or give payment_preimage)",
+        )),
     }
 }
 
@@ -90,14 +93,21 @@ pub fn htlc_script(input: &Input, ex: &mut Explain) -> StepResult {
                     "local_success": "0 <remotehtlcsig> <localhtlcsig> <payment_preimage> (the HTLC-success transaction)",
                     "remote_timeout": format!("<remotehtlcsig> <> (nLockTime >= {}){csv}", cltv.0),
                 });
-                (script::received_htlc(&keys, &hash, cltv, anchors), templates)
+                (
+                    script::received_htlc(&keys, &hash, cltv, anchors),
+                    templates,
+                )
             }
         }
     };
     let script_pubkey = witness_script.to_p2wsh();
     let address = Address::from_script(&script_pubkey, network)
         .map_err(|e| CliError::failure(format!("address: {e}")))?;
-    ex.line(format!("witness script ({} bytes): {}", witness_script.len(), witness_script.to_asm_string()));
+    ex.line(format!(
+        "witness script ({} bytes): {}",
+        witness_script.len(),
+        witness_script.to_asm_string()
+    ));
     ex.line(format!(
         "P2WSH output: OP_0 <SHA256(witness script)> = {}",
         hex(script_pubkey.as_bytes())
@@ -114,4 +124,3 @@ pub fn htlc_script(input: &Input, ex: &mut Explain) -> StepResult {
         "witness_templates": templates,
     }))
 }
-

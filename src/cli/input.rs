@@ -94,7 +94,11 @@ impl Input {
     }
 
     /// Read an optional field with `parse`.
-    pub fn opt<T>(&self, field: &str, parse: impl Fn(&Value) -> Parsed<T>) -> Result<Option<T>, CliError> {
+    pub fn opt<T>(
+        &self,
+        field: &str,
+        parse: impl Fn(&Value) -> Parsed<T>,
+    ) -> Result<Option<T>, CliError> {
         match self.raw(field) {
             None => Ok(None),
             Some(v) => parse(v).map(Some).map_err(|msg| self.error(field, msg)),
@@ -108,7 +112,11 @@ impl Input {
     }
 
     /// The first present field of `fields` (aliases such as `secret` / `per_commitment_secret`).
-    pub fn opt_any<T>(&self, fields: &[&str], parse: impl Fn(&Value) -> Parsed<T>) -> Result<Option<T>, CliError> {
+    pub fn opt_any<T>(
+        &self,
+        fields: &[&str],
+        parse: impl Fn(&Value) -> Parsed<T>,
+    ) -> Result<Option<T>, CliError> {
         for f in fields {
             if self.has(f) {
                 return self.opt(f, &parse);
@@ -118,11 +126,18 @@ impl Input {
     }
 
     /// A required field under any of its names.
-    pub fn req_any<T>(&self, fields: &[&str], parse: impl Fn(&Value) -> Parsed<T>) -> Result<T, CliError> {
+    pub fn req_any<T>(
+        &self,
+        fields: &[&str],
+        parse: impl Fn(&Value) -> Parsed<T>,
+    ) -> Result<T, CliError> {
         self.opt_any(fields, parse)?.ok_or_else(|| {
             self.error(
                 fields[0],
-                format!("missing required field (also accepted as: {})", fields[1..].join(", ")),
+                format!(
+                    "missing required field (also accepted as: {})",
+                    fields[1..].join(", ")
+                ),
             )
         })
     }
@@ -135,14 +150,20 @@ impl Input {
                 map: map.clone(),
                 prefix: format!("{}.", self.path(field)),
             })),
-            Some(other) => Err(self.error(field, format!("expected an object, got {}", describe(other)))),
+            Some(other) => Err(self.error(
+                field,
+                format!("expected an object, got {}", describe(other)),
+            )),
         }
     }
 
     /// An array of objects, each readable as an `Input` whose messages name `field[i].`.
     pub fn objects(&self, field: &str) -> Result<Vec<Input>, CliError> {
         match self.raw(field) {
-            None => Err(self.error(field, "missing required field (expected an array of objects)")),
+            None => Err(self.error(
+                field,
+                "missing required field (expected an array of objects)",
+            )),
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
@@ -157,7 +178,10 @@ impl Input {
                     )),
                 })
                 .collect(),
-            Some(other) => Err(self.error(field, format!("expected an array of objects, got {}", describe(other)))),
+            Some(other) => Err(self.error(
+                field,
+                format!("expected an array of objects, got {}", describe(other)),
+            )),
         }
     }
 
@@ -213,8 +237,9 @@ pub fn pubkey(v: &Value) -> Parsed<PublicKey> {
             bytes[0]
         ));
     }
-    PublicKey::from_slice(&bytes)
-        .map_err(|_| format!("expected {EXPECTED}, got an x coordinate that is not on the secp256k1 curve"))
+    PublicKey::from_slice(&bytes).map_err(|_| {
+        format!("expected {EXPECTED}, got an x coordinate that is not on the secp256k1 curve")
+    })
 }
 
 /// A 32-byte secp256k1 secret key: non-zero and below the curve order.
@@ -225,7 +250,9 @@ pub fn secret_key(v: &Value) -> Parsed<SecretKey> {
         return Err(format!("expected {EXPECTED}, got {} bytes", bytes.len()));
     }
     if bytes.iter().all(|b| *b == 0) {
-        return Err(format!("expected {EXPECTED}, got zero, which is not a valid secret"));
+        return Err(format!(
+            "expected {EXPECTED}, got zero, which is not a valid secret"
+        ));
     }
     SecretKey::from_slice(&bytes).map_err(|_| {
         format!("expected {EXPECTED}, got a value not below the secp256k1 curve order")
@@ -252,13 +279,16 @@ pub fn private_key(v: &Value) -> Parsed<PrivateKey> {
 /// A non-negative integer that fits in a u64. Numeric strings are accepted (from `--set`).
 pub fn uint(v: &Value) -> Parsed<u64> {
     match v {
-        Value::Number(n) => n.as_u64().ok_or_else(|| {
-            format!("expected a non-negative integer below 2^64, got {n}")
-        }),
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| format!("expected a non-negative integer below 2^64, got {n}")),
         Value::String(s) => s
             .parse::<u64>()
             .map_err(|_| format!("expected a non-negative integer below 2^64, got \"{s}\"")),
-        other => Err(format!("expected a non-negative integer, got {}", describe(other))),
+        other => Err(format!(
+            "expected a non-negative integer, got {}",
+            describe(other)
+        )),
     }
 }
 

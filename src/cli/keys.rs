@@ -43,7 +43,10 @@ fn point_or_secret(
             return Err(input.error(secret_field, format!("does not match {point_field}")));
         }
     }
-    Ok((point.or(secret.map(|s| PublicKey::from_secret_key(&secp, &s))), secret))
+    Ok((
+        point.or(secret.map(|s| PublicKey::from_secret_key(&secp, &s))),
+        secret,
+    ))
 }
 
 fn derivation_failed(e: keys::KeyError) -> CliError {
@@ -62,9 +65,13 @@ pub fn run(cmd: KeysCommand, input: &mut Input, ex: &mut Explain) -> StepResult 
 /// `lnkit keys derive` on an input object.
 pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
-    let (point, pc_secret) = point_or_secret(input, "per_commitment_point", "per_commitment_secret")?;
+    let (point, pc_secret) =
+        point_or_secret(input, "per_commitment_point", "per_commitment_secret")?;
     let point = PerCommitmentPoint(point.ok_or_else(|| {
-        input.error("per_commitment_point", "missing required field (or give per_commitment_secret)")
+        input.error(
+            "per_commitment_point",
+            "missing required field (or give per_commitment_secret)",
+        )
     })?);
     let pc_secret = pc_secret.map(PerCommitmentSecret);
     let (basepoint, basepoint_secret) = point_or_secret(input, "basepoint", "basepoint_secret")?;
@@ -90,7 +97,8 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
         out.insert("tweak".into(), json!(hex(d.tweak)));
         out.insert("pubkey".into(), json!(d.key.to_string()));
         if let Some(secret) = basepoint_secret {
-            let privkey = keys::derive_privkey(&secp, &secret, &point).map_err(derivation_failed)?;
+            let privkey =
+                keys::derive_privkey(&secp, &secret, &point).map_err(derivation_failed)?;
             ex.line(format!(
                 "privkey = basepoint_secret + SHA256(per_commitment_point || basepoint) mod n = {}",
                 hex(privkey.secret_bytes())
@@ -114,7 +122,10 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
                 "revocation_privkey = revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)\n                   + per_commitment_secret * SHA256(per_commitment_point || revocation_basepoint) mod n = {}",
                 hex(privkey.secret_bytes())
             ));
-            out.insert("revocation_privkey".into(), json!(hex(privkey.secret_bytes())));
+            out.insert(
+                "revocation_privkey".into(),
+                json!(hex(privkey.secret_bytes())),
+            );
         }
     }
     Ok(Value::Object(out))

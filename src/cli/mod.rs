@@ -85,7 +85,8 @@ impl Explain {
     /// One line of the trace.
     pub fn line(&mut self, text: impl AsRef<str>) {
         if self.enabled {
-            eprintln!("{}", text.as_ref());
+            // A closed stderr (`2>&1 | head`) must not turn into a panic.
+            let _ = writeln!(std::io::stderr(), "{}", text.as_ref());
         }
     }
 }
@@ -147,9 +148,8 @@ enum Command {
 fn read_input(common: &Common, wants_input: bool) -> Result<Input, CliError> {
     let text = match &common.input {
         Some(path) if path.as_os_str() == "-" => read_stdin()?,
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            CliError::bad(format!("--input: cannot read {}: {e}", path.display()))
-        })?,
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| CliError::bad(format!("--input: cannot read {}: {e}", path.display())))?,
         None if wants_input && !std::io::stdin().is_terminal() => read_stdin()?,
         None => String::new(),
     };
@@ -158,13 +158,23 @@ fn read_input(common: &Common, wants_input: bool) -> Result<Input, CliError> {
         let (field, value) = assignment.split_once('=').ok_or_else(|| {
             CliError::bad(format!("--set: expected FIELD=VALUE, got {assignment:?}"))
         })?;
-        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
-        input.set(field, value);
+        input.set(field, set_value(value));
     }
     if let Some(network) = &common.network {
         input.set("network", Value::String(network.clone()));
     }
     Ok(input)
+}
+
+/// The value of `--set field=value`: JSON where it is JSON (objects, arrays,
+/// strings in quotes, booleans, integers that fit a u64), else the text itself
+/// — so a long hex string that happens to be all digits stays a string.
+fn set_value(text: &str) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Number(n)) if n.as_u64().is_none() => Value::String(text.into()),
+        Ok(v) => v,
+        Err(_) => Value::String(text.into()),
+    }
 }
 
 fn read_stdin() -> Result<String, CliError> {
@@ -215,7 +225,7 @@ pub fn main() -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("error: {}", e.message());
+            let _ = writeln!(std::io::stderr(), "error: {}", e.message());
             e.exit_code()
         }
     }

@@ -64,16 +64,20 @@ pub fn revoke(input: &Input, ex: &mut Explain) -> StepResult {
     let n = input.req("commitment_number", input::commitment_number)?;
     let (index, secret) = secret_at(input, &seed, n)?;
     let point = secret.point(&secp);
-    let next = n.0.checked_add(2).map(CommitmentNumber).ok_or_else(|| {
-        input.error("commitment_number", "no commitment comes two after it")
-    })?;
+    let next =
+        n.0.checked_add(2)
+            .map(CommitmentNumber)
+            .ok_or_else(|| input.error("commitment_number", "no commitment comes two after it"))?;
     let (_, next_secret) = secret_at(input, &seed, next)?;
     let next_point = next_secret.point(&secp);
     ex.line(format!(
         "revoking commitment {}: its secret is shachain index 2^48-1-{} = {}",
         n.0, n.0, index
     ));
-    ex.line(format!("per_commitment_secret = {}", hex(secret.secret_bytes())));
+    ex.line(format!(
+        "per_commitment_secret = {}",
+        hex(secret.secret_bytes())
+    ));
     ex.line(format!(
         "next_per_commitment_point = the point of commitment {} (the peer already has commitment {}'s) = {}",
         next.0,
@@ -84,10 +88,16 @@ pub fn revoke(input: &Input, ex: &mut Explain) -> StepResult {
     let mut out = Map::new();
     out.insert("commitment_number".into(), json!(n.0));
     out.insert("index".into(), json!(index.value()));
-    out.insert("per_commitment_secret".into(), json!(hex(secret.secret_bytes())));
+    out.insert(
+        "per_commitment_secret".into(),
+        json!(hex(secret.secret_bytes())),
+    );
     out.insert("per_commitment_point".into(), json!(point.to_string()));
     out.insert("next_commitment_number".into(), json!(next.0));
-    out.insert("next_per_commitment_point".into(), json!(next_point.to_string()));
+    out.insert(
+        "next_per_commitment_point".into(),
+        json!(next_point.to_string()),
+    );
     if let Some(rb) = input.opt("revocation_basepoint", input::pubkey)? {
         let d = keys::derive_revocation_pubkey(&secp, &RevocationBasepoint(rb), &point)
             .map_err(|e| CliError::failure(format!("revocationpubkey: {e}")))?;
@@ -106,7 +116,10 @@ pub fn revoke(input: &Input, ex: &mut Explain) -> StepResult {
             }
             let privkey = keys::derive_revocation_privkey(&secp, &rbs, &secret)
                 .map_err(|e| CliError::failure(format!("revocation_privkey: {e}")))?;
-            out.insert("revocation_privkey".into(), json!(hex(privkey.secret_bytes())));
+            out.insert(
+                "revocation_privkey".into(),
+                json!(hex(privkey.secret_bytes())),
+            );
         }
     }
     Ok(Value::Object(out))

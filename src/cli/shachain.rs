@@ -34,15 +34,35 @@ pub struct IndexArgs {
     /// The secret (field `secret`), for `insert`.
     #[arg(long)]
     secret: Option<String>,
+    /// Read field `store` from FILE: a store, or an earlier `insert`'s output.
+    #[arg(long, value_name = "FILE")]
+    store: Option<std::path::PathBuf>,
+}
+
+/// The store from a file holding a store or any step output with a `store` field.
+fn store_from_file(path: &std::path::Path) -> Result<Value, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::bad(format!("--store: cannot read {}: {e}", path.display())))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::bad(format!("--store: {} is not JSON ({e})", path.display())))?;
+    Ok(match v.get("store") {
+        Some(inner) => inner.clone(),
+        None => v,
+    })
 }
 
 /// Run `lnkit shachain ...`.
 pub fn run(cmd: ShachainCommand, input: &mut Input, ex: &mut Explain) -> StepResult {
-    let (ShachainCommand::Derive(args) | ShachainCommand::Insert(args) | ShachainCommand::Lookup(args)) = &cmd;
+    let (ShachainCommand::Derive(args)
+    | ShachainCommand::Insert(args)
+    | ShachainCommand::Lookup(args)) = &cmd;
     flag(input, "index", args.index);
     flag(input, "commitment_number", args.commitment_number);
     flag(input, "seed", args.seed.clone());
     flag(input, "secret", args.secret.clone());
+    if let Some(path) = &args.store {
+        input.set("store", store_from_file(path)?);
+    }
     match cmd {
         ShachainCommand::Derive(_) => derive(input, ex),
         ShachainCommand::Insert(_) => insert(input, ex),
@@ -70,7 +90,10 @@ pub fn read_index(input: &Input) -> Result<Index, CliError> {
         }
         (Some(i), None) => Ok(i),
         (None, Some(n)) => Ok(Index::from_commitment_number(n).expect("checked by the parser")),
-        (None, None) => Err(input.error("index", "missing required field (or give commitment_number)")),
+        (None, None) => Err(input.error(
+            "index",
+            "missing required field (or give commitment_number)",
+        )),
     }
 }
 
@@ -146,9 +169,7 @@ pub fn insert(input: &Input, ex: &mut Explain) -> StepResult {
 pub fn lookup(input: &Input, ex: &mut Explain) -> StepResult {
     let store = read_store(input)?;
     let index = read_index(input)?;
-    let secret = store
-        .lookup(index)
-        .map_err(|e| input.error("index", e))?;
+    let secret = store.lookup(index).map_err(|e| input.error("index", e))?;
     ex.line(format!(
         "found the stored entry whose index is a prefix of {index} and walked down its remaining bits"
     ));

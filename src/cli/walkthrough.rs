@@ -20,17 +20,25 @@ const COINBASE_TX_HEX: &str = "0100000001000000000000000000000000000000000000000
 /// Appendix B: the key of that coinbase output.
 const COINBASE_PRIVKEY: &str = "6bd078650fcee8444e4e09825227b801a1ca928debb750eb36e6d56124bb20e8";
 /// Appendix B/C: the funding private keys of local (the funder) and remote.
-const LOCAL_FUNDING_PRIVKEY: &str = "30ff4956bbdd3222d44cc5e8a1261dab1e07957bdac5ae88fe3261ef321f3749";
-const REMOTE_FUNDING_PRIVKEY: &str = "1552dfba4f6cf29a62a0af13c8d6981d36d0ef8d61ba10fb0fe90da7634d7e13";
+const LOCAL_FUNDING_PRIVKEY: &str =
+    "30ff4956bbdd3222d44cc5e8a1261dab1e07957bdac5ae88fe3261ef321f3749";
+const REMOTE_FUNDING_PRIVKEY: &str =
+    "1552dfba4f6cf29a62a0af13c8d6981d36d0ef8d61ba10fb0fe90da7634d7e13";
 /// Appendix C: basepoint secrets (its HTLC basepoints equal the payment basepoints).
-const LOCAL_PAYMENT_BASEPOINT_SECRET: &str = "1111111111111111111111111111111111111111111111111111111111111111";
-const REMOTE_REVOCATION_BASEPOINT_SECRET: &str = "2222222222222222222222222222222222222222222222222222222222222222";
-const LOCAL_DELAYED_PAYMENT_BASEPOINT_SECRET: &str = "3333333333333333333333333333333333333333333333333333333333333333";
-const REMOTE_PAYMENT_BASEPOINT_SECRET: &str = "4444444444444444444444444444444444444444444444444444444444444444";
+const LOCAL_PAYMENT_BASEPOINT_SECRET: &str =
+    "1111111111111111111111111111111111111111111111111111111111111111";
+const REMOTE_REVOCATION_BASEPOINT_SECRET: &str =
+    "2222222222222222222222222222222222222222222222222222222222222222";
+const LOCAL_DELAYED_PAYMENT_BASEPOINT_SECRET: &str =
+    "3333333333333333333333333333333333333333333333333333333333333333";
+const REMOTE_PAYMENT_BASEPOINT_SECRET: &str =
+    "4444444444444444444444444444444444444444444444444444444444444444";
 /// Appendix D: the seed of its "correct sequence" storage test, used as local's shachain seed.
-const LOCAL_SHACHAIN_SEED: &str = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+const LOCAL_SHACHAIN_SEED: &str =
+    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
 /// Appendix C: the preimage of HTLC #2, an HTLC local offers.
-const DEMO_PAYMENT_PREIMAGE: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+const DEMO_PAYMENT_PREIMAGE: &str =
+    "0202020202020202020202020202020202020202020202020202020202020202";
 
 fn point(secret_hex: &str) -> String {
     let secret = SecretKey::from_slice(&hex::decode(secret_hex).expect("demo constant"))
@@ -53,9 +61,11 @@ impl Walk<'_> {
         run: fn(&Input, &mut Explain) -> StepResult,
     ) -> StepResult {
         let n = self.steps.len() + 1;
-        self.ex.line(format!("== step {n}: {command} — {explanation}"));
-        let output = run(&Input::from_value(input.clone()), self.ex)
-            .map_err(|e| CliError::failure(format!("walkthrough step {n} ({command}): {}", e.message())))?;
+        self.ex
+            .line(format!("== step {n}: {command} — {explanation}"));
+        let output = run(&Input::from_value(input.clone()), self.ex).map_err(|e| {
+            CliError::failure(format!("walkthrough step {n} ({command}): {}", e.message()))
+        })?;
         self.steps.push(json!({
             "step": n,
             "command": command,
@@ -67,12 +77,17 @@ impl Walk<'_> {
     }
 
     fn check(&mut self, what: &str, ok: bool) -> Result<(), CliError> {
-        self.ex.line(format!("check: {what}: {}", if ok { "ok" } else { "FAILED" }));
+        self.ex.line(format!(
+            "check: {what}: {}",
+            if ok { "ok" } else { "FAILED" }
+        ));
         self.checks.push(json!({ "check": what, "ok": ok }));
         if ok {
             Ok(())
         } else {
-            Err(CliError::failure(format!("walkthrough check failed: {what}")))
+            Err(CliError::failure(format!(
+                "walkthrough check failed: {what}"
+            )))
         }
     }
 }
@@ -86,8 +101,9 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
     let coinbase: Transaction = deserialize_hex(COINBASE_TX_HEX).expect("demo constant");
     let coinbase_out: TxOut = coinbase.output[0].clone();
     let secp = Secp256k1::signing_only();
-    let coinbase_key = SecretKey::from_slice(&hex::decode(COINBASE_PRIVKEY).expect("demo constant"))
-        .expect("demo constant");
+    let coinbase_key =
+        SecretKey::from_slice(&hex::decode(COINBASE_PRIVKEY).expect("demo constant"))
+            .expect("demo constant");
     let change_address = Address::p2wpkh(
         &CompressedPublicKey(PublicKey::from_secret_key(&secp, &coinbase_key)),
         Network::Regtest,

@@ -4,9 +4,10 @@
 //! The funder's wallet supplies the inputs. Inputs given with a key are signed
 //! here (P2WPKH, or P2PKH as in Appendix B); the others are left for the
 //! funder's wallet, which gets a PSBT. The fee is the feerate times the
-//! transaction's *predicted* weight with maximum-size signatures
-//! (`InputWeightPrediction::*_MAX`), so the real feerate is never below the
-//! one asked for; Appendix B's fee (928 weight × 15000 sat/kw) comes out exact.
+//! transaction's *predicted* virtual size with maximum-size signatures
+//! (`InputWeightPrediction::*_MAX`, rounded up to whole vbytes), so the real
+//! feerate is never below the one asked for; Appendix B's fee (232 vbytes =
+//! 928 weight × 15000 sat/kw) comes out exact.
 
 use bitcoin::hashes::Hash;
 use bitcoin::psbt::Psbt;
@@ -212,7 +213,12 @@ pub fn build_funding<C: Signing>(
         .map(|i| i.kind.weight_prediction())
         .collect();
     let weight_with = |outputs: &[usize]| predict_weight(predictions.clone(), outputs.to_vec());
-    let fee_for = |w: Weight| req.feerate.fee_wu(w).unwrap_or(Amount::MAX);
+    // Charged on the virtual size rounded up, as Bitcoin Core measures a feerate.
+    let fee_for = |w: Weight| {
+        req.feerate
+            .fee_vb(w.to_vbytes_ceil())
+            .unwrap_or(Amount::MAX)
+    };
 
     let with_change = weight_with(&[funding_spk.len(), req.change_script.len()]);
     let without_change = weight_with(&[funding_spk.len()]);
@@ -235,7 +241,10 @@ pub fn build_funding<C: Signing>(
         Some(_) => (with_change, None),
         None => {
             let leftover = available - needed_bare;
-            (without_change, (leftover > Amount::ZERO).then_some(leftover))
+            (
+                without_change,
+                (leftover > Amount::ZERO).then_some(leftover),
+            )
         }
     };
 
@@ -290,11 +299,7 @@ pub fn build_funding<C: Signing>(
                     .map_err(|e| sighash_err(&e))?
                     .to_byte_array(),
                 InputKind::P2pkh => cache
-                    .legacy_signature_hash(
-                        i,
-                        &spent.script_pubkey,
-                        EcdsaSighashType::All.to_u32(),
-                    )
+                    .legacy_signature_hash(i, &spent.script_pubkey, EcdsaSighashType::All.to_u32())
                     .map_err(|e| sighash_err(&e))?
                     .to_byte_array(),
             };

@@ -1,0 +1,130 @@
+//! Every example in docs/ runs, and prints what the page says it prints.
+//!
+//! A page's ```sh block is run with bash (`set -euo pipefail`) from the
+//! repository root with the built `lnkit` first on PATH. When a ```json block
+//! follows it directly, the command's stdout must equal that JSON. Run with
+//! `LNKIT_BLESS=1` to rewrite those blocks from the real output after a
+//! deliberate change (then read the diff).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Block {
+    lang: String,
+    body: String,
+    /// Byte range of the body in the page.
+    range: std::ops::Range<usize>,
+}
+
+fn blocks(text: &str) -> Vec<Block> {
+    let mut out = vec![];
+    let mut pos = 0;
+    while let Some(start) = text[pos..].find("```") {
+        let fence = pos + start;
+        let line_end = fence + text[fence..].find('\n').expect("fence line");
+        let lang = text[fence + 3..line_end].trim().to_string();
+        let body_start = line_end + 1;
+        let close = body_start + text[body_start..].find("```").expect("closing fence");
+        out.push(Block {
+            lang,
+            body: text[body_start..close].to_string(),
+            range: body_start..close,
+        });
+        pos = close + 3;
+    }
+    out
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_example(script: &str) -> (String, String, bool) {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_lnkit"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .current_dir(root())
+        .env("PATH", path)
+        .output()
+        .expect("run bash");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
+}
+
+#[test]
+fn every_docs_example_runs_and_matches() {
+    let bless = std::env::var("LNKIT_BLESS").is_ok();
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    let mut examples = 0;
+    let mut compared = 0;
+    for page in &pages {
+        let mut text = std::fs::read_to_string(page).unwrap();
+        let found = blocks(&text);
+        let mut edits: Vec<(std::ops::Range<usize>, String)> = vec![];
+        for (k, b) in found.iter().enumerate() {
+            if b.lang != "sh" {
+                continue;
+            }
+            examples += 1;
+            let (stdout, stderr, ok) = run_example(&b.body);
+            assert!(
+                ok,
+                "{}: example failed:\n{}\nstderr:\n{stderr}",
+                page.display(),
+                b.body
+            );
+            let Some(exp) = found.get(k + 1).filter(|n| n.lang == "json") else {
+                continue;
+            };
+            let got: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+                panic!(
+                    "{}: stdout of\n{}\nis not JSON ({e})",
+                    page.display(),
+                    b.body
+                )
+            });
+            {
+                if bless {
+                    edits.push((
+                        exp.range.clone(),
+                        serde_json::to_string_pretty(&got).unwrap() + "\n",
+                    ));
+                } else {
+                    let want: Value = serde_json::from_str(&exp.body).unwrap_or_else(|e| {
+                        panic!("{}: the json block is not JSON ({e})", page.display())
+                    });
+                    assert_eq!(got, want, "{}: output of\n{}", page.display(), b.body);
+                }
+                compared += 1;
+            }
+        }
+        if bless && !edits.is_empty() {
+            for (range, new) in edits.into_iter().rev() {
+                text.replace_range(range, &new);
+            }
+            std::fs::write(page, text).unwrap();
+        }
+    }
+    assert!(pages.len() >= 6, "one page per subcommand");
+    assert!(examples >= pages.len(), "every page has an example");
+    assert!(compared >= 6, "examples show their output");
+}

@@ -1,0 +1,56 @@
+//! `lnkit walkthrough`, as the README's first command runs it.
+
+mod common;
+
+use bitcoin::consensus::encode::deserialize_hex;
+use bitcoin::Transaction;
+use common::{lnkit, s, testdata};
+
+#[test]
+fn walkthrough_runs_every_step_and_every_check_passes() {
+    let out = lnkit(&["walkthrough"], "").json();
+    let steps = out["steps"].as_array().unwrap();
+    let commands: Vec<&str> = steps.iter().map(|st| s(st, "command")).collect();
+    for needed in [
+        "build-funding",
+        "shachain derive",
+        "keys derive",
+        "htlc-script",
+        "revoke",
+        "shachain insert",
+        "shachain lookup",
+    ] {
+        assert!(
+            commands.iter().any(|c| c.contains(needed)),
+            "missing step {needed}: {commands:?}"
+        );
+    }
+    let checks = out["checks"].as_array().unwrap();
+    assert!(checks.len() >= 5);
+    assert!(checks.iter().all(|c| c["ok"] == true), "{checks:?}");
+
+    // The funding step is BOLT 3 Appendix B, byte for byte.
+    let b = &testdata("bolt03-funding-tx.json")["cases"][0]["expected"];
+    assert_eq!(s(&steps[0]["output"], "tx_hex"), s(b, "funding_tx_hex"));
+    let _: Transaction = deserialize_hex(s(&steps[0]["output"], "tx_hex")).unwrap();
+
+    // Each step's input is a real input: rerunning the step on it gives its output.
+    for st in steps {
+        let cmd = s(st, "command");
+        let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+        let again = lnkit(&args, &st["input"].to_string()).json();
+        assert_eq!(again, st["output"], "step {cmd}");
+    }
+}
+
+#[test]
+fn walkthrough_explain_goes_to_stderr_only() {
+    let plain = lnkit(&["walkthrough", "--compact"], "");
+    let explained = lnkit(&["walkthrough", "--compact", "--explain"], "");
+    assert_eq!(plain.stdout, explained.stdout);
+    assert!(plain.stderr.is_empty());
+    assert!(explained.stderr.contains("== step 1: lnkit build-funding"));
+    assert!(explained
+        .stderr
+        .contains("revocationpubkey = revocation_basepoint * SHA256"));
+}
