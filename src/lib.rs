@@ -7,6 +7,7 @@
 //!
 //! | module | BOLT |
 //! |---|---|
+//! | [`amount`] | millisatoshi amounts (BOLT 2 `amount_msat`) |
 //! | [`keys`] | BOLT 3 "Key Derivation" |
 //! | [`shachain`] | BOLT 3 "Per-commitment Secret Requirements" and "Efficient Per-commitment Secret Storage" |
 //! | [`script`] | BOLT 3 "Funding Transaction Output", "Offered/Received HTLC Outputs"; the swap contract |
@@ -17,6 +18,7 @@
 //! Secrets and randomness are always explicit inputs, so every function is
 //! deterministic and every test reproducible.
 
+pub mod amount;
 pub mod cli;
 pub mod keys;
 pub mod payment;

@@ -13,7 +13,7 @@ use bitcoin::script::{Builder, ScriptBuf};
 use bitcoin::secp256k1::{ecdsa, PublicKey};
 use bitcoin::{EcdsaSighashType, Witness};
 
-use crate::keys::{HtlcPubkey, RevocationPubkey};
+use crate::keys::{DelayedPubkey, HtlcPubkey, PaymentPubkey, RevocationPubkey};
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 
 /// BOLT 3 "Funding Transaction Output": `2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG`,
@@ -31,6 +31,61 @@ pub fn funding_script(a: &PublicKey, b: &PublicKey) -> ScriptBuf {
         .push_slice(second.serialize())
         .push_int(2)
         .push_opcode(OP_CHECKMULTISIG)
+        .into_script()
+}
+
+/// BOLT 3 "`to_local` Output", also the output of HTLC-timeout/HTLC-success
+/// transactions: the holder's money, delayed by `to_self_delay` blocks so the
+/// counterparty can take it with the revocation key if this commitment was revoked.
+///
+/// `OP_IF <revocationpubkey> OP_ELSE <to_self_delay> OP_CHECKSEQUENCEVERIFY OP_DROP
+///  <local_delayedpubkey> OP_ENDIF OP_CHECKSIG`
+///
+/// Spends: holder after the delay `<local_delayedsig> <>` (nSequence = to_self_delay);
+/// revocation `<revocation_sig> 1`.
+pub fn to_local(
+    revocation: &RevocationPubkey,
+    to_self_delay: u16,
+    local_delayed: &DelayedPubkey,
+) -> ScriptBuf {
+    Builder::new()
+        .push_opcode(OP_IF)
+        .push_slice(revocation.serialize())
+        .push_opcode(OP_ELSE)
+        .push_int(i64::from(to_self_delay))
+        .push_opcode(OP_CSV)
+        .push_opcode(OP_DROP)
+        .push_slice(local_delayed.serialize())
+        .push_opcode(OP_ENDIF)
+        .push_opcode(OP_CHECKSIG)
+        .into_script()
+}
+
+/// BOLT 3 "`to_remote` Output" with `option_anchors`: `<remotepubkey> OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY`.
+/// (Without anchors, `to_remote` is a plain P2WPKH of `remotepubkey`.) Spent with `<remote_sig>`, nSequence 1.
+pub fn to_remote_anchors(remote: &PaymentPubkey) -> ScriptBuf {
+    Builder::new()
+        .push_slice(remote.serialize())
+        .push_opcode(OP_CHECKSIGVERIFY)
+        .push_int(1)
+        .push_opcode(OP_CSV)
+        .into_script()
+}
+
+/// BOLT 3 "`to_local_anchor` and `to_remote_anchor` Output": 330 sat that the
+/// owner of `funding_pubkey` can spend at once to bump the commitment's fee
+/// (`<sig>`), and anyone after 16 blocks (`<>`), so none linger in the UTXO set.
+///
+/// `<funding_pubkey> OP_CHECKSIG OP_IFDUP OP_NOTIF OP_16 OP_CHECKSEQUENCEVERIFY OP_ENDIF`
+pub fn anchor(funding_pubkey: &PublicKey) -> ScriptBuf {
+    Builder::new()
+        .push_slice(funding_pubkey.serialize())
+        .push_opcode(OP_CHECKSIG)
+        .push_opcode(OP_IFDUP)
+        .push_opcode(OP_NOTIF)
+        .push_int(16)
+        .push_opcode(OP_CSV)
+        .push_opcode(OP_ENDIF)
         .into_script()
 }
 

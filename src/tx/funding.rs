@@ -358,3 +358,40 @@ pub fn build_funding<C: Signing>(
         psbt,
     })
 }
+
+/// The BIP 143 sighash (SIGHASH_ALL) of a transaction whose input 0 spends the
+/// funding output: what both sides sign for a commitment or closing transaction.
+pub fn funding_spend_sighash(
+    tx: &Transaction,
+    funding_script: &ScriptBuf,
+    funding_amount: Amount,
+) -> Message {
+    let digest = SighashCache::new(tx)
+        .p2wsh_signature_hash(0, funding_script, funding_amount, EcdsaSighashType::All)
+        .expect("input 0 exists in a transaction spending the funding output");
+    Message::from_digest(digest.to_byte_array())
+}
+
+/// BOLT 3: the witness spending the funding output,
+/// `0 <signature_for_pubkey1> <signature_for_pubkey2> <funding_script>`, with the
+/// signatures in the order of the sorted keys of the 2-of-2.
+pub fn funding_witness(
+    funding_script: &ScriptBuf,
+    (pubkey_a, sig_a): (&PublicKey, &bitcoin::secp256k1::ecdsa::Signature),
+    (pubkey_b, sig_b): (&PublicKey, &bitcoin::secp256k1::ecdsa::Signature),
+) -> Witness {
+    let (first, second) = if pubkey_a.serialize() <= pubkey_b.serialize() {
+        (sig_a, sig_b)
+    } else {
+        (sig_b, sig_a)
+    };
+    let with_type = |s: &bitcoin::secp256k1::ecdsa::Signature| {
+        bitcoin::ecdsa::Signature::sighash_all(*s).to_vec()
+    };
+    let mut w = Witness::new();
+    w.push([]);
+    w.push(with_type(first));
+    w.push(with_type(second));
+    w.push(funding_script.as_bytes());
+    w
+}

@@ -1,4 +1,6 @@
-//! BOLT 3 transactions. Today the funding transaction (Appendix B); the
-//! commitment, HTLC, penalty and closing transactions follow in later issues.
+//! BOLT 3 transactions: funding (Appendix B), commitment with its HTLC
+//! second stage (Appendix C and F), and what spends them (BOLT 5).
 
+pub mod commitment;
 pub mod funding;
+pub mod htlc;
