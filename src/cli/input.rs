@@ -68,6 +68,16 @@ impl Input {
         }
     }
 
+    /// Merge another object in: its fields override ours.
+    pub fn merge(&mut self, other: Input) {
+        self.map.extend(other.map);
+    }
+
+    /// The whole object, for steps whose output carries their input forward.
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.map.clone())
+    }
+
     /// Set or override a field (`--set field=value` and the named flags).
     pub fn set(&mut self, field: &str, value: Value) {
         self.map.insert(field.to_string(), value);

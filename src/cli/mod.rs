@@ -19,7 +19,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
+pub mod build_commitment;
 pub mod build_funding;
+pub mod channel;
 pub mod htlc_script;
 pub mod input;
 pub mod keys;
@@ -97,10 +99,11 @@ pub type StepResult = Result<Value, CliError>;
 /// Flags every subcommand takes.
 #[derive(Args, Debug, Clone, Default)]
 pub struct Common {
-    /// Read the input JSON object from FILE ('-' for standard input). Without it,
-    /// standard input is read when it is not a terminal.
+    /// Read the input JSON object from FILE ('-' for standard input). Repeat it
+    /// to merge several objects, later fields overriding earlier ones. Without
+    /// it, standard input is read when it is not a terminal.
     #[arg(long, short = 'i', value_name = "FILE", global = true)]
-    pub input: Option<PathBuf>,
+    pub input: Vec<PathBuf>,
     /// Set or override one input field; VALUE is parsed as JSON, or taken as a string.
     #[arg(long = "set", value_name = "FIELD=VALUE", global = true)]
     pub set: Vec<String>,
@@ -140,20 +143,35 @@ enum Command {
     HtlcScript(htlc_script::HtlcScriptArgs),
     /// The 2-of-2 funding output and the funding transaction (BOLT 3 Appendix B).
     BuildFunding(build_funding::BuildFundingArgs),
+    /// A commitment transaction and its HTLC transactions (BOLT 3).
+    BuildCommitment(build_commitment::BuildCommitmentArgs),
     /// Walk through a channel's life with fixed demo keys, every step shown and checked.
     Walkthrough,
 }
 
 /// Read the input document as the contract says.
 fn read_input(common: &Common, wants_input: bool) -> Result<Input, CliError> {
-    let text = match &common.input {
-        Some(path) if path.as_os_str() == "-" => read_stdin()?,
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| CliError::bad(format!("--input: cannot read {}: {e}", path.display())))?,
-        None if wants_input && !std::io::stdin().is_terminal() => read_stdin()?,
-        None => String::new(),
+    let mut input = if common.input.is_empty() {
+        let text = if wants_input && !std::io::stdin().is_terminal() {
+            read_stdin()?
+        } else {
+            String::new()
+        };
+        Input::parse(&text)?
+    } else {
+        let mut merged = Input::default();
+        for path in &common.input {
+            let text = if path.as_os_str() == "-" {
+                read_stdin()?
+            } else {
+                std::fs::read_to_string(path).map_err(|e| {
+                    CliError::bad(format!("--input: cannot read {}: {e}", path.display()))
+                })?
+            };
+            merged.merge(Input::parse(&text)?);
+        }
+        merged
     };
-    let mut input = Input::parse(&text)?;
     for assignment in &common.set {
         let (field, value) = assignment.split_once('=').ok_or_else(|| {
             CliError::bad(format!("--set: expected FIELD=VALUE, got {assignment:?}"))
@@ -196,6 +214,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Revoke(args) => revoke::run(args, &mut input, ex),
         Command::HtlcScript(args) => htlc_script::run(args, &mut input, ex),
         Command::BuildFunding(args) => build_funding::run(args, &mut input, ex),
+        Command::BuildCommitment(args) => build_commitment::run(args, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),
     }?;
     Ok((output, cli.common.compact))

@@ -135,3 +135,84 @@ pub fn htlc_tx_witness(
     w.push(witness_script.as_bytes());
     w
 }
+
+/// One HTLC transaction of a commitment, with whatever signatures could be made.
+#[derive(Clone, Debug)]
+pub struct HtlcTransaction {
+    /// Timeout or success.
+    pub kind: HtlcTxKind,
+    /// The commitment output it spends.
+    pub output_index: u32,
+    /// The HTLC's index in [`CommitmentParams::htlcs`](super::commitment::CommitmentParams::htlcs).
+    pub htlc: usize,
+    /// The unsigned transaction.
+    pub tx: Transaction,
+    /// The holder's signature (SIGHASH_ALL), given the holder's HTLC key.
+    pub holder_sig: Option<ecdsa::Signature>,
+    /// The counterparty's signature (see [`counterparty_sighash_type`]), given its HTLC key.
+    pub counterparty_sig: Option<ecdsa::Signature>,
+    /// The complete transaction, when both signatures (and, for success, the preimage) are there.
+    pub signed: Option<Transaction>,
+}
+
+/// The HTLC-timeout/success transactions of every untrimmed HTLC of a built
+/// commitment, in commitment-output order (the order of `htlc_signatures` in
+/// BOLT 2 `commitment_signed`), signed with the keys that are given.
+/// `preimages[i]` is the preimage of `params.htlcs[i]`, when known.
+pub fn htlc_transactions<C: bitcoin::secp256k1::Signing>(
+    secp: &bitcoin::secp256k1::Secp256k1<C>,
+    commitment: &super::commitment::CommitmentTransaction,
+    params: &super::commitment::CommitmentParams,
+    holder_htlc_privkey: Option<&bitcoin::secp256k1::SecretKey>,
+    counterparty_htlc_privkey: Option<&bitcoin::secp256k1::SecretKey>,
+    preimages: &[Option<PaymentPreimage>],
+) -> Vec<HtlcTransaction> {
+    let txid = commitment.tx.compute_txid();
+    let counterparty_type = counterparty_sighash_type(params.channel_type);
+    commitment
+        .outputs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, output)| {
+            let h = output.htlc?;
+            let htlc = &params.htlcs[h];
+            let script = output.witness_script.as_ref()?;
+            let tx = build_htlc_tx(
+                txid,
+                index as u32,
+                output,
+                htlc,
+                params.channel_type,
+                params.feerate,
+                params.to_self_delay,
+                &params.keys,
+            );
+            let sign = |key: &bitcoin::secp256k1::SecretKey, t| {
+                secp.sign_ecdsa(&htlc_sighash(&tx, script, output.amount, t), key)
+            };
+            let holder_sig = holder_htlc_privkey.map(|k| sign(k, EcdsaSighashType::All));
+            let counterparty_sig = counterparty_htlc_privkey.map(|k| sign(k, counterparty_type));
+            let kind = HtlcTxKind::for_direction(htlc.direction);
+            let preimage = preimages.get(h).copied().flatten();
+            let signed = match (holder_sig, counterparty_sig, kind, preimage) {
+                (Some(l), Some(r), HtlcTxKind::Timeout, _) => Some((l, r, None)),
+                (Some(l), Some(r), HtlcTxKind::Success, Some(p)) => Some((l, r, Some(p))),
+                _ => None,
+            }
+            .map(|(l, r, p)| {
+                let mut t = tx.clone();
+                t.input[0].witness = htlc_tx_witness(&r, counterparty_type, &l, p.as_ref(), script);
+                t
+            });
+            Some(HtlcTransaction {
+                kind,
+                output_index: index as u32,
+                htlc: h,
+                tx,
+                holder_sig,
+                counterparty_sig,
+                signed,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,289 @@
+//! `lnkit build-commitment`: a commitment transaction with its HTLC
+//! transactions (BOLT 3 "Commitment Transaction Construction").
+
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::secp256k1::{Secp256k1, SecretKey};
+use bitcoin::TxOut;
+use clap::Args;
+use serde_json::{json, Map, Value};
+
+use super::channel::{self, prefix};
+use super::input::{self, Input};
+use super::{hex, CliError, Explain, StepResult};
+use crate::keys::{self, PerCommitmentPoint};
+use crate::script::funding_script;
+use crate::tx::commitment::{
+    self, build_commitment, CommitmentError, CommitmentParams, FeeratePerKw, Side,
+};
+use crate::tx::funding::{funding_spend_sighash, funding_witness};
+use crate::tx::htlc::{counterparty_sighash_type, htlc_transactions};
+use crate::verify::verify_transaction;
+
+/// Flags of `lnkit build-commitment`.
+#[derive(Args, Debug)]
+pub struct BuildCommitmentArgs {
+    /// Whose commitment: local or remote (field `holder`).
+    #[arg(long)]
+    holder: Option<String>,
+    /// Check the signed transactions with Bitcoin Core's script interpreter (field `verify`).
+    #[arg(long)]
+    verify: bool,
+}
+
+/// Run `lnkit build-commitment`.
+pub fn run(args: BuildCommitmentArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
+    super::flag(input, "holder", args.holder);
+    if args.verify {
+        input.set("verify", Value::Bool(true));
+    }
+    build(input, ex)
+}
+
+/// A party's HTLC private key for this commitment: `{side}_htlc_privkey`, or
+/// derived from `{side}_htlc_basepoint_secret` and the holder's point.
+fn htlc_privkey(
+    input: &Input,
+    side: Side,
+    point: &PerCommitmentPoint,
+) -> Result<Option<SecretKey>, CliError> {
+    if let Some(k) = input.opt(&format!("{}_htlc_privkey", prefix(side)), input::secret_key)? {
+        return Ok(Some(k));
+    }
+    match channel::secret(input, side, "htlc_basepoint")? {
+        Some(base) => keys::derive_privkey(&Secp256k1::signing_only(), &base, point)
+            .map(Some)
+            .map_err(|e| CliError::failure(format!("htlc key: {e}"))),
+        None => Ok(None),
+    }
+}
+
+/// `lnkit build-commitment` on an input object.
+pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
+    let secp = Secp256k1::new();
+    let ch = channel::read_channel(input)?;
+    let holder = channel::side(input, "holder", Side::Local)?;
+    let n = input.req("commitment_number", input::commitment_number)?;
+    let (point, _) = channel::per_commitment(input, n)?;
+    let keys = channel::commitment_keys(input, holder, &point, ch.channel_type)?;
+    let entries = channel::htlcs(input)?;
+    let htlcs: Vec<_> = entries.iter().map(|(h, _)| *h).collect();
+    let preimages: Vec<_> = entries.iter().map(|(_, p)| *p).collect();
+    let (local_msat, remote_msat) = (
+        crate::amount::Msat(input.req("to_local_msat", input::uint)?),
+        crate::amount::Msat(input.req("to_remote_msat", input::uint)?),
+    );
+    let params = CommitmentParams {
+        funding_outpoint: ch.funding_outpoint,
+        funding_amount: ch.funding_amount,
+        holder_funding_pubkey: ch.funding_pubkey(holder),
+        counterparty_funding_pubkey: ch.funding_pubkey(holder.other()),
+        channel_type: ch.channel_type,
+        holder_is_opener: ch.opener == holder,
+        obscuring_factor: channel::obscuring(input, ch.opener)?,
+        commitment_number: n,
+        to_self_delay: u16::try_from(input.req("to_self_delay", input::uint)?)
+            .map_err(|_| input.error("to_self_delay", "expected at most 65535 blocks"))?,
+        dust_limit: input.req("dust_limit_satoshis", input::amount_sat)?,
+        feerate: FeeratePerKw(input.req("feerate_per_kw", input::uint32)?),
+        holder_balance: if holder == Side::Local {
+            local_msat
+        } else {
+            remote_msat
+        },
+        counterparty_balance: if holder == Side::Local {
+            remote_msat
+        } else {
+            local_msat
+        },
+        htlcs: &htlcs,
+        keys,
+    };
+    let built = build_commitment(&params).map_err(|e| match e {
+        CommitmentError::ZeroHtlc(_) | CommitmentError::HtlcTooLarge { .. } => {
+            CliError::bad(e.to_string())
+        }
+        _ => input.error(
+            "to_local_msat",
+            format!(
+                "{e} (to_local_msat + to_remote_msat + htlcs must equal funding_amount_sat x 1000)"
+            ),
+        ),
+    })?;
+    if let Some(short) = built.opener_shortfall {
+        if !input
+            .opt("allow_unaffordable_fee", input::boolean)?
+            .unwrap_or(false)
+        {
+            let can = commitment::max_affordable_feerate(&params)
+                .map(|f| format!("it can afford at most feerate_per_kw {}", f.0))
+                .unwrap_or_else(|| "it cannot afford even the anchors".into());
+            return Err(input.error(
+                "feerate_per_kw",
+                format!("the opener ({}) is {} sat short of the base fee and anchors; {can} (set allow_unaffordable_fee to build it anyway, as BOLT 3's test vector does)", prefix(ch.opener), short.to_sat()),
+            ));
+        }
+    }
+    ex.line(format!("obscured commitment number = {} XOR {:012x} = {:012x}: locktime {:#010x}, sequence {:#010x}", n.0, params.obscuring_factor, built.obscured_commitment_number, built.tx.lock_time.to_consensus_u32(), built.tx.input[0].sequence.0));
+    ex.line(format!(
+        "expected weight {} -> base fee {} x {} / 1000 = {} sat, paid by the opener ({})",
+        built.expected_weight,
+        params.feerate.0,
+        built.expected_weight,
+        built.base_fee.to_sat(),
+        prefix(ch.opener)
+    ));
+    for o in &built.outputs {
+        ex.line(format!(
+            "output {:>13}: {} sat",
+            o.kind.name(),
+            o.amount.to_sat()
+        ));
+    }
+
+    let mut out = match input.to_value() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    let outputs: Vec<Value> = built
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            json!({
+                "index": i,
+                "type": o.kind.name(),
+                "amount_sat": o.amount.to_sat(),
+                "script_pubkey": hex(o.script_pubkey.as_bytes()),
+                "witness_script": o.witness_script.as_ref().map(|s| hex(s.as_bytes())),
+                "htlc": o.htlc.map(|h| channel::htlc_json(h, &htlcs[h])),
+            })
+        })
+        .collect();
+    out.extend([
+        ("holder".into(), json!(prefix(holder))),
+        ("per_commitment_point".into(), json!(point.to_string())),
+        (
+            "keys".into(),
+            json!({
+                "revocationpubkey": keys.revocation.to_string(),
+                "local_delayedpubkey": keys.holder_delayed.to_string(),
+                "local_htlcpubkey": keys.holder_htlc.to_string(),
+                "remote_htlcpubkey": keys.counterparty_htlc.to_string(),
+                "remotepubkey": keys.counterparty_payment.to_string(),
+            }),
+        ),
+        (
+            "obscuring_factor".into(),
+            json!(format!("{:012x}", params.obscuring_factor)),
+        ),
+        (
+            "obscured_commitment_number".into(),
+            json!(built.obscured_commitment_number),
+        ),
+        (
+            "locktime".into(),
+            json!(built.tx.lock_time.to_consensus_u32()),
+        ),
+        ("sequence".into(), json!(built.tx.input[0].sequence.0)),
+        ("txid".into(), json!(built.tx.compute_txid().to_string())),
+        ("tx_hex".into(), json!(serialize_hex(&built.tx))),
+        ("outputs".into(), Value::Array(outputs)),
+        (
+            "trimmed_htlcs".into(),
+            Value::Array(
+                built
+                    .trimmed
+                    .iter()
+                    .map(|h| channel::htlc_json(*h, &htlcs[*h]))
+                    .collect(),
+            ),
+        ),
+        ("expected_weight".into(), json!(built.expected_weight)),
+        ("base_fee_sat".into(), json!(built.base_fee.to_sat())),
+        ("fee_sat".into(), json!(built.fee.to_sat())),
+    ]);
+
+    let fscript = funding_script(&ch.local_funding_pubkey, &ch.remote_funding_pubkey);
+    let funding_out = TxOut {
+        value: ch.funding_amount,
+        script_pubkey: fscript.to_p2wsh(),
+    };
+    let want_verify = input.opt("verify", input::boolean)?.unwrap_or(false);
+    let local_key = channel::secret(input, Side::Local, "funding_pubkey")?;
+    let remote_key = channel::secret(input, Side::Remote, "funding_pubkey")?;
+    let msg = funding_spend_sighash(&built.tx, &fscript, ch.funding_amount);
+    let local_sig = local_key.map(|k| secp.sign_ecdsa(&msg, &k));
+    let remote_sig = remote_key.map(|k| secp.sign_ecdsa(&msg, &k));
+    out.insert(
+        "local_signature".into(),
+        json!(local_sig.map(|s| hex(s.serialize_der()))),
+    );
+    out.insert(
+        "remote_signature".into(),
+        json!(remote_sig.map(|s| hex(s.serialize_der()))),
+    );
+    let mut signed = None;
+    if let (Some(l), Some(r)) = (local_sig, remote_sig) {
+        let mut tx = built.tx.clone();
+        tx.input[0].witness = funding_witness(
+            &fscript,
+            (&ch.local_funding_pubkey, &l),
+            (&ch.remote_funding_pubkey, &r),
+        );
+        out.insert("signed_tx_hex".into(), json!(serialize_hex(&tx)));
+        out.insert("weight".into(), json!(tx.weight().to_wu()));
+        signed = Some(tx);
+    } else if want_verify {
+        return Err(input.error(
+            "verify",
+            "needs local_funding_privkey and remote_funding_privkey to sign the commitment",
+        ));
+    }
+    if want_verify {
+        let tx = signed.as_ref().expect("signed above");
+        verify_transaction(tx, std::slice::from_ref(&funding_out))
+            .map_err(|e| CliError::failure(format!("commitment: {e}")))?;
+    }
+
+    let holder_key = htlc_privkey(input, holder, &point)?;
+    let counterparty_key = htlc_privkey(input, holder.other(), &point)?;
+    let remote_type = counterparty_sighash_type(ch.channel_type);
+    let mut htlc_txs = vec![];
+    for t in htlc_transactions(
+        &secp,
+        &built,
+        &params,
+        holder_key.as_ref(),
+        counterparty_key.as_ref(),
+        &preimages,
+    ) {
+        if let (true, Some(s)) = (want_verify, &t.signed) {
+            verify_transaction(s, &[built.tx.output[t.output_index as usize].clone()]).map_err(
+                |e| {
+                    CliError::failure(format!(
+                        "{} spending output {}: {e}",
+                        t.kind.name(),
+                        t.output_index
+                    ))
+                },
+            )?;
+        }
+        htlc_txs.push(json!({
+            "kind": t.kind.name(),
+            "output_index": t.output_index,
+            "htlc": channel::htlc_json(t.htlc, &htlcs[t.htlc]),
+            "txid": t.tx.compute_txid().to_string(),
+            "tx_hex": serialize_hex(&t.tx),
+            "local_htlc_signature": t.holder_sig.map(|s| hex(s.serialize_der())),
+            "remote_htlc_signature": t.counterparty_sig.map(|s| hex(s.serialize_der())),
+            "remote_sighash": format!("{remote_type}"),
+            "signed_tx_hex": t.signed.as_ref().map(serialize_hex),
+        }));
+    }
+    out.insert("htlc_txs".into(), Value::Array(htlc_txs));
+    if want_verify {
+        out.insert("verified".into(), json!(true));
+        ex.line("verified: Bitcoin Core's interpreter accepts the commitment and every signed HTLC transaction");
+    }
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,257 @@
+//! Reading a channel from JSON, shared by `build-commitment`, `penalty` and
+//! `close`. The two parties are named `local` and `remote` throughout
+//! (`local_funding_pubkey`, `remote_htlc_basepoint`, `to_local_msat` = local's
+//! balance, ...); `holder` says whose commitment a step is about, and HTLC
+//! directions are from the holder's view, as BOLT 3 writes them.
+
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+use bitcoin::{Amount, OutPoint};
+use serde_json::{json, Value};
+
+use super::input::{self, Input};
+use super::CliError;
+use crate::amount::Msat;
+use crate::keys::{
+    DelayedPaymentBasepoint, HtlcBasepoint, PaymentBasepoint, PerCommitmentPoint,
+    PerCommitmentSecret, RevocationBasepoint,
+};
+use crate::payment::{CltvExpiry, PaymentPreimage};
+use crate::shachain::{self, CommitmentNumber, Index};
+use crate::tx::commitment::{
+    obscuring_factor, ChannelType, CommitmentKeys, CounterpartyBasepoints, HolderBasepoints, Htlc,
+    HtlcDirection, Side,
+};
+
+/// The fields every channel step needs.
+#[derive(Clone, Debug)]
+pub struct Channel {
+    /// `funding_txid:funding_output_index`.
+    pub funding_outpoint: OutPoint,
+    /// `funding_amount_sat`.
+    pub funding_amount: Amount,
+    /// `local_funding_pubkey` (or from `local_funding_privkey`).
+    pub local_funding_pubkey: PublicKey,
+    /// `remote_funding_pubkey` (or from `remote_funding_privkey`).
+    pub remote_funding_pubkey: PublicKey,
+    /// `channel_type`.
+    pub channel_type: ChannelType,
+    /// `opener`: who opened the channel and pays the commitment fee (default local).
+    pub opener: Side,
+}
+
+impl Channel {
+    /// A party's funding pubkey.
+    pub fn funding_pubkey(&self, side: Side) -> PublicKey {
+        match side {
+            Side::Local => self.local_funding_pubkey,
+            Side::Remote => self.remote_funding_pubkey,
+        }
+    }
+}
+
+/// `local` or `remote`, the prefix of a party's fields.
+pub fn prefix(side: Side) -> &'static str {
+    match side {
+        Side::Local => "local",
+        Side::Remote => "remote",
+    }
+}
+
+/// A `local` | `remote` field.
+pub fn side(input: &Input, field: &str, default: Side) -> Result<Side, CliError> {
+    Ok(
+        match input.opt(field, input::one_of(&["local", "remote"]))? {
+            Some("remote") => Side::Remote,
+            Some(_) => Side::Local,
+            None => default,
+        },
+    )
+}
+
+/// A party's point `{local|remote}_{name}`, or the point of `{..}_{name}_secret`
+/// (or of `{..}_{name}_privkey` for the funding key).
+pub fn point(input: &Input, side: Side, name: &str) -> Result<PublicKey, CliError> {
+    let field = format!("{}_{name}", prefix(side));
+    if let Some(p) = input.opt(&field, input::pubkey)? {
+        if let Some(s) = secret(input, side, name)? {
+            if PublicKey::from_secret_key(&Secp256k1::signing_only(), &s) != p {
+                return Err(
+                    input.error(&secret_field(side, name), format!("does not match {field}"))
+                );
+            }
+        }
+        return Ok(p);
+    }
+    match secret(input, side, name)? {
+        Some(s) => Ok(PublicKey::from_secret_key(&Secp256k1::signing_only(), &s)),
+        None => Err(input.error(
+            &field,
+            format!(
+                "missing required field (or give {})",
+                secret_field(side, name)
+            ),
+        )),
+    }
+}
+
+fn secret_field(side: Side, name: &str) -> String {
+    match name.strip_suffix("_pubkey") {
+        Some(stem) => format!("{}_{stem}_privkey", prefix(side)),
+        None => format!("{}_{name}_secret", prefix(side)),
+    }
+}
+
+/// The secret of a party's point, when given.
+pub fn secret(input: &Input, side: Side, name: &str) -> Result<Option<SecretKey>, CliError> {
+    input.opt(&secret_field(side, name), input::secret_key)
+}
+
+/// The channel fields every step reads.
+pub fn read_channel(input: &Input) -> Result<Channel, CliError> {
+    let ct = input.req(
+        "channel_type",
+        input::one_of(&[
+            "static_remotekey",
+            "anchors_zero_fee_htlc_tx",
+            "legacy",
+            "anchor_outputs",
+        ]),
+    )?;
+    Ok(Channel {
+        funding_outpoint: OutPoint {
+            txid: input.req("funding_txid", input::txid)?,
+            vout: input.req("funding_output_index", input::uint32)?,
+        },
+        funding_amount: input.req("funding_amount_sat", input::amount_sat)?,
+        local_funding_pubkey: point(input, Side::Local, "funding_pubkey")?,
+        remote_funding_pubkey: point(input, Side::Remote, "funding_pubkey")?,
+        channel_type: ChannelType::ALL
+            .iter()
+            .find(|(n, _)| *n == ct)
+            .expect("listed")
+            .1,
+        opener: side(input, "opener", Side::Local)?,
+    })
+}
+
+/// The basepoints `holder`'s commitment derives its keys from.
+pub fn basepoints(
+    input: &Input,
+    holder: Side,
+) -> Result<(HolderBasepoints, CounterpartyBasepoints), CliError> {
+    let other = holder.other();
+    Ok((
+        HolderBasepoints {
+            delayed_payment: DelayedPaymentBasepoint(point(
+                input,
+                holder,
+                "delayed_payment_basepoint",
+            )?),
+            htlc: HtlcBasepoint(point(input, holder, "htlc_basepoint")?),
+        },
+        CounterpartyBasepoints {
+            revocation: RevocationBasepoint(point(input, other, "revocation_basepoint")?),
+            payment: PaymentBasepoint(point(input, other, "payment_basepoint")?),
+            htlc: HtlcBasepoint(point(input, other, "htlc_basepoint")?),
+        },
+    ))
+}
+
+/// The obscuring factor: SHA256 of the opener's then the accepter's payment basepoint.
+pub fn obscuring(input: &Input, opener: Side) -> Result<u64, CliError> {
+    let o = point(input, opener, "payment_basepoint")?;
+    let a = point(input, opener.other(), "payment_basepoint")?;
+    Ok(obscuring_factor(&o, &a))
+}
+
+/// The holder's point for commitment `n`: `per_commitment_point`,
+/// `per_commitment_secret`, or generated from the holder's `shachain_seed`.
+pub fn per_commitment(
+    input: &Input,
+    n: CommitmentNumber,
+) -> Result<(PerCommitmentPoint, Option<PerCommitmentSecret>), CliError> {
+    let secp = Secp256k1::signing_only();
+    let secret = match input.opt("per_commitment_secret", input::per_commitment_secret)? {
+        Some(s) => Some(s),
+        None => match input.opt("shachain_seed", input::shachain_secret)? {
+            Some(seed) => {
+                let index = Index::from_commitment_number(n).expect("checked by the parser");
+                let bytes = shachain::generate_from_seed(&seed, index);
+                Some(PerCommitmentSecret(SecretKey::from_slice(&bytes).map_err(
+                    |_| CliError::failure("the generated per_commitment_secret is not a valid key"),
+                )?))
+            }
+            None => None,
+        },
+    };
+    let given = input
+        .opt("per_commitment_point", input::pubkey)?
+        .map(PerCommitmentPoint);
+    match (given, secret) {
+        (Some(p), Some(s)) if s.point(&secp) != p => Err(input.error(
+            "per_commitment_point",
+            "does not match per_commitment_secret (or the shachain_seed's secret for this commitment)",
+        )),
+        (Some(p), s) => Ok((p, s)),
+        (None, Some(s)) => Ok((s.point(&secp), Some(s))),
+        (None, None) => Err(input.error(
+            "per_commitment_point",
+            "missing required field (or give per_commitment_secret or shachain_seed)",
+        )),
+    }
+}
+
+/// The holder's commitment keys.
+pub fn commitment_keys(
+    input: &Input,
+    holder: Side,
+    point: &PerCommitmentPoint,
+    channel_type: ChannelType,
+) -> Result<CommitmentKeys, CliError> {
+    let (h, c) = basepoints(input, holder)?;
+    CommitmentKeys::derive(&Secp256k1::verification_only(), point, &h, &c, channel_type)
+        .map_err(|e| CliError::failure(format!("key derivation: {e}")))
+}
+
+/// An HTLC with the preimage, when known.
+pub type HtlcEntry = (Htlc, Option<PaymentPreimage>);
+
+/// `htlcs`: each `{direction, amount_msat, payment_hash | payment_preimage, cltv_expiry}`.
+pub fn htlcs(input: &Input) -> Result<Vec<HtlcEntry>, CliError> {
+    if !input.has("htlcs") {
+        return Ok(vec![]);
+    }
+    input
+        .objects("htlcs")?
+        .iter()
+        .map(|h| {
+            let direction = match h.req("direction", input::one_of(&["offered", "received"]))? {
+                "offered" => HtlcDirection::Offered,
+                _ => HtlcDirection::Received,
+            };
+            let preimage = h
+                .opt("payment_preimage", input::bytes32)?
+                .map(PaymentPreimage);
+            Ok((
+                Htlc {
+                    direction,
+                    amount: Msat(h.req("amount_msat", input::uint)?),
+                    payment_hash: super::htlc_script::payment_hash(h)?,
+                    cltv_expiry: CltvExpiry(h.req("cltv_expiry", input::uint32)?),
+                },
+                preimage,
+            ))
+        })
+        .collect()
+}
+
+/// An HTLC as JSON (its index in `htlcs` and its fields).
+pub fn htlc_json(index: usize, h: &Htlc) -> Value {
+    json!({
+        "index": index,
+        "direction": match h.direction { HtlcDirection::Offered => "offered", HtlcDirection::Received => "received" },
+        "amount_msat": h.amount.0,
+        "payment_hash": h.payment_hash.to_string(),
+        "cltv_expiry": h.cltv_expiry.0,
+    })
+}

@@ -1,0 +1,177 @@
+//! Spending outputs we hold a key for into one destination: the engine under
+//! the penalty transaction (BOLT 5 "Revoked Transaction Close Handling") and
+//! the sweeps after a unilateral close (BOLT 5 "Unilateral Close Handling").
+//!
+//! Each input says how its witness is laid out around the signature; the fee
+//! is the feerate times the weight with 73-byte signatures (BOLT 3 "Fee
+//! Calculation" assumes the same maximum), so the real feerate is never lower.
+
+use bitcoin::absolute::LockTime;
+use bitcoin::hashes::Hash;
+use bitcoin::secp256k1::{Message, PublicKey, Secp256k1, SecretKey, Signing};
+use bitcoin::sighash::SighashCache;
+use bitcoin::transaction::Version;
+use bitcoin::{
+    Amount, CompressedPublicKey, EcdsaSighashType, OutPoint, ScriptBuf, Sequence, Transaction,
+    TxIn, TxOut, Witness,
+};
+
+use super::commitment::FeeratePerKw;
+
+/// How an input's witness is laid out around its signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitnessTemplate {
+    /// P2WSH: `<sig> <items...> <witness_script>`.
+    P2wsh {
+        /// The script the output commits to.
+        witness_script: ScriptBuf,
+        /// What follows the signature (`1` for a revocation spend of `to_local`,
+        /// `<revocationpubkey>` for an HTLC, `<>` for a delayed spend, ...).
+        after_sig: Vec<Vec<u8>>,
+    },
+    /// P2WPKH: `<sig> <pubkey>`.
+    P2wpkh,
+}
+
+/// One output to spend.
+#[derive(Clone, Debug)]
+pub struct SpendInput {
+    /// The output.
+    pub outpoint: OutPoint,
+    /// Its value and scriptPubKey.
+    pub prevout: TxOut,
+    /// The witness layout.
+    pub template: WitnessTemplate,
+    /// The key that signs it.
+    pub key: SecretKey,
+    /// nSequence: the relative delay the script demands (`to_self_delay`, 1 under anchors), or final-ish.
+    pub sequence: Sequence,
+    /// The nLockTime the script demands (an HTLC's `cltv_expiry`), if any.
+    pub lock_time: Option<LockTime>,
+}
+
+/// Why the spending transaction cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpendError {
+    /// Nothing to spend.
+    #[error("no outputs to spend")]
+    Nothing,
+    /// The outputs do not cover the fee and a non-dust output.
+    #[error("the outputs hold {total} sat but the fee is {fee} sat and the destination needs at least {dust} sat")]
+    TooSmall {
+        /// Sum of inputs.
+        total: u64,
+        /// The fee at the feerate.
+        fee: u64,
+        /// The destination's dust limit.
+        dust: u64,
+    },
+    /// Inputs need incompatible nLockTimes (a height and a UNIX time).
+    #[error("the inputs need locktimes of different kinds (block height and time)")]
+    LockTimeKinds,
+}
+
+/// A DER signature of the maximum length plus its sighash byte: what fees assume.
+const MAX_SIG_WITH_SIGHASH: usize = 73;
+
+fn witness_for(template: &WitnessTemplate, sig: Vec<u8>, pubkey: &PublicKey) -> Witness {
+    let mut w = Witness::new();
+    w.push(sig);
+    match template {
+        WitnessTemplate::P2wsh {
+            witness_script,
+            after_sig,
+        } => {
+            for item in after_sig {
+                w.push(item);
+            }
+            w.push(witness_script.as_bytes());
+        }
+        WitnessTemplate::P2wpkh => w.push(pubkey.serialize()),
+    }
+    w
+}
+
+/// Build and sign one transaction spending every input to `destination`.
+pub fn build_spend<C: Signing>(
+    secp: &Secp256k1<C>,
+    inputs: &[SpendInput],
+    destination: &ScriptBuf,
+    feerate: FeeratePerKw,
+) -> Result<Transaction, SpendError> {
+    if inputs.is_empty() {
+        return Err(SpendError::Nothing);
+    }
+    let mut lock_time = LockTime::ZERO;
+    for lt in inputs.iter().filter_map(|i| i.lock_time) {
+        if !lock_time.is_same_unit(lt) && lock_time != LockTime::ZERO {
+            return Err(SpendError::LockTimeKinds);
+        }
+        if lt.to_consensus_u32() > lock_time.to_consensus_u32() {
+            lock_time = lt;
+        }
+    }
+    let total: Amount = inputs.iter().map(|i| i.prevout.value).sum();
+    let mut tx = Transaction {
+        version: Version::TWO,
+        lock_time,
+        input: inputs
+            .iter()
+            .map(|i| TxIn {
+                previous_output: i.outpoint,
+                script_sig: ScriptBuf::new(),
+                sequence: i.sequence,
+                witness: Witness::new(),
+            })
+            .collect(),
+        output: vec![TxOut {
+            value: total,
+            script_pubkey: destination.clone(),
+        }],
+    };
+    // Weight with maximum-size signatures, for the fee.
+    let pubkeys: Vec<PublicKey> = inputs
+        .iter()
+        .map(|i| PublicKey::from_secret_key(secp, &i.key))
+        .collect();
+    for (k, i) in inputs.iter().enumerate() {
+        tx.input[k].witness = witness_for(&i.template, vec![0; MAX_SIG_WITH_SIGHASH], &pubkeys[k]);
+    }
+    let fee = feerate.fee(tx.weight().to_wu());
+    let dust = destination.minimal_non_dust();
+    let value = total
+        .checked_sub(fee)
+        .filter(|v| *v >= dust)
+        .ok_or(SpendError::TooSmall {
+            total: total.to_sat(),
+            fee: fee.to_sat(),
+            dust: dust.to_sat(),
+        })?;
+    tx.output[0].value = value;
+
+    let unsigned = {
+        let mut t = tx.clone();
+        t.input.iter_mut().for_each(|i| i.witness = Witness::new());
+        t
+    };
+    let mut cache = SighashCache::new(&unsigned);
+    for (k, i) in inputs.iter().enumerate() {
+        let digest = match &i.template {
+            WitnessTemplate::P2wsh { witness_script, .. } => cache
+                .p2wsh_signature_hash(k, witness_script, i.prevout.value, EcdsaSighashType::All)
+                .expect("input index in range")
+                .to_byte_array(),
+            WitnessTemplate::P2wpkh => {
+                let spk = ScriptBuf::new_p2wpkh(&CompressedPublicKey(pubkeys[k]).wpubkey_hash());
+                cache
+                    .p2wpkh_signature_hash(k, &spk, i.prevout.value, EcdsaSighashType::All)
+                    .expect("input index in range")
+                    .to_byte_array()
+            }
+        };
+        let sig = secp.sign_ecdsa(&Message::from_digest(digest), &i.key);
+        let sig = bitcoin::ecdsa::Signature::sighash_all(sig).to_vec();
+        tx.input[k].witness = witness_for(&i.template, sig, &pubkeys[k]);
+    }
+    Ok(tx)
+}
