@@ -10,7 +10,8 @@ mod common;
 use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Amount, OutPoint, TxOut, Txid};
-use common::{s, testdata};
+use common::s;
+use common::vectors::{appendices, cli_input};
 use lnkit::amount::Msat;
 use lnkit::keys::*;
 use lnkit::payment::{CltvExpiry, PaymentPreimage};
@@ -21,61 +22,6 @@ use lnkit::tx::funding::{funding_spend_sighash, funding_witness};
 use lnkit::tx::htlc::*;
 use lnkit::verify::verify_transaction;
 use serde_json::Value;
-
-struct Appendix {
-    name: &'static str,
-    params: Value,
-    secrets: Value,
-    htlcs: Vec<Value>,
-    cases: Vec<Value>,
-}
-
-fn appendices() -> Vec<Appendix> {
-    let current = testdata("bolt03-commitment-txs.json");
-    let removed = testdata("bolt03-commitment-txs-removed-from-spec.json");
-    let cases = |v: &Value, prefix: &str| -> Vec<Value> {
-        v["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| s(c, "channel_type").starts_with(prefix))
-            .cloned()
-            .collect()
-    };
-    let htlcs = current["common"]["htlcs"].as_array().unwrap().clone();
-    let legacy = &removed["common_legacy"];
-    vec![
-        Appendix {
-            name: "C (static_remotekey)",
-            params: current["common"]["parameters"].clone(),
-            secrets: current["common"]["internal_values_from_source_comment"].clone(),
-            htlcs: htlcs.clone(),
-            cases: cases(&current, "static_remotekey"),
-        },
-        Appendix {
-            name: "F (anchors_zero_fee_htlc_tx)",
-            params: current["common"]["parameters"].clone(),
-            secrets: current["common"]["internal_values_from_source_comment"].clone(),
-            htlcs,
-            cases: cases(&current, "anchors_zero_fee_htlc_tx"),
-        },
-        Appendix {
-            name: "C, removed (legacy)",
-            params: legacy["parameters"].clone(),
-            secrets: legacy["internal_values_from_source_comment"].clone(),
-            htlcs: legacy["htlcs"].as_array().unwrap().clone(),
-            cases: cases(&removed, "legacy"),
-        },
-        Appendix {
-            name: "F, removed (anchor_outputs)",
-            params: removed["common_anchor_outputs"]["parameters"].clone(),
-            // The same secrets generated every appendix's keys.
-            secrets: legacy["internal_values_from_source_comment"].clone(),
-            htlcs: legacy["htlcs"].as_array().unwrap().clone(),
-            cases: cases(&removed, "anchor_outputs"),
-        },
-    ]
-}
 
 fn pk(v: &Value, f: &str) -> PublicKey {
     s(v, f).parse().unwrap_or_else(|e| panic!("{f}: {e}"))
@@ -268,16 +214,7 @@ fn every_commitment_and_htlc_transaction_byte_for_byte() {
             );
             for ((index, output), want) in htlc_outputs.into_iter().zip(expected_txs) {
                 let htlc = &htlcs[output.htlc.unwrap()];
-                let mut tx = build_htlc_tx(
-                    txid,
-                    index as u32,
-                    output,
-                    htlc,
-                    ct,
-                    params.feerate,
-                    params.to_self_delay,
-                    &keys,
-                );
+                let mut tx = build_htlc_tx(txid, index as u32, output, htlc, &params);
                 let script = output.witness_script.as_ref().unwrap();
                 let remote_type = counterparty_sighash_type(ct);
                 let remote = secp.sign_ecdsa(
@@ -327,49 +264,6 @@ fn every_commitment_and_htlc_transaction_byte_for_byte() {
     }
     assert_eq!(commitments, 55);
     assert_eq!(htlc_txs, 109);
-}
-
-/// A vector case as the input of `lnkit build-commitment`.
-fn cli_input(a: &Appendix, case: &Value) -> Value {
-    let (p, sec, i) = (&a.params, &a.secrets, &case["inputs"]);
-    let htlcs: Vec<Value> = i["htlc_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|id| {
-            let h = a.htlcs.iter().find(|h| h["id"] == *id).unwrap();
-            serde_json::json!({
-                "direction": h["type_in_local_commitment"],
-                "amount_msat": h["amount_msat"],
-                "payment_preimage": h["payment_preimage"],
-                "cltv_expiry": h["cltv_expiry"],
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "channel_type": s(case, "channel_type").split_whitespace().next().unwrap(),
-        "funding_txid": p["funding_tx_id"],
-        "funding_output_index": p["funding_output_index"],
-        "funding_amount_sat": p["funding_amount_satoshi"],
-        "local_funding_privkey": p["local_funding_privkey"],
-        "remote_funding_privkey": sec["remote_funding_privkey"],
-        "local_payment_basepoint": p["local_payment_basepoint"],
-        "remote_payment_basepoint": p["remote_payment_basepoint"],
-        "local_htlc_basepoint_secret": sec["local_payment_basepoint_secret"],
-        "remote_htlc_basepoint_secret": sec["remote_payment_basepoint_secret"],
-        "local_delayed_payment_basepoint": sec["local_delayed_payment_basepoint"],
-        "remote_revocation_basepoint": sec["remote_revocation_basepoint"],
-        "opener": "local",
-        "holder": "local",
-        "commitment_number": p["commitment_number"],
-        "per_commitment_secret": sec["local_per_commitment_secret"],
-        "to_self_delay": p["local_delay"],
-        "dust_limit_satoshis": i["dust_limit_satoshi"],
-        "feerate_per_kw": i["feerate_per_kw"],
-        "to_local_msat": i["to_local_msat"],
-        "to_remote_msat": i["to_remote_msat"],
-        "htlcs": htlcs,
-    })
 }
 
 #[test]

@@ -391,3 +391,39 @@ pub fn boolean(v: &Value) -> Parsed<bool> {
         other => Err(format!("expected true or false, got {}", describe(other))),
     }
 }
+
+/// Where coins go: an address valid on `network`, or a scriptPubKey as hex.
+pub fn destination(network: Network) -> impl Fn(&Value) -> Parsed<ScriptBuf> {
+    move |v| {
+        let s = string(v, "an address or a scriptPubKey hex")?;
+        if let Ok(a) = Address::from_str(&s) {
+            return a
+                .require_network(network)
+                .map(|a| a.script_pubkey())
+                .map_err(|_| format!("expected an address for network {network}, got {s:?} (set --network to its network)"));
+        }
+        hex::decode(&s)
+            .map(ScriptBuf::from_bytes)
+            .map_err(|_| format!("expected an address or a scriptPubKey hex, got {s:?}"))
+    }
+}
+
+/// A transaction as hex.
+pub fn transaction(v: &Value) -> Parsed<bitcoin::Transaction> {
+    let bytes = hex_of(v, "a transaction hex")?;
+    bitcoin::consensus::encode::deserialize(&bytes).map_err(|e| {
+        format!("expected a transaction hex, got bytes that do not decode as one ({e})")
+    })
+}
+
+/// One transaction hex, or an array of them.
+pub fn transactions(v: &Value) -> Parsed<Vec<bitcoin::Transaction>> {
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, t)| transaction(t).map_err(|e| format!("[{i}]: {e}")))
+            .collect(),
+        other => transaction(other).map(|t| vec![t]),
+    }
+}

@@ -25,6 +25,7 @@ pub mod channel;
 pub mod htlc_script;
 pub mod input;
 pub mod keys;
+pub mod penalty;
 pub mod revoke;
 pub mod shachain;
 pub mod walkthrough;
@@ -145,6 +146,8 @@ enum Command {
     BuildFunding(build_funding::BuildFundingArgs),
     /// A commitment transaction and its HTLC transactions (BOLT 3).
     BuildCommitment(build_commitment::BuildCommitmentArgs),
+    /// The justice transaction sweeping a revoked commitment (BOLT 5).
+    Penalty(penalty::PenaltyArgs),
     /// Walk through a channel's life with fixed demo keys, every step shown and checked.
     Walkthrough,
 }
@@ -215,6 +218,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::HtlcScript(args) => htlc_script::run(args, &mut input, ex),
         Command::BuildFunding(args) => build_funding::run(args, &mut input, ex),
         Command::BuildCommitment(args) => build_commitment::run(args, &mut input, ex),
+        Command::Penalty(args) => penalty::run(args, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),
     }?;
     Ok((output, cli.common.compact))

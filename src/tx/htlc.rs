@@ -13,9 +13,7 @@ use bitcoin::{
     Witness,
 };
 
-use super::commitment::{
-    ChannelType, CommitmentKeys, CommitmentOutput, FeeratePerKw, Htlc, HtlcDirection,
-};
+use super::commitment::{ChannelType, CommitmentOutput, CommitmentParams, Htlc, HtlcDirection};
 use crate::payment::PaymentPreimage;
 use crate::script;
 
@@ -64,11 +62,9 @@ pub fn build_htlc_tx(
     output_index: u32,
     output: &CommitmentOutput,
     htlc: &Htlc,
-    channel_type: ChannelType,
-    feerate: FeeratePerKw,
-    to_self_delay: u16,
-    keys: &CommitmentKeys,
+    params: &CommitmentParams,
 ) -> Transaction {
+    let (channel_type, feerate, keys) = (params.channel_type, params.feerate, &params.keys);
     let kind = HtlcTxKind::for_direction(htlc.direction);
     let (lock_time, fee) = match kind {
         HtlcTxKind::Timeout => (
@@ -77,7 +73,7 @@ pub fn build_htlc_tx(
         ),
         HtlcTxKind::Success => (LockTime::ZERO, channel_type.htlc_success_fee(feerate)),
     };
-    let out_script = script::to_local(&keys.revocation, to_self_delay, &keys.holder_delayed);
+    let out_script = script::to_local(&keys.revocation, params.to_self_delay, &keys.holder_delayed);
     Transaction {
         version: Version::TWO,
         lock_time,
@@ -177,16 +173,7 @@ pub fn htlc_transactions<C: bitcoin::secp256k1::Signing>(
             let h = output.htlc?;
             let htlc = &params.htlcs[h];
             let script = output.witness_script.as_ref()?;
-            let tx = build_htlc_tx(
-                txid,
-                index as u32,
-                output,
-                htlc,
-                params.channel_type,
-                params.feerate,
-                params.to_self_delay,
-                &params.keys,
-            );
+            let tx = build_htlc_tx(txid, index as u32, output, htlc, params);
             let sign = |key: &bitcoin::secp256k1::SecretKey, t| {
                 secp.sign_ecdsa(&htlc_sighash(&tx, script, output.amount, t), key)
             };

@@ -2,6 +2,8 @@
 //! and running the real `lnkit` binary the way a shell user would.
 #![allow(dead_code)]
 
+pub mod vectors;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 

@@ -1,0 +1,210 @@
+//! `lnkit penalty`: the justice transaction against a revoked commitment (BOLT 5).
+
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::secp256k1::{PublicKey, Secp256k1};
+use bitcoin::{Transaction, TxOut};
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::channel::{self, prefix};
+use super::input::{self, Input};
+use super::{CliError, Explain, StepResult};
+use crate::keys;
+use crate::shachain::CommitmentNumber;
+use crate::tx::commitment::{obscured_commitment_number, FeeratePerKw, Side};
+use crate::tx::penalty::{
+    find_revoked_outputs, find_second_stage, penalty_input, spent_by, RevokedKind,
+};
+use crate::tx::sweep::{build_spend, SpendError};
+use crate::verify::verify_transaction;
+
+/// Flags of `lnkit penalty`.
+#[derive(Args, Debug)]
+pub struct PenaltyArgs {
+    /// One justice transaction per revoked output instead of one for all (field `split`).
+    #[arg(long)]
+    split: bool,
+    /// Check the justice transactions with Bitcoin Core's script interpreter (field `verify`).
+    #[arg(long)]
+    verify: bool,
+}
+
+/// Run `lnkit penalty`.
+pub fn run(args: PenaltyArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
+    for (f, on) in [("split", args.split), ("verify", args.verify)] {
+        if on {
+            input.set(f, Value::Bool(true));
+        }
+    }
+    penalty(input, ex)
+}
+
+/// `lnkit penalty` on an input object.
+pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
+    let secp = Secp256k1::new();
+    let ch = channel::read_channel(input)?;
+    let revoked_field = ["revoked_tx_hex", "signed_tx_hex", "tx_hex"]
+        .into_iter()
+        .find(|f| input.has(f))
+        .unwrap_or("revoked_tx_hex");
+    let revoked = input.req(revoked_field, input::transaction)?;
+    if revoked.input.first().map(|i| i.previous_output) != Some(ch.funding_outpoint)
+        || revoked.input.len() != 1
+    {
+        return Err(input.error(
+            revoked_field,
+            format!("does not spend the funding output {}", ch.funding_outpoint),
+        ));
+    }
+    let secret = input.req("per_commitment_secret", input::per_commitment_secret)?;
+    let rbs = input.req("revocation_basepoint_secret", input::secret_key)?;
+    let ours = PublicKey::from_secret_key(&secp, &rbs);
+    // We are the side whose revocation basepoint this is; the cheater is the other.
+    let we = [Side::Local, Side::Remote]
+        .into_iter()
+        .find(|s| {
+            input
+                .opt(
+                    &format!("{}_revocation_basepoint", prefix(*s)),
+                    input::pubkey,
+                )
+                .ok()
+                .flatten()
+                == Some(ours)
+        })
+        .unwrap_or(channel::side(input, "we", Side::Local)?);
+    let cheater = we.other();
+    let mut with_ours = input.clone();
+    with_ours.set(
+        &format!("{}_revocation_basepoint", prefix(we)),
+        json!(ours.to_string()),
+    );
+    let point = secret.point(&secp);
+    let keys = channel::commitment_keys(&with_ours, cheater, &point, ch.channel_type)?;
+    let revocation_privkey = keys::derive_revocation_privkey(&secp, &rbs, &secret)
+        .map_err(|e| CliError::failure(format!("revocation key: {e}")))?;
+    let factor = channel::obscuring(&with_ours, ch.opener)?;
+    let number = obscured_commitment_number(&revoked).map(|o| CommitmentNumber(o ^ factor));
+    let to_self_delay = u16::try_from(input.req("to_self_delay", input::uint)?)
+        .map_err(|_| input.error("to_self_delay", "expected at most 65535 blocks"))?;
+    let htlcs: Vec<_> = channel::htlcs(input)?.into_iter().map(|(h, _)| h).collect();
+
+    let found = find_revoked_outputs(&revoked, &keys, to_self_delay, &htlcs, ch.channel_type);
+    if found.is_empty() {
+        return Err(input.error("per_commitment_secret", format!(
+            "does not match the commitment: no output of {revoked_field} pays to the revocation key it gives (the tx says commitment number {}; check the secret, to_self_delay, htlcs and the {} basepoints)",
+            number.map(|n| n.0.to_string()).unwrap_or_else(|| "?".into()), prefix(cheater))));
+    }
+    let second = input
+        .opt("second_stage_tx_hex", input::transactions)?
+        .unwrap_or_default();
+    let mut second_outputs = vec![];
+    for (i, t) in second.iter().enumerate() {
+        let o = find_second_stage(t, &keys, to_self_delay)
+            .filter(|_| {
+                t.input
+                    .iter()
+                    .any(|i| found.iter().any(|f| f.outpoint == i.previous_output))
+            })
+            .ok_or_else(|| {
+                input.error(
+                    &format!("second_stage_tx_hex[{i}]"),
+                    "is not an HTLC transaction spending a revoked HTLC output of this commitment",
+                )
+            })?;
+        second_outputs.push(o);
+    }
+    let spent = spent_by(&second, revoked.compute_txid());
+    let (already_spent, mut claim): (Vec<_>, Vec<_>) = found
+        .iter()
+        .cloned()
+        .partition(|f| spent.contains(&f.outpoint));
+    claim.extend(second_outputs);
+
+    let destination = input.req("destination", input::destination(input.network()?))?;
+    let feerate = FeeratePerKw(input.req("feerate_per_kw", input::uint32)?);
+    let groups: Vec<Vec<_>> = if input.opt("split", input::boolean)?.unwrap_or(false) {
+        claim.iter().map(|c| vec![c.clone()]).collect()
+    } else {
+        vec![claim.clone()]
+    };
+    let want_verify = input.opt("verify", input::boolean)?.unwrap_or(false);
+    let split = groups.len() > 1;
+    let mut txs = vec![];
+    let mut uneconomical = vec![];
+    for group in &groups {
+        let spends: Vec<_> = group
+            .iter()
+            .map(|o| penalty_input(o, &revocation_privkey, &keys.revocation.0))
+            .collect();
+        let tx = match build_spend(&secp, &spends, &destination, feerate) {
+            Ok(tx) => tx,
+            // Split, an output worth less than its own fee is left out and listed.
+            Err(e @ SpendError::TooSmall { .. }) if split => {
+                uneconomical.push(
+                    json!({"outpoint": group[0].outpoint.to_string(), "reason": e.to_string()}),
+                );
+                continue;
+            }
+            Err(e) => {
+                return Err(input.error("feerate_per_kw", format!("justice transaction: {e}")))
+            }
+        };
+        let prevouts: Vec<TxOut> = group.iter().map(|o| o.prevout.clone()).collect();
+        if want_verify {
+            verify_transaction(&tx, &prevouts)
+                .map_err(|e| CliError::failure(format!("justice transaction: {e}")))?;
+        }
+        txs.push(tx_json(&tx, &prevouts));
+    }
+    if txs.is_empty() {
+        return Err(input.error(
+            "feerate_per_kw",
+            "no revoked output is worth its own fee at this feerate",
+        ));
+    }
+    ex.line(format!(
+        "commitment {} of {} is revoked: revocation key {} claims {} output(s)",
+        number
+            .map(|n| n.0.to_string())
+            .unwrap_or_else(|| "?".into()),
+        prefix(cheater),
+        keys.revocation,
+        claim.len()
+    ));
+    let listing = |v: &[crate::tx::penalty::RevokedOutput]| -> Vec<Value> {
+        v.iter().map(|o| json!({
+            "type": o.kind.name(),
+            "outpoint": o.outpoint.to_string(),
+            "amount_sat": o.prevout.value.to_sat(),
+            "htlc": match o.kind { RevokedKind::HtlcOffered(h) | RevokedKind::HtlcReceived(h) => Some(channel::htlc_json(h, &htlcs[h])), _ => None },
+        })).collect()
+    };
+    Ok(json!({
+        "cheater": prefix(cheater),
+        "commitment_number": number.map(|n| n.0),
+        "per_commitment_point": point.to_string(),
+        "revocationpubkey": keys.revocation.to_string(),
+        "found": listing(&found),
+        "already_spent": listing(&already_spent),
+        "claimed": listing(&claim),
+        "claimed_sat": claim.iter().map(|o| o.prevout.value.to_sat()).sum::<u64>(),
+        "penalty_txs": txs,
+        "uneconomical": uneconomical,
+        "verified": want_verify.then_some(true),
+    }))
+}
+
+/// A spending transaction as JSON.
+pub fn tx_json(tx: &Transaction, prevouts: &[TxOut]) -> Value {
+    let total: u64 = prevouts.iter().map(|o| o.value.to_sat()).sum();
+    let out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+    json!({
+        "txid": tx.compute_txid().to_string(),
+        "tx_hex": serialize_hex(tx),
+        "inputs": tx.input.len(),
+        "fee_sat": total - out,
+        "weight": tx.weight().to_wu(),
+        "locktime": tx.lock_time.to_consensus_u32(),
+    })
+}
