@@ -106,17 +106,37 @@ pub fn secret(input: &Input, side: Side, name: &str) -> Result<Option<SecretKey>
     input.opt(&secret_field(side, name), input::secret_key)
 }
 
-/// The channel fields every step reads.
-pub fn read_channel(input: &Input) -> Result<Channel, CliError> {
-    let ct = input.req(
-        "channel_type",
-        input::one_of(&[
-            "static_remotekey",
-            "anchors_zero_fee_htlc_tx",
-            "legacy",
-            "anchor_outputs",
-        ]),
-    )?;
+/// The channel fields every step reads. `channel_type` is required unless
+/// `default_type` is given (a mutual close does not depend on it).
+pub fn read_channel_with(
+    input: &Input,
+    default_type: Option<ChannelType>,
+) -> Result<Channel, CliError> {
+    const NAMES: [&str; 4] = [
+        "static_remotekey",
+        "anchors_zero_fee_htlc_tx",
+        "legacy",
+        "anchor_outputs",
+    ];
+    let names = NAMES;
+    let channel_type = match input.opt("channel_type", input::one_of(&NAMES))? {
+        Some(ct) => {
+            ChannelType::ALL
+                .iter()
+                .find(|(n, _)| *n == ct)
+                .expect("listed")
+                .1
+        }
+        None => default_type.ok_or_else(|| {
+            input.error(
+                "channel_type",
+                format!(
+                    "missing required field (expected one of {})",
+                    names.join(" | ")
+                ),
+            )
+        })?,
+    };
     Ok(Channel {
         funding_outpoint: OutPoint {
             txid: input.req("funding_txid", input::txid)?,
@@ -125,13 +145,14 @@ pub fn read_channel(input: &Input) -> Result<Channel, CliError> {
         funding_amount: input.req("funding_amount_sat", input::amount_sat)?,
         local_funding_pubkey: point(input, Side::Local, "funding_pubkey")?,
         remote_funding_pubkey: point(input, Side::Remote, "funding_pubkey")?,
-        channel_type: ChannelType::ALL
-            .iter()
-            .find(|(n, _)| *n == ct)
-            .expect("listed")
-            .1,
+        channel_type,
         opener: side(input, "opener", Side::Local)?,
     })
+}
+
+/// The channel fields every step reads, `channel_type` required.
+pub fn read_channel(input: &Input) -> Result<Channel, CliError> {
+    read_channel_with(input, None)
 }
 
 /// The basepoints `holder`'s commitment derives its keys from.

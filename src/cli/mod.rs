@@ -22,6 +22,7 @@ use serde_json::Value;
 pub mod build_commitment;
 pub mod build_funding;
 pub mod channel;
+pub mod close;
 pub mod htlc_script;
 pub mod input;
 pub mod keys;
@@ -148,6 +149,8 @@ enum Command {
     BuildCommitment(build_commitment::BuildCommitmentArgs),
     /// The justice transaction sweeping a revoked commitment (BOLT 5).
     Penalty(penalty::PenaltyArgs),
+    /// Close a channel: --mutual (closing_signed) or --sweep after a unilateral close.
+    Close(close::CloseArgs),
     /// Walk through a channel's life with fixed demo keys, every step shown and checked.
     Walkthrough,
 }
@@ -219,6 +222,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::BuildFunding(args) => build_funding::run(args, &mut input, ex),
         Command::BuildCommitment(args) => build_commitment::run(args, &mut input, ex),
         Command::Penalty(args) => penalty::run(args, &mut input, ex),
+        Command::Close(args) => close::run(args, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),
     }?;
     Ok((output, cli.common.compact))

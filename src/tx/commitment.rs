@@ -458,6 +458,87 @@ pub fn max_affordable_feerate(params: &CommitmentParams) -> Option<FeeratePerKw>
     Some(FeeratePerKw(lo as u32))
 }
 
+/// An output a commitment may contain, before amounts and trimming.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputScript {
+    /// What it is.
+    pub kind: OutputKind,
+    /// Its scriptPubKey.
+    pub script_pubkey: ScriptBuf,
+    /// The witness script behind a P2WSH (none for a P2WPKH `to_remote`).
+    pub witness_script: Option<ScriptBuf>,
+    /// For HTLC outputs, the index of the HTLC.
+    pub htlc: Option<usize>,
+}
+
+/// Every output script the holder's commitment can contain: `to_local`,
+/// `to_remote`, the two anchors (with `option_anchors`), one per HTLC. Used to
+/// build a commitment and to recognise the outputs of one seen on chain.
+pub fn output_scripts(
+    keys: &CommitmentKeys,
+    channel_type: ChannelType,
+    to_self_delay: u16,
+    holder_funding_pubkey: &PublicKey,
+    counterparty_funding_pubkey: &PublicKey,
+    htlcs: &[Htlc],
+) -> Vec<OutputScript> {
+    let anchors = channel_type.has_anchors();
+    let p2wsh = |kind, script: ScriptBuf, htlc| OutputScript {
+        kind,
+        script_pubkey: script.to_p2wsh(),
+        witness_script: Some(script),
+        htlc,
+    };
+    let mut scripts = vec![p2wsh(
+        OutputKind::ToLocal,
+        script::to_local(&keys.revocation, to_self_delay, &keys.holder_delayed),
+        None,
+    )];
+    scripts.push(if anchors {
+        p2wsh(
+            OutputKind::ToRemote,
+            script::to_remote_anchors(&keys.counterparty_payment),
+            None,
+        )
+    } else {
+        let key = bitcoin::CompressedPublicKey(keys.counterparty_payment.0);
+        OutputScript {
+            kind: OutputKind::ToRemote,
+            script_pubkey: ScriptBuf::new_p2wpkh(&key.wpubkey_hash()),
+            witness_script: None,
+            htlc: None,
+        }
+    });
+    if anchors {
+        scripts.push(p2wsh(
+            OutputKind::AnchorLocal,
+            script::anchor(holder_funding_pubkey),
+            None,
+        ));
+        scripts.push(p2wsh(
+            OutputKind::AnchorRemote,
+            script::anchor(counterparty_funding_pubkey),
+            None,
+        ));
+    }
+    let htlc_keys = keys.htlc_keys();
+    for (i, h) in htlcs.iter().enumerate() {
+        scripts.push(match h.direction {
+            HtlcDirection::Offered => p2wsh(
+                OutputKind::HtlcOffered,
+                script::offered_htlc(&htlc_keys, &h.payment_hash, anchors),
+                Some(i),
+            ),
+            HtlcDirection::Received => p2wsh(
+                OutputKind::HtlcReceived,
+                script::received_htlc(&htlc_keys, &h.payment_hash, h.cltv_expiry, anchors),
+                Some(i),
+            ),
+        });
+    }
+    scripts
+}
+
 /// BOLT 3 "Commitment Transaction Construction".
 pub fn build_commitment(p: &CommitmentParams) -> Result<CommitmentTransaction, CommitmentError> {
     let funding_msat = Msat::from_sat(p.funding_amount).ok_or(CommitmentError::Overflow)?;
@@ -521,77 +602,56 @@ pub fn build_commitment(p: &CommitmentParams) -> Result<CommitmentTransaction, C
         (holder_sat, opener_after)
     };
 
-    let k = &p.keys;
-    let htlc_keys = k.htlc_keys();
-    let anchors = p.channel_type.has_anchors();
-    let mut outputs: Vec<(CommitmentOutput, u32)> = vec![];
-    let p2wsh = |kind, amount, script: ScriptBuf, htlc| CommitmentOutput {
-        kind,
+    let scripts = output_scripts(
+        &p.keys,
+        p.channel_type,
+        p.to_self_delay,
+        &p.holder_funding_pubkey,
+        &p.counterparty_funding_pubkey,
+        p.htlcs,
+    );
+    let output = |s: &OutputScript, amount| CommitmentOutput {
+        kind: s.kind,
         amount,
-        script_pubkey: script.to_p2wsh(),
-        witness_script: Some(script),
-        htlc,
+        script_pubkey: s.script_pubkey.clone(),
+        witness_script: s.witness_script.clone(),
+        htlc: s.htlc,
     };
+    let of_kind = |kind| {
+        scripts
+            .iter()
+            .find(|s| s.kind == kind)
+            .expect("always listed")
+    };
+    let mut outputs: Vec<(CommitmentOutput, u32)> = vec![];
     // 5, 6. Untrimmed HTLC outputs.
-    for (i, h) in p.htlcs.iter().enumerate() {
-        if trimmed.contains(&i) {
-            continue;
-        }
-        let (kind, script) = match h.direction {
-            HtlcDirection::Offered => (
-                OutputKind::HtlcOffered,
-                script::offered_htlc(&htlc_keys, &h.payment_hash, anchors),
-            ),
-            HtlcDirection::Received => (
-                OutputKind::HtlcReceived,
-                script::received_htlc(&htlc_keys, &h.payment_hash, h.cltv_expiry, anchors),
-            ),
-        };
-        outputs.push((
-            p2wsh(kind, h.amount.to_sat_floor(), script, Some(i)),
-            h.cltv_expiry.0,
-        ));
+    for s in scripts
+        .iter()
+        .filter(|s| s.htlc.is_some_and(|i| !trimmed.contains(&i)))
+    {
+        let h = &p.htlcs[s.htlc.expect("filtered")];
+        outputs.push((output(s, h.amount.to_sat_floor()), h.cltv_expiry.0));
     }
     // 7, 8. to_local and to_remote, unless below the dust limit.
     let has_to_local = to_local >= p.dust_limit;
     let has_to_remote = to_remote >= p.dust_limit;
     if has_to_local {
-        let script = script::to_local(&k.revocation, p.to_self_delay, &k.holder_delayed);
-        outputs.push((p2wsh(OutputKind::ToLocal, to_local, script, None), 0));
+        outputs.push((output(of_kind(OutputKind::ToLocal), to_local), 0));
     }
     if has_to_remote {
-        let output = if anchors {
-            p2wsh(
-                OutputKind::ToRemote,
-                to_remote,
-                script::to_remote_anchors(&k.counterparty_payment),
-                None,
-            )
-        } else {
-            let key = bitcoin::CompressedPublicKey(k.counterparty_payment.0);
-            CommitmentOutput {
-                kind: OutputKind::ToRemote,
-                amount: to_remote,
-                script_pubkey: ScriptBuf::new_p2wpkh(&key.wpubkey_hash()),
-                witness_script: None,
-                htlc: None,
-            }
-        };
-        outputs.push((output, 0));
+        outputs.push((output(of_kind(OutputKind::ToRemote), to_remote), 0));
     }
     // 9. Anchors: each side's, when it has an output or any HTLC is untrimmed.
-    if anchors {
+    if p.channel_type.has_anchors() {
         if has_to_local || untrimmed > 0 {
-            let script = script::anchor(&p.holder_funding_pubkey);
             outputs.push((
-                p2wsh(OutputKind::AnchorLocal, ANCHOR_OUTPUT_VALUE, script, None),
+                output(of_kind(OutputKind::AnchorLocal), ANCHOR_OUTPUT_VALUE),
                 0,
             ));
         }
         if has_to_remote || untrimmed > 0 {
-            let script = script::anchor(&p.counterparty_funding_pubkey);
             outputs.push((
-                p2wsh(OutputKind::AnchorRemote, ANCHOR_OUTPUT_VALUE, script, None),
+                output(of_kind(OutputKind::AnchorRemote), ANCHOR_OUTPUT_VALUE),
                 0,
             ));
         }
