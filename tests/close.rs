@@ -156,7 +156,7 @@ fn counterparty_sweeps_to_remote_anchor_and_htlcs() {
         assert_eq!(sweep.input.len(), ours, "{case}: {out}");
         // Local's offered HTLCs by preimage, local's received ones after expiry: nLockTime covers them.
         assert!(sweep.lock_time.to_consensus_u32() >= 504, "{case}");
-        verify_transaction(&sweep, &prevouts(&sweep, &[commitment.clone()])).unwrap();
+        verify_transaction(&sweep, &prevouts(&sweep, std::slice::from_ref(&commitment))).unwrap();
 
         // Before the HTLCs expire, the timeout claims wait.
         input["current_height"] = json!(400);
