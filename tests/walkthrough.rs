@@ -15,7 +15,10 @@ fn walkthrough_runs_every_step_and_every_check_passes() {
         "build-funding",
         "shachain derive",
         "keys derive",
-        "htlc-script",
+        "build-commitment --holder local",
+        "build-commitment --holder remote",
+        "penalty",
+        "close --mutual",
         "revoke",
         "shachain insert",
         "shachain lookup",
@@ -26,7 +29,7 @@ fn walkthrough_runs_every_step_and_every_check_passes() {
         );
     }
     let checks = out["checks"].as_array().unwrap();
-    assert!(checks.len() >= 5);
+    assert!(checks.len() >= 9);
     assert!(checks.iter().all(|c| c["ok"] == true), "{checks:?}");
 
     // The funding step is BOLT 3 Appendix B, byte for byte.
@@ -34,13 +37,22 @@ fn walkthrough_runs_every_step_and_every_check_passes() {
     assert_eq!(s(&steps[0]["output"], "tx_hex"), s(b, "funding_tx_hex"));
     let _: Transaction = deserialize_hex(s(&steps[0]["output"], "tx_hex")).unwrap();
 
-    // Each step's input is a real input: rerunning the step on it gives its output.
+    // Each step's input is a real input: rerunning the step on it gives every
+    // field the walkthrough shows as its output.
     for st in steps {
         let cmd = s(st, "command");
         let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
         let again = lnkit(&args, &st["input"].to_string()).json();
-        assert_eq!(again, st["output"], "step {cmd}");
+        for (k, v) in st["output"].as_object().unwrap() {
+            assert_eq!(&again[k], v, "step {cmd}: field {k}");
+        }
     }
+    // The justice transaction takes local's to_local from the revoked commitment 0.
+    let penalty = steps
+        .iter()
+        .find(|st| s(st, "command") == "lnkit penalty")
+        .unwrap();
+    assert_eq!(penalty["output"]["claimed"][0]["type"], "to_local");
 }
 
 #[test]

@@ -60,19 +60,13 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
     let rbs = input.req("revocation_basepoint_secret", input::secret_key)?;
     let ours = PublicKey::from_secret_key(&secp, &rbs);
     // We are the side whose revocation basepoint this is; the cheater is the other.
-    let we = [Side::Local, Side::Remote]
+    let we = match [Side::Local, Side::Remote]
         .into_iter()
-        .find(|s| {
-            input
-                .opt(
-                    &format!("{}_revocation_basepoint", prefix(*s)),
-                    input::pubkey,
-                )
-                .ok()
-                .flatten()
-                == Some(ours)
-        })
-        .unwrap_or(channel::side(input, "we", Side::Local)?);
+        .find(|s| channel::point(input, *s, "revocation_basepoint").ok() == Some(ours))
+    {
+        Some(side) => side,
+        None => channel::side(input, "we", Side::Local)?,
+    };
     let cheater = we.other();
     let mut with_ours = input.clone();
     with_ours.set(

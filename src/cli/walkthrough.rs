@@ -11,7 +11,7 @@ use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Address, CompressedPublicKey, Network, Transaction, TxOut};
 use serde_json::{json, Value};
 
-use super::{build_funding, htlc_script, keys, revoke, shachain};
+use super::{build_commitment, build_funding, close, keys, penalty, revoke, shachain};
 use super::{CliError, Explain, Input, StepResult};
 use crate::verify;
 
@@ -36,6 +36,14 @@ const REMOTE_PAYMENT_BASEPOINT_SECRET: &str =
 /// Appendix D: the seed of its "correct sequence" storage test, used as local's shachain seed.
 const LOCAL_SHACHAIN_SEED: &str =
     "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+/// Appendix D's other seed, used as remote's.
+const REMOTE_SHACHAIN_SEED: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+/// Demo secrets the appendices do not give (local's revocation basepoint, remote's delayed one).
+const LOCAL_REVOCATION_BASEPOINT_SECRET: &str =
+    "5555555555555555555555555555555555555555555555555555555555555555";
+const REMOTE_DELAYED_PAYMENT_BASEPOINT_SECRET: &str =
+    "6666666666666666666666666666666666666666666666666666666666666666";
 /// Appendix C: the preimage of HTLC #2, an HTLC local offers.
 const DEMO_PAYMENT_PREIMAGE: &str =
     "0202020202020202020202020202020202020202020202020202020202020202";
@@ -96,6 +104,37 @@ fn field<'v>(v: &'v Value, name: &str) -> &'v Value {
     &v[name]
 }
 
+/// Fields of `b` that `a` does not have or has with another value: a step's
+/// own results, without the input that `build-commitment` carries forward.
+fn new_fields(input: &Value, output: &Value) -> Value {
+    match (input, output) {
+        (Value::Object(i), Value::Object(o)) => Value::Object(
+            o.iter()
+                .filter(|(k, v)| i.get(*k) != Some(v))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        _ => output.clone(),
+    }
+}
+
+fn merged(base: &Value, extra: Value) -> Value {
+    let mut out = base.clone();
+    if let (Value::Object(o), Value::Object(e)) = (&mut out, extra) {
+        o.extend(e);
+    }
+    out
+}
+
+fn tx_of(v: &Value, field_name: &str) -> Result<Transaction, CliError> {
+    v[field_name]
+        .as_str()
+        .and_then(|h| deserialize_hex(h).ok())
+        .ok_or_else(|| {
+            CliError::failure(format!("walkthrough: no {field_name} in a step's output"))
+        })
+}
+
 /// Run the walkthrough.
 pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
     let coinbase: Transaction = deserialize_hex(COINBASE_TX_HEX).expect("demo constant");
@@ -108,10 +147,6 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
         &CompressedPublicKey(PublicKey::from_secret_key(&secp, &coinbase_key)),
         Network::Regtest,
     );
-    let local_htlc_basepoint = point(LOCAL_PAYMENT_BASEPOINT_SECRET);
-    let remote_htlc_basepoint = point(REMOTE_PAYMENT_BASEPOINT_SECRET);
-    let remote_revocation_basepoint = point(REMOTE_REVOCATION_BASEPOINT_SECRET);
-
     let mut w = Walk {
         steps: vec![],
         checks: vec![],
@@ -120,8 +155,8 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
 
     // 1. Open: the funder builds and signs the funding transaction.
     let funding = w.step(
-        "lnkit build-funding --verify",
-        "local (the funder) pays 10,000,000 sat into the 2-of-2 of both funding_pubkeys (BOLT 3 Appendix B)",
+        "lnkit build-funding",
+        "local (the opener) pays 10,000,000 sat into the 2-of-2 of both funding_pubkeys (BOLT 3 Appendix B, byte for byte)",
         json!({
             "network": "regtest",
             "inputs": [{
@@ -139,14 +174,10 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
         }),
         build_funding::build_funding,
     )?;
-    let funding_tx: Transaction = field(&funding, "tx_hex")
-        .as_str()
-        .and_then(|h| deserialize_hex(h).ok())
-        .ok_or_else(|| CliError::failure("walkthrough: build-funding gave no tx_hex"))?;
-    let verified = verify::verify_transaction(&funding_tx, &[coinbase_out]);
+    let funding_tx = tx_of(&funding, "tx_hex")?;
     w.check(
         "the funding transaction passes Bitcoin Core's script interpreter against the coinbase output it spends",
-        verified.is_ok(),
+        verify::verify_transaction(&funding_tx, &[coinbase_out]).is_ok(),
     )?;
     w.check(
         "its txid is Appendix B's funding txid 8984484a…",
@@ -154,111 +185,241 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
             == "8984484a580b825b9972d7adb15050b3ab624ccd731946b3eeddb92f4e7ef6be",
     )?;
 
-    // 2. Commitment 0: local's per-commitment secret and point.
+    // The channel as both sides know it after open_channel / accept_channel / funding_created.
+    let channel = json!({
+        "network": "regtest",
+        "channel_type": "anchors_zero_fee_htlc_tx",
+        "funding_txid": field(&funding, "funding_txid"),
+        "funding_output_index": field(&funding, "funding_output_index"),
+        "funding_amount_sat": field(&funding, "funding_amount_sat"),
+        "opener": "local",
+        "local_funding_privkey": LOCAL_FUNDING_PRIVKEY,
+        "remote_funding_privkey": REMOTE_FUNDING_PRIVKEY,
+        "local_payment_basepoint_secret": LOCAL_PAYMENT_BASEPOINT_SECRET,
+        "local_htlc_basepoint_secret": LOCAL_PAYMENT_BASEPOINT_SECRET,
+        "local_delayed_payment_basepoint_secret": LOCAL_DELAYED_PAYMENT_BASEPOINT_SECRET,
+        "local_revocation_basepoint_secret": LOCAL_REVOCATION_BASEPOINT_SECRET,
+        "remote_payment_basepoint_secret": REMOTE_PAYMENT_BASEPOINT_SECRET,
+        "remote_htlc_basepoint_secret": REMOTE_PAYMENT_BASEPOINT_SECRET,
+        "remote_delayed_payment_basepoint_secret": REMOTE_DELAYED_PAYMENT_BASEPOINT_SECRET,
+        "remote_revocation_basepoint_secret": REMOTE_REVOCATION_BASEPOINT_SECRET,
+        "to_self_delay": 144,
+        "dust_limit_satoshis": 546,
+        "feerate_per_kw": 2500,
+    });
+    let seed = |holder: &str| {
+        if holder == "local" {
+            LOCAL_SHACHAIN_SEED
+        } else {
+            REMOTE_SHACHAIN_SEED
+        }
+    };
+    let preimage = DEMO_PAYMENT_PREIMAGE;
+    let funding_out = funding_tx.output[0].clone();
+
+    // 2. The keys of local's commitment 0, step by step.
     let secret0 = w.step(
         "lnkit shachain derive",
-        "local's per_commitment_secret for commitment 0 (shachain index 2^48-1) and its point, sent to remote in channel_ready",
+        "local's per_commitment_secret for commitment 0 (shachain index 2^48-1); its point goes to remote in channel_ready",
         json!({ "seed": LOCAL_SHACHAIN_SEED, "commitment_number": 0 }),
         shachain::derive,
     )?;
-    let point0 = field(&secret0, "per_commitment_point").clone();
-
-    // 3. The keys of local's commitment 0.
     let delayed = w.step(
         "lnkit keys derive",
-        "local_delayedpubkey (to_local output) and revocationpubkey for local's commitment 0",
+        "local_delayedpubkey (to_local's key) and revocationpubkey of local's commitment 0",
         json!({
             "basepoint": point(LOCAL_DELAYED_PAYMENT_BASEPOINT_SECRET),
-            "per_commitment_point": point0,
-            "revocation_basepoint": remote_revocation_basepoint,
+            "per_commitment_point": field(&secret0, "per_commitment_point"),
+            "revocation_basepoint": point(REMOTE_REVOCATION_BASEPOINT_SECRET),
         }),
-        keys::derive,
-    )?;
-    let revocationpubkey0 = field(&delayed, "revocationpubkey").clone();
-    let local_htlc = w.step(
-        "lnkit keys derive",
-        "local_htlcpubkey for commitment 0, from local's htlc_basepoint",
-        json!({ "basepoint": local_htlc_basepoint, "per_commitment_point": point0 }),
-        keys::derive,
-    )?;
-    let remote_htlc = w.step(
-        "lnkit keys derive",
-        "remote_htlcpubkey for commitment 0: the same point tweaks remote's htlc_basepoint",
-        json!({ "basepoint": remote_htlc_basepoint, "per_commitment_point": point0 }),
         keys::derive,
     )?;
 
-    // 4. An HTLC local offers, as it would sit in commitment 0.
-    w.step(
-        "lnkit htlc-script --kind offered",
-        "the script of an HTLC local offers: remote takes it with the preimage, local after timeout via HTLC-timeout, remote at once with the revocation key",
-        json!({
-            "kind": "offered",
-            "network": "regtest",
-            "revocationpubkey": revocationpubkey0,
-            "local_htlcpubkey": field(&local_htlc, "pubkey"),
-            "remote_htlcpubkey": field(&remote_htlc, "pubkey"),
-            "payment_preimage": DEMO_PAYMENT_PREIMAGE,
-        }),
-        htlc_script::htlc_script,
+    // 3. Commitment 0 for both sides, and commitment 1 with an HTLC local offers.
+    let mut commitments = vec![];
+    for (n, local_msat, remote_msat, with_htlc, about) in [
+        (0, 10_000_000_000u64, 0u64, false, "commitment 0: all funds are the opener's; the fee and both anchors come out of them"),
+        (1, 8_000_000_000, 0, true, "commitment 1: local offers a 2,000,000,000 msat HTLC (update_add_htlc, commitment_signed); each side also gets the HTLC-timeout/success transaction of its HTLC output"),
+        (2, 8_000_000_000, 2_000_000_000, false, "commitment 2: remote fulfilled the HTLC with the preimage (update_fulfill_htlc); its amount moves to remote"),
+    ] {
+        for holder in ["local", "remote"] {
+            let htlcs = if with_htlc {
+                let direction = if holder == "local" { "offered" } else { "received" };
+                json!([{ "direction": direction, "amount_msat": 2_000_000_000u64, "payment_preimage": preimage, "cltv_expiry": 1000 }])
+            } else {
+                json!([])
+            };
+            let input = merged(&channel, json!({
+                "holder": holder, "commitment_number": n, "shachain_seed": seed(holder),
+                "to_local_msat": local_msat, "to_remote_msat": remote_msat, "htlcs": htlcs, "verify": true,
+            }));
+            let out = w.step(
+                &format!("lnkit build-commitment --holder {holder}"),
+                &format!("{about} ({holder}'s copy, signed by both sides and verified)"),
+                input.clone(),
+                build_commitment::build,
+            )?;
+            commitments.push(((n, holder), merged(&input, out)));
+        }
+    }
+    let htlc_txs_ok = commitments.iter().all(|(_, c)| {
+        let Ok(commit) = tx_of(c, "signed_tx_hex") else {
+            return false;
+        };
+        c["htlc_txs"].as_array().is_some_and(|txs| {
+            txs.iter().all(|t| {
+                let vout = t["output_index"].as_u64().unwrap_or(u64::MAX) as usize;
+                tx_of(t, "signed_tx_hex").is_ok_and(|t| {
+                    commit.output.get(vout).is_some_and(|o| {
+                        verify::verify_transaction(&t, std::slice::from_ref(o)).is_ok()
+                    })
+                })
+            })
+        })
+    });
+    w.check(
+        "every HTLC-timeout/success transaction passes Bitcoin Core's interpreter against the HTLC output it spends",
+        htlc_txs_ok && commitments.iter().any(|(_, c)| c["htlc_txs"].as_array().is_some_and(|t| !t.is_empty())),
     )?;
-
-    // 5. Commitment 1 is signed; local revokes commitment 0.
-    let revoked = w.step(
-        "lnkit revoke",
-        "after commitment 1 is signed, local revokes commitment 0 in revoke_and_ack: its secret, and the point of commitment 2",
-        json!({
-            "shachain_seed": LOCAL_SHACHAIN_SEED,
-            "commitment_number": 0,
-            "revocation_basepoint": remote_revocation_basepoint,
-        }),
-        revoke::revoke,
+    let commitment = |n: u64, holder: &str| {
+        commitments
+            .iter()
+            .find(|((m, h), _)| *m == n && *h == holder)
+            .map(|(_, c)| c.clone())
+            .expect("built above")
+    };
+    let c0 = commitment(0, "local");
+    w.check(
+        "local's commitment 0 uses the revocationpubkey derived step by step above",
+        c0["keys"]["revocationpubkey"] == delayed["revocationpubkey"],
     )?;
     w.check(
-        "the revealed secret's point is the per_commitment_point remote was given for commitment 0",
-        field(&revoked, "per_commitment_point") == &point0,
-    )?;
-    w.check(
-        "the revealed secret gives the same revocationpubkey as commitment 0's scripts",
-        field(&revoked, "revocationpubkey") == &revocationpubkey0,
+        "every commitment passes Bitcoin Core's interpreter against the funding output",
+        commitments.iter().all(|(_, c)| {
+            tx_of(c, "signed_tx_hex").is_ok_and(|t| {
+                verify::verify_transaction(&t, std::slice::from_ref(&funding_out)).is_ok()
+            })
+        }),
     )?;
 
-    // 6. Remote stores the secret compactly, and can always get it back.
-    let stored = w.step(
-        "lnkit shachain insert",
-        "remote adds the secret to its compact store (49 slots at most, checked against every earlier secret)",
-        json!({
-            "index": field(&revoked, "index"),
-            "per_commitment_secret": field(&revoked, "per_commitment_secret"),
-        }),
-        shachain::insert,
-    )?;
-    let looked_up = w.step(
+    // 4. Revocations: local revokes commitments 0 and 1; remote stores the secrets.
+    let mut store = json!({"entries": []});
+    for n in [0u64, 1] {
+        let revoked = w.step(
+            "lnkit revoke",
+            &format!("local revokes its commitment {n} in revoke_and_ack: the secret, and the point of commitment {}", n + 2),
+            json!({ "shachain_seed": LOCAL_SHACHAIN_SEED, "commitment_number": n, "revocation_basepoint": point(REMOTE_REVOCATION_BASEPOINT_SECRET) }),
+            revoke::revoke,
+        )?;
+        w.check(
+            &format!(
+                "the secret of commitment {n} matches the point its commitment was built with"
+            ),
+            field(&revoked, "per_commitment_point")
+                == &commitment(n, "local")["per_commitment_point"],
+        )?;
+        let stored = w.step(
+            "lnkit shachain insert",
+            "remote adds the secret to its compact store (checked against every earlier secret)",
+            json!({ "store": store, "index": field(&revoked, "index"), "per_commitment_secret": field(&revoked, "per_commitment_secret") }),
+            shachain::insert,
+        )?;
+        store = field(&stored, "store").clone();
+    }
+
+    // 5. Local cheats: it broadcasts its revoked commitment 0. Remote punishes.
+    let secret = w.step(
         "lnkit shachain lookup",
-        "remote derives the secret of commitment 0 back from its store, as it would to punish a broadcast of commitment 0",
-        json!({ "store": field(&stored, "store"), "commitment_number": 0 }),
+        "local broadcast its revoked commitment 0: remote finds that commitment's secret in its store",
+        json!({ "store": store, "commitment_number": 0 }),
         shachain::lookup,
     )?;
+    let cheat = tx_of(&c0, "signed_tx_hex")?;
+    let justice = w.step(
+        "lnkit penalty",
+        "remote's justice transaction: the revocation key takes local's whole to_local at once",
+        merged(
+            &c0,
+            json!({
+                "revoked_tx_hex": field(&c0, "signed_tx_hex"),
+                "per_commitment_secret": field(&secret, "secret"),
+                "revocation_basepoint_secret": REMOTE_REVOCATION_BASEPOINT_SECRET,
+                "destination": remote_address(),
+                "feerate_per_kw": 2500,
+                "verify": true,
+            }),
+        ),
+        penalty::penalty,
+    )?;
+    let justice_tx = tx_of(&justice["penalty_txs"][0], "tx_hex")?;
+    let spent: Vec<TxOut> = justice_tx
+        .input
+        .iter()
+        .map(|i| cheat.output[i.previous_output.vout as usize].clone())
+        .collect();
     w.check(
-        "the store returns the revealed secret",
-        field(&looked_up, "secret") == field(&revoked, "per_commitment_secret"),
+        "the justice transaction passes Bitcoin Core's interpreter against the revoked outputs it spends",
+        verify::verify_transaction(&justice_tx, &spent).is_ok(),
     )?;
 
+    // 6. The honest path instead: both agree to close on commitment 2's balances.
+    let closing = w.step(
+        "lnkit close --mutual",
+        "the honest end: shutdown, then closing_signed at commitment 2's balances; the opener pays the fee",
+        merged(&channel, json!({
+            "to_local_msat": 8_000_000_000u64, "to_remote_msat": 2_000_000_000u64,
+            "local_address": change_address.to_string(), "remote_address": remote_address(),
+            "network": "regtest", "verify": true,
+        })),
+        close::mutual,
+    )?;
+    let closing_tx = tx_of(&closing, "signed_tx_hex")?;
+    w.check(
+        "the closing transaction passes Bitcoin Core's interpreter against the funding output",
+        verify::verify_transaction(&closing_tx, std::slice::from_ref(&funding_out)).is_ok(),
+    )?;
+
+    // The steps' own results, without the channel fields they carry forward.
+    let steps = w
+        .steps
+        .into_iter()
+        .map(|mut st| {
+            let trimmed = new_fields(&st["input"], &st["output"]);
+            st["output"] = trimmed;
+            st
+        })
+        .collect::<Vec<_>>();
     Ok(json!({
-        "walkthrough": "a Lightning channel's life, one protocol step at a time; each step is a subcommand you can run yourself with its input",
+        "walkthrough": "a Lightning channel's life, one protocol step at a time; each step is a subcommand you can run yourself on its input (outputs below show each step's own results; build-commitment also carries its input forward)",
         "demo_keys": {
-            "note": "fixed demo secrets from BOLT 3 Appendices B, C and D, so every value can be checked against the spec; never use them for real funds; as in Appendix C, each side's htlc_basepoint is its payment_basepoint",
+            "note": "fixed demo secrets, from BOLT 3 Appendices B, C and D where the spec has them; never use them for real funds; each side's htlc_basepoint is its payment_basepoint, as in Appendix C",
             "coinbase_privkey": COINBASE_PRIVKEY,
             "local_funding_privkey": LOCAL_FUNDING_PRIVKEY,
             "remote_funding_privkey": REMOTE_FUNDING_PRIVKEY,
             "local_payment_basepoint_secret": LOCAL_PAYMENT_BASEPOINT_SECRET,
             "local_delayed_payment_basepoint_secret": LOCAL_DELAYED_PAYMENT_BASEPOINT_SECRET,
+            "local_revocation_basepoint_secret": LOCAL_REVOCATION_BASEPOINT_SECRET,
             "remote_payment_basepoint_secret": REMOTE_PAYMENT_BASEPOINT_SECRET,
+            "remote_delayed_payment_basepoint_secret": REMOTE_DELAYED_PAYMENT_BASEPOINT_SECRET,
             "remote_revocation_basepoint_secret": REMOTE_REVOCATION_BASEPOINT_SECRET,
             "local_shachain_seed": LOCAL_SHACHAIN_SEED,
+            "remote_shachain_seed": REMOTE_SHACHAIN_SEED,
             "payment_preimage": DEMO_PAYMENT_PREIMAGE,
         },
-        "steps": w.steps,
+        "steps": steps,
         "checks": w.checks,
     }))
+}
+
+/// Where remote's money goes: P2WPKH of its payment basepoint, on regtest.
+fn remote_address() -> String {
+    let secret = SecretKey::from_slice(
+        &hex::decode(REMOTE_PAYMENT_BASEPOINT_SECRET).expect("demo constant"),
+    )
+    .expect("demo constant");
+    let key = CompressedPublicKey(PublicKey::from_secret_key(
+        &Secp256k1::signing_only(),
+        &secret,
+    ));
+    Address::p2wpkh(&key, Network::Regtest).to_string()
 }
