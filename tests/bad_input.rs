@@ -47,6 +47,10 @@ fn input_that_is_not_json_or_not_an_object() {
         &["revoke"],
         &["htlc-script"],
         &["build-funding"],
+        &["build-commitment"],
+        &["penalty"],
+        &["close", "--mutual"],
+        &["close", "--sweep"],
     ] {
         lnkit(args, "{not json").assert_bad_input("input", &["not JSON"]);
         lnkit(args, "[1, 2]").assert_bad_input("input", &["expected a JSON object", "array"]);
@@ -259,4 +263,74 @@ fn flags_are_validated_like_fields() {
     let run = lnkit(&["shachain", "derive", "--no-such-flag"], "");
     assert_eq!(run.code, 2);
     assert!(run.stdout.is_empty());
+}
+
+fn commitment_input() -> Value {
+    let all = common::vectors::appendices();
+    let a = &all[0];
+    let case = a
+        .cases
+        .iter()
+        .find(|c| c["name"] == "commitment tx with seven outputs untrimmed (maximum feerate)")
+        .unwrap();
+    common::vectors::cli_input(a, case)
+}
+
+#[test]
+fn build_commitment_bad_input() {
+    let base = commitment_input();
+    let run = |v: Value| lnkit_json(&["build-commitment"], &v);
+    run(base.clone()).json();
+    run(with(&base, "to_local_msat", json!(1))).assert_bad_input(
+        "to_local_msat",
+        &["add up to", "funding amount is 10000000000 msat"],
+    );
+    run(with(&base, "to_local_msat", json!(u64::MAX)))
+        .assert_bad_input("to_local_msat", &["overflow"]);
+    run(with(&base, "channel_type", json!("option_turbo")))
+        .assert_bad_input("channel_type", &["static_remotekey", "option_turbo"]);
+    run(without(&base, "channel_type"))
+        .assert_bad_input("channel_type", &["missing required field"]);
+    run(without(&base, "remote_revocation_basepoint"))
+        .assert_bad_input("remote_revocation_basepoint", &["missing required field"]);
+    run(with(&base, "holder", json!("both"))).assert_bad_input("holder", &["local | remote"]);
+    let mut zero = base.clone();
+    zero["htlcs"][0]["amount_msat"] = json!(0);
+    run(zero).assert_bad_input("htlcs[0]", &["above zero"]);
+    let mut huge = base.clone();
+    huge["htlcs"][0]["amount_msat"] = json!(20_000_000_000u64);
+    run(huge).assert_bad_input("htlcs[0]", &["more than the channel"]);
+    let mut bad_dir = base.clone();
+    bad_dir["htlcs"][1]["direction"] = json!("sideways");
+    run(bad_dir).assert_bad_input("htlcs[1].direction", &["offered | received"]);
+    run(with(&base, "per_commitment_point", json!(POINT))).assert_bad_input(
+        "per_commitment_point",
+        &["does not match per_commitment_secret"],
+    );
+    run(with(&base, "to_self_delay", json!(70000))).assert_bad_input("to_self_delay", &["65535"]);
+    // A feerate the opener cannot afford: say what it can.
+    run(with(&base, "feerate_per_kw", json!(50_000_000))).assert_bad_input(
+        "feerate_per_kw",
+        &["short of the base fee", "can afford at most feerate_per_kw"],
+    );
+    let mut anchors = with(&base, "channel_type", json!("anchors_zero_fee_htlc_tx"));
+    anchors["feerate_per_kw"] = json!(50_000_000);
+    run(anchors).assert_bad_input("feerate_per_kw", &["can afford at most feerate_per_kw"]);
+}
+
+#[test]
+fn close_and_penalty_bad_input() {
+    let base = commitment_input();
+    lnkit_json(&["close"], &base).assert_bad_input("close", &["--mutual or --sweep"]);
+    let mut m = base.clone();
+    m["local_scriptpubkey"] = json!("0014");
+    lnkit_json(&["close", "--mutual"], &m)
+        .assert_bad_input("remote_scriptpubkey", &["missing required field"]);
+    lnkit_json(&["penalty"], &base).assert_bad_input("revoked_tx_hex", &["missing required field"]);
+    let mut p = base.clone();
+    p["revoked_tx_hex"] = json!("00");
+    lnkit_json(&["penalty"], &p).assert_bad_input("revoked_tx_hex", &["do not decode"]);
+    let mut s = base.clone();
+    s["commitment_tx_hex"] = json!("zz");
+    lnkit_json(&["close", "--sweep"], &s).assert_bad_input("commitment_tx_hex", &["invalid hex"]);
 }

@@ -102,6 +102,12 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
         CommitmentError::ZeroHtlc(_) | CommitmentError::HtlcTooLarge { .. } => {
             CliError::bad(e.to_string())
         }
+        CommitmentError::OpenerCannotPayAnchors { .. } => {
+            let can = commitment::max_affordable_feerate(&params)
+                .map(|f| format!("it can afford at most feerate_per_kw {}", f.0))
+                .unwrap_or_else(|| "it cannot afford even the anchors".into());
+            input.error("feerate_per_kw", format!("{e}; {can}"))
+        }
         _ => input.error(
             "to_local_msat",
             format!(

@@ -397,6 +397,13 @@ pub enum CommitmentError {
     /// A sum overflowed.
     #[error("amounts overflow")]
     Overflow,
+    /// The opener's balance cannot even cover the anchors it must fund, so
+    /// the outputs would exceed the funding amount.
+    #[error("the opener is {short} sat short of the base fee and anchors, which cannot come from anywhere else")]
+    OpenerCannotPayAnchors {
+        /// How much the opener lacks.
+        short: u64,
+    },
 }
 
 /// Whether an HTLC is trimmed: BOLT 3 "Trimmed Outputs" — its amount minus the
