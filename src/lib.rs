@@ -11,7 +11,7 @@
 //! | [`keys`] | BOLT 3 "Key Derivation" |
 //! | [`shachain`] | BOLT 3 "Per-commitment Secret Requirements" and "Efficient Per-commitment Secret Storage" |
 //! | [`script`] | BOLT 3 "Funding Transaction Output", "Offered/Received HTLC Outputs"; the swap contract |
-//! | [`tx`] | BOLT 3 transactions (today: the funding transaction, Appendix B) |
+//! | [`tx`] | BOLT 3 transactions: funding, commitment, HTLC second stage; BOLT 5 penalty and sweeps; closing |
 //! | [`payment`] | payment hash / preimage and CLTV expiry (BOLT 2 `update_add_htlc`) |
 //! | [`verify`] | consensus verification of what we build, by Bitcoin Core's libbitcoinkernel |
 //!
