@@ -7,7 +7,7 @@ mod common;
 use bitcoin::consensus::encode::deserialize_hex;
 use bitcoin::{Transaction, TxOut};
 use common::vectors::{appendices, cli_input};
-use common::{lnkit_json, s};
+use common::{lnkit_json, prevouts, s};
 use lnkit::verify::verify_transaction;
 use serde_json::{json, Value};
 
@@ -22,19 +22,6 @@ fn channel(appendix: usize, case: &str) -> Value {
 
 fn tx(v: &Value, f: &str) -> Transaction {
     deserialize_hex(s(v, f)).unwrap()
-}
-
-fn prevouts(t: &Transaction, sources: &[Transaction]) -> Vec<TxOut> {
-    t.input
-        .iter()
-        .map(|i| {
-            let src = sources
-                .iter()
-                .find(|s| s.compute_txid() == i.previous_output.txid)
-                .unwrap();
-            src.output[i.previous_output.vout as usize].clone()
-        })
-        .collect()
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 use bitcoin::consensus::encode::deserialize_hex;
 use bitcoin::{Transaction, TxOut};
 use common::vectors::{appendices, cli_input};
-use common::{lnkit, lnkit_json, s};
+use common::{lnkit, lnkit_json, prevouts, s};
 use lnkit::verify::verify_transaction;
 use serde_json::{json, Value};
 
@@ -24,19 +24,6 @@ fn commitment(appendix: usize, case_name: &str) -> Value {
     let a = &all[appendix];
     let case = a.cases.iter().find(|c| s(c, "name") == case_name).unwrap();
     lnkit_json(&["build-commitment", "--verify"], &cli_input(a, case)).json()
-}
-
-fn prevouts(tx: &Transaction, sources: &[&Transaction]) -> Vec<TxOut> {
-    tx.input
-        .iter()
-        .map(|i| {
-            let src = sources
-                .iter()
-                .find(|t| t.compute_txid() == i.previous_output.txid)
-                .unwrap();
-            src.output[i.previous_output.vout as usize].clone()
-        })
-        .collect()
 }
 
 fn tx(v: &Value, f: &str) -> Transaction {

@@ -101,6 +101,17 @@ fn index_json(index: Index) -> (Value, Value) {
     (json!(index.value()), json!(index.commitment_number().0))
 }
 
+/// A secret with its index, commitment number and point.
+fn secret_json(index: Index, secret: &shachain::Secret) -> Value {
+    let (i, n) = index_json(index);
+    json!({
+        "index": i,
+        "commitment_number": n,
+        "secret": hex(secret),
+        "per_commitment_point": point_of(secret),
+    })
+}
+
 /// The point of a secret, when the secret is a valid key (a SHA256 output almost always is).
 fn point_of(secret: &shachain::Secret) -> Value {
     match SecretKey::from_slice(secret) {
@@ -119,13 +130,7 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
         index.value()
     ));
     ex.line(format!("secret = {}", hex(secret)));
-    let (i, n) = index_json(index);
-    Ok(json!({
-        "index": i,
-        "commitment_number": n,
-        "secret": hex(secret),
-        "per_commitment_point": point_of(&secret),
-    }))
+    Ok(secret_json(index, &secret))
 }
 
 fn read_store(input: &Input) -> Result<Store, CliError> {
@@ -173,11 +178,5 @@ pub fn lookup(input: &Input, ex: &mut Explain) -> StepResult {
     ex.line(format!(
         "found the stored entry whose index is a prefix of {index} and walked down its remaining bits"
     ));
-    let (i, n) = index_json(index);
-    Ok(json!({
-        "index": i,
-        "commitment_number": n,
-        "secret": hex(secret),
-        "per_commitment_point": point_of(&secret),
-    }))
+    Ok(secret_json(index, &secret))
 }

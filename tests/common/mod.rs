@@ -96,3 +96,21 @@ pub fn s<'a>(v: &'a Value, field: &str) -> &'a str {
         .as_str()
         .unwrap_or_else(|| panic!("field {field} is not a string in {v}"))
 }
+
+/// The outputs `tx` spends, found in `sources` by txid (for verification).
+pub fn prevouts<T: std::borrow::Borrow<bitcoin::Transaction>>(
+    tx: &bitcoin::Transaction,
+    sources: &[T],
+) -> Vec<bitcoin::TxOut> {
+    tx.input
+        .iter()
+        .map(|i| {
+            let src = sources
+                .iter()
+                .map(|s| s.borrow())
+                .find(|s| s.compute_txid() == i.previous_output.txid)
+                .expect("a source transaction for every input");
+            src.output[i.previous_output.vout as usize].clone()
+        })
+        .collect()
+}
