@@ -5,7 +5,7 @@
 mod common;
 
 use bitcoin::consensus::encode::deserialize_hex;
-use bitcoin::{Transaction, TxOut};
+use bitcoin::Transaction;
 use common::vectors::{appendices, cli_input};
 use common::{lnkit_json, prevouts, s};
 use lnkit::verify::verify_transaction;
