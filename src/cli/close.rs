@@ -180,8 +180,9 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
     }
     let holder = channel::side(input, "holder", Side::Local)?;
     let we = channel::side(input, "we", holder)?;
+    let factor = channel::obscuring(input, ch.opener)?;
     let number = obscured_commitment_number(&commitment)
-        .map(|o| CommitmentNumber(o ^ channel::obscuring(input, ch.opener).unwrap_or(0)))
+        .map(|o| CommitmentNumber(o ^ factor))
         .ok_or_else(|| input.error(field, "is not a commitment transaction (locktime/sequence do not carry a commitment number)"))?;
     let mut with_number = input.clone();
     with_number.set("commitment_number", json!(number.0));
