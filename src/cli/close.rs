@@ -2,7 +2,7 @@
 //! or, after a unilateral close, the sweep of what one side can take.
 
 use bitcoin::consensus::encode::serialize_hex;
-use bitcoin::secp256k1::{Secp256k1, SecretKey};
+use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Amount, Transaction, TxOut};
 use clap::Args;
 use serde_json::{json, Value};
@@ -12,15 +12,12 @@ use super::input::{self, Input};
 use super::penalty::tx_json;
 use super::{hex, CliError, Explain, StepResult};
 use crate::amount::Msat;
-use crate::keys;
 use crate::script::funding_script;
 use crate::shachain::CommitmentNumber;
-use crate::tx::close::{self, ClosingParams, HtlcClaim};
-use crate::tx::commitment::{
-    obscured_commitment_number, ChannelType, FeeratePerKw, HtlcDirection, OutputKind, Side,
-};
+use crate::tx::close::{self, ClosingParams};
+use crate::tx::commitment::{obscured_commitment_number, ChannelType, FeeratePerKw, Side};
 use crate::tx::funding::{funding_spend_sighash, funding_witness};
-use crate::tx::sweep::{build_spend, SpendInput};
+use crate::tx::sweep::build_spend;
 use crate::verify::verify_transaction;
 
 /// Flags of `lnkit close`.
@@ -192,134 +189,58 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
         .map_err(|_| input.error("to_self_delay", "expected at most 65535 blocks"))?;
     let entries = channel::htlcs(input)?;
     let htlcs: Vec<_> = entries.iter().map(|(h, _)| *h).collect();
-    // Rebuild the commitment's scripts to recognise its outputs.
-    let scripts = crate::tx::commitment::output_scripts(
-        &keys,
-        ch.channel_type,
-        to_self_delay,
-        &ch.funding_pubkey(holder),
-        &ch.funding_pubkey(holder.other()),
-        &htlcs,
-    );
-    let confirmations = input.opt("confirmations", input::uint)?;
-    let height = input.opt("current_height", input::uint32)?;
-    let txid = commitment.compute_txid();
-    let derive = |name: &str| -> Result<Option<SecretKey>, CliError> {
-        channel::secret(input, we, name)?
-            .map(|base| {
-                keys::derive_privkey(&secp, &base, &point)
-                    .map_err(|e| CliError::failure(e.to_string()))
-            })
-            .transpose()
-    };
-    let (mut spends, mut pending, mut found) = (Vec::<SpendInput>::new(), vec![], vec![]);
-    for (vout, out) in commitment.output.iter().enumerate() {
-        let Some(s) = scripts
-            .iter()
-            .find(|s| s.script_pubkey == out.script_pubkey)
-        else {
-            continue;
-        };
-        let outpoint = bitcoin::OutPoint::new(txid, vout as u32);
-        let mine = matches!(
-            (s.kind, we == holder),
-            (OutputKind::ToLocal | OutputKind::AnchorLocal, true)
-                | (
-                    OutputKind::ToRemote
-                        | OutputKind::AnchorRemote
-                        | OutputKind::HtlcOffered
-                        | OutputKind::HtlcReceived,
-                    false
-                )
-        );
-        found.push(json!({"index": vout, "type": s.kind.name(), "amount_sat": out.value.to_sat(), "ours": mine}));
-        if !mine {
-            continue;
-        }
-        let ws = s.witness_script.clone();
-        let spend = match s.kind {
-            OutputKind::ToLocal => {
-                if let Some(c) = confirmations.filter(|c| *c < u64::from(to_self_delay)) {
-                    return Err(input.error("confirmations", format!("to_local can be swept after {to_self_delay} confirmations (to_self_delay); the commitment has {c}")));
-                }
-                derive("delayed_payment_basepoint")?.map(|k| {
-                    close::delayed_output_spend(
-                        outpoint,
-                        out.clone(),
-                        ws.expect("p2wsh"),
-                        k,
-                        to_self_delay,
-                    )
-                })
-            }
-            OutputKind::ToRemote => {
-                let key = match ch.channel_type {
-                    ChannelType::Legacy => derive("payment_basepoint")?,
-                    _ => channel::secret(input, we, "payment_basepoint")?,
-                };
-                key.map(|k| close::to_remote_spend(outpoint, out.clone(), ws, k, ch.channel_type))
-            }
-            OutputKind::AnchorLocal | OutputKind::AnchorRemote => {
-                channel::secret(input, we, "funding_pubkey")?
-                    .map(|k| close::anchor_spend(outpoint, out.clone(), ws.expect("p2wsh"), k))
-            }
-            OutputKind::HtlcOffered | OutputKind::HtlcReceived => {
-                let (h, preimage) = entries[s.htlc.expect("an htlc output")];
-                let claim = match (h.direction, preimage) {
-                    (HtlcDirection::Offered, Some(p)) => HtlcClaim::Preimage(p),
-                    (HtlcDirection::Offered, None) => {
-                        pending
-                            .push(json!({"index": vout, "reason": "needs the payment_preimage"}));
-                        continue;
-                    }
-                    (HtlcDirection::Received, _)
-                        if height.is_some_and(|hgt| hgt < h.cltv_expiry.0) =>
-                    {
-                        pending.push(json!({"index": vout, "reason": format!("times out at height {}", h.cltv_expiry.0)}));
-                        continue;
-                    }
-                    (HtlcDirection::Received, _) => HtlcClaim::Timeout(h.cltv_expiry),
-                };
-                derive("htlc_basepoint")?.map(|k| {
-                    close::counterparty_htlc_spend(
-                        outpoint,
-                        out.clone(),
-                        ws.expect("p2wsh"),
-                        k,
-                        claim,
-                        ch.channel_type,
-                    )
-                })
-            }
-        };
-        match spend {
-            Some(sp) => spends.push(sp),
-            None => pending
-                .push(json!({"index": vout, "reason": "needs our key (basepoint secret) for it"})),
-        }
-    }
-    // The holder's own HTLC transactions: their outputs are delayed like to_local.
+    let preimages: Vec<_> = entries.iter().map(|(_, p)| *p).collect();
     let second = input
         .opt("second_stage_tx_hex", input::transactions)?
         .unwrap_or_default();
-    let to_local_script =
-        crate::script::to_local(&keys.revocation, to_self_delay, &keys.holder_delayed);
-    for t in second.iter().filter(|_| we == holder) {
-        if t.output.first().map(|o| &o.script_pubkey) == Some(&to_local_script.to_p2wsh()) {
-            if let Some(k) = derive("delayed_payment_basepoint")? {
-                spends.push(close::delayed_output_spend(
-                    bitcoin::OutPoint::new(t.compute_txid(), 0),
-                    t.output[0].clone(),
-                    to_local_script.clone(),
-                    k,
-                    to_self_delay,
-                ));
-            }
-        }
-    }
+    let broadcast = close::BroadcastCommitment {
+        tx: &commitment,
+        keys: &keys,
+        channel_type: ch.channel_type,
+        to_self_delay,
+        holder_funding_pubkey: ch.funding_pubkey(holder),
+        counterparty_funding_pubkey: ch.funding_pubkey(holder.other()),
+        htlcs: &htlcs,
+        preimages: &preimages,
+        second_stage: &second,
+    };
+    let secrets = close::SweepSecrets {
+        delayed_payment_basepoint_secret: channel::secret(input, we, "delayed_payment_basepoint")?,
+        payment_basepoint_secret: channel::secret(input, we, "payment_basepoint")?,
+        htlc_basepoint_secret: channel::secret(input, we, "htlc_basepoint")?,
+        funding_privkey: channel::secret(input, we, "funding_pubkey")?,
+    };
+    let timing = close::Timing {
+        confirmations: input.opt("confirmations", input::uint)?,
+        current_height: input.opt("current_height", input::uint32)?,
+    };
+    let plan = close::plan_sweep(&secp, &broadcast, we == holder, &secrets, timing).map_err(
+        |e| match e {
+            close::SweepError::TooEarly { .. } => input.error("confirmations", e),
+            close::SweepError::Key(_) => CliError::failure(e.to_string()),
+        },
+    )?;
+    let spends = plan.spends;
     if spends.is_empty() {
         return Err(input.error("we", format!("{} can sweep nothing from this commitment now (see the outputs and what they need)", prefix(we))));
     }
+    let found: Vec<Value> = plan
+        .found
+        .iter()
+        .map(|o| json!({"index": o.vout, "type": o.kind.name(), "amount_sat": o.amount.to_sat(), "ours": o.ours}))
+        .collect();
+    let pending: Vec<Value> = plan
+        .waiting
+        .iter()
+        .map(|(vout, w)| {
+            let reason = match w {
+                close::Waiting::Preimage => "needs the payment_preimage".to_string(),
+                close::Waiting::Expiry(e) => format!("times out at height {}", e.0),
+                close::Waiting::Key => "needs our key (basepoint secret) for it".to_string(),
+            };
+            json!({"index": vout, "reason": reason})
+        })
+        .collect();
     let destination = input.req("destination", input::destination(input.network()?))?;
     let feerate = FeeratePerKw(input.req("feerate_per_kw", input::uint32)?);
     let tx = build_spend(&secp, &spends, &destination, feerate)

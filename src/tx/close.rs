@@ -4,14 +4,18 @@
 //! commitment (BOLT 5 "Unilateral Close Handling").
 
 use bitcoin::absolute::LockTime;
-use bitcoin::secp256k1::SecretKey;
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey, Signing};
 use bitcoin::transaction::Version;
 use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
 
-use super::commitment::{ChannelType, Side};
+use super::commitment::{
+    output_scripts, ChannelType, CommitmentKeys, Htlc, HtlcDirection, OutputKind, Side,
+};
 use super::sweep::{SpendInput, WitnessTemplate};
 use crate::amount::Msat;
+use crate::keys::{self, KeyError};
 use crate::payment::{CltvExpiry, PaymentPreimage};
+use crate::script;
 
 /// The terms of a mutual close.
 #[derive(Clone, Debug)]
@@ -251,4 +255,232 @@ pub enum HtlcClaim {
     Preimage(PaymentPreimage),
     /// After `cltv_expiry` (an HTLC the holder received).
     Timeout(CltvExpiry),
+}
+
+/// Our secrets for sweeping a broadcast commitment. Basepoint secrets are
+/// tweaked here with the commitment's `per_commitment_point`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SweepSecrets {
+    /// For the holder's `to_local` and HTLC-transaction outputs.
+    pub delayed_payment_basepoint_secret: Option<SecretKey>,
+    /// For the counterparty's `to_remote` (used as is under `option_static_remotekey`).
+    pub payment_basepoint_secret: Option<SecretKey>,
+    /// For the counterparty's claims of HTLC outputs.
+    pub htlc_basepoint_secret: Option<SecretKey>,
+    /// For our anchor.
+    pub funding_privkey: Option<SecretKey>,
+}
+
+/// A commitment seen on chain, and what we know of it.
+#[derive(Clone, Copy, Debug)]
+pub struct BroadcastCommitment<'a> {
+    /// The commitment transaction.
+    pub tx: &'a Transaction,
+    /// Its keys.
+    pub keys: &'a CommitmentKeys,
+    /// The channel type.
+    pub channel_type: ChannelType,
+    /// The delay on the holder's outputs.
+    pub to_self_delay: u16,
+    /// The holder's funding pubkey (its anchor).
+    pub holder_funding_pubkey: PublicKey,
+    /// The counterparty's funding pubkey.
+    pub counterparty_funding_pubkey: PublicKey,
+    /// Its HTLCs, from the holder's view.
+    pub htlcs: &'a [Htlc],
+    /// The preimage of each HTLC, when known.
+    pub preimages: &'a [Option<PaymentPreimage>],
+    /// The holder's HTLC-timeout/success transactions already broadcast.
+    pub second_stage: &'a [Transaction],
+}
+
+/// When the sweep is made: what the chain says, if known.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timing {
+    /// Confirmations of the commitment.
+    pub confirmations: Option<u64>,
+    /// The current block height.
+    pub current_height: Option<u32>,
+}
+
+/// An output of the broadcast commitment, recognised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FoundOutput {
+    /// Its index.
+    pub vout: u32,
+    /// What it is (from the holder's view).
+    pub kind: OutputKind,
+    /// Its value.
+    pub amount: Amount,
+    /// Whether it is ours to take.
+    pub ours: bool,
+}
+
+/// Why one of our outputs cannot be swept yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// An HTLC the holder offered: we need its preimage.
+    Preimage,
+    /// An HTLC the holder received: it has not expired.
+    Expiry(CltvExpiry),
+    /// We were not given the secret for it.
+    Key,
+}
+
+/// What can be swept now, and what waits.
+#[derive(Clone, Debug)]
+pub struct SweepPlan {
+    /// Every recognised output of the commitment.
+    pub found: Vec<FoundOutput>,
+    /// The spends of what we can take now.
+    pub spends: Vec<SpendInput>,
+    /// Our outputs that wait, by output index.
+    pub waiting: Vec<(u32, Waiting)>,
+}
+
+/// A sweep that must not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SweepError {
+    /// `to_local` before `to_self_delay` confirmations: its spend would be invalid.
+    #[error("to_local can be swept after {to_self_delay} confirmations (to_self_delay); the commitment has {confirmations}")]
+    TooEarly {
+        /// The delay.
+        to_self_delay: u16,
+        /// Confirmations so far.
+        confirmations: u64,
+    },
+    /// A key could not be derived.
+    #[error("key derivation: {0}")]
+    Key(#[from] KeyError),
+}
+
+/// BOLT 5 "Unilateral Close Handling": which outputs of a broadcast commitment
+/// are ours — as its holder (`to_local` after the delay, our anchor, our HTLC
+/// transactions' outputs) or as the counterparty (`to_remote`, our anchor, the
+/// HTLCs the holder offered by preimage and those it received after expiry) —
+/// and how to spend each.
+pub fn plan_sweep<C: Signing>(
+    secp: &Secp256k1<C>,
+    c: &BroadcastCommitment,
+    we_are_holder: bool,
+    secrets: &SweepSecrets,
+    timing: Timing,
+) -> Result<SweepPlan, SweepError> {
+    let point = &c.keys.per_commitment_point;
+    let derive = |base: Option<SecretKey>| -> Result<Option<SecretKey>, KeyError> {
+        base.map(|b| keys::derive_privkey(secp, &b, point))
+            .transpose()
+    };
+    let scripts = output_scripts(
+        c.keys,
+        c.channel_type,
+        c.to_self_delay,
+        &c.holder_funding_pubkey,
+        &c.counterparty_funding_pubkey,
+        c.htlcs,
+    );
+    let txid = c.tx.compute_txid();
+    let mut plan = SweepPlan {
+        found: vec![],
+        spends: vec![],
+        waiting: vec![],
+    };
+    for (vout, out) in c.tx.output.iter().enumerate() {
+        let Some(s) = scripts
+            .iter()
+            .find(|s| s.script_pubkey == out.script_pubkey)
+        else {
+            continue;
+        };
+        let vout = vout as u32;
+        let ours = match s.kind {
+            OutputKind::ToLocal | OutputKind::AnchorLocal => we_are_holder,
+            _ => !we_are_holder,
+        };
+        plan.found.push(FoundOutput {
+            vout,
+            kind: s.kind,
+            amount: out.value,
+            ours,
+        });
+        if !ours {
+            continue;
+        }
+        let outpoint = OutPoint::new(txid, vout);
+        let (prevout, ws) = (out.clone(), s.witness_script.clone());
+        let spend = match s.kind {
+            OutputKind::ToLocal => {
+                if let Some(confirmations) = timing
+                    .confirmations
+                    .filter(|n| *n < u64::from(c.to_self_delay))
+                {
+                    return Err(SweepError::TooEarly {
+                        to_self_delay: c.to_self_delay,
+                        confirmations,
+                    });
+                }
+                derive(secrets.delayed_payment_basepoint_secret)?
+                    .zip(ws)
+                    .map(|(k, ws)| delayed_output_spend(outpoint, prevout, ws, k, c.to_self_delay))
+            }
+            OutputKind::ToRemote => {
+                let key = match c.channel_type {
+                    ChannelType::Legacy => derive(secrets.payment_basepoint_secret)?,
+                    _ => secrets.payment_basepoint_secret,
+                };
+                key.map(|k| to_remote_spend(outpoint, prevout, ws, k, c.channel_type))
+            }
+            OutputKind::AnchorLocal | OutputKind::AnchorRemote => secrets
+                .funding_privkey
+                .zip(ws)
+                .map(|(k, ws)| anchor_spend(outpoint, prevout, ws, k)),
+            OutputKind::HtlcOffered | OutputKind::HtlcReceived => {
+                let i = s.htlc.expect("HTLC outputs carry their HTLC");
+                let h = c.htlcs[i];
+                let claim = match (h.direction, c.preimages.get(i).copied().flatten()) {
+                    (HtlcDirection::Offered, Some(p)) => HtlcClaim::Preimage(p),
+                    (HtlcDirection::Offered, None) => {
+                        plan.waiting.push((vout, Waiting::Preimage));
+                        continue;
+                    }
+                    (HtlcDirection::Received, _)
+                        if timing
+                            .current_height
+                            .is_some_and(|now| now < h.cltv_expiry.0) =>
+                    {
+                        plan.waiting.push((vout, Waiting::Expiry(h.cltv_expiry)));
+                        continue;
+                    }
+                    (HtlcDirection::Received, _) => HtlcClaim::Timeout(h.cltv_expiry),
+                };
+                derive(secrets.htlc_basepoint_secret)?
+                    .zip(ws)
+                    .map(|(k, ws)| {
+                        counterparty_htlc_spend(outpoint, prevout, ws, k, claim, c.channel_type)
+                    })
+            }
+        };
+        match spend {
+            Some(sp) => plan.spends.push(sp),
+            None => plan.waiting.push((vout, Waiting::Key)),
+        }
+    }
+    // The holder's own HTLC transactions: their outputs are delayed like to_local.
+    if we_are_holder {
+        let script = script::to_local(&c.keys.revocation, c.to_self_delay, &c.keys.holder_delayed);
+        if let Some(k) = derive(secrets.delayed_payment_basepoint_secret)? {
+            for t in c.second_stage {
+                if t.output.first().map(|o| &o.script_pubkey) == Some(&script.to_p2wsh()) {
+                    plan.spends.push(delayed_output_spend(
+                        OutPoint::new(t.compute_txid(), 0),
+                        t.output[0].clone(),
+                        script.clone(),
+                        k,
+                        c.to_self_delay,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(plan)
 }
