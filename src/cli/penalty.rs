@@ -12,9 +12,7 @@ use super::{CliError, Explain, StepResult};
 use crate::keys;
 use crate::shachain::CommitmentNumber;
 use crate::tx::commitment::{obscured_commitment_number, FeeratePerKw, Side};
-use crate::tx::penalty::{
-    find_revoked_outputs, find_second_stage, penalty_input, spent_by, RevokedKind,
-};
+use crate::tx::penalty::{penalty_input, plan_penalty, PenaltyError, RevokedKind};
 use crate::tx::sweep::{build_spend, SpendError};
 use crate::verify::verify_transaction;
 
@@ -83,37 +81,20 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
         .map_err(|_| input.error("to_self_delay", "expected at most 65535 blocks"))?;
     let htlcs: Vec<_> = channel::htlcs(input)?.into_iter().map(|(h, _)| h).collect();
 
-    let found = find_revoked_outputs(&revoked, &keys, to_self_delay, &htlcs, ch.channel_type);
-    if found.is_empty() {
-        return Err(input.error("per_commitment_secret", format!(
-            "does not match the commitment: no output of {revoked_field} pays to the revocation key it gives (the tx says commitment number {}; check the secret, to_self_delay, htlcs and the {} basepoints)",
-            number.map(|n| n.0.to_string()).unwrap_or_else(|| "?".into()), prefix(cheater))));
-    }
     let second = input
         .opt("second_stage_tx_hex", input::transactions)?
         .unwrap_or_default();
-    let mut second_outputs = vec![];
-    for (i, t) in second.iter().enumerate() {
-        let o = find_second_stage(t, &keys, to_self_delay)
-            .filter(|_| {
-                t.input
-                    .iter()
-                    .any(|i| found.iter().any(|f| f.outpoint == i.previous_output))
-            })
-            .ok_or_else(|| {
-                input.error(
-                    &format!("second_stage_tx_hex[{i}]"),
-                    "is not an HTLC transaction spending a revoked HTLC output of this commitment",
-                )
-            })?;
-        second_outputs.push(o);
-    }
-    let spent = spent_by(&second, revoked.compute_txid());
-    let (already_spent, mut claim): (Vec<_>, Vec<_>) = found
-        .iter()
-        .cloned()
-        .partition(|f| spent.contains(&f.outpoint));
-    claim.extend(second_outputs);
+    let plan = plan_penalty(&revoked, &keys, to_self_delay, &htlcs, ch.channel_type, &second)
+        .map_err(|e| match e {
+            PenaltyError::NoMatch => input.error("per_commitment_secret", format!(
+                "does not match the commitment: no output of {revoked_field} pays to the revocation key it gives (the tx says commitment number {}; check the secret, to_self_delay, htlcs and the {} basepoints)",
+                number.map(|n| n.0.to_string()).unwrap_or_else(|| "?".into()), prefix(cheater))),
+            PenaltyError::NotSecondStage(i) => input.error(
+                &format!("second_stage_tx_hex[{i}]"),
+                "is not an HTLC transaction spending a revoked HTLC output of this commitment",
+            ),
+        })?;
+    let (found, already_spent, claim) = (plan.found, plan.already_spent, plan.claim);
 
     let destination = input.req("destination", input::destination(input.network()?))?;
     let feerate = FeeratePerKw(input.req("feerate_per_kw", input::uint32)?);

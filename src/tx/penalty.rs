@@ -152,3 +152,65 @@ pub fn penalty_input(
         lock_time: None,
     }
 }
+
+/// What a justice transaction can claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PenaltyPlan {
+    /// Every output of the revoked commitment the revocation key can take.
+    pub found: Vec<RevokedOutput>,
+    /// Those the cheater's second-stage transactions already spent.
+    pub already_spent: Vec<RevokedOutput>,
+    /// What to claim: the unspent ones, and the second-stage outputs.
+    pub claim: Vec<RevokedOutput>,
+}
+
+/// Why no justice transaction can be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PenaltyError {
+    /// No output pays to these keys: the secret (or the HTLCs, delay or
+    /// basepoints) does not belong to this commitment.
+    #[error("no output pays to the revocation key these inputs give")]
+    NoMatch,
+    /// A second-stage transaction that does not spend this commitment's HTLC
+    /// outputs into the revocable script.
+    #[error("second-stage transaction {0} is not an HTLC transaction spending a revoked HTLC output of this commitment")]
+    NotSecondStage(usize),
+}
+
+/// BOLT 5: everything the revocation key of `keys` takes from a revoked
+/// commitment and from the cheater's HTLC transactions that spent it.
+pub fn plan_penalty(
+    revoked: &Transaction,
+    keys: &CommitmentKeys,
+    to_self_delay: u16,
+    htlcs: &[Htlc],
+    channel_type: ChannelType,
+    second_stage: &[Transaction],
+) -> Result<PenaltyPlan, PenaltyError> {
+    let found = find_revoked_outputs(revoked, keys, to_self_delay, htlcs, channel_type);
+    if found.is_empty() {
+        return Err(PenaltyError::NoMatch);
+    }
+    let mut second_outputs = vec![];
+    for (i, t) in second_stage.iter().enumerate() {
+        let spends_ours = t
+            .input
+            .iter()
+            .any(|i| found.iter().any(|f| f.outpoint == i.previous_output));
+        let out = find_second_stage(t, keys, to_self_delay)
+            .filter(|_| spends_ours)
+            .ok_or(PenaltyError::NotSecondStage(i))?;
+        second_outputs.push(out);
+    }
+    let spent = spent_by(second_stage, revoked.compute_txid());
+    let (already_spent, mut claim): (Vec<_>, Vec<_>) = found
+        .iter()
+        .cloned()
+        .partition(|f| spent.contains(&f.outpoint));
+    claim.extend(second_outputs);
+    Ok(PenaltyPlan {
+        found,
+        already_spent,
+        claim,
+    })
+}
