@@ -13,6 +13,7 @@
 //! | [`script`] | BOLT 3 "Funding Transaction Output", "Offered/Received HTLC Outputs"; the swap contract |
 //! | [`tx`] | BOLT 3 transactions: funding, commitment, HTLC second stage; BOLT 5 penalty and sweeps; closing |
 //! | [`payment`] | payment hash / preimage and CLTV expiry (BOLT 2 `update_add_htlc`) |
+//! | [`wire`] | BOLT 1 BigSize, truncated/signed integers, TLV streams |
 //! | [`verify`] | consensus verification of what we build, by Bitcoin Core's libbitcoinkernel |
 //!
 //! Secrets and randomness are always explicit inputs, so every function is
@@ -26,6 +27,7 @@ pub mod script;
 pub mod shachain;
 pub mod tx;
 pub mod verify;
+pub mod wire;
 
 /// The `secp256k1` this crate uses: the one `bitcoin` re-exports, so there is one copy.
 pub use bitcoin::secp256k1;

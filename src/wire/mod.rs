@@ -1,0 +1,7 @@
+//! BOLT 1 encodings: BigSize, truncated and signed integers, TLV streams.
+//! The message codec and BOLT 8 transport come later (issue 5).
+
+pub mod bigsize;
+pub mod tlv;
+
+pub use bigsize::BigSize;
