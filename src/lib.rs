@@ -12,6 +12,7 @@
 //! | [`shachain`] | BOLT 3 "Per-commitment Secret Requirements" and "Efficient Per-commitment Secret Storage" |
 //! | [`script`] | BOLT 3 "Funding Transaction Output", "Offered/Received HTLC Outputs"; the swap contract |
 //! | [`tx`] | BOLT 3 transactions: funding, commitment, HTLC second stage; BOLT 5 penalty and sweeps; closing |
+//! | [`onion`] | BOLT 4 Sphinx onions, hop payloads, failure onions, route blinding |
 //! | [`payment`] | payment hash / preimage and CLTV expiry (BOLT 2 `update_add_htlc`) |
 //! | [`wire`] | BOLT 1 BigSize, truncated/signed integers, TLV streams |
 //! | [`verify`] | consensus verification of what we build, by Bitcoin Core's libbitcoinkernel |
@@ -22,6 +23,7 @@
 pub mod amount;
 pub mod cli;
 pub mod keys;
+pub mod onion;
 pub mod payment;
 pub mod script;
 pub mod shachain;
