@@ -25,7 +25,12 @@ fn onion_test_create_and_peel_every_hop() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| (s(h, "pubkey").parse().unwrap(), strip_length(&hex::decode(s(h, "payload")).unwrap())))
+        .map(|h| {
+            (
+                s(h, "pubkey").parse().unwrap(),
+                strip_length(&hex::decode(s(h, "payload")).unwrap()),
+            )
+        })
         .collect();
     let created = create_onion(&secp, &session, &hops, &ad).unwrap();
     assert_eq!(hex::encode(created.packet.serialize()), s(&v, "onion"));
@@ -42,5 +47,186 @@ fn onion_test_create_and_peel_every_hop() {
             Some(next) => packet = next,
             None => assert_eq!(i, privkeys.len() - 1, "only the last hop is final"),
         }
+    }
+}
+
+use lnkit::onion::failure::{
+    attribution_for_failure, attribution_forward, decode_failure, obfuscate, raw_error_packet,
+    AttributionData, FailureMessage, FailureValue,
+};
+use lnkit::onion::keys::{generate_key, route_keys};
+
+fn b32(v: &serde_json::Value, f: &str) -> [u8; 32] {
+    hex::decode(s(v, f)).unwrap().try_into().unwrap()
+}
+
+#[test]
+fn onion_error_test_create_wrap_decode() {
+    let v = testdata("bolt04-onion-error-test.json");
+    let g = &v["generate"];
+    let secp = Secp256k1::new();
+    let hops = g["hops"].as_array().unwrap();
+    // The sender's view: shared secrets from the session key.
+    let pubkeys: Vec<PublicKey> = hops
+        .iter()
+        .map(|h| s(h, "pubkey").parse().unwrap())
+        .collect();
+    let keys = route_keys(&secp, &s(g, "session_key").parse().unwrap(), &pubkeys).unwrap();
+    for (h, k) in hops.iter().zip(&keys) {
+        assert_eq!(k.shared_secret, b32(h, "hop_shared_secret"));
+        assert_eq!(
+            generate_key(b"ammag", &k.shared_secret),
+            b32(h, "ammag_key")
+        );
+    }
+    // hops[4] fails with 0x2002 (permanent_node_failure), padded to 256 bytes.
+    let last = &hops[4];
+    let ss4 = b32(last, "hop_shared_secret");
+    assert_eq!(generate_key(b"um", &ss4), b32(last, "um_key"));
+    let failure = hex::decode(s(g, "failure_message")).unwrap();
+    let mut packet = raw_error_packet(&ss4, &failure, 256);
+    assert_eq!(hex::encode(&packet[32..]), s(last, "payload"));
+    // The erring node and every hop back obfuscate with their ammag stream.
+    for h in hops.iter().rev() {
+        obfuscate(&b32(h, "hop_shared_secret"), &mut packet);
+    }
+    assert_eq!(hex::encode(&packet), s(&v, "errorpacket"));
+    // The origin finds hop 4 and its message.
+    let secrets: Vec<[u8; 32]> = keys.iter().map(|k| k.shared_secret).collect();
+    let decoded = decode_failure(&secrets, &packet, None).unwrap();
+    assert_eq!(decoded.failing_hop, 4);
+    assert_eq!(decoded.failure_message, failure);
+    assert_eq!(
+        FailureMessage::decode(&failure).unwrap().name(),
+        Some("temporary_node_failure")
+    );
+}
+
+#[test]
+fn attributable_errors_every_step_and_success_hold_times() {
+    let v = testdata("bolt04-attributable-errors.json");
+    let p = &v["parameters"];
+    let secp = Secp256k1::new();
+    let hops = p["hops"].as_array().unwrap();
+    let pubkeys: Vec<PublicKey> = hops
+        .iter()
+        .map(|h| s(h, "pubkey").parse().unwrap())
+        .collect();
+    let keys = route_keys(&secp, &s(p, "session_key").parse().unwrap(), &pubkeys).unwrap();
+    let secrets: Vec<[u8; 32]> = keys.iter().map(|k| k.shared_secret).collect();
+    // The reference implementation that made this vector hands out the hold
+    // times in the order the failure is processed: node 4 reports
+    // htlc_hold_time[0] = 1, ..., node 0 reports htlc_hold_time[4] = 5.
+    let hold = |node: usize| {
+        hops[hops.len() - 1 - node]["htlc_hold_time"]
+            .as_u64()
+            .unwrap() as u32
+    };
+
+    // The failure message: incorrect_or_unknown_payment_details + a TLV extension.
+    let fm = &p["failure_message"];
+    let msg = FailureMessage {
+        code: 0x400f,
+        fields: vec![
+            (
+                "htlc_msat",
+                FailureValue::Uint(fm["htlc_msat"].as_u64().unwrap()),
+            ),
+            ("height", FailureValue::Uint(fm["height"].as_u64().unwrap())),
+        ],
+        tlvs: vec![lnkit::wire::tlv::Record {
+            typ: fm["tlv_type"].as_u64().unwrap(),
+            value: hex::decode(s(fm, "tlv_value_hex")).unwrap(),
+        }],
+    };
+    let encoded = msg.encode().unwrap();
+    let c = &v["creating"];
+    assert!(s(c, "encoded_failure_message").starts_with(&hex::encode(&encoded)));
+    // This vector pads failure_len + pad_len to 1024.
+    let raw = raw_error_packet(&secrets[4], &encoded, 1024);
+    assert_eq!(hex::encode(&raw[32..]), s(c, "payload"));
+    assert_eq!(hex::encode(&raw), s(c, "raw_error_packet"));
+
+    let steps = v["forwarding"].as_array().unwrap();
+    let mut packet = raw.clone();
+    let mut attribution: Option<AttributionData> = None;
+    for step in steps {
+        let node = step["node"].as_u64().unwrap() as usize;
+        let received = packet.clone();
+        attribution = Some(match &attribution {
+            None => attribution_for_failure(&secrets[node], &received, hold(node)),
+            Some(a) => attribution_forward(&secrets[node], Some(a), &received, hold(node)),
+        });
+        obfuscate(&secrets[node], &mut packet);
+        assert_eq!(hex::encode(&packet), s(step, "error_packet"), "node {node}");
+        assert_eq!(
+            hex::encode(attribution.as_ref().unwrap().0),
+            s(step, "attribution_data"),
+            "node {node}"
+        );
+    }
+    let decoded = decode_failure(&secrets, &packet, attribution.as_ref()).unwrap();
+    assert_eq!(decoded.failing_hop, 4);
+    assert_eq!(decoded.failure_message, encoded);
+    assert_eq!(
+        decoded.hold_times,
+        vec![5, 4, 3, 2, 1],
+        "in route order: node 0 first"
+    );
+    assert_eq!(decoded.attribution_failed_at, None);
+    assert_eq!(
+        FailureMessage::decode(&decoded.failure_message).unwrap(),
+        msg
+    );
+
+    // Tampering is attributed: node 1 flips a byte of what node 2 handed it.
+    // Nodes 1 and 0 sign what they saw, so their HMACs hold; node 2's breaks.
+    let mut packet = raw.clone();
+    let mut a: Option<AttributionData> = None;
+    for node in (0..5).rev() {
+        if node == 1 {
+            a.as_mut().unwrap().0[0] ^= 1;
+        }
+        let received = packet.clone();
+        a = Some(attribution_forward(
+            &secrets[node],
+            a.as_ref(),
+            &received,
+            hold(node),
+        ));
+        obfuscate(&secrets[node], &mut packet);
+    }
+    let d = decode_failure(&secrets, &packet, a.as_ref()).unwrap();
+    assert_eq!(d.attribution_failed_at, Some(2));
+    assert_eq!(
+        d.hold_times,
+        vec![5, 4],
+        "hold times of the hops before the break"
+    );
+    assert_eq!(
+        d.failing_hop, 4,
+        "the failure message itself was not touched"
+    );
+
+    // Success: the same hold-time attribution with an empty message.
+    let mut a: Option<AttributionData> = None;
+    for (k, want) in v["returning_success"]["attribution_data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let node = want["node"].as_u64().unwrap() as usize;
+        a = Some(attribution_forward(
+            &secrets[node],
+            a.as_ref(),
+            &[],
+            hold(node),
+        ));
+        assert_eq!(
+            hex::encode(a.as_ref().unwrap().0),
+            s(want, "attribution_data"),
+            "success step {k}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! BOLT 4 "Shared Secret", "Key Generation", "Pseudo Random Byte Stream" and
 //! "Blinding Ephemeral Onion Keys".
 
-use bitcoin::secp256k1::{ecdh::SharedSecret, PublicKey, Scalar, Secp256k1, SecretKey, Verification, Signing};
+use bitcoin::secp256k1::{
+    ecdh::SharedSecret, PublicKey, Scalar, Secp256k1, SecretKey, Signing, Verification,
+};
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::ChaCha20;
 use hmac::{Hmac, Mac};
@@ -68,13 +70,19 @@ pub enum OnionKeyError {
 }
 
 /// Multiply a point by a 32-byte tweak.
-pub fn tweak_point<C: Verification>(secp: &Secp256k1<C>, p: &PublicKey, tweak: [u8; 32]) -> Result<PublicKey, OnionKeyError> {
-    p.mul_tweak(secp, &scalar(tweak)?).map_err(|_| OnionKeyError::Infinity)
+pub fn tweak_point<C: Verification>(
+    secp: &Secp256k1<C>,
+    p: &PublicKey,
+    tweak: [u8; 32],
+) -> Result<PublicKey, OnionKeyError> {
+    p.mul_tweak(secp, &scalar(tweak)?)
+        .map_err(|_| OnionKeyError::Infinity)
 }
 
 /// Multiply a secret by a 32-byte tweak.
 pub fn tweak_secret(s: &SecretKey, tweak: [u8; 32]) -> Result<SecretKey, OnionKeyError> {
-    s.mul_tweak(&scalar(tweak)?).map_err(|_| OnionKeyError::Infinity)
+    s.mul_tweak(&scalar(tweak)?)
+        .map_err(|_| OnionKeyError::Infinity)
 }
 
 /// The per-hop values of a route, computed by the sender from the session key.
@@ -100,7 +108,11 @@ pub fn route_keys<C: Signing + Verification>(
         let ephemeral_pubkey = PublicKey::from_secret_key(secp, &ephemeral);
         let ss = shared_secret(hop, &ephemeral);
         let b = blinding_factor(&ephemeral_pubkey, &ss);
-        out.push(HopKeys { ephemeral_pubkey, shared_secret: ss, blinding_factor: b });
+        out.push(HopKeys {
+            ephemeral_pubkey,
+            shared_secret: ss,
+            blinding_factor: b,
+        });
         ephemeral = tweak_secret(&ephemeral, b)?;
     }
     Ok(out)

@@ -72,7 +72,8 @@ impl OnionPacket {
         if bytes[0] != 0 {
             return Err(PacketError::Version(bytes[0]));
         }
-        let public_key = PublicKey::from_slice(&bytes[1..34]).map_err(|_| PacketError::PublicKey)?;
+        let public_key =
+            PublicKey::from_slice(&bytes[1..34]).map_err(|_| PacketError::PublicKey)?;
         let split = bytes.len() - 32;
         Ok(OnionPacket {
             version: 0,
@@ -85,7 +86,10 @@ impl OnionPacket {
     /// Parse a payment onion: exactly 1366 bytes.
     pub fn parse_payment(bytes: &[u8]) -> Result<Self, PacketError> {
         if bytes.len() != PACKET_LEN {
-            return Err(PacketError::WrongLength { expected: PACKET_LEN, got: bytes.len() });
+            return Err(PacketError::WrongLength {
+                expected: PACKET_LEN,
+                got: bytes.len(),
+            });
         }
         Self::parse(bytes)
     }
@@ -154,12 +158,23 @@ pub fn construct(
     let shifts: Vec<usize> = payloads.iter().map(|p| shift_size(p.len())).collect();
     let needed: usize = shifts.iter().sum();
     if needed > payloads_len {
-        return Err(CreateError::TooLarge { needed, available: payloads_len, excess: needed - payloads_len });
+        return Err(CreateError::TooLarge {
+            needed,
+            available: payloads_len,
+            excess: needed - payloads_len,
+        });
     }
     let secrets: Vec<[u8; 32]> = hops.iter().map(|h| h.shared_secret).collect();
-    let filler = filler(&secrets[..hops.len() - 1], &shifts[..hops.len() - 1], payloads_len);
+    let filler = filler(
+        &secrets[..hops.len() - 1],
+        &shifts[..hops.len() - 1],
+        payloads_len,
+    );
     // The starting bytes are random but deterministic: the `pad` key's stream.
-    let mut mix = keys::stream(&keys::generate_key(b"pad", &session_key.secret_bytes()), payloads_len);
+    let mut mix = keys::stream(
+        &keys::generate_key(b"pad", &session_key.secret_bytes()),
+        payloads_len,
+    );
     let mut next_hmac = [0u8; 32];
     for i in (0..hops.len()).rev() {
         let rho = keys::generate_key(b"rho", &secrets[i]);
@@ -178,7 +193,12 @@ pub fn construct(
         next_hmac = keys::hmac(&mu, &[&mix, associated_data]);
     }
     Ok(CreatedOnion {
-        packet: OnionPacket { version: 0, public_key: hops[0].ephemeral_pubkey, hop_payloads: mix, hmac: next_hmac },
+        packet: OnionPacket {
+            version: 0,
+            public_key: hops[0].ephemeral_pubkey,
+            hop_payloads: mix,
+            hmac: next_hmac,
+        },
         hops,
     })
 }
@@ -197,7 +217,13 @@ pub fn create_onion<C: Signing + Verification>(
     let pubkeys: Vec<PublicKey> = hops.iter().map(|(p, _)| *p).collect();
     let payloads: Vec<Vec<u8>> = hops.iter().map(|(_, p)| p.clone()).collect();
     let keys = keys::route_keys(secp, session_key, &pubkeys)?;
-    construct(keys, &payloads, session_key, associated_data, HOP_PAYLOADS_LEN)
+    construct(
+        keys,
+        &payloads,
+        session_key,
+        associated_data,
+        HOP_PAYLOADS_LEN,
+    )
 }
 
 /// One layer taken off.
@@ -238,7 +264,10 @@ pub fn peel<C: Signing + Verification>(
     let key = match path_key {
         Some(pk) => {
             let blinding_ss = keys::shared_secret(pk, node_privkey);
-            keys::tweak_secret(node_privkey, keys::generate_key(b"blinded_node_id", &blinding_ss))?
+            keys::tweak_secret(
+                node_privkey,
+                keys::generate_key(b"blinded_node_id", &blinding_ss),
+            )?
         }
         None => *node_privkey,
     };
@@ -246,7 +275,10 @@ pub fn peel<C: Signing + Verification>(
     let mu = keys::generate_key(b"mu", &ss);
     let expected = keys::hmac(&mu, &[&packet.hop_payloads, associated_data]);
     // Constant time: the comparison must not leak how many bytes matched.
-    let diff = expected.iter().zip(&packet.hmac).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    let diff = expected
+        .iter()
+        .zip(&packet.hmac)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
     if diff != 0 {
         return Err(PeelError::HmacMismatch);
     }
@@ -254,12 +286,16 @@ pub fn peel<C: Signing + Verification>(
     let mut unwrapped = packet.hop_payloads.clone();
     unwrapped.resize(2 * len, 0);
     keys::xor_stream(&keys::generate_key(b"rho", &ss), &mut unwrapped);
-    let (payload_len, n) = BigSize::decode(&unwrapped).map_err(|_| PeelError::Payload("bad length prefix"))?;
+    let (payload_len, n) =
+        BigSize::decode(&unwrapped).map_err(|_| PeelError::Payload("bad length prefix"))?;
     let payload_len = usize::try_from(payload_len.0).unwrap_or(usize::MAX);
     if payload_len < 2 {
         return Err(PeelError::Payload("payload shorter than 2 bytes"));
     }
-    let end = n.checked_add(payload_len).filter(|e| e + HMAC_LEN <= len).ok_or(PeelError::Payload("payload longer than the packet"))?;
+    let end = n
+        .checked_add(payload_len)
+        .filter(|e| e + HMAC_LEN <= len)
+        .ok_or(PeelError::Payload("payload longer than the packet"))?;
     let payload = unwrapped[n..end].to_vec();
     let next_hmac: [u8; 32] = unwrapped[end..end + HMAC_LEN].try_into().expect("32 bytes");
     let next = if next_hmac == [0u8; 32] {
@@ -273,5 +309,9 @@ pub fn peel<C: Signing + Verification>(
             hmac: next_hmac,
         })
     };
-    Ok(Peeled { payload, shared_secret: ss, next })
+    Ok(Peeled {
+        payload,
+        shared_secret: ss,
+        next,
+    })
 }

@@ -7,18 +7,49 @@ use crate::wire::tlv::{FieldType, Namespace, RecordSchema};
 pub const PAYLOAD: Namespace = Namespace {
     name: "payload",
     records: &[
-        RecordSchema { typ: 2, name: "amt_to_forward", fields: &[("amt_to_forward_msat", FieldType::Tu64)] },
-        RecordSchema { typ: 4, name: "outgoing_cltv_value", fields: &[("outgoing_cltv_value", FieldType::Tu32)] },
-        RecordSchema { typ: 6, name: "short_channel_id", fields: &[("short_channel_id", FieldType::ShortChannelId)] },
+        RecordSchema {
+            typ: 2,
+            name: "amt_to_forward",
+            fields: &[("amt_to_forward_msat", FieldType::Tu64)],
+        },
+        RecordSchema {
+            typ: 4,
+            name: "outgoing_cltv_value",
+            fields: &[("outgoing_cltv_value", FieldType::Tu32)],
+        },
+        RecordSchema {
+            typ: 6,
+            name: "short_channel_id",
+            fields: &[("short_channel_id", FieldType::ShortChannelId)],
+        },
         RecordSchema {
             typ: 8,
             name: "payment_data",
-            fields: &[("payment_secret", FieldType::Bytes(32)), ("total_msat", FieldType::Tu64)],
+            fields: &[
+                ("payment_secret", FieldType::Bytes(32)),
+                ("total_msat", FieldType::Tu64),
+            ],
         },
-        RecordSchema { typ: 10, name: "encrypted_recipient_data", fields: &[("encrypted_recipient_data", FieldType::Rest)] },
-        RecordSchema { typ: 12, name: "current_path_key", fields: &[("current_path_key", FieldType::Point)] },
-        RecordSchema { typ: 16, name: "payment_metadata", fields: &[("payment_metadata", FieldType::Rest)] },
-        RecordSchema { typ: 18, name: "total_amount_msat", fields: &[("total_amount_msat", FieldType::Tu64)] },
+        RecordSchema {
+            typ: 10,
+            name: "encrypted_recipient_data",
+            fields: &[("encrypted_recipient_data", FieldType::Rest)],
+        },
+        RecordSchema {
+            typ: 12,
+            name: "current_path_key",
+            fields: &[("current_path_key", FieldType::Point)],
+        },
+        RecordSchema {
+            typ: 16,
+            name: "payment_metadata",
+            fields: &[("payment_metadata", FieldType::Rest)],
+        },
+        RecordSchema {
+            typ: 18,
+            name: "total_amount_msat",
+            fields: &[("total_amount_msat", FieldType::Tu64)],
+        },
     ],
 };
 
@@ -26,21 +57,52 @@ pub const PAYLOAD: Namespace = Namespace {
 pub const ENCRYPTED_DATA_TLV: Namespace = Namespace {
     name: "encrypted_data_tlv",
     records: &[
-        RecordSchema { typ: 1, name: "padding", fields: &[("padding", FieldType::Rest)] },
-        RecordSchema { typ: 2, name: "short_channel_id", fields: &[("short_channel_id", FieldType::ShortChannelId)] },
-        RecordSchema { typ: 4, name: "next_node_id", fields: &[("next_node_id", FieldType::Point)] },
-        RecordSchema { typ: 6, name: "path_id", fields: &[("path_id", FieldType::Rest)] },
-        RecordSchema { typ: 8, name: "next_path_key_override", fields: &[("next_path_key_override", FieldType::Point)] },
+        RecordSchema {
+            typ: 1,
+            name: "padding",
+            fields: &[("padding", FieldType::Rest)],
+        },
+        RecordSchema {
+            typ: 2,
+            name: "short_channel_id",
+            fields: &[("short_channel_id", FieldType::ShortChannelId)],
+        },
+        RecordSchema {
+            typ: 4,
+            name: "next_node_id",
+            fields: &[("next_node_id", FieldType::Point)],
+        },
+        RecordSchema {
+            typ: 6,
+            name: "path_id",
+            fields: &[("path_id", FieldType::Rest)],
+        },
+        RecordSchema {
+            typ: 8,
+            name: "next_path_key_override",
+            fields: &[("next_path_key_override", FieldType::Point)],
+        },
         RecordSchema {
             typ: 10,
             name: "payment_relay",
-            fields: &[("cltv_expiry_delta", FieldType::U16), ("fee_proportional_millionths", FieldType::U32), ("fee_base_msat", FieldType::Tu32)],
+            fields: &[
+                ("cltv_expiry_delta", FieldType::U16),
+                ("fee_proportional_millionths", FieldType::U32),
+                ("fee_base_msat", FieldType::Tu32),
+            ],
         },
         RecordSchema {
             typ: 12,
             name: "payment_constraints",
-            fields: &[("max_cltv_expiry", FieldType::U32), ("htlc_minimum_msat", FieldType::Tu64)],
+            fields: &[
+                ("max_cltv_expiry", FieldType::U32),
+                ("htlc_minimum_msat", FieldType::Tu64),
+            ],
         },
-        RecordSchema { typ: 14, name: "allowed_features", fields: &[("features", FieldType::Rest)] },
+        RecordSchema {
+            typ: 14,
+            name: "allowed_features",
+            fields: &[("features", FieldType::Rest)],
+        },
     ],
 };
