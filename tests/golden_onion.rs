@@ -230,3 +230,135 @@ fn attributable_errors_every_step_and_success_hold_times() {
         );
     }
 }
+
+use lnkit::onion::blinding::{create_blinded_path, unblind};
+use lnkit::onion::payload::{ENCRYPTED_DATA_TLV, PAYLOAD};
+use lnkit::wire::tlv::FieldValue as TlvValue;
+
+#[test]
+fn route_blinding_create_and_unblind() {
+    let v = testdata("bolt04-route-blinding-test.json");
+    let secp = Secp256k1::new();
+    let hops = v["generate"]["hops"].as_array().unwrap();
+    // Two paths, concatenated: Bob -> Carol (session 0x02), then Dave -> Eve (session 0x01).
+    for (start, end) in [(0usize, 2usize), (2, 4)] {
+        let session: SecretKey = s(&hops[start], "session_key").parse().unwrap();
+        let spec: Vec<(PublicKey, Vec<u8>)> = hops[start..end]
+            .iter()
+            .map(|h| {
+                (
+                    s(h, "node_id").parse().unwrap(),
+                    hex::decode(s(h, "encoded_tlvs")).unwrap(),
+                )
+            })
+            .collect();
+        let path = create_blinded_path(&secp, &session, &spec).unwrap();
+        for (got, want) in path.iter().zip(&hops[start..end]) {
+            assert_eq!(
+                got.path_key.to_string(),
+                s(want, "path_key"),
+                "{}",
+                s(want, "alias")
+            );
+            assert_eq!(hex::encode(got.shared_secret), s(want, "shared_secret"));
+            assert_eq!(hex::encode(got.rho), s(want, "rho"));
+            assert_eq!(got.blinded_node_id.to_string(), s(want, "blinded_node_id"));
+            assert_eq!(hex::encode(&got.encrypted_data), s(want, "encrypted_data"));
+        }
+    }
+    // Each hop unblinds: its blinded key, its data, the next path key (or Carol's override).
+    let route = v["route"]["hops"].as_array().unwrap();
+    for (h, r) in v["unblind"]["hops"].as_array().unwrap().iter().zip(route) {
+        let u = unblind(
+            &secp,
+            &s(h, "node_privkey").parse().unwrap(),
+            &s(h, "path_key").parse().unwrap(),
+            Some(&hex::decode(s(r, "encrypted_data")).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(
+            hex::encode(u.blinded_privkey.secret_bytes()),
+            s(h, "blinded_privkey")
+        );
+        assert_eq!(
+            hex::encode(u.data.as_ref().unwrap()),
+            s(h, "decrypted_data")
+        );
+        assert_eq!(u.next_path_key.to_string(), s(h, "next_path_key"));
+        let records = ENCRYPTED_DATA_TLV.decode(u.data.as_ref().unwrap()).unwrap();
+        let override_key = records
+            .iter()
+            .find(|r| r.name == Some("next_path_key_override"));
+        match (h["next_path_key_override"].as_str(), override_key) {
+            (Some(want), Some(r)) => {
+                assert!(matches!(&r.fields[0].1, TlvValue::Point(p) if p.to_string() == want))
+            }
+            (None, None) => {}
+            other => panic!("override mismatch: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn blinded_payment_onion_create_and_peel_every_hop() {
+    let v = testdata("bolt04-blinded-payment-onion-test.json");
+    let g = &v["generate"];
+    let secp = Secp256k1::new();
+    let ad = hex::decode(s(g, "associated_data")).unwrap();
+    let hops: Vec<(PublicKey, Vec<u8>)> = g["full_route"]["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                s(h, "pubkey").parse().unwrap(),
+                strip_length(&hex::decode(s(h, "payload")).unwrap()),
+            )
+        })
+        .collect();
+    let created = create_onion(&secp, &s(g, "session_key").parse().unwrap(), &hops, &ad).unwrap();
+    assert_eq!(hex::encode(created.packet.serialize()), s(g, "onion"));
+
+    let mut path_key: Option<PublicKey> = None;
+    let mut packet = created.packet;
+    for (i, h) in v["decrypt"]["hops"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(
+            hex::encode(packet.serialize()),
+            s(h, "onion"),
+            "{}",
+            s(h, "alias")
+        );
+        let node: SecretKey = s(h, "node_privkey").parse().unwrap();
+        let peeled = peel(&secp, &packet, &node, &ad, path_key.as_ref()).unwrap();
+        assert_eq!(peeled.payload, hops[i].1);
+        let records = PAYLOAD.decode(&peeled.payload).unwrap();
+        let field = |name: &str| {
+            records
+                .iter()
+                .find(|r| r.name == Some(name))
+                .map(|r| r.fields[0].1.clone())
+        };
+        // The introduction node finds the path key in its payload; the others get it alongside the onion.
+        if let Some(TlvValue::Point(p)) = field("current_path_key") {
+            path_key = Some(p);
+        }
+        if let Some(TlvValue::Bytes(data)) = field("encrypted_recipient_data") {
+            let u = unblind(&secp, &node, path_key.as_ref().unwrap(), Some(&data)).unwrap();
+            let decrypted = ENCRYPTED_DATA_TLV.decode(u.data.as_ref().unwrap()).unwrap();
+            let next = decrypted
+                .iter()
+                .find(|r| r.name == Some("next_path_key_override"))
+                .and_then(|r| match &r.fields[0].1 {
+                    TlvValue::Point(p) => Some(*p),
+                    _ => None,
+                })
+                .unwrap_or(u.next_path_key);
+            assert_eq!(next.to_string(), s(h, "next_path_key"), "{}", s(h, "alias"));
+            path_key = Some(next);
+        }
+        match peeled.next {
+            Some(n) => packet = n,
+            None => assert_eq!(s(h, "alias"), "Eve"),
+        }
+    }
+}
