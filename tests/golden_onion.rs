@@ -362,3 +362,142 @@ fn blinded_payment_onion_create_and_peel_every_hop() {
         }
     }
 }
+
+use lnkit::onion::payload::{ONIONMSG_TLV, ONION_MESSAGE_TYPE};
+use lnkit::wire::tlv::{encode_stream, Record};
+
+/// `onion_message`: `u16 type (513) || path_key || u16 len || onion_message_packet`.
+fn onion_message(path_key: &PublicKey, packet: &[u8]) -> Vec<u8> {
+    let mut m = ONION_MESSAGE_TYPE.to_be_bytes().to_vec();
+    m.extend(path_key.serialize());
+    m.extend((packet.len() as u16).to_be_bytes());
+    m.extend(packet);
+    m
+}
+
+#[test]
+fn blinded_onion_message_create_and_forward_every_hop() {
+    let v = testdata("bolt04-blinded-onion-message-onion-test.json");
+    let secp = Secp256k1::new();
+    let gen = v["generate"]["hops"].as_array().unwrap();
+    // Alice's one-hop path (the sender's, overriding to Dave's path), then Dave's Bob -> Carol -> Dave.
+    let mut path = vec![];
+    for (start, end) in [(0usize, 1usize), (1, 4)] {
+        let session: SecretKey = s(&gen[start], "path_key_secret").parse().unwrap();
+        let node_ids = [
+            "02eec7245d6b7d2ccb30380bfbe2a3648cd7a942653f5aa340edcea1f283686619",
+            "0324653eac434488002cc06bbfb7f10fe18991e35f9fe4302dbea6d2353dc0ab1c",
+            "027f31ebc5462c1fdce1b737ecff52d37d75dea43ce11c74d25aa297165faa2007",
+            "032c0b7cf95324a07d05398b240174dc0c2be444d96b159aa6c7f7b1e668680991",
+        ];
+        let spec: Vec<(PublicKey, Vec<u8>)> = (start..end)
+            .map(|i| {
+                (
+                    node_ids[i].parse().unwrap(),
+                    hex::decode(s(&gen[i], "encrypted_data_tlv")).unwrap(),
+                )
+            })
+            .collect();
+        path.extend(create_blinded_path(&secp, &session, &spec).unwrap());
+    }
+    let route = v["route"]["hops"].as_array().unwrap();
+    for (i, (got, want)) in path.iter().zip(route).enumerate() {
+        assert_eq!(
+            got.blinded_node_id.to_string(),
+            s(want, "blinded_node_id"),
+            "hop {i}"
+        );
+        assert_eq!(
+            hex::encode(&got.encrypted_data),
+            s(want, "encrypted_recipient_data"),
+            "hop {i}"
+        );
+        assert_eq!(hex::encode(got.shared_secret), s(&gen[i], "ss"));
+    }
+    assert_eq!(
+        path[0].path_key.to_string(),
+        s(&v["route"], "first_path_key")
+    );
+
+    // The sender's onion: each blinded hop gets its encrypted data; Dave also a "hello" (odd type 1).
+    let hello = hex::decode(s(&v["onionmessage"], "unknown_tag_1")).unwrap();
+    let hops: Vec<(PublicKey, Vec<u8>)> = path
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let mut records = vec![];
+            if i == path.len() - 1 {
+                records.push(Record {
+                    typ: 1,
+                    value: hello.clone(),
+                });
+            }
+            records.push(Record {
+                typ: 4,
+                value: h.encrypted_data.clone(),
+            });
+            (h.blinded_node_id, encode_stream(&records))
+        })
+        .collect();
+    let created = create_onion(
+        &secp,
+        &s(&v["generate"], "session_key").parse().unwrap(),
+        &hops,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        hex::encode(created.packet.serialize()),
+        s(&v["onionmessage"], "onion_message_packet")
+    );
+
+    // Each hop: peel with its blinded key, read its data, forward with the next path key.
+    let mut message = onion_message(&path[0].path_key, &created.packet.serialize());
+    for h in v["decrypt"]["hops"].as_array().unwrap() {
+        assert_eq!(
+            hex::encode(&message),
+            s(h, "onion_message"),
+            "{}",
+            s(h, "alias")
+        );
+        let path_key = PublicKey::from_slice(&message[2..35]).unwrap();
+        let packet = OnionPacket::parse(&message[37..]).unwrap();
+        let node: SecretKey = s(h, "privkey").parse().unwrap();
+        let peeled = peel(&secp, &packet, &node, &[], Some(&path_key)).unwrap();
+        let records = ONIONMSG_TLV.decode(&peeled.payload).unwrap();
+        let data = match &records
+            .iter()
+            .find(|r| r.name == Some("encrypted_recipient_data"))
+            .unwrap()
+            .fields[0]
+            .1
+        {
+            TlvValue::Bytes(b) => b.clone(),
+            _ => unreachable!(),
+        };
+        let u = unblind(&secp, &node, &path_key, Some(&data)).unwrap();
+        let tlvs = ENCRYPTED_DATA_TLV.decode(u.data.as_ref().unwrap()).unwrap();
+        let point = |name: &str| {
+            tlvs.iter()
+                .find(|r| r.name == Some(name))
+                .and_then(|r| match &r.fields[0].1 {
+                    TlvValue::Point(p) => Some(*p),
+                    _ => None,
+                })
+        };
+        match peeled.next {
+            Some(next) => {
+                assert_eq!(
+                    point("next_node_id").unwrap().to_string(),
+                    s(h, "next_node_id")
+                );
+                let next_key = point("next_path_key_override").unwrap_or(u.next_path_key);
+                message = onion_message(&next_key, &next.serialize());
+            }
+            None => {
+                assert_eq!(s(h, "alias"), "Dave");
+                assert!(records.iter().any(|r| r.typ == 1 && r.value == hello));
+            }
+        }
+    }
+}

@@ -106,3 +106,38 @@ pub const ENCRYPTED_DATA_TLV: Namespace = Namespace {
         },
     ],
 };
+
+/// BOLT 4 "The `onion_message` Message": the `onionmsg_tlv` payload of each hop.
+pub const ONIONMSG_TLV: Namespace = Namespace {
+    name: "onionmsg_tlv",
+    records: &[
+        RecordSchema {
+            typ: 2,
+            name: "reply_path",
+            fields: &[("reply_path", FieldType::Rest)],
+        },
+        RecordSchema {
+            typ: 4,
+            name: "encrypted_recipient_data",
+            fields: &[("encrypted_recipient_data", FieldType::Rest)],
+        },
+        RecordSchema {
+            typ: 64,
+            name: "invoice_request",
+            fields: &[("invoice_request", FieldType::Rest)],
+        },
+        RecordSchema {
+            typ: 66,
+            name: "invoice",
+            fields: &[("invoice", FieldType::Rest)],
+        },
+        RecordSchema {
+            typ: 68,
+            name: "invoice_error",
+            fields: &[("invoice_error", FieldType::Rest)],
+        },
+    ],
+};
+
+/// The `onion_message` message type (BOLT 4).
+pub const ONION_MESSAGE_TYPE: u16 = 513;
