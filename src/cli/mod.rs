@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
+pub mod blinded_path;
 pub mod build_commitment;
 pub mod build_funding;
 pub mod channel;
@@ -26,9 +27,12 @@ pub mod close;
 pub mod htlc_script;
 pub mod input;
 pub mod keys;
+pub mod onion;
+pub mod onion_error;
 pub mod penalty;
 pub mod revoke;
 pub mod shachain;
+pub mod tlv;
 pub mod walkthrough;
 
 pub use input::Input;
@@ -151,6 +155,19 @@ enum Command {
     Penalty(penalty::PenaltyArgs),
     /// Close a channel: --mutual (closing_signed) or --sweep after a unilateral close.
     Close(close::CloseArgs),
+    /// BOLT 1 TLV streams as JSON and back.
+    #[command(subcommand)]
+    Tlv(tlv::TlvCommand),
+    /// Build a BOLT 4 onion for a route.
+    OnionCreate(onion::OnionArgs),
+    /// Peel one layer of an onion as the hop that holds node_privkey.
+    OnionPeel(onion::OnionArgs),
+    /// BOLT 4 failure onions: create at the failing hop, wrap at each hop back, decode at the origin.
+    #[command(subcommand)]
+    OnionError(onion_error::OnionErrorCommand),
+    /// BOLT 4 route blinding: build a blinded path.
+    #[command(subcommand)]
+    BlindedPath(blinded_path::BlindedPathCommand),
     /// Walk through a channel's life with fixed demo keys, every step shown and checked.
     Walkthrough,
 }
@@ -223,6 +240,11 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::BuildCommitment(args) => build_commitment::run(args, &mut input, ex),
         Command::Penalty(args) => penalty::run(args, &mut input, ex),
         Command::Close(args) => close::run(args, &mut input, ex),
+        Command::Tlv(cmd) => tlv::run(cmd, &mut input, ex),
+        Command::OnionCreate(args) => onion::run_create(args, &mut input, ex),
+        Command::OnionPeel(args) => onion::run_peel(args, &mut input, ex),
+        Command::OnionError(cmd) => onion_error::run(cmd, &mut input, ex),
+        Command::BlindedPath(cmd) => blinded_path::run(cmd, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),
     }?;
     Ok((output, cli.common.compact))

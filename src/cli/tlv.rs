@@ -1,0 +1,247 @@
+//! `lnkit tlv decode | encode`: a TLV stream as JSON and back, optionally
+//! read by a namespace's schema. Also the JSON <-> record helpers the onion
+//! commands share.
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+
+use super::input::{self, Input};
+use super::{hex, CliError, Explain, StepResult};
+use crate::onion::payload::{ENCRYPTED_DATA_TLV, ONIONMSG_TLV, PAYLOAD};
+use crate::wire::tlv::{self, FieldType, FieldValue, Namespace, Record, N1, N2};
+
+/// `lnkit tlv ...`
+#[derive(Subcommand, Debug)]
+pub enum TlvCommand {
+    /// A TLV stream (`tlv_hex`) -> its records, checked against the BOLT 1 rules.
+    Decode(TlvArgs),
+    /// Records -> `tlv_hex`.
+    Encode(TlvArgs),
+}
+
+/// Flags of `lnkit tlv`.
+#[derive(Args, Debug)]
+pub struct TlvArgs {
+    /// payload, encrypted_data_tlv, onionmsg_tlv, n1, n2 (BOLT 1's test namespaces), or none (field `namespace`).
+    #[arg(long)]
+    namespace: Option<String>,
+}
+
+/// The namespaces `--namespace` knows.
+pub const NAMESPACES: [&str; 6] = [
+    "none",
+    "payload",
+    "encrypted_data_tlv",
+    "onionmsg_tlv",
+    "n1",
+    "n2",
+];
+
+/// A namespace by name; `None` for `none` (every record raw, every type accepted).
+pub fn namespace(name: &str) -> Option<Namespace> {
+    match name {
+        "payload" => Some(PAYLOAD),
+        "encrypted_data_tlv" => Some(ENCRYPTED_DATA_TLV),
+        "onionmsg_tlv" => Some(ONIONMSG_TLV),
+        "n1" => Some(N1),
+        "n2" => Some(N2),
+        _ => None,
+    }
+}
+
+/// Run `lnkit tlv ...`.
+pub fn run(cmd: TlvCommand, input: &mut Input, ex: &mut Explain) -> StepResult {
+    let (TlvCommand::Decode(a) | TlvCommand::Encode(a)) = &cmd;
+    super::flag(input, "namespace", a.namespace.clone());
+    let ns = namespace(
+        input
+            .opt("namespace", input::one_of(&NAMESPACES))?
+            .unwrap_or("none"),
+    );
+    match cmd {
+        TlvCommand::Decode(_) => {
+            let bytes = input.req("tlv_hex", input::hex_bytes)?;
+            let records =
+                decode_json(ns.as_ref(), &bytes).map_err(|e| input.error("tlv_hex", e))?;
+            ex.line(format!(
+                "{} records, types strictly increasing, every length within the stream",
+                records.len()
+            ));
+            Ok(
+                json!({ "namespace": ns.map(|n| n.name).unwrap_or("none"), "records": records, "tlv_hex": hex(&bytes) }),
+            )
+        }
+        TlvCommand::Encode(_) => {
+            let items = input.objects("records")?;
+            let mut records = vec![];
+            for item in &items {
+                let typ = item.req("type", input::uint)?;
+                let value = match (item.opt("value_hex", input::hex_bytes)?, item.object("fields")?, ns.as_ref().and_then(|n| n.record(typ))) {
+                    (Some(v), _, _) => v,
+                    (None, Some(fields), Some(schema)) => encode_fields(&fields, schema.fields)?,
+                    _ => return Err(item.error("value_hex", "missing required field (or give fields, with a namespace that knows this type)")),
+                };
+                records.push(Record { typ, value });
+            }
+            records.sort_by_key(|r| r.typ);
+            if let Some(w) = records.windows(2).find(|w| w[0].typ == w[1].typ) {
+                return Err(input.error("records", format!("type {} appears twice", w[0].typ)));
+            }
+            let bytes = tlv::encode_stream(&records);
+            // What we write must read back under the same rules.
+            decode_json(ns.as_ref(), &bytes).map_err(|e| input.error("records", e))?;
+            Ok(json!({ "tlv_hex": hex(&bytes) }))
+        }
+    }
+}
+
+/// A field value as JSON.
+pub fn field_json(v: &FieldValue) -> Value {
+    match v {
+        FieldValue::Uint(x) => json!(x),
+        FieldValue::ShortChannelId(x) => json!(tlv::scid_to_string(*x)),
+        FieldValue::Point(p) => json!(p.to_string()),
+        FieldValue::Bytes(b) => json!(hex(b)),
+    }
+}
+
+/// Decode a stream as JSON records: `{type, name, length, value_hex, fields}`.
+pub fn decode_json(ns: Option<&Namespace>, bytes: &[u8]) -> Result<Vec<Value>, tlv::TlvError> {
+    let decoded = match ns {
+        Some(ns) => ns.decode(bytes)?,
+        None => tlv::decode_stream(bytes, |_| true)?
+            .into_iter()
+            .map(|r| tlv::DecodedRecord {
+                typ: r.typ,
+                name: None,
+                fields: vec![],
+                value: r.value,
+            })
+            .collect(),
+    };
+    Ok(decoded
+        .iter()
+        .map(|r| {
+            let fields: Map<String, Value> = r
+                .fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), field_json(v)))
+                .collect();
+            json!({
+                "type": r.typ,
+                "name": r.name,
+                "length": r.value.len(),
+                "value_hex": hex(&r.value),
+                "fields": if r.name.is_some() { Value::Object(fields) } else { Value::Null },
+            })
+        })
+        .collect())
+}
+
+/// One field's JSON value in the type the schema wants.
+fn field_value(obj: &Input, name: &str, ft: FieldType) -> Result<FieldValue, CliError> {
+    Ok(match ft {
+        FieldType::U8
+        | FieldType::U16
+        | FieldType::U32
+        | FieldType::U64
+        | FieldType::Tu16
+        | FieldType::Tu32
+        | FieldType::Tu64 => {
+            let max = match ft {
+                FieldType::U8 => u64::from(u8::MAX),
+                FieldType::U16 | FieldType::Tu16 => u64::from(u16::MAX),
+                FieldType::U32 | FieldType::Tu32 => u64::from(u32::MAX),
+                _ => u64::MAX,
+            };
+            let v = obj.req(name, input::uint)?;
+            if v > max {
+                return Err(obj.error(name, format!("expected at most {max}, got {v}")));
+            }
+            FieldValue::Uint(v)
+        }
+        FieldType::ShortChannelId => FieldValue::ShortChannelId(obj.req(name, |v| {
+            v.as_str()
+                .and_then(tlv::scid_from_str)
+                .or_else(|| v.as_u64())
+                .ok_or_else(|| "expected a short channel id as BLOCKxTXxOUTPUT".to_string())
+        })?),
+        FieldType::Point => FieldValue::Point(obj.req(name, input::pubkey)?),
+        FieldType::Bytes(n) => {
+            let b = obj.req(name, input::hex_bytes)?;
+            if b.len() != n {
+                return Err(obj.error(
+                    name,
+                    format!("expected {n} bytes of hex, got {} bytes", b.len()),
+                ));
+            }
+            FieldValue::Bytes(b)
+        }
+        FieldType::Rest => FieldValue::Bytes(obj.req(name, input::hex_bytes)?),
+    })
+}
+
+/// A record's value from its fields, named as the schema names them.
+pub fn encode_fields(
+    obj: &Input,
+    fields: &[(&'static str, FieldType)],
+) -> Result<Vec<u8>, CliError> {
+    let mut values = vec![];
+    for (name, ft) in fields {
+        values.push((*ft, field_value(obj, name, *ft)?));
+    }
+    let refs: Vec<(FieldType, &FieldValue)> = values.iter().map(|(t, v)| (*t, v)).collect();
+    Ok(tlv::encode_fields(&refs))
+}
+
+/// Records from an object of flat field names (`amt_to_forward_msat`, …): a
+/// record is written when any of its fields is present. `custom_tlvs`
+/// (`{"type": "value hex"}`) adds records the namespace does not know.
+pub fn records_from_fields(obj: &Input, ns: &Namespace) -> Result<Vec<Record>, CliError> {
+    let mut records = vec![];
+    for schema in ns.records {
+        if schema.fields.iter().any(|(n, _)| obj.has(n)) {
+            records.push(Record {
+                typ: schema.typ,
+                value: encode_fields(obj, schema.fields)?,
+            });
+        }
+    }
+    if let Some(custom) = obj.object("custom_tlvs")? {
+        if let Value::Object(map) = custom.to_value() {
+            for (k, _) in map {
+                let typ: u64 = k
+                    .parse()
+                    .map_err(|_| custom.error(&k, "expected a TLV type number as the key"))?;
+                records.push(Record {
+                    typ,
+                    value: custom.req(&k, input::hex_bytes)?,
+                });
+            }
+        }
+    }
+    records.sort_by_key(|r| r.typ);
+    if let Some(w) = records.windows(2).find(|w| w[0].typ == w[1].typ) {
+        return Err(obj.error("custom_tlvs", format!("type {} appears twice", w[0].typ)));
+    }
+    Ok(records)
+}
+
+/// A decoded payload as flat fields (the inverse of [`records_from_fields`]).
+pub fn fields_json(ns: &Namespace, bytes: &[u8]) -> Result<Value, tlv::TlvError> {
+    let mut out = Map::new();
+    let mut custom = Map::new();
+    for r in ns.decode(bytes)? {
+        if r.name.is_some() {
+            for (k, v) in &r.fields {
+                out.insert(k.to_string(), field_json(v));
+            }
+        } else {
+            custom.insert(r.typ.to_string(), json!(hex(&r.value)));
+        }
+    }
+    if !custom.is_empty() {
+        out.insert("custom_tlvs".into(), Value::Object(custom));
+    }
+    Ok(Value::Object(out))
+}
