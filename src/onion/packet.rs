@@ -139,7 +139,7 @@ fn filler(shared_secrets: &[[u8; 32]], shifts: &[usize], payloads_len: usize) ->
         let rho = keys::generate_key(b"rho", ss);
         let stream = keys::stream(&rho, payloads_len + shift);
         let start = payloads_len - filler.len();
-        filler.extend(std::iter::repeat_n(0u8, *shift));
+        filler.resize(filler.len() + shift, 0);
         for (f, s) in filler.iter_mut().zip(&stream[start..]) {
             *f ^= s;
         }
