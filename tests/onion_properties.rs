@@ -81,3 +81,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The fuzz targets' property on stable: untrusted bytes never panic the decoders.
+    #[test]
+    fn untrusted_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1500), full in proptest::collection::vec(any::<u8>(), PACKET_LEN)) {
+        use lnkit::onion::payload::{ENCRYPTED_DATA_TLV, ONIONMSG_TLV, PAYLOAD};
+        let secp = Secp256k1::new();
+        let key = secret([0x41; 32]);
+        for data in [&bytes, &full] {
+            if let Ok(p) = OnionPacket::parse(data) {
+                let _ = peel(&secp, &p, &key, b"", None);
+            }
+            for ns in [PAYLOAD, ENCRYPTED_DATA_TLV, ONIONMSG_TLV] {
+                let _ = ns.decode(data);
+            }
+            let _ = lnkit::onion::failure::FailureMessage::decode(data);
+            let _ = decode_failure(&[[1; 32], [2; 32]], data, None);
+        }
+    }
+}
