@@ -21,7 +21,9 @@ fn bench(c: &mut Criterion) {
     let secp = Secp256k1::new();
     let session = SecretKey::from_slice(&[0x41; 32]).unwrap();
     let ad = [0x42u8; 32];
-    let nodes: Vec<PublicKey> = (0..20).map(|i| PublicKey::from_secret_key(&secp, &key(i))).collect();
+    let nodes: Vec<PublicKey> = (0..20)
+        .map(|i| PublicKey::from_secret_key(&secp, &key(i)))
+        .collect();
     // A typical forwarding payload: amt_to_forward, outgoing_cltv_value, short_channel_id.
     let payload = hex::decode("020305f5e1000403013880060800000f4240000100").unwrap();
 
@@ -37,24 +39,36 @@ fn bench(c: &mut Criterion) {
         })
     });
     for n in [1usize, 5, 20] {
-        let hops: Vec<(PublicKey, Vec<u8>)> = nodes[..n].iter().map(|p| (*p, payload.clone())).collect();
+        let hops: Vec<(PublicKey, Vec<u8>)> =
+            nodes[..n].iter().map(|p| (*p, payload.clone())).collect();
         g.bench_with_input(BenchmarkId::new("create", n), &hops, |b, hops| {
             b.iter(|| create_onion(&secp, &session, black_box(hops), &ad).unwrap())
         });
     }
-    let hops: Vec<(PublicKey, Vec<u8>)> = nodes[..5].iter().map(|p| (*p, payload.clone())).collect();
+    let hops: Vec<(PublicKey, Vec<u8>)> =
+        nodes[..5].iter().map(|p| (*p, payload.clone())).collect();
     let onion = create_onion(&secp, &session, &hops, &ad).unwrap().packet;
-    g.bench_function("peel one hop", |b| b.iter(|| peel(&secp, black_box(&onion), &key(0), &ad, None).unwrap()));
+    g.bench_function("peel one hop", |b| {
+        b.iter(|| peel(&secp, black_box(&onion), &key(0), &ad, None).unwrap())
+    });
 
     // An error from the last of 20 hops, decoded at the origin from the session key.
-    let secrets: Vec<[u8; 32]> = route_keys(&secp, &session, &nodes).unwrap().iter().map(|k| k.shared_secret).collect();
+    let secrets: Vec<[u8; 32]> = route_keys(&secp, &session, &nodes)
+        .unwrap()
+        .iter()
+        .map(|k| k.shared_secret)
+        .collect();
     let mut packet = raw_error_packet(&secrets[19], &[0x20, 0x02], 256);
     for ss in secrets.iter().rev() {
         obfuscate(ss, &mut packet);
     }
     g.bench_function("error decode at 20 hops", |b| {
         b.iter(|| {
-            let secrets: Vec<[u8; 32]> = route_keys(&secp, &session, &nodes).unwrap().iter().map(|k| k.shared_secret).collect();
+            let secrets: Vec<[u8; 32]> = route_keys(&secp, &session, &nodes)
+                .unwrap()
+                .iter()
+                .map(|k| k.shared_secret)
+                .collect();
             decode_failure(&secrets, black_box(&packet), None).unwrap()
         })
     });

@@ -341,38 +341,79 @@ fn onion_bad_input() {
     let onion = v["onion"].as_str().unwrap().to_string();
     let key = "4141414141414141414141414141414141414141414141414141414141414141";
     let ad = "4242424242424242424242424242424242424242424242424242424242424242";
-    let peel = |onion_hex: &str| lnkit_json(&["onion-peel"], &json!({"onion_hex": onion_hex, "node_privkey": key, "associated_data": ad}));
+    let peel = |onion_hex: &str| {
+        lnkit_json(
+            &["onion-peel"],
+            &json!({"onion_hex": onion_hex, "node_privkey": key, "associated_data": ad}),
+        )
+    };
     peel(&onion).json();
     peel(&onion[..200]).assert_bad_input("onion_hex", &["expected a 1366-byte onion", "100 bytes"]);
     peel(&format!("01{}", &onion[2..])).assert_bad_input("onion_hex", &["unknown onion version 1"]);
-    let off_curve = format!("00{}{}", "020000000000000000000000000000000000000000000000000000000000000005", &onion[68..]);
+    let off_curve = format!(
+        "00{}{}",
+        "020000000000000000000000000000000000000000000000000000000000000005",
+        &onion[68..]
+    );
     peel(&off_curve).assert_bad_input("onion_hex", &["not a valid point on the curve"]);
     // Tampered, or for another node: the exact words, and nothing decrypted.
     let mut flipped = hex::decode(&onion).unwrap();
     flipped[500] ^= 1;
     let run = peel(&hex::encode(&flipped));
-    run.assert_bad_input("onion_hex", &["HMAC mismatch: not for this node, or tampered"]);
+    run.assert_bad_input(
+        "onion_hex",
+        &["HMAC mismatch: not for this node, or tampered"],
+    );
     lnkit_json(&["onion-peel"], &json!({"onion_hex": onion, "node_privkey": "4343434343434343434343434343434343434343434343434343434343434343", "associated_data": ad}))
         .assert_bad_input("onion_hex", &["HMAC mismatch: not for this node, or tampered"]);
 
     // A payload whose TLV stream breaks a rule: say which.
     let hop = |payload: &str| json!({"pubkey": "02eec7245d6b7d2ccb30380bfbe2a3648cd7a942653f5aa340edcea1f283686619", "payload_hex": payload});
-    let bad_payload = lnkit_json(&["onion-create"], &json!({"session_key": key, "associated_data": ad, "hops": [hop("0402000104020001")]})).json();
-    lnkit_json(&["onion-peel"], &json!({"onion_hex": bad_payload["onion_hex"], "node_privkey": key, "associated_data": ad}))
-        .assert_bad_input("onion_hex", &["not a valid TLV stream", "duplicate type 4"]);
+    let bad_payload = lnkit_json(
+        &["onion-create"],
+        &json!({"session_key": key, "associated_data": ad, "hops": [hop("0402000104020001")]}),
+    )
+    .json();
+    lnkit_json(
+        &["onion-peel"],
+        &json!({"onion_hex": bad_payload["onion_hex"], "node_privkey": key, "associated_data": ad}),
+    )
+    .assert_bad_input("onion_hex", &["not a valid TLV stream", "duplicate type 4"]);
     // Payloads that do not fit: by how many bytes.
     let big = "fd0401".to_string() + &"00".repeat(1000);
-    lnkit_json(&["onion-create"], &json!({"session_key": key, "hops": [hop(&("0103".to_string() + &big[..])), hop(&big)]}))
-        .assert_bad_input("hops", &["bytes too many"]);
-    lnkit_json(&["onion-create"], &json!({"session_key": key, "hops": []})).assert_bad_input("hops", &["at least one hop"]);
-    lnkit_json(&["onion-create"], &json!({"session_key": key, "hops": [{"pubkey": NOT_ON_CURVE, "payload_hex": "0000"}]}))
-        .assert_bad_input("hops[0].pubkey", &["not on the secp256k1 curve"]);
+    lnkit_json(
+        &["onion-create"],
+        &json!({"session_key": key, "hops": [hop(&("0103".to_string() + &big[..])), hop(&big)]}),
+    )
+    .assert_bad_input("hops", &["bytes too many"]);
+    lnkit_json(&["onion-create"], &json!({"session_key": key, "hops": []}))
+        .assert_bad_input("hops", &["at least one hop"]);
+    lnkit_json(
+        &["onion-create"],
+        &json!({"session_key": key, "hops": [{"pubkey": NOT_ON_CURVE, "payload_hex": "0000"}]}),
+    )
+    .assert_bad_input("hops[0].pubkey", &["not on the secp256k1 curve"]);
     // Failure codes.
     let ss = "b5756b9b542727dbafc6765a49488b023a725d631af688fc031217e90770c328";
-    lnkit_json(&["onion-error", "create"], &json!({"shared_secret": ss, "failure_code": "payment_too_cool"}))
-        .assert_bad_input("failure_code", &["unknown failure code name \"payment_too_cool\"", "temporary_node_failure"]);
-    lnkit_json(&["onion-error", "create"], &json!({"shared_secret": ss, "failure_code": "fee_insufficient", "htlc_msat": 1}))
-        .assert_bad_input("channel_update", &["missing required field"]);
-    lnkit_json(&["onion-error", "wrap"], &json!({"shared_secret": ss, "error_hex": "00", "attribution_data_hex": "00"}))
-        .assert_bad_input("attribution_data_hex", &["expected 920 bytes"]);
+    lnkit_json(
+        &["onion-error", "create"],
+        &json!({"shared_secret": ss, "failure_code": "payment_too_cool"}),
+    )
+    .assert_bad_input(
+        "failure_code",
+        &[
+            "unknown failure code name \"payment_too_cool\"",
+            "temporary_node_failure",
+        ],
+    );
+    lnkit_json(
+        &["onion-error", "create"],
+        &json!({"shared_secret": ss, "failure_code": "fee_insufficient", "htlc_msat": 1}),
+    )
+    .assert_bad_input("channel_update", &["missing required field"]);
+    lnkit_json(
+        &["onion-error", "wrap"],
+        &json!({"shared_secret": ss, "error_hex": "00", "attribution_data_hex": "00"}),
+    )
+    .assert_bad_input("attribution_data_hex", &["expected 920 bytes"]);
 }

@@ -4,8 +4,12 @@
 //! - any single flipped bit of an onion makes the next peel fail (the HMAC, for payload and HMAC bits).
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
-use lnkit::onion::failure::{attribution_for_failure, attribution_forward, decode_failure, obfuscate, raw_error_packet};
-use lnkit::onion::packet::{create_onion, peel, shift_size, OnionPacket, PeelError, HOP_PAYLOADS_LEN, PACKET_LEN};
+use lnkit::onion::failure::{
+    attribution_for_failure, attribution_forward, decode_failure, obfuscate, raw_error_packet,
+};
+use lnkit::onion::packet::{
+    create_onion, peel, shift_size, OnionPacket, PeelError, HOP_PAYLOADS_LEN, PACKET_LEN,
+};
 use proptest::prelude::*;
 
 fn secret(b: [u8; 32]) -> SecretKey {
@@ -18,7 +22,10 @@ fn route() -> impl Strategy<Value = (Vec<SecretKey>, Vec<Vec<u8>>)> {
         let budget = HOP_PAYLOADS_LEN / n - 35; // room for the length prefix and HMAC
         (
             proptest::collection::vec(any::<[u8; 32]>().prop_map(secret), n),
-            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 2..=budget.clamp(2, 400)), n),
+            proptest::collection::vec(
+                proptest::collection::vec(any::<u8>(), 2..=budget.clamp(2, 400)),
+                n,
+            ),
         )
     })
 }
