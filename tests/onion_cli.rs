@@ -193,3 +193,38 @@ fn tlv_decode_encode_round_trip_and_rules() {
     lnkit_json(&["tlv", "decode"], &json!({"tlv_hex": "fd000100"}))
         .assert_bad_input("tlv_hex", &["not minimally encoded"]);
 }
+
+#[test]
+fn onion_peel_walks_a_blinded_route() {
+    // BOLT 4's payment onion into a blinded route: Alice (normal), Bob (introduction), Carol, Dave, Eve.
+    let v = testdata("bolt04-blinded-payment-onion-test.json");
+    let hops = v["decrypt"]["hops"].as_array().unwrap();
+    let mut input = json!({"onion_hex": v["generate"]["onion"], "associated_data": v["generate"]["associated_data"]});
+    for (i, h) in hops.iter().enumerate() {
+        let out = lnkit(
+            &["onion-peel", "--node-privkey", s(h, "node_privkey")],
+            &input.to_string(),
+        )
+        .json();
+        if let Some(next) = h["next_path_key"].as_str() {
+            // Bob learns the path key from his payload; Carol's data overrides it (the paths were concatenated).
+            assert_eq!(out["next_path_key"], next, "{}", s(h, "alias"));
+            assert!(out["encrypted_recipient_data"].is_object());
+        }
+        if i + 1 < hops.len() {
+            assert_eq!(
+                out["next_onion_hex"],
+                hops[i + 1]["onion"],
+                "{}",
+                s(h, "alias")
+            );
+        } else {
+            assert_eq!(out["is_final"], true);
+            assert_eq!(
+                out["encrypted_recipient_data"]["path_id"],
+                "c9cf92f45ade68345bc20ae672e2012f4af487ed4415"
+            );
+        }
+        input = out;
+    }
+}
