@@ -2,6 +2,7 @@
 //! The message codec and BOLT 8 transport come later (issue 5).
 
 pub mod bigsize;
+pub mod noise;
 pub mod tlv;
 
 pub use bigsize::BigSize;
