@@ -147,7 +147,8 @@ fn field_value(obj: &Input, name: &str, ft: FieldType) -> Result<FieldValue, Cli
         | FieldType::U64
         | FieldType::Tu16
         | FieldType::Tu32
-        | FieldType::Tu64 => {
+        | FieldType::Tu64
+        | FieldType::BigSize => {
             let max = match ft {
                 FieldType::U8 => u64::from(u8::MAX),
                 FieldType::U16 | FieldType::Tu16 => u64::from(u16::MAX),

@@ -2,6 +2,8 @@
 //! The message codec and BOLT 8 transport come later (issue 5).
 
 pub mod bigsize;
+pub mod features;
+pub mod message;
 pub mod noise;
 pub mod tlv;
 

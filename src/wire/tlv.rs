@@ -206,6 +206,8 @@ pub enum FieldType {
     Bytes(usize),
     /// The rest of the value.
     Rest,
+    /// `bigsize`.
+    BigSize,
 }
 
 /// A decoded field.
@@ -315,6 +317,10 @@ pub fn decode_fields(
             }
             FieldType::Bytes(n) => (FieldValue::Bytes(take(*n)?.to_vec()), *n),
             FieldType::Rest => (FieldValue::Bytes(rest.to_vec()), rest.len()),
+            FieldType::BigSize => {
+                let (v, n) = BigSize::decode(rest).map_err(|_| FieldError::Short(name))?;
+                (FieldValue::Uint(v.0), n)
+            }
             FieldType::Tu16 | FieldType::Tu32 | FieldType::Tu64 => {
                 let max = match ft {
                     FieldType::Tu16 => 2,
@@ -353,6 +359,7 @@ pub fn encode_fields(values: &[(FieldType, &FieldValue)]) -> Vec<u8> {
                 out.extend(bigsize::encode_truncated(*x))
             }
             (FieldType::Point, FieldValue::Point(p)) => out.extend(p.serialize()),
+            (FieldType::BigSize, FieldValue::Uint(x)) => out.extend(BigSize(*x).encode()),
             (_, FieldValue::Bytes(b)) => out.extend(b),
             _ => {}
         }
