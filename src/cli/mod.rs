@@ -24,6 +24,7 @@ pub mod build_commitment;
 pub mod build_funding;
 pub mod channel;
 pub mod close;
+pub mod connect;
 pub mod htlc_script;
 pub mod input;
 pub mod keys;
@@ -34,6 +35,7 @@ pub mod revoke;
 pub mod shachain;
 pub mod tlv;
 pub mod walkthrough;
+pub mod wire;
 
 pub use input::Input;
 
@@ -168,6 +170,9 @@ enum Command {
     /// BOLT 4 route blinding: build a blinded path.
     #[command(subcommand)]
     BlindedPath(blinded_path::BlindedPathCommand),
+    /// Lightning messages (BOLT 1, 2, 7) as JSON and back; connect to a node.
+    #[command(subcommand)]
+    Wire(wire::WireCommand),
     /// Walk through a channel's life with fixed demo keys, every step shown and checked.
     Walkthrough,
 }
@@ -245,6 +250,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::OnionPeel(args) => onion::run_peel(args, &mut input, ex),
         Command::OnionError(cmd) => onion_error::run(cmd, &mut input, ex),
         Command::BlindedPath(cmd) => blinded_path::run(cmd, &mut input, ex),
+        Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),
     }?;
     Ok((output, cli.common.compact))
@@ -261,6 +267,8 @@ pub fn main() -> i32 {
         }
     };
     match run(cli) {
+        // A streaming step (wire connect) has already written its JSON lines.
+        Ok((Value::Null, _)) => 0,
         Ok((value, compact)) => {
             let text = if compact {
                 serde_json::to_string(&value)

@@ -5,6 +5,7 @@ pub mod bigsize;
 pub mod features;
 pub mod message;
 pub mod noise;
+pub mod peer;
 pub mod tlv;
 
 pub use bigsize::BigSize;
