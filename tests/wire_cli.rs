@@ -42,12 +42,12 @@ fn wire_init_with_feature_names_both_ways() {
     // An unknown even feature bit is refused; an unknown odd one is fine.
     lnkit_json(
         &["wire", "decode"],
-        &json!({"message_hex": "00100000000601000000000000"}),
+        &json!({"message_hex": "001000000006010000000000"}),
     )
     .assert_bad_input("message_hex", &["unknown required feature bit 40"]);
     lnkit_json(
         &["wire", "decode"],
-        &json!({"message_hex": "00100000000602000000000000"}),
+        &json!({"message_hex": "001000000006020000000000"}),
     )
     .json();
     lnkit_json(&["wire", "decode"], &json!({"message_hex": "8000"}))
