@@ -34,6 +34,7 @@ pub mod penalty;
 pub mod revoke;
 pub mod shachain;
 pub mod tlv;
+pub mod transport;
 pub mod walkthrough;
 pub mod wire;
 
@@ -170,6 +171,9 @@ enum Command {
     /// BOLT 4 route blinding: build a blinded path.
     #[command(subcommand)]
     BlindedPath(blinded_path::BlindedPathCommand),
+    /// BOLT 8 Noise_XK, one act at a time, and message encryption.
+    #[command(subcommand)]
+    Transport(transport::TransportCommand),
     /// Lightning messages (BOLT 1, 2, 7) as JSON and back; connect to a node.
     #[command(subcommand)]
     Wire(wire::WireCommand),
@@ -250,6 +254,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::OnionPeel(args) => onion::run_peel(args, &mut input, ex),
         Command::OnionError(cmd) => onion_error::run(cmd, &mut input, ex),
         Command::BlindedPath(cmd) => blinded_path::run(cmd, &mut input, ex),
+        Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),
     }?;
