@@ -129,3 +129,129 @@ fn two_lnkit_processes_handshake_and_ping_pong_over_loopback() {
     );
     assert!(listener.wait().unwrap().success());
 }
+
+#[test]
+fn transport_pipeline_reproduces_the_bolt8_vector() {
+    let v = testdata("bolt08-transport.json");
+    let (i, r) = (&v["initiator"][0], &v["responder"][0]);
+    let keys = json!({
+        "initiator_privkey": i["keys"]["ls_priv"], "initiator_ephemeral": i["keys"]["e_priv"], "responder_pubkey": i["keys"]["rs_pub"],
+        "responder_privkey": r["keys"]["ls_priv"], "responder_ephemeral": r["keys"]["e_priv"],
+    });
+    let a1 = lnkit_json(&["transport", "act1"], &keys).json();
+    let a2 = lnkit_json(&["transport", "act2"], &a1).json();
+    let a3 = lnkit_json(&["transport", "act3"], &a2).json();
+    let done = lnkit_json(&["transport", "finish"], &a3).json();
+    let step = |t: &Value, act: &str, f: &str| {
+        t["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["act"] == act)
+            .unwrap()[f]
+            .clone()
+    };
+    assert_eq!(a1["act1_hex"], step(i, "act1", "output"));
+    assert_eq!(a2["act2_hex"], step(r, "act2", "output"));
+    assert_eq!(a3["act3_hex"], step(i, "act3", "output"));
+    assert_eq!(done["initiator_transport"]["sk"], i["expected_keys"]["sk"]);
+    assert_eq!(done["responder_transport"]["rk"], i["expected_keys"]["sk"]);
+    assert_eq!(done["initiator_pubkey"], i["keys"]["ls_pub"]);
+    let mut st = done;
+    st["side"] = json!("initiator");
+    st["message_hex"] = v["message_encryption"]["message_plaintext"].clone();
+    let enc = lnkit_json(&["transport", "encrypt"], &st).json();
+    assert_eq!(
+        enc["ciphertext_hex"],
+        v["message_encryption"]["outputs"][0]["ciphertext"]
+    );
+    let mut dec_in = enc.clone();
+    dec_in["side"] = json!("responder");
+    let dec = lnkit_json(&["transport", "decrypt"], &dec_in).json();
+    assert_eq!(dec["message_hex"], "68656c6c6f");
+    // A bad MAC at act two, named.
+    let mut bad = a2.clone();
+    let mut act2 = hex::decode(s(&a2, "act2_hex")).unwrap();
+    act2[49] ^= 1;
+    bad["act2_hex"] = json!(hex::encode(act2));
+    lnkit_json(&["transport", "act3"], &bad).assert_bad_input("act2_hex", &["act 2: bad MAC"]);
+    bad["act2_hex"] = json!("00");
+    lnkit_json(&["transport", "act3"], &bad)
+        .assert_bad_input("act2_hex", &["act 2: expected 50 bytes, got 1"]);
+    let mut long = enc.clone();
+    long["side"] = json!("initiator");
+    long["message_hex"] = json!("00".repeat(65536));
+    lnkit_json(&["transport", "encrypt"], &long)
+        .assert_bad_input("message_hex", &["over the 65535-byte limit"]);
+    let mut trunc = enc;
+    trunc["side"] = json!("responder");
+    trunc["ciphertext_hex"] = json!("00".repeat(10));
+    lnkit_json(&["transport", "decrypt"], &trunc)
+        .assert_bad_input("ciphertext_hex", &["truncated"]);
+}
+
+#[test]
+fn gossip_sign_then_verify() {
+    let k = |b: u8| hex::encode([b; 32]);
+    let ann = lnkit_json(
+        &["gossip", "sign", "--kind", "channel_announcement", "--network", "regtest"],
+        &json!({"node_privkey_1": k(0x31), "node_privkey_2": k(0x32), "bitcoin_privkey_1": k(0x41), "bitcoin_privkey_2": k(0x42), "short_channel_id": "103x1x0"}),
+    )
+    .json();
+    // node_id_1 is the lesser node id.
+    assert!(s(&ann["message"], "node_id_1") < s(&ann["message"], "node_id_2"));
+    let ok = lnkit_json(
+        &["gossip", "verify"],
+        &json!({"message_hex": ann["message_hex"]}),
+    )
+    .json();
+    assert_eq!(ok["signatures"].as_array().unwrap().len(), 4);
+    // A flipped byte in the signed part breaks the signatures.
+    let mut bytes = hex::decode(s(&ann, "message_hex")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let run = lnkit_json(
+        &["gossip", "verify"],
+        &json!({"message_hex": hex::encode(&bytes)}),
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("does not verify"));
+    // With a funding transaction whose output 0 pays the 2-of-2 of the bitcoin keys.
+    let funding = lnkit_json(&["build-funding", "--network", "regtest"], &json!({
+        "inputs": [{"txid": "fd2105607605d2302994ffea703b09f66b6351816ee737a93e42a841ea20bbad", "vout": 0, "amount_sat": 100000000, "script_pubkey": "0014cc1b07838e387deacd0e5232e1e8b49f4c29e484"}],
+        "local_funding_pubkey": ann["message"]["bitcoin_key_1"], "remote_funding_pubkey": ann["message"]["bitcoin_key_2"],
+        "funding_amount_sat": 1000000, "change_script_pubkey": "0014cc1b07838e387deacd0e5232e1e8b49f4c29e484", "feerate_sat_per_vb": 1})).json();
+    let ok = lnkit_json(
+        &["gossip", "verify"],
+        &json!({"message_hex": ann["message_hex"], "funding_tx_hex": funding["tx_hex"]}),
+    )
+    .json();
+    assert_eq!(ok["funding_output_matches"], true);
+
+    let upd = lnkit_json(
+        &["gossip", "sign", "--kind", "channel_update"],
+        &json!({"node_privkey": k(0x31), "short_channel_id": "103x1x0", "timestamp": 1700000000, "direction": 1,
+                "cltv_expiry_delta": 144, "htlc_minimum_msat": 1000, "fee_base_msat": 1000, "fee_proportional_millionths": 100, "htlc_maximum_msat": 990000000}),
+    )
+    .json();
+    let signer = lnkit::secp256k1::PublicKey::from_secret_key(
+        &lnkit::secp256k1::Secp256k1::new(),
+        &lnkit::secp256k1::SecretKey::from_slice(&[0x31; 32]).unwrap(),
+    );
+    lnkit_json(
+        &["gossip", "verify"],
+        &json!({"message_hex": upd["message_hex"], "node_id": signer.to_string()}),
+    )
+    .json();
+    lnkit_json(
+        &["gossip", "verify"],
+        &json!({"message_hex": upd["message_hex"]}),
+    )
+    .assert_bad_input("message_hex", &["give the node_id"]);
+    let node = lnkit_json(&["gossip", "sign", "--kind", "node_announcement"], &json!({"node_privkey": k(0x31), "timestamp": 1, "alias": "lnkit", "features": ["var_onion_optin_optional"]})).json();
+    lnkit_json(
+        &["gossip", "verify"],
+        &json!({"message_hex": node["message_hex"]}),
+    )
+    .json();
+}

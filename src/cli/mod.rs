@@ -25,6 +25,7 @@ pub mod build_funding;
 pub mod channel;
 pub mod close;
 pub mod connect;
+pub mod gossip;
 pub mod htlc_script;
 pub mod input;
 pub mod keys;
@@ -171,6 +172,9 @@ enum Command {
     /// BOLT 4 route blinding: build a blinded path.
     #[command(subcommand)]
     BlindedPath(blinded_path::BlindedPathCommand),
+    /// BOLT 7 gossip: sign and verify announcements and updates.
+    #[command(subcommand)]
+    Gossip(gossip::GossipCommand),
     /// BOLT 8 Noise_XK, one act at a time, and message encryption.
     #[command(subcommand)]
     Transport(transport::TransportCommand),
@@ -254,6 +258,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::OnionPeel(args) => onion::run_peel(args, &mut input, ex),
         Command::OnionError(cmd) => onion_error::run(cmd, &mut input, ex),
         Command::BlindedPath(cmd) => blinded_path::run(cmd, &mut input, ex),
+        Command::Gossip(cmd) => gossip::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),

@@ -31,8 +31,14 @@ pub enum TransportCommand {
 }
 
 fn state<T: DeserializeOwned>(input: &Input, field: &str) -> Result<T, CliError> {
-    let v = input.raw(field).ok_or_else(|| input.error(field, "missing required field (from the previous step's output)"))?;
-    serde_json::from_value(v.clone()).map_err(|e| input.error(field, format!("not a handshake state: {e}")))
+    let v = input.raw(field).ok_or_else(|| {
+        input.error(
+            field,
+            "missing required field (from the previous step's output)",
+        )
+    })?;
+    serde_json::from_value(v.clone())
+        .map_err(|e| input.error(field, format!("not a handshake state: {e}")))
 }
 
 fn act_error(input: &Input, field: &str, e: HandshakeError) -> CliError {
@@ -59,33 +65,61 @@ pub fn run(cmd: TransportCommand, input: &mut Input, ex: &mut Explain) -> StepRe
             let rs = input.req("responder_pubkey", input::pubkey)?;
             let e = input.req("initiator_ephemeral", input::secret_key)?;
             let (act, st) = noise::initiator_act1(&secp, &ls, &rs, &e);
-            ex.line(format!("act one: h = {}, ck = {}", hex(st.state.h), hex(st.state.ck)));
-            Ok(carry(input, json!({ "act1_hex": hex(act), "initiator_state": st })))
+            ex.line(format!(
+                "act one: h = {}, ck = {}",
+                hex(st.state.h),
+                hex(st.state.ck)
+            ));
+            Ok(carry(
+                input,
+                json!({ "act1_hex": hex(act), "initiator_state": st }),
+            ))
         }
         TransportCommand::Act2 => {
             let ls = input.req("responder_privkey", input::secret_key)?;
             let e = input.req("responder_ephemeral", input::secret_key)?;
             let act1 = input.req("act1_hex", input::hex_bytes)?;
-            let st = noise::responder_act1(&secp, &ls, &act1).map_err(|e| act_error(input, "act1_hex", e))?;
+            let st = noise::responder_act1(&secp, &ls, &act1)
+                .map_err(|e| act_error(input, "act1_hex", e))?;
             let (act, st) = noise::responder_act2(&secp, &st, &e);
-            ex.line(format!("act two: h = {}, ck = {}, temp_k2 = {}", hex(st.state.h), hex(st.state.ck), hex(st.temp_k2)));
-            Ok(carry(input, json!({ "act2_hex": hex(act), "responder_state": st })))
+            ex.line(format!(
+                "act two: h = {}, ck = {}, temp_k2 = {}",
+                hex(st.state.h),
+                hex(st.state.ck),
+                hex(st.temp_k2)
+            ));
+            Ok(carry(
+                input,
+                json!({ "act2_hex": hex(act), "responder_state": st }),
+            ))
         }
         TransportCommand::Act3 => {
             let st: InitiatorAct1 = state(input, "initiator_state")?;
             let rs = input.req("responder_pubkey", input::pubkey)?;
             let act2 = input.req("act2_hex", input::hex_bytes)?;
-            let (act, t) = noise::initiator_act2_act3(&secp, &st, &act2, &rs).map_err(|e| act_error(input, "act2_hex", e))?;
+            let (act, t) = noise::initiator_act2_act3(&secp, &st, &act2, &rs)
+                .map_err(|e| act_error(input, "act2_hex", e))?;
             ex.line(format!("act three: sk = {}, rk = {}", hex(t.sk), hex(t.rk)));
-            Ok(carry(input, json!({ "act3_hex": hex(act), "initiator_transport": t })))
+            Ok(carry(
+                input,
+                json!({ "act3_hex": hex(act), "initiator_transport": t }),
+            ))
         }
         TransportCommand::Finish => {
             let st: ResponderAct2 = state(input, "responder_state")?;
             let act3 = input.req("act3_hex", input::hex_bytes)?;
-            let t = noise::responder_act3(&st, &act3).map_err(|e| act_error(input, "act3_hex", e))?;
+            let t =
+                noise::responder_act3(&st, &act3).map_err(|e| act_error(input, "act3_hex", e))?;
             let initiator: PublicKey = t.remote_static;
-            ex.line(format!("the initiator is {initiator}; sk = {}, rk = {}", hex(t.sk), hex(t.rk)));
-            Ok(carry(input, json!({ "responder_transport": t, "initiator_pubkey": initiator.to_string() })))
+            ex.line(format!(
+                "the initiator is {initiator}; sk = {}, rk = {}",
+                hex(t.sk),
+                hex(t.rk)
+            ));
+            Ok(carry(
+                input,
+                json!({ "responder_transport": t, "initiator_pubkey": initiator.to_string() }),
+            ))
         }
         TransportCommand::Encrypt | TransportCommand::Decrypt => {
             let side = input.req("side", input::one_of(&["initiator", "responder"]))?;
@@ -93,10 +127,17 @@ pub fn run(cmd: TransportCommand, input: &mut Input, ex: &mut Explain) -> StepRe
             let mut t: Transport = state(input, &field)?;
             let (out_field, bytes) = if matches!(cmd, TransportCommand::Encrypt) {
                 let m = input.req("message_hex", input::hex_bytes)?;
-                ("ciphertext_hex", t.encrypt(&m).map_err(|e| input.error("message_hex", e))?)
+                (
+                    "ciphertext_hex",
+                    t.encrypt(&m).map_err(|e| input.error("message_hex", e))?,
+                )
             } else {
                 let c = input.req("ciphertext_hex", input::hex_bytes)?;
-                ("message_hex", t.decrypt(&c).map_err(|e| input.error("ciphertext_hex", e))?)
+                (
+                    "message_hex",
+                    t.decrypt(&c)
+                        .map_err(|e| input.error("ciphertext_hex", e))?,
+                )
             };
             ex.line(format!("{side}: nonces now sn = {}, rn = {}", t.sn, t.rn));
             Ok(carry(input, json!({ out_field: hex(bytes), field: t })))

@@ -3,6 +3,7 @@
 
 pub mod bigsize;
 pub mod features;
+pub mod gossip;
 pub mod message;
 pub mod noise;
 pub mod peer;
