@@ -180,3 +180,26 @@ fn unknown_odd_kept_unknown_even_refused() {
     ));
     let _ = Value::Null;
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The fuzz targets' properties on stable: untrusted bytes never panic the
+    /// message decoder or the responder, and what decodes re-encodes exactly.
+    #[test]
+    fn untrusted_messages_and_acts_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), typ in prop::sample::select(MESSAGES.iter().map(|m| m.typ).collect::<Vec<_>>())) {
+        let mut framed = typ.to_be_bytes().to_vec();
+        framed.extend(&bytes);
+        for data in [&bytes, &framed] {
+            if let Ok(m) = decode(data) {
+                prop_assert_eq!(&encode(&m).unwrap(), data);
+            }
+        }
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        let ls = bitcoin::secp256k1::SecretKey::from_slice(&[0x21; 32]).unwrap();
+        let mut act1 = bytes.clone();
+        act1.resize(50, 0);
+        act1[0] = 0;
+        let _ = lnkit::wire::noise::responder_act1(&secp, &ls, &act1);
+    }
+}
