@@ -15,8 +15,14 @@ use lnkit::wire::noise::*;
 
 fn bench(c: &mut Criterion) {
     let secp = Secp256k1::new();
-    let (ils, iep) = (SecretKey::from_slice(&[0x11; 32]).unwrap(), SecretKey::from_slice(&[0x12; 32]).unwrap());
-    let (rls, rep) = (SecretKey::from_slice(&[0x21; 32]).unwrap(), SecretKey::from_slice(&[0x22; 32]).unwrap());
+    let (ils, iep) = (
+        SecretKey::from_slice(&[0x11; 32]).unwrap(),
+        SecretKey::from_slice(&[0x12; 32]).unwrap(),
+    );
+    let (rls, rep) = (
+        SecretKey::from_slice(&[0x21; 32]).unwrap(),
+        SecretKey::from_slice(&[0x22; 32]).unwrap(),
+    );
     let rs = PublicKey::from_secret_key(&secp, &rls);
     let handshake = || {
         let (a1, ist) = initiator_act1(&secp, &ils, &rs, &iep);
@@ -26,7 +32,9 @@ fn bench(c: &mut Criterion) {
         let rt = responder_act3(&rst, &a3).unwrap();
         (it, rt)
     };
-    c.bench_function("handshake (initiator + responder)", |b| b.iter(|| black_box(handshake())));
+    c.bench_function("handshake (initiator + responder)", |b| {
+        b.iter(|| black_box(handshake()))
+    });
 
     let mut g = c.benchmark_group("transport");
     for len in [32usize, 65535] {
@@ -44,15 +52,25 @@ fn bench(c: &mut Criterion) {
         let nonce = [0u8; 12].into();
         let mut body = msg.clone();
         let mut length = vec![0u8, 32];
-        g.bench_with_input(BenchmarkId::new("floor: raw chacha20poly1305", len), &len, |b, _| {
-            b.iter(|| {
-                let t1 = aead.encrypt_in_place_detached(&nonce, &[], &mut length).unwrap();
-                let t2 = aead.encrypt_in_place_detached(&nonce, &[], &mut body).unwrap();
-                aead.decrypt_in_place_detached(&nonce, &[], &mut length, &t1).unwrap();
-                aead.decrypt_in_place_detached(&nonce, &[], &mut body, &t2).unwrap();
-                black_box(&body);
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("floor: raw chacha20poly1305", len),
+            &len,
+            |b, _| {
+                b.iter(|| {
+                    let t1 = aead
+                        .encrypt_in_place_detached(&nonce, &[], &mut length)
+                        .unwrap();
+                    let t2 = aead
+                        .encrypt_in_place_detached(&nonce, &[], &mut body)
+                        .unwrap();
+                    aead.decrypt_in_place_detached(&nonce, &[], &mut length, &t1)
+                        .unwrap();
+                    aead.decrypt_in_place_detached(&nonce, &[], &mut body, &t2)
+                        .unwrap();
+                    black_box(&body);
+                })
+            },
+        );
     }
     g.finish();
 }
