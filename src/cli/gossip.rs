@@ -220,10 +220,9 @@ pub fn run(cmd: GossipCommand, input: &mut Input, ex: &mut Explain) -> StepResul
             let checks = gossip::verify(&secp, &bytes, signer.as_ref())
                 .map_err(|e| input.error("message_hex", e))?;
             let m = message::decode(&bytes).map_err(|e| input.error("message_hex", e))?;
-            let funding = match input.opt("funding_tx_hex", input::transaction)? {
-                Some(tx) => Some(gossip::funding_output_matches(&m, &tx)),
-                None => None,
-            };
+            let funding = input
+                .opt("funding_tx_hex", input::transaction)?
+                .map(|tx| gossip::funding_output_matches(&m, &tx));
             if let Some(bad) = checks.iter().find(|c| !c.valid) {
                 return Err(CliError::failure(format!(
                     "{} does not verify against {}",
