@@ -255,3 +255,49 @@ fn gossip_sign_then_verify() {
     )
     .json();
 }
+
+#[test]
+fn wire_and_transport_bad_input_names_the_rule() {
+    // The TLV extension rules, by name (BOLT 1 Appendix C).
+    lnkit_json(
+        &["wire", "decode"],
+        &json!({"message_hex": "001000000000ca012a"}),
+    )
+    .assert_bad_input(
+        "message_hex",
+        &["init: TLV extension", "unknown even type 202"],
+    );
+    lnkit_json(
+        &["wire", "decode"],
+        &json!({"message_hex": "001000000000c90101c90102"}),
+    )
+    .assert_bad_input("message_hex", &["duplicate type 201"]);
+    lnkit_json(
+        &["wire", "decode"],
+        &json!({"message_hex": "00100000000001"}),
+    )
+    .assert_bad_input("message_hex", &["truncated"]);
+
+    let v = testdata("bolt08-transport.json");
+    let (i, r) = (&v["initiator"][0], &v["responder"][0]);
+    let keys = json!({
+        "initiator_privkey": i["keys"]["ls_priv"], "initiator_ephemeral": i["keys"]["e_priv"], "responder_pubkey": i["keys"]["rs_pub"],
+        "responder_privkey": r["keys"]["ls_priv"], "responder_ephemeral": r["keys"]["e_priv"],
+    });
+    let a1 = lnkit_json(&["transport", "act1"], &keys).json();
+    let mut bad1 = a1.clone();
+    bad1["act1_hex"] = json!(format!("00{}{}", "04".repeat(33), "00".repeat(16)));
+    lnkit_json(&["transport", "act2"], &bad1)
+        .assert_bad_input("act1_hex", &["act 1: the public key is not a valid point"]);
+    let a2 = lnkit_json(&["transport", "act2"], &a1).json();
+    let mut v1 = a2.clone();
+    v1["act2_hex"] = json!(format!("01{}", &s(&a2, "act2_hex")[2..]));
+    lnkit_json(&["transport", "act3"], &v1)
+        .assert_bad_input("act2_hex", &["act 2: unknown version 1"]);
+    let a3 = lnkit_json(&["transport", "act3"], &a2).json();
+    let mut bad3 = a3.clone();
+    let mut act3 = hex::decode(s(&a3, "act3_hex")).unwrap();
+    act3[65] ^= 1;
+    bad3["act3_hex"] = json!(hex::encode(act3));
+    lnkit_json(&["transport", "finish"], &bad3).assert_bad_input("act3_hex", &["act 3: bad MAC"]);
+}
