@@ -8,6 +8,7 @@
 //! | module | BOLT |
 //! |---|---|
 //! | [`amount`] | millisatoshi amounts (BOLT 2 `amount_msat`) |
+//! | [`invoice`] | BOLT 11 invoices |
 //! | [`keys`] | BOLT 3 "Key Derivation" |
 //! | [`shachain`] | BOLT 3 "Per-commitment Secret Requirements" and "Efficient Per-commitment Secret Storage" |
 //! | [`script`] | BOLT 3 "Funding Transaction Output", "Offered/Received HTLC Outputs"; the swap contract |
@@ -22,6 +23,7 @@
 
 pub mod amount;
 pub mod cli;
+pub mod invoice;
 pub mod keys;
 pub mod onion;
 pub mod payment;
