@@ -28,6 +28,7 @@ pub mod connect;
 pub mod gossip;
 pub mod htlc_script;
 pub mod input;
+pub mod invoice;
 pub mod keys;
 pub mod onion;
 pub mod onion_error;
@@ -172,6 +173,9 @@ enum Command {
     /// BOLT 4 route blinding: build a blinded path.
     #[command(subcommand)]
     BlindedPath(blinded_path::BlindedPathCommand),
+    /// BOLT 11 invoices: decode and create.
+    #[command(subcommand)]
+    Invoice(invoice::InvoiceCommand),
     /// BOLT 7 gossip: sign and verify announcements and updates.
     #[command(subcommand)]
     Gossip(gossip::GossipCommand),
@@ -259,6 +263,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::OnionError(cmd) => onion_error::run(cmd, &mut input, ex),
         Command::BlindedPath(cmd) => blinded_path::run(cmd, &mut input, ex),
         Command::Gossip(cmd) => gossip::run(cmd, &mut input, ex),
+        Command::Invoice(cmd) => invoice::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),

@@ -223,7 +223,8 @@ fn parse_amount(s: &str) -> Result<Option<u64>, InvoiceError> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("expected digits before the multiplier"));
     }
-    let n: u64 = digits.parse().map_err(|_| bad("too large"))?;
+    // u128: a pico-BTC amount has one digit more than the msat it stands for.
+    let n: u128 = digits.parse().map_err(|_| bad("too large"))?;
     let msat = match mult {
         None => n.checked_mul(100_000_000_000),
         Some('m') => n.checked_mul(100_000_000),
@@ -238,6 +239,7 @@ fn parse_amount(s: &str) -> Result<Option<u64>, InvoiceError> {
             Some(n / 10)
         }
     };
+    let msat = msat.and_then(|m| u64::try_from(m).ok());
     msat.map(Some).ok_or_else(|| bad("too large"))
 }
 
@@ -253,7 +255,8 @@ pub fn amount_string(msat: u64) -> String {
             return format!("{}{mult}", msat / unit);
         }
     }
-    format!("{}p", msat * 10)
+    // msat * 10 pico-BTC, written as a string so it cannot overflow.
+    format!("{msat}0p")
 }
 
 fn bytes32(words: &[u8]) -> [u8; 32] {
