@@ -143,8 +143,8 @@ fn route_hints(input: &Input) -> Result<Vec<Field>, CliError> {
         return Ok(vec![]);
     };
     let mut out = vec![];
-    for i in 0..hints.len() {
-        let wrapper = Input::from_value(json!({ "hops": hints[i] }));
+    for (i, hint) in hints.iter().enumerate() {
+        let wrapper = Input::from_value(json!({ "hops": hint }));
         let mut hops = vec![];
         for h in wrapper
             .objects("hops")
