@@ -8,6 +8,7 @@
 //! | module | BOLT |
 //! |---|---|
 //! | [`amount`] | millisatoshi amounts (BOLT 2 `amount_msat`) |
+//! | [`graph`] | the channel graph (BOLT 7) and its importers |
 //! | [`invoice`] | BOLT 11 invoices |
 //! | [`keys`] | BOLT 3 "Key Derivation" |
 //! | [`shachain`] | BOLT 3 "Per-commitment Secret Requirements" and "Efficient Per-commitment Secret Storage" |
@@ -23,6 +24,7 @@
 
 pub mod amount;
 pub mod cli;
+pub mod graph;
 pub mod invoice;
 pub mod keys;
 pub mod onion;

@@ -26,6 +26,7 @@ pub mod channel;
 pub mod close;
 pub mod connect;
 pub mod gossip;
+pub mod graph;
 pub mod htlc_script;
 pub mod input;
 pub mod invoice;
@@ -173,6 +174,9 @@ enum Command {
     /// BOLT 4 route blinding: build a blinded path.
     #[command(subcommand)]
     BlindedPath(blinded_path::BlindedPathCommand),
+    /// The channel graph: load a snapshot and count it.
+    #[command(subcommand)]
+    Graph(graph::GraphCommand),
     /// BOLT 11 invoices: decode and create.
     #[command(subcommand)]
     Invoice(invoice::InvoiceCommand),
@@ -244,7 +248,7 @@ fn read_stdin() -> Result<String, CliError> {
 }
 
 fn run(cli: Cli) -> Result<(Value, bool), CliError> {
-    let wants_input = !matches!(cli.command, Command::Walkthrough);
+    let wants_input = !matches!(cli.command, Command::Walkthrough | Command::Graph(_));
     let mut input = read_input(&cli.common, wants_input)?;
     let mut explain = Explain::new(cli.common.explain);
     let ex = &mut explain;
@@ -263,6 +267,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::OnionError(cmd) => onion_error::run(cmd, &mut input, ex),
         Command::BlindedPath(cmd) => blinded_path::run(cmd, &mut input, ex),
         Command::Gossip(cmd) => gossip::run(cmd, &mut input, ex),
+        Command::Graph(cmd) => graph::run(cmd, &mut input, ex),
         Command::Invoice(cmd) => invoice::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
