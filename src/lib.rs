@@ -29,6 +29,7 @@ pub mod invoice;
 pub mod keys;
 pub mod onion;
 pub mod payment;
+pub mod route;
 pub mod script;
 pub mod shachain;
 pub mod tx;

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::input::Input;
 use super::{CliError, Explain, StepResult};
 use crate::graph::import::{self, ImportError};
+use crate::graph::Graph;
 
 /// `lnkit graph ...`
 #[derive(Subcommand, Debug)]
@@ -21,10 +22,10 @@ pub enum GraphCommand {
 pub struct GraphArgs {
     /// The graph file (format detected from its content).
     #[arg(long)]
-    graph: PathBuf,
+    pub(crate) graph: PathBuf,
     /// The node map of a GOSSMAP_COMPRESSv1 file (default: `<name>-node-map.xz` beside it).
     #[arg(long)]
-    node_map: Option<PathBuf>,
+    pub(crate) node_map: Option<PathBuf>,
 }
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, CliError> {
@@ -32,9 +33,8 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, CliError> {
         .map_err(|e| CliError::bad(format!("{what}: cannot read {}: {e}", path.display())))
 }
 
-/// Run `lnkit graph ...`.
-pub fn run(cmd: GraphCommand, _input: &mut Input, ex: &mut Explain) -> StepResult {
-    let GraphCommand::Stats(args) = cmd;
+/// Load `--graph` (and its node map) with clear errors naming the flag.
+pub(crate) fn load(args: &GraphArgs, ex: &mut Explain) -> Result<Graph, CliError> {
     let start = std::time::Instant::now();
     let bytes = read(&args.graph, "--graph")?;
     let map_path = args.node_map.clone().or_else(|| {
@@ -58,6 +58,13 @@ pub fn run(cmd: GraphCommand, _input: &mut Input, ex: &mut Explain) -> StepResul
         other => CliError::bad(format!("--graph: {other}")),
     })?;
     ex.line(format!("loaded in {} ms", start.elapsed().as_millis()));
+    Ok(g)
+}
+
+/// Run `lnkit graph ...`.
+pub fn run(cmd: GraphCommand, _input: &mut Input, ex: &mut Explain) -> StepResult {
+    let GraphCommand::Stats(args) = cmd;
+    let g = load(&args, ex)?;
     let s = g.stats();
     Ok(json!({
         "nodes": s.nodes,

@@ -35,6 +35,7 @@ pub mod onion;
 pub mod onion_error;
 pub mod penalty;
 pub mod revoke;
+pub mod route;
 pub mod shachain;
 pub mod tlv;
 pub mod transport;
@@ -177,6 +178,8 @@ enum Command {
     /// The channel graph: load a snapshot and count it.
     #[command(subcommand)]
     Graph(graph::GraphCommand),
+    /// Find a payment route through a channel graph (and the onion-create input for it).
+    Route(route::RouteArgs),
     /// BOLT 11 invoices: decode and create.
     #[command(subcommand)]
     Invoice(invoice::InvoiceCommand),
@@ -268,6 +271,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::BlindedPath(cmd) => blinded_path::run(cmd, &mut input, ex),
         Command::Gossip(cmd) => gossip::run(cmd, &mut input, ex),
         Command::Graph(cmd) => graph::run(cmd, &mut input, ex),
+        Command::Route(args) => route::run(args, &mut input, ex),
         Command::Invoice(cmd) => invoice::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),

@@ -1,0 +1,359 @@
+//! `lnkit route --graph FILE`: find a payment route (or K diverse ones), and
+//! hand it on as the input `lnkit onion-create` takes.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::graph::GraphArgs;
+use super::input::{self, Input, Parsed};
+use super::{CliError, Explain, StepResult};
+use crate::graph::Graph;
+use crate::route::{self, Route, RouteError, RouteRequest};
+use crate::wire::tlv::{scid_from_str, scid_to_string};
+
+/// Flags of `lnkit route`.
+#[derive(Args, Debug)]
+pub struct RouteArgs {
+    #[command(flatten)]
+    graph: GraphArgs,
+    /// Up to K diverse routes (the first is the best).
+    #[arg(long, default_value_t = 1)]
+    alternatives: usize,
+    /// Write the route(s) as Graphviz DOT instead of JSON.
+    #[arg(long)]
+    dot: bool,
+}
+
+/// A node: its pubkey (hex) or, for files that number nodes, its index.
+fn node(g: &Graph) -> impl Fn(&Value) -> Parsed<u32> + '_ {
+    move |v| match v {
+        Value::Number(n) => {
+            let i = n
+                .as_u64()
+                .ok_or_else(|| format!("expected a node index or pubkey, got {n}"))?;
+            if i < g.pubkeys.len() as u64 {
+                Ok(i as u32)
+            } else {
+                Err(format!(
+                    "unknown node: index {i}, the graph has {} nodes",
+                    g.pubkeys.len()
+                ))
+            }
+        }
+        Value::String(s) => {
+            if let Ok(i) = s.parse::<u64>() {
+                return node(g)(&json!(i));
+            }
+            let pk = input::pubkey(v)?;
+            g.node(&pk.serialize())
+                .ok_or_else(|| format!("unknown node: {s} is not in the graph"))
+        }
+        other => Err(format!("expected a pubkey or node index, got {other}")),
+    }
+}
+
+/// A channel direction: `BLOCKxTXxOUTPUT/DIR` (DIR 0 from node_1, the lesser
+/// pubkey, 1 from node_2, as BOLT 7's `channel_flags`), or without `/DIR` both.
+/// GOSSMAP snapshots carry no short_channel_ids, so a bare number is the
+/// channel's index in the file (the `channel_index` the route prints).
+fn directions(g: &Graph) -> impl Fn(&Value) -> Parsed<Vec<u32>> + '_ {
+    move |v| {
+        if let Some(c) = v.as_u64() {
+            if c >= g.channels.len() as u64 {
+                return Err(format!(
+                    "unknown channel: index {c}, the graph has {} channels",
+                    g.channels.len()
+                ));
+            }
+            return Ok(vec![2 * c as u32, 2 * c as u32 + 1]);
+        }
+        let s = v.as_str().ok_or_else(|| {
+            format!("expected a short_channel_id as BLOCKxTXxOUTPUT[/DIR], got {v}")
+        })?;
+        let (scid, dir) = match s.split_once('/') {
+            Some((c, "0")) => (c, Some(0)),
+            Some((c, "1")) => (c, Some(1)),
+            Some(_) => return Err(format!("direction must be /0 or /1, got \"{s}\"")),
+            None => (s, None),
+        };
+        let id = scid_from_str(scid)
+            .ok_or_else(|| format!("expected BLOCKxTXxOUTPUT[/DIR], got \"{s}\""))?;
+        let c = g
+            .channels
+            .iter()
+            .position(|c| c.short_channel_id == Some(id))
+            .ok_or_else(|| format!("unknown channel: {scid} is not in the graph"))?
+            as u32;
+        Ok(match dir {
+            Some(d) => vec![2 * c + d],
+            None => vec![2 * c, 2 * c + 1],
+        })
+    }
+}
+
+fn list<T>(
+    input: &Input,
+    field: &str,
+    one: impl Fn(&Value) -> Parsed<T>,
+) -> Result<Vec<T>, CliError> {
+    match input.raw(field) {
+        None => Ok(vec![]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| one(v).map_err(|m| input.error(&format!("{field}[{i}]"), m)))
+            .collect(),
+        Some(other) => Err(input.error(field, format!("expected an array, got {other}"))),
+    }
+}
+
+fn weight(v: &Value) -> Parsed<f64> {
+    v.as_f64()
+        .filter(|w| w.is_finite() && *w >= 0.0)
+        .ok_or_else(|| format!("expected a non-negative number, got {v}"))
+}
+
+fn request(g: &Graph, input: &Input) -> Result<RouteRequest, CliError> {
+    let source = input.req("source", node(g))?;
+    let destination = input.req("destination", node(g))?;
+    let amount_msat = input.req("amount_msat", input::uint)?;
+    if amount_msat == 0 {
+        return Err(input.error("amount_msat", "must be above zero"));
+    }
+    let mut req = RouteRequest::new(source, destination, amount_msat);
+    if source == destination {
+        return Err(input.error("destination", "is the same node as source"));
+    }
+    if let Some(v) = input.opt("final_cltv_expiry_delta", input::uint32)? {
+        req.final_cltv_expiry_delta = v;
+    }
+    // Silent in the issue: with no budget given, allow what a wallet would
+    // (5 sat + 1%), rather than any fee at all.
+    req.max_fee_msat = input
+        .opt("max_fee_msat", input::uint)?
+        .unwrap_or(5_000 + amount_msat / 100);
+    if let Some(v) = input.opt("max_total_cltv_expiry_delta", input::uint32)? {
+        req.max_total_cltv_expiry_delta = v;
+    }
+    if let Some(v) = input.opt("max_hops", input::uint)? {
+        if v == 0 || v > 27 {
+            return Err(input.error(
+                "max_hops",
+                format!("expected 1 to 27 (what fits in a 1300-byte onion), got {v}"),
+            ));
+        }
+        req.max_hops = v as usize;
+    }
+    if let Some(w) = input.opt("probability_weight_msat", weight)? {
+        req.probability_weight = w;
+    }
+    if let Some(w) = input.opt("cltv_risk", weight)? {
+        req.cltv_risk = w;
+    }
+    req.avoid_nodes = list(input, "avoid_nodes", node(g))?.into_iter().collect();
+    req.avoid_directions = list(input, "avoid_channels", directions(g))?
+        .into_iter()
+        .flatten()
+        .collect::<HashSet<_>>();
+    if input.has("liquidity") {
+        for (i, item) in input.objects("liquidity")?.iter().enumerate() {
+            let dirs = item.req("short_channel_id", directions(g))?;
+            let dirs = match item.opt("direction", input::uint)? {
+                Some(d @ (0 | 1)) => vec![(dirs[0] & !1) + d as u32],
+                Some(d) => return Err(item.error("direction", format!("expected 0 or 1, got {d}"))),
+                None if dirs.len() == 1 => dirs,
+                None => {
+                    return Err(input.error(
+                        &format!("liquidity[{i}].short_channel_id"),
+                        "needs a direction: BLOCKxTXxOUTPUT/0 or /1, or a `direction` field",
+                    ))
+                }
+            };
+            let min = item.opt("min_msat", input::uint)?.unwrap_or(0);
+            let max = item.opt("max_msat", input::uint)?.unwrap_or(u64::MAX);
+            if min > max {
+                return Err(item.error("min_msat", format!("{min} is above max_msat {max}")));
+            }
+            req.liquidity.insert(dirs[0], (min, max));
+        }
+    }
+    Ok(req)
+}
+
+fn scid(g: &Graph, dir: u32) -> Value {
+    match g.channels[(dir / 2) as usize].short_channel_id {
+        Some(s) => json!(scid_to_string(s)),
+        None => Value::Null,
+    }
+}
+
+fn pubkey(g: &Graph, n: u32) -> String {
+    super::hex(g.pubkeys[n as usize])
+}
+
+/// One route as the contract's JSON, with the `onion_create` input built from it.
+fn route_json(g: &Graph, r: &Route, height: u32, input: &Input) -> Value {
+    let hops: Vec<Value> = r
+        .hops
+        .iter()
+        .map(|h| {
+            json!({
+                "short_channel_id": scid(g, h.direction),
+                "channel_index": h.direction / 2,
+                "direction": h.direction % 2,
+                "pubkey": pubkey(g, h.node),
+                "alias": g.aliases.get(h.node as usize).filter(|a| !a.is_empty()),
+                "amount_msat": h.amount_msat,
+                "cltv_expiry": height + h.cltv_delta,
+                "fee_msat": h.fee_msat,
+                "success_probability": h.probability,
+            })
+        })
+        .collect();
+    // BOLT 4 payloads: each hop forwards what crosses the *next* channel;
+    // the final hop's amount and CLTV are its own.
+    let onion_hops: Vec<Value> = r
+        .hops
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match r.hops.get(i + 1) {
+            Some(next) => json!({
+                "pubkey": pubkey(g, h.node),
+                "short_channel_id": scid(g, next.direction),
+                "amt_to_forward_msat": next.amount_msat,
+                "outgoing_cltv_value": height + next.cltv_delta,
+            }),
+            None => {
+                let mut last = json!({
+                    "pubkey": pubkey(g, h.node),
+                    "amt_to_forward_msat": h.amount_msat,
+                    "outgoing_cltv_value": height + h.cltv_delta,
+                });
+                if let Some(secret) = input.raw("payment_secret") {
+                    last["payment_secret"] = secret.clone();
+                    last["total_msat"] = input
+                        .raw("total_msat")
+                        .cloned()
+                        .unwrap_or(json!(h.amount_msat));
+                }
+                last
+            }
+        })
+        .collect();
+    let mut onion = json!({ "hops": onion_hops });
+    for f in ["payment_hash", "session_key", "associated_data"] {
+        if let Some(v) = input.raw(f) {
+            onion[f] = v.clone();
+        }
+    }
+    json!({
+        "hops": hops,
+        "total_amount_msat": r.total_amount_msat,
+        "total_fee_msat": r.total_fee_msat,
+        "total_cltv_expiry": height + r.total_cltv_delta,
+        "total_cltv_expiry_delta": r.total_cltv_delta,
+        "success_probability": r.probability,
+        "onion_create": onion,
+    })
+}
+
+fn label(g: &Graph, n: u32) -> String {
+    match g.aliases.get(n as usize).filter(|a| !a.is_empty()) {
+        Some(a) => a.replace('"', "\\\""),
+        None => {
+            let pk = pubkey(g, n);
+            format!("{}…", &pk[..16])
+        }
+    }
+}
+
+/// Graphviz DOT: one cluster of edges per route, nodes labelled by alias.
+fn dot(g: &Graph, source: u32, routes: &[Route]) -> String {
+    const COLORS: [&str; 6] = ["black", "blue", "darkgreen", "red", "purple", "orange"];
+    let mut out = String::from("digraph route {\n  rankdir=LR;\n  node [shape=box];\n");
+    let mut nodes = vec![source];
+    nodes.extend(routes.iter().flat_map(|r| r.hops.iter().map(|h| h.node)));
+    nodes.sort_unstable();
+    nodes.dedup();
+    for n in nodes {
+        out += &format!("  n{n} [label=\"{}\"];\n", label(g, n));
+    }
+    for (i, r) in routes.iter().enumerate() {
+        let mut from = source;
+        for h in &r.hops {
+            let scid = scid(g, h.direction);
+            out += &format!(
+                "  n{from} -> n{} [color={}, label=\"{}\\n{} msat\\nfee {} msat\"];\n",
+                h.node,
+                COLORS[i % COLORS.len()],
+                scid.as_str().unwrap_or("?"),
+                h.amount_msat,
+                h.fee_msat
+            );
+            from = h.node;
+        }
+    }
+    out + "}\n"
+}
+
+/// Run `lnkit route`.
+pub fn run(args: RouteArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
+    let g = super::graph::load(&args.graph, ex)?;
+    let req = request(&g, input)?;
+    let height = input
+        .opt("current_block_height", input::uint32)?
+        .unwrap_or(0);
+    if args.alternatives == 0 {
+        return Err(CliError::bad("--alternatives: expected at least 1"));
+    }
+    let routes = match route::find_routes(&g, &req, args.alternatives) {
+        Ok(r) => r,
+        Err(RouteError::Unreachable { amount_msat }) => {
+            // Say why: the fee budget (with the cheapest fee found), or capacity.
+            let mut free = req.clone();
+            free.max_fee_msat = u64::MAX;
+            if let Ok(r) = route::find_route(&g, &free) {
+                return Err(CliError::failure(format!(
+                    "no route within max_fee_msat {}: the cheapest route found costs {} msat in fees",
+                    req.max_fee_msat, r.total_fee_msat
+                )));
+            }
+            let width = route::bottleneck_msat(&g, &req);
+            return Err(CliError::failure(if width == 0 {
+                "no route: the destination is unreachable from the source over enabled channels"
+                    .to_string()
+            } else if width < amount_msat {
+                format!("no route: the best bottleneck found is {width} msat, below the {amount_msat} msat asked")
+            } else {
+                format!("no route for {amount_msat} msat within the hop, CLTV and htlc limits (a path with bottleneck {width} msat exists)")
+            }));
+        }
+        Err(e) => return Err(CliError::bad(format!("route: {e}"))),
+    };
+    let first = &routes[0];
+    ex.line(format!(
+        "searched back from the destination: {} hops, {} msat in fees, success probability {:.4}",
+        first.hops.len(),
+        first.total_fee_msat,
+        first.probability
+    ));
+    if args.dot {
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(dot(&g, req.source, &routes).as_bytes());
+        return Ok(Value::Null);
+    }
+    let mut out = route_json(&g, first, height, input);
+    if args.alternatives > 1 {
+        out["alternatives"] = Value::Array(
+            routes
+                .iter()
+                .map(|r| route_json(&g, r, height, input))
+                .collect(),
+        );
+    }
+    Ok(out)
+}
