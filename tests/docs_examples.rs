@@ -2,7 +2,8 @@
 //!
 //! A page's ```sh block is run with bash (`set -euo pipefail`) from the
 //! repository root with the built `lnkit` first on PATH. When a ```json block
-//! follows it directly, the command's stdout must equal that JSON. Run with
+//! follows it directly, the command's stdout must equal that JSON; a ```text
+//! block, that text byte for byte. Run with
 //! `LNKIT_BLESS=1` to rewrite those blocks from the real output after a
 //! deliberate change (then read the diff).
 
@@ -92,6 +93,22 @@ fn every_docs_example_runs_and_matches() {
                 page.display(),
                 b.body
             );
+            // A ```text block (DOT, error messages) is compared as text.
+            if let Some(exp) = found.get(k + 1).filter(|n| n.lang == "text") {
+                if bless {
+                    edits.push((exp.range.clone(), stdout.clone()));
+                } else {
+                    assert_eq!(
+                        stdout,
+                        exp.body,
+                        "{}: output of\n{}",
+                        page.display(),
+                        b.body
+                    );
+                }
+                compared += 1;
+                continue;
+            }
             let Some(exp) = found.get(k + 1).filter(|n| n.lang == "json") else {
                 continue;
             };
