@@ -55,6 +55,10 @@ pub struct Graph {
     pub out_start: Vec<u32>,
     /// Outgoing direction ids, grouped by source node.
     pub out_edges: Vec<u32>,
+    /// CSR offsets into `in_edges`: the pathfinder walks back from the destination.
+    pub in_start: Vec<u32>,
+    /// Incoming direction ids, grouped by target node.
+    pub in_edges: Vec<u32>,
 }
 
 /// Counts `lnkit graph stats` prints.
@@ -89,35 +93,26 @@ impl Graph {
         }
     }
 
-    /// Build the CSR adjacency from `channels` (every present direction).
+    /// Build the CSR adjacencies, out and in, from `channels` (every present direction).
     pub fn index(&mut self) {
+        let dirs: Vec<u32> = (0..self.policies.len() as u32)
+            .filter(|&d| self.policies[d as usize].present)
+            .collect();
         let n = self.pubkeys.len();
-        let mut count = vec![0u32; n + 1];
-        for d in 0..self.policies.len() as u32 {
-            if self.policies[d as usize].present {
-                count[self.endpoints(d).0 as usize + 1] += 1;
-            }
-        }
-        for i in 0..n {
-            count[i + 1] += count[i];
-        }
-        let mut fill = count.clone();
-        let mut edges = vec![0u32; count[n] as usize];
-        for d in 0..self.policies.len() as u32 {
-            if self.policies[d as usize].present {
-                let s = self.endpoints(d).0 as usize;
-                edges[fill[s] as usize] = d;
-                fill[s] += 1;
-            }
-        }
-        self.out_start = count;
-        self.out_edges = edges;
+        (self.out_start, self.out_edges) = csr(n, &dirs, |d| self.endpoints(d).0);
+        (self.in_start, self.in_edges) = csr(n, &dirs, |d| self.endpoints(d).1);
     }
 
     /// Outgoing directions of a node.
     pub fn out(&self, node: u32) -> &[u32] {
         &self.out_edges
             [self.out_start[node as usize] as usize..self.out_start[node as usize + 1] as usize]
+    }
+
+    /// Incoming directions of a node.
+    pub fn incoming(&self, node: u32) -> &[u32] {
+        &self.in_edges
+            [self.in_start[node as usize] as usize..self.in_start[node as usize + 1] as usize]
     }
 
     /// The node index of a pubkey.
@@ -167,10 +162,15 @@ impl Graph {
     /// The size of the largest strongly connected component over enabled
     /// directions (iterative Tarjan: the graph is too deep for recursion).
     pub fn largest_scc(&self) -> usize {
+        self.largest_scc_nodes().len()
+    }
+
+    /// The nodes of the largest strongly connected component over enabled directions.
+    pub fn largest_scc_nodes(&self) -> Vec<u32> {
         let n = self.pubkeys.len();
         let (mut index, mut low) = (vec![u32::MAX; n], vec![0u32; n]);
         let mut on_stack = vec![false; n];
-        let (mut stack, mut next, mut best) = (vec![], 0u32, 0usize);
+        let (mut stack, mut next, mut best) = (vec![], 0u32, vec![]);
         for root in 0..n as u32 {
             if index[root as usize] != u32::MAX {
                 continue;
@@ -206,19 +206,40 @@ impl Graph {
                         low[u as usize] = low[u as usize].min(low[v as usize]);
                     }
                     if low[v as usize] == index[v as usize] {
-                        let mut size = 0;
+                        let mut members = vec![];
                         while let Some(w) = stack.pop() {
                             on_stack[w as usize] = false;
-                            size += 1;
+                            members.push(w);
                             if w == v {
                                 break;
                             }
                         }
-                        best = best.max(size);
+                        if members.len() > best.len() {
+                            best = members;
+                        }
                     }
                 }
             }
         }
         best
     }
+}
+
+/// Compressed sparse rows: `dirs` grouped by `key`, with offsets per node.
+fn csr(n: usize, dirs: &[u32], key: impl Fn(u32) -> u32) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; n + 1];
+    for &d in dirs {
+        start[key(d) as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut edges = vec![0u32; dirs.len()];
+    for &d in dirs {
+        let k = key(d) as usize;
+        edges[fill[k] as usize] = d;
+        fill[k] += 1;
+    }
+    (start, edges)
 }

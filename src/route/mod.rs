@@ -188,26 +188,6 @@ pub fn find_route(g: &Graph, req: &RouteRequest) -> Result<Route, RouteError> {
         return Err(RouteError::SameNode);
     }
     let n = g.pubkeys.len();
-    // In-edges, built once per search: the search walks backwards.
-    let mut in_start = vec![0u32; n + 1];
-    for d in 0..g.policies.len() as u32 {
-        if g.policies[d as usize].enabled {
-            in_start[g.endpoints(d).1 as usize + 1] += 1;
-        }
-    }
-    for i in 0..n {
-        in_start[i + 1] += in_start[i];
-    }
-    let mut fill = in_start.clone();
-    let mut in_edges = vec![0u32; in_start[n] as usize];
-    for d in 0..g.policies.len() as u32 {
-        if g.policies[d as usize].enabled {
-            let t = g.endpoints(d).1 as usize;
-            in_edges[fill[t] as usize] = d;
-            fill[t] += 1;
-        }
-    }
-
     let mut best: Vec<Option<Label>> = vec![None; n];
     let mut done = vec![false; n];
     let mut heap = BinaryHeap::new();
@@ -234,9 +214,12 @@ pub fn find_route(g: &Graph, req: &RouteRequest) -> Result<Route, RouteError> {
         if lv.hops as usize >= req.max_hops {
             continue;
         }
-        for &d in &in_edges[in_start[v as usize] as usize..in_start[v as usize + 1] as usize] {
+        for &d in g.incoming(v) {
             let u = g.endpoints(d).0;
-            if done[u as usize] || req.avoid_directions.contains(&d) || req.avoid_nodes.contains(&u)
+            if !g.policies[d as usize].enabled
+                || done[u as usize]
+                || req.avoid_directions.contains(&d)
+                || req.avoid_nodes.contains(&u)
             {
                 continue;
             }
