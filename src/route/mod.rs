@@ -148,6 +148,15 @@ pub fn success_probability(amount: u64, capacity_msat: u64, known: Option<(u64, 
     (hi - amount + 1) as f64 / (hi - lo + 1) as f64
 }
 
+/// Known bounds for a direction; the empty-map check skips hashing on the hot path.
+fn known(liquidity: &HashMap<u32, (u64, u64)>, d: u32) -> Option<(u64, u64)> {
+    if liquidity.is_empty() {
+        None
+    } else {
+        liquidity.get(&d).copied()
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 struct Entry {
     cost: f64,
@@ -218,8 +227,8 @@ pub fn find_route(g: &Graph, req: &RouteRequest) -> Result<Route, RouteError> {
             let u = g.endpoints(d).0;
             if !g.policies[d as usize].enabled
                 || done[u as usize]
-                || req.avoid_directions.contains(&d)
-                || req.avoid_nodes.contains(&u)
+                || (!req.avoid_directions.is_empty() && req.avoid_directions.contains(&d))
+                || (!req.avoid_nodes.is_empty() && req.avoid_nodes.contains(&u))
             {
                 continue;
             }
@@ -232,7 +241,7 @@ pub fn find_route(g: &Graph, req: &RouteRequest) -> Result<Route, RouteError> {
                 continue;
             }
             let prob = if cap > 0 {
-                success_probability(amt, cap, req.liquidity.get(&d).copied())
+                success_probability(amt, cap, known(&req.liquidity, d))
             } else {
                 1.0
             };
@@ -254,7 +263,11 @@ pub fn find_route(g: &Graph, req: &RouteRequest) -> Result<Route, RouteError> {
             }
             let cost = lv.cost + fee as f64 + req.cltv_risk * amt as f64 * f64::from(delta)
                 - req.probability_weight * prob.ln()
-                + req.penalty.get(&d).copied().unwrap_or(0.0);
+                + if req.penalty.is_empty() {
+                    0.0
+                } else {
+                    req.penalty.get(&d).copied().unwrap_or(0.0)
+                };
             if best[u as usize].map_or(true, |b| cost < b.cost) {
                 best[u as usize] = Some(Label {
                     cost,
