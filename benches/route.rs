@@ -266,19 +266,19 @@ fn table() {
     println!("peak RSS after loading and routing (before LDK's graph): {rss:.1} MiB");
     println!("| router | routes found | p50 per route | p99 per route | median P(success) |");
     println!("|---|---|---|---|---|");
-    println!(
-        "| lnkit | {} / {TRIPLES} | {:.1} µs | {:.1} µs | {:.4} |",
-        found(&ours),
-        pct(&our_times, 0.5).as_secs_f64() * 1e6,
-        pct(&our_times, 0.99).as_secs_f64() * 1e6,
-        median(&mut ours_p)
-    );
-    println!(
-        "| LDK find_route + ProbabilisticScorer | {} / {TRIPLES} | {:.1} µs | {:.1} µs | {:.4} |",
+    let row = |name: &str, found: usize, times: &[Duration], p: f64| {
+        println!(
+            "| {name} | {found} / {TRIPLES} | {:.1} µs | {:.1} µs | {p:.4} |",
+            pct(times, 0.5).as_secs_f64() * 1e6,
+            pct(times, 0.99).as_secs_f64() * 1e6,
+        )
+    };
+    row("lnkit", found(&ours), &our_times, median(&mut ours_p));
+    row(
+        "LDK find_route + ProbabilisticScorer",
         found(&theirs),
-        pct(&their_times, 0.5).as_secs_f64() * 1e6,
-        pct(&their_times, 0.99).as_secs_f64() * 1e6,
-        median(&mut theirs_p)
+        &their_times,
+        median(&mut theirs_p),
     );
     println!(
         "time ratio lnkit/LDK: p50 {:.3}, p99 {:.3}",
