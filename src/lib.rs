@@ -27,6 +27,7 @@ pub mod cli;
 pub mod graph;
 pub mod invoice;
 pub mod keys;
+pub mod mpp;
 pub mod onion;
 pub mod payment;
 pub mod route;

@@ -2,56 +2,16 @@
 //! the most reliable route, htlc limits, CLTV limits and disabled channels
 //! changes the answer in a known way.
 
-use lnkit::graph::{Channel, Graph, Policy};
+mod common;
+
+use common::graphs::{graph, policy};
+use lnkit::graph::{Graph, Policy};
 use lnkit::route::{self, fee_msat, RouteError, RouteRequest};
 
 const S: u32 = 0;
 const A: u32 = 1;
 const B: u32 = 2;
 const D: u32 = 3;
-
-fn policy(base: u32, ppm: u32, cltv: u16) -> Policy {
-    Policy {
-        fee_base_msat: base,
-        fee_proportional_millionths: ppm,
-        cltv_expiry_delta: cltv,
-        htlc_minimum_msat: 1,
-        htlc_maximum_msat: u64::MAX,
-        present: true,
-        enabled: true,
-    }
-}
-
-/// Channels given as (from, to, capacity_sat, policy of from→to); the reverse
-/// direction gets a plain policy.
-fn graph(nodes: usize, chans: &[(u32, u32, u64, Policy)]) -> Graph {
-    let mut g = Graph {
-        pubkeys: (0..nodes).map(|i| [2 + (i as u8 % 2); 33]).collect(),
-        aliases: vec![String::new(); nodes],
-        ..Default::default()
-    };
-    for (i, (from, to, cap, p)) in chans.iter().enumerate() {
-        let (node_1, node_2) = if from < to {
-            (*from, *to)
-        } else {
-            (*to, *from)
-        };
-        g.channels.push(Channel {
-            node_1,
-            node_2,
-            short_channel_id: Some(((700_000 + i as u64) << 40) | (1 << 16)),
-            capacity_sat: *cap,
-        });
-        let back = policy(0, 0, 40);
-        if from < to {
-            g.policies.extend([*p, back]);
-        } else {
-            g.policies.extend([back, *p]);
-        }
-    }
-    g.index();
-    g
-}
 
 /// S→A→D and S→B→D; A is the cheaper forwarder, B charges more.
 fn diamond(a: Policy, a_cap: u64, b: Policy, b_cap: u64) -> Graph {

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
+pub mod amp;
 pub mod blinded_path;
 pub mod build_commitment;
 pub mod build_funding;
@@ -180,6 +181,10 @@ enum Command {
     Graph(graph::GraphCommand),
     /// Find a payment route through a channel graph (and the onion-create input for it).
     Route(route::RouteArgs),
+    /// Split a payment into parts by min-cost flow (MPP or AMP); --simulate the payment loop.
+    AmpSplit(amp::AmpSplitArgs),
+    /// The payee's side of AMP: XOR the shares to the root, check every child hash.
+    AmpCombine,
     /// BOLT 11 invoices: decode and create.
     #[command(subcommand)]
     Invoice(invoice::InvoiceCommand),
@@ -272,6 +277,8 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Gossip(cmd) => gossip::run(cmd, &mut input, ex),
         Command::Graph(cmd) => graph::run(cmd, &mut input, ex),
         Command::Route(args) => route::run(args, &mut input, ex),
+        Command::AmpSplit(args) => amp::run_split(args, &mut input, ex),
+        Command::AmpCombine => amp::run_combine(&mut input, ex),
         Command::Invoice(cmd) => invoice::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),

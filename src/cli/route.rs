@@ -28,7 +28,7 @@ pub struct RouteArgs {
 }
 
 /// A node: its pubkey (hex) or, for files that number nodes, its index.
-fn node(g: &Graph) -> impl Fn(&Value) -> Parsed<u32> + '_ {
+pub(crate) fn node(g: &Graph) -> impl Fn(&Value) -> Parsed<u32> + '_ {
     move |v| match v {
         Value::Number(n) => {
             let i = n
@@ -59,7 +59,7 @@ fn node(g: &Graph) -> impl Fn(&Value) -> Parsed<u32> + '_ {
 /// pubkey, 1 from node_2, as BOLT 7's `channel_flags`), or without `/DIR` both.
 /// GOSSMAP snapshots carry no short_channel_ids, so a bare number is the
 /// channel's index in the file (the `channel_index` the route prints).
-fn directions(g: &Graph) -> impl Fn(&Value) -> Parsed<Vec<u32>> + '_ {
+pub(crate) fn directions(g: &Graph) -> impl Fn(&Value) -> Parsed<Vec<u32>> + '_ {
     move |v| {
         if let Some(c) = v.as_u64() {
             if c >= g.channels.len() as u64 {
@@ -94,7 +94,7 @@ fn directions(g: &Graph) -> impl Fn(&Value) -> Parsed<Vec<u32>> + '_ {
     }
 }
 
-fn list<T>(
+pub(crate) fn list<T>(
     input: &Input,
     field: &str,
     one: impl Fn(&Value) -> Parsed<T>,
@@ -110,10 +110,50 @@ fn list<T>(
     }
 }
 
-fn weight(v: &Value) -> Parsed<f64> {
+pub(crate) fn weight(v: &Value) -> Parsed<f64> {
     v.as_f64()
         .filter(|w| w.is_finite() && *w >= 0.0)
         .ok_or_else(|| format!("expected a non-negative number, got {v}"))
+}
+
+/// Known liquidity bounds: `[{short_channel_id, direction, min_msat, max_msat}]`.
+pub(crate) fn liquidity(
+    g: &Graph,
+    input: &Input,
+) -> Result<std::collections::HashMap<u32, (u64, u64)>, CliError> {
+    let mut out = std::collections::HashMap::new();
+    if input.has("liquidity") {
+        for (i, item) in input.objects("liquidity")?.iter().enumerate() {
+            let dirs = item.req("short_channel_id", directions(g))?;
+            let dirs = match item.opt("direction", input::uint)? {
+                Some(d @ (0 | 1)) => vec![(dirs[0] & !1) + d as u32],
+                Some(d) => return Err(item.error("direction", format!("expected 0 or 1, got {d}"))),
+                None if dirs.len() == 1 => dirs,
+                None => {
+                    return Err(input.error(
+                        &format!("liquidity[{i}].short_channel_id"),
+                        "needs a direction: BLOCKxTXxOUTPUT/0 or /1, or a `direction` field",
+                    ))
+                }
+            };
+            let min = item.opt("min_msat", input::uint)?.unwrap_or(0);
+            let max = item.opt("max_msat", input::uint)?.unwrap_or(u64::MAX);
+            if min > max {
+                return Err(item.error("min_msat", format!("{min} is above max_msat {max}")));
+            }
+            let cap = g.channels[(dirs[0] / 2) as usize]
+                .capacity_sat
+                .saturating_mul(1000);
+            if cap > 0 && min > cap {
+                return Err(item.error(
+                    "min_msat",
+                    format!("{min} is above the channel's capacity of {cap} msat"),
+                ));
+            }
+            out.insert(dirs[0], (min, max));
+        }
+    }
+    Ok(out)
 }
 
 fn request(g: &Graph, input: &Input) -> Result<RouteRequest, CliError> {
@@ -158,44 +198,23 @@ fn request(g: &Graph, input: &Input) -> Result<RouteRequest, CliError> {
         .into_iter()
         .flatten()
         .collect::<HashSet<_>>();
-    if input.has("liquidity") {
-        for (i, item) in input.objects("liquidity")?.iter().enumerate() {
-            let dirs = item.req("short_channel_id", directions(g))?;
-            let dirs = match item.opt("direction", input::uint)? {
-                Some(d @ (0 | 1)) => vec![(dirs[0] & !1) + d as u32],
-                Some(d) => return Err(item.error("direction", format!("expected 0 or 1, got {d}"))),
-                None if dirs.len() == 1 => dirs,
-                None => {
-                    return Err(input.error(
-                        &format!("liquidity[{i}].short_channel_id"),
-                        "needs a direction: BLOCKxTXxOUTPUT/0 or /1, or a `direction` field",
-                    ))
-                }
-            };
-            let min = item.opt("min_msat", input::uint)?.unwrap_or(0);
-            let max = item.opt("max_msat", input::uint)?.unwrap_or(u64::MAX);
-            if min > max {
-                return Err(item.error("min_msat", format!("{min} is above max_msat {max}")));
-            }
-            req.liquidity.insert(dirs[0], (min, max));
-        }
-    }
+    req.liquidity = liquidity(g, input)?;
     Ok(req)
 }
 
-fn scid(g: &Graph, dir: u32) -> Value {
+pub(crate) fn scid(g: &Graph, dir: u32) -> Value {
     match g.channels[(dir / 2) as usize].short_channel_id {
         Some(s) => json!(scid_to_string(s)),
         None => Value::Null,
     }
 }
 
-fn pubkey(g: &Graph, n: u32) -> String {
+pub(crate) fn pubkey(g: &Graph, n: u32) -> String {
     super::hex(g.pubkeys[n as usize])
 }
 
 /// One route as the contract's JSON, with the `onion_create` input built from it.
-fn route_json(g: &Graph, r: &Route, height: u32, input: &Input) -> Value {
+pub(crate) fn route_json(g: &Graph, r: &Route, height: u32, input: &Input) -> Value {
     let hops: Vec<Value> = r
         .hops
         .iter()
@@ -260,7 +279,7 @@ fn route_json(g: &Graph, r: &Route, height: u32, input: &Input) -> Value {
     })
 }
 
-fn label(g: &Graph, n: u32) -> String {
+pub(crate) fn label(g: &Graph, n: u32) -> String {
     match g.aliases.get(n as usize).filter(|a| !a.is_empty()) {
         Some(a) => a.replace('"', "\\\""),
         None => {
