@@ -578,6 +578,24 @@ fn solve(g: &Graph, req: &SplitRequest, weight: f64) -> Result<Split, SplitError
     amounts[0] -= excess;
     let mut parts: Vec<(Vec<u32>, u64)> = paths.into_iter().map(|p| p.0).zip(amounts).collect();
     merge_small(g, req, &mut parts)?;
+    // Over budget is decided before any limit: the fee reserve held back on
+    // each channel only covers fees within the budget.
+    let fee: u64 = parts
+        .iter()
+        .map(|(path, amount)| {
+            path.iter()
+                .skip(1)
+                .rev()
+                .fold(*amount, |a, &d| a + fee_msat(&g.policies[d as usize], a))
+                - amount
+        })
+        .sum();
+    if fee > req.max_fee_msat {
+        return Err(SplitError::FeeBudget {
+            max_fee_msat: req.max_fee_msat,
+            min_fee_msat: fee,
+        });
+    }
     let mut routes = vec![];
     for (path, amount) in &parts {
         routes.push(part_route(g, req, path, *amount).map_err(SplitError::Infeasible)?);
@@ -677,11 +695,13 @@ pub fn split(g: &Graph, req: &SplitRequest) -> Result<Split, SplitError> {
         if step == 4 {
             weight = 0.0;
         }
-        let s = solve(g, req, weight)?;
-        if s.fee_msat <= req.max_fee_msat {
-            return Ok(s);
+        match solve(g, req, weight) {
+            Ok(s) => return Ok(s),
+            Err(SplitError::FeeBudget { min_fee_msat, .. }) => {
+                cheapest = cheapest.min(min_fee_msat);
+            }
+            Err(e) => return Err(e),
         }
-        cheapest = cheapest.min(s.fee_msat);
         if weight == 0.0 {
             break;
         }
