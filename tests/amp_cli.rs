@@ -163,7 +163,7 @@ fn bad_input_and_no_split() {
     let run = split(&[], ask(5_000_000_000));
     assert_eq!(run.code, 1);
     assert!(run.stdout.is_empty());
-    assert!(run.stderr.contains("maximum flow"), "{}", run.stderr);
+    assert!(run.stderr.contains("can carry at most"), "{}", run.stderr);
     let mut input = ask(1_500_000_000);
     input["max_fee_msat"] = json!(1000);
     let run = split(&[], input);

@@ -65,12 +65,45 @@ fn a_bottleneck_forces_a_split_and_too_much_is_refused_with_the_max_flow() {
     assert!(m[&A] <= 600_000_000 && m[&B] <= 600_000_000, "{m:?}");
     req.amount_msat = 1_300_000_000;
     match mpp::split(&g, &req) {
-        Err(SplitError::InsufficientFlow { max_flow_msat, .. }) => {
-            assert!(max_flow_msat <= 1_200_000_000, "{max_flow_msat}");
-            assert!(max_flow_msat >= 1_150_000_000, "{max_flow_msat}");
+        Err(SplitError::InsufficientCapacity {
+            side,
+            capacity_msat,
+            ..
+        }) => {
+            assert_eq!(side, "out of the source");
+            // Two 600k-sat channels less the 5,000-sat fee reserve each, in whole units.
+            assert!(capacity_msat <= 1_190_000_000, "{capacity_msat}");
+            assert!(capacity_msat >= 1_180_000_000, "{capacity_msat}");
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_bottleneck_in_the_middle_is_reported_as_the_max_flow() {
+    // Wide at both ends, 500k sat twice in the middle.
+    let g = graph(
+        5,
+        &[
+            (0, 1, 2_000_000, policy(0, 0, 40)),
+            (1, 2, 500_000, policy(0, 10, 40)),
+            (1, 3, 500_000, policy(0, 10, 40)),
+            (2, 4, 2_000_000, policy(0, 10, 40)),
+            (3, 4, 2_000_000, policy(0, 10, 40)),
+        ],
+    );
+    let mut req = SplitRequest::new(0, 4, 1_500_000_000);
+    req.max_fee_msat = 1_000_000;
+    match mpp::split(&g, &req) {
+        Err(SplitError::InsufficientFlow { max_flow_msat, .. }) => {
+            assert!(max_flow_msat <= 1_000_000_000, "{max_flow_msat}");
+            assert!(max_flow_msat >= 990_000_000, "{max_flow_msat}");
+        }
+        other => panic!("{other:?}"),
+    }
+    req.amount_msat = 900_000_000;
+    let s = mpp::split(&g, &req).unwrap();
+    assert_eq!(s.parts.len(), 2, "the middle forces two parts");
 }
 
 #[test]

@@ -125,6 +125,16 @@ pub enum SplitError {
         /// The amount asked.
         amount_msat: u64,
     },
+    /// The channels at one end cannot carry the amount (a cut, found before solving).
+    #[error("no split: the channels {side} can carry at most {capacity_msat} msat (after the fee reserve), below the {amount_msat} msat asked")]
+    InsufficientCapacity {
+        /// "out of the source" or "into the destination".
+        side: &'static str,
+        /// What that cut can carry.
+        capacity_msat: u64,
+        /// The amount asked.
+        amount_msat: u64,
+    },
     /// The fee budget is below the cheapest split found.
     #[error("no split within max_fee_msat {max_fee_msat}: the cheapest split found pays {min_fee_msat} msat")]
     FeeBudget {
@@ -544,7 +554,26 @@ fn solve(g: &Graph, req: &SplitRequest, weight: f64) -> Result<Split, SplitError
             amount_msat: req.amount_msat,
         });
     }
-    // Keep the nodes on the cheapest paths, widening until the flow fits.
+    // The cuts around both ends bound the flow: refuse at once when they are too small.
+    for (side, edges) in [
+        ("out of the source", g.out(req.source)),
+        ("into the destination", g.incoming(req.destination)),
+    ] {
+        let units: u64 = edges
+            .iter()
+            .filter_map(|&d| bounds(g, req, d))
+            .map(|(_, hi)| hi / unit)
+            .sum();
+        if units < want as u64 {
+            return Err(SplitError::InsufficientCapacity {
+                side,
+                capacity_msat: units * unit,
+                amount_msat: req.amount_msat,
+            });
+        }
+    }
+    // Keep the nodes on the cheapest paths, and every neighbour of both ends
+    // (the cuts a large payment must spread over), widening until the flow fits.
     let mut order: Vec<(f64, u32)> = (0..g.pubkeys.len() as u32)
         .filter(|&v| ds[v as usize].is_finite() && dt[v as usize].is_finite())
         .map(|v| (ds[v as usize] + dt[v as usize], v))
@@ -554,6 +583,11 @@ fn solve(g: &Graph, req: &SplitRequest, weight: f64) -> Result<Split, SplitError
     let (net, directions, rounds) = loop {
         let mut keep = vec![false; g.pubkeys.len()];
         for &(_, v) in &order[..keep_n] {
+            keep[v as usize] = true;
+        }
+        for &d in g.out(req.source).iter().chain(g.incoming(req.destination)) {
+            let (u, v) = g.endpoints(d);
+            keep[u as usize] = true;
             keep[v as usize] = true;
         }
         let (mut net, directions) = Network::build(g, req, &keep, unit, weight);
@@ -567,7 +601,7 @@ fn solve(g: &Graph, req: &SplitRequest, weight: f64) -> Result<Split, SplitError
                 amount_msat: req.amount_msat,
             });
         }
-        keep_n = (keep_n * 4).min(order.len());
+        keep_n = (keep_n * 8).min(order.len());
     };
     let flows = net.flows();
     let mut paths = decompose(g, flows, req.source, req.destination);
