@@ -30,7 +30,7 @@ use lightning::routing::scoring::{
 };
 use lightning::types::features::Bolt11InvoiceFeatures;
 
-use common::{ldk_graph, load, Quiet};
+use common::{ldk_graph, load, pct, peak_rss_mib, Quiet};
 use lnkit::graph::Graph;
 use lnkit::mpp::{self, simulate, SplitRequest};
 
@@ -194,21 +194,6 @@ fn ldk_pay(
         t.success += 1;
         t.fees.push(paid);
     }
-}
-
-fn pct<T: Copy + Ord>(v: &[T], p: f64) -> T {
-    let mut s = v.to_vec();
-    s.sort();
-    s[((s.len() - 1) as f64 * p).round() as usize]
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn row(name: &str, t: &Totals) {

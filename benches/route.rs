@@ -27,7 +27,7 @@ use lnkit::route::{self, success_probability, RouteRequest};
 
 mod common;
 
-use common::{ldk_graph, load, Quiet};
+use common::{ldk_graph, load, pct, peak_rss_mib, Quiet};
 
 const TRIPLES: usize = 1000;
 const FINAL_CLTV: u32 = 42;
@@ -85,19 +85,6 @@ fn ldk_params(g: &Graph, dst: u32, amt: u64) -> RouteParameters {
     let mut rp = RouteParameters::from_payment_params_and_value(pp, amt);
     rp.max_total_routing_fee_msat = Some(max_fee(amt));
     rp
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -202,6 +202,15 @@ fn each_hop_charges_exactly_its_fee_formula() {
             next.cltv_delta + u32::from(p.cltv_expiry_delta)
         );
     }
+    // BOLT 4 payloads: each hop is told the next channel and what crosses it.
+    let payloads = r.payloads();
+    for i in 0..4 {
+        assert_eq!(payloads[i].next_direction, Some(r.hops[i + 1].direction));
+        assert_eq!(payloads[i].amt_to_forward_msat, r.hops[i + 1].amount_msat);
+        assert_eq!(payloads[i].outgoing_cltv_delta, r.hops[i + 1].cltv_delta);
+    }
+    assert_eq!(payloads[4].next_direction, None);
+    assert_eq!(payloads[4].amt_to_forward_msat, 12_345_678);
     let fees: u64 = r.hops.iter().map(|h| h.fee_msat).sum();
     assert_eq!(r.total_fee_msat, fees);
     assert_eq!(r.total_amount_msat, 12_345_678 + fees);

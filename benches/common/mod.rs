@@ -83,3 +83,20 @@ pub fn ldk_graph<'a>(g: &Graph, logger: &'a Quiet) -> NetworkGraph<&'a Quiet> {
     }
     ng
 }
+
+/// The `p` quantile (0..=1) of `v`.
+pub fn pct<T: Copy + Ord>(v: &[T], p: f64) -> T {
+    let mut s = v.to_vec();
+    s.sort();
+    s[((s.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Peak resident set size of this process so far (VmHWM), MiB.
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}

@@ -232,34 +232,28 @@ pub(crate) fn route_json(g: &Graph, r: &Route, height: u32, input: &Input) -> Va
             })
         })
         .collect();
-    // BOLT 4 payloads: each hop forwards what crosses the *next* channel;
-    // the final hop's amount and CLTV are its own.
     let onion_hops: Vec<Value> = r
-        .hops
-        .iter()
-        .enumerate()
-        .map(|(i, h)| match r.hops.get(i + 1) {
-            Some(next) => json!({
-                "pubkey": pubkey(g, h.node),
-                "short_channel_id": scid(g, next.direction),
-                "amt_to_forward_msat": next.amount_msat,
-                "outgoing_cltv_value": height + next.cltv_delta,
-            }),
-            None => {
-                let mut last = json!({
-                    "pubkey": pubkey(g, h.node),
-                    "amt_to_forward_msat": h.amount_msat,
-                    "outgoing_cltv_value": height + h.cltv_delta,
-                });
-                if let Some(secret) = input.raw("payment_secret") {
-                    last["payment_secret"] = secret.clone();
-                    last["total_msat"] = input
-                        .raw("total_msat")
-                        .cloned()
-                        .unwrap_or(json!(h.amount_msat));
+        .payloads()
+        .into_iter()
+        .map(|p| {
+            let mut hop = json!({
+                "pubkey": pubkey(g, p.node),
+                "amt_to_forward_msat": p.amt_to_forward_msat,
+                "outgoing_cltv_value": height + p.outgoing_cltv_delta,
+            });
+            match p.next_direction {
+                Some(d) => hop["short_channel_id"] = scid(g, d),
+                None => {
+                    if let Some(secret) = input.raw("payment_secret") {
+                        hop["payment_secret"] = secret.clone();
+                        hop["total_msat"] = input
+                            .raw("total_msat")
+                            .cloned()
+                            .unwrap_or(json!(p.amt_to_forward_msat));
+                    }
                 }
-                last
             }
+            hop
         })
         .collect();
     let mut onion = json!({ "hops": onion_hops });

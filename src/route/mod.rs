@@ -113,7 +113,39 @@ pub enum RouteError {
     SameNode,
 }
 
+/// What one hop's onion payload carries for this route (BOLT 4, "Payload
+/// Format"): a forwarding hop is told the *next* channel and what crosses it;
+/// the final hop gets its own amount and CLTV.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HopPayload {
+    /// The node that reads this payload.
+    pub node: u32,
+    /// The direction to forward over (`None` at the final hop).
+    pub next_direction: Option<u32>,
+    /// `amt_to_forward`.
+    pub amt_to_forward_msat: u64,
+    /// `outgoing_cltv_value`, as a delta above the current height.
+    pub outgoing_cltv_delta: u32,
+}
+
 impl Route {
+    /// The onion payloads, one per hop, in order.
+    pub fn payloads(&self) -> Vec<HopPayload> {
+        self.hops
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let out = self.hops.get(i + 1).unwrap_or(h);
+                HopPayload {
+                    node: h.node,
+                    next_direction: self.hops.get(i + 1).map(|n| n.direction),
+                    amt_to_forward_msat: out.amount_msat,
+                    outgoing_cltv_delta: out.cltv_delta,
+                }
+            })
+            .collect()
+    }
+
     /// The search cost of this route under `req`'s weights (fees + CLTV risk + uncertainty).
     pub fn cost(&self, g: &Graph, req: &RouteRequest) -> f64 {
         let mut cost = 0.0;
