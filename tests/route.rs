@@ -204,10 +204,10 @@ fn each_hop_charges_exactly_its_fee_formula() {
     }
     // BOLT 4 payloads: each hop is told the next channel and what crosses it.
     let payloads = r.payloads();
-    for i in 0..4 {
-        assert_eq!(payloads[i].next_direction, Some(r.hops[i + 1].direction));
-        assert_eq!(payloads[i].amt_to_forward_msat, r.hops[i + 1].amount_msat);
-        assert_eq!(payloads[i].outgoing_cltv_delta, r.hops[i + 1].cltv_delta);
+    for (p, next) in payloads.iter().zip(&r.hops[1..]) {
+        assert_eq!(p.next_direction, Some(next.direction));
+        assert_eq!(p.amt_to_forward_msat, next.amount_msat);
+        assert_eq!(p.outgoing_cltv_delta, next.cltv_delta);
     }
     assert_eq!(payloads[4].next_direction, None);
     assert_eq!(payloads[4].amt_to_forward_msat, 12_345_678);
