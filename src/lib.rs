@@ -17,6 +17,7 @@
 //! | [`onion`] | BOLT 4 Sphinx onions, hop payloads, failure onions, route blinding |
 //! | [`payment`] | payment hash / preimage and CLTV expiry (BOLT 2 `update_add_htlc`) |
 //! | [`wire`] | BOLT 1 BigSize, truncated/signed integers, TLV streams |
+//! | [`swap`] | submarine, reverse and cross-chain swaps (hash- and timelocked on chain, MuSig2 key path) |
 //! | [`verify`] | consensus verification of what we build, by Bitcoin Core's libbitcoinkernel |
 //!
 //! Secrets and randomness are always explicit inputs, so every function is
@@ -33,6 +34,7 @@ pub mod payment;
 pub mod route;
 pub mod script;
 pub mod shachain;
+pub mod swap;
 pub mod tx;
 pub mod verify;
 pub mod wire;

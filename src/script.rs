@@ -1,20 +1,18 @@
 //! Witness scripts: the 2-of-2 funding output (BOLT 3 "Funding Transaction
 //! Output"), the offered and received HTLC outputs (BOLT 3 "Offered HTLC
-//! Outputs", "Received HTLC Outputs", with and without `option_anchors`), and
-//! the hashlock/timelock contract of a submarine or atomic swap.
+//! Outputs", "Received HTLC Outputs", with and without `option_anchors`).
+//! The swap contract lives with the rest of the swap in [`crate::swap::contract`].
 //!
 //! Scripts are built with `bitcoin`'s script builder; this module only decides
 //! which opcodes and pushes, in the order the spec writes them.
 
-use bitcoin::absolute::LockTime;
 use bitcoin::hashes::{hash160, ripemd160, Hash};
 use bitcoin::opcodes::all::*;
 use bitcoin::script::{Builder, ScriptBuf};
-use bitcoin::secp256k1::{ecdsa, PublicKey};
-use bitcoin::{EcdsaSighashType, Witness};
+use bitcoin::secp256k1::PublicKey;
 
 use crate::keys::{DelayedPubkey, HtlcPubkey, PaymentPubkey, RevocationPubkey};
-use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
+use crate::payment::{CltvExpiry, PaymentHash};
 
 /// BOLT 3 "Funding Transaction Output": `2 <pubkey1> <pubkey2> 2 OP_CHECKMULTISIG`,
 /// where `pubkey1` is the lexicographically lesser of the two `funding_pubkey`s
@@ -189,86 +187,4 @@ pub fn received_htlc(
         .push_opcode(OP_CHECKSIG)
         .push_opcode(OP_ENDIF);
     htlc_script_tail(builder, anchors)
-}
-
-/// The keys and terms of a swap contract: whoever shows the preimage of
-/// `payment_hash` takes the coins with `claim_pubkey`; after `locktime` the
-/// funder takes them back with `refund_pubkey`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SwapTerms {
-    /// The hash both legs of the swap are locked to.
-    pub payment_hash: PaymentHash,
-    /// The key of the side that claims with the preimage.
-    pub claim_pubkey: PublicKey,
-    /// The key of the side that takes a refund after the timeout.
-    pub refund_pubkey: PublicKey,
-    /// When the refund path opens (block height or UNIX time, as nLockTime reads it).
-    pub locktime: LockTime,
-}
-
-/// The swap contract (P2WSH witness script):
-///
-/// ```text
-/// OP_IF
-///     OP_SIZE 32 OP_EQUALVERIFY OP_SHA256 <payment_hash> OP_EQUALVERIFY <claim_pubkey>
-/// OP_ELSE
-///     <locktime> OP_CHECKLOCKTIMEVERIFY OP_DROP <refund_pubkey>
-/// OP_ENDIF
-/// OP_CHECKSIG
-/// ```
-///
-/// The `OP_SIZE 32` guard matters for swaps across chains or into Lightning:
-/// the preimage must be exactly 32 bytes, as a Lightning HTLC requires, or a
-/// claimer could reveal a longer preimage that unlocks this leg but is
-/// unusable on the other one. The hash is the payment hash itself
-/// (`OP_SHA256`), so the same value appears here, in the invoice and in the HTLC.
-pub fn swap_htlc(terms: &SwapTerms) -> ScriptBuf {
-    Builder::new()
-        .push_opcode(OP_IF)
-        .push_opcode(OP_SIZE)
-        .push_int(32)
-        .push_opcode(OP_EQUALVERIFY)
-        .push_opcode(OP_SHA256)
-        .push_slice(terms.payment_hash.0)
-        .push_opcode(OP_EQUALVERIFY)
-        .push_slice(terms.claim_pubkey.serialize())
-        .push_opcode(OP_ELSE)
-        .push_lock_time(terms.locktime)
-        .push_opcode(OP_CLTV)
-        .push_opcode(OP_DROP)
-        .push_slice(terms.refund_pubkey.serialize())
-        .push_opcode(OP_ENDIF)
-        .push_opcode(OP_CHECKSIG)
-        .into_script()
-}
-
-fn signature_with_sighash(sig: &ecdsa::Signature, sighash: EcdsaSighashType) -> Vec<u8> {
-    let mut bytes = sig.serialize_der().to_vec();
-    bytes.push(sighash.to_u32() as u8);
-    bytes
-}
-
-/// The witness that claims a swap output: `<claim_sig> <payment_preimage> 1 <witness_script>`.
-pub fn swap_claim_witness(
-    claim_sig: &ecdsa::Signature,
-    preimage: &PaymentPreimage,
-    witness_script: &ScriptBuf,
-) -> Witness {
-    let mut w = Witness::new();
-    w.push(signature_with_sighash(claim_sig, EcdsaSighashType::All));
-    w.push(preimage.0);
-    w.push([1u8]);
-    w.push(witness_script.as_bytes());
-    w
-}
-
-/// The witness that refunds a swap output after its locktime: `<refund_sig> <> <witness_script>`.
-/// The spending transaction needs nLockTime ≥ the contract's locktime and a
-/// non-final nSequence, or `OP_CHECKLOCKTIMEVERIFY` fails.
-pub fn swap_refund_witness(refund_sig: &ecdsa::Signature, witness_script: &ScriptBuf) -> Witness {
-    let mut w = Witness::new();
-    w.push(signature_with_sighash(refund_sig, EcdsaSighashType::All));
-    w.push([]);
-    w.push(witness_script.as_bytes());
-    w
 }

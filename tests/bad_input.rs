@@ -163,7 +163,7 @@ fn htlc_script_bad_input() {
     run(with(&base, "local_htlcpubkey", json!(NOT_ON_CURVE)))
         .assert_bad_input("local_htlcpubkey", &["not on"]);
     run(with(&base, "network", json!("moon"))).assert_bad_input("network", &["regtest", "moon"]);
-    run(json!({"kind": "swap", "payment_hash": SECRET, "claim_pubkey": POINT, "locktime": 10}))
+    run(json!({"kind": "swap", "payment_hash": SECRET, "claim_pubkey": POINT, "timeout_block_height": 10}))
         .assert_bad_input("refund_pubkey", &["missing required field"]);
 }
 

@@ -98,10 +98,12 @@ fn create_then_decode_and_into_a_swap_script() {
     let swap = lnkit_json(
         &["htlc-script", "--kind", "swap", "--network", "regtest"],
         &json!({"payment_hash": d["payment_hash"], "claim_pubkey": "036d6caac248af96f6afa7f904f550253a0f3ef3f5aa2fe6838a95b216691468e2",
-                "refund_pubkey": "025f7117a78150fe2ef97db7cfc83bd57b2e2c0d0dd25eaf467a4a1c2a45ce1486", "locktime": 800000}),
+                "refund_pubkey": "025f7117a78150fe2ef97db7cfc83bd57b2e2c0d0dd25eaf467a4a1c2a45ce1486", "timeout_block_height": 800000}),
     )
     .json();
-    assert!(s(&swap, "script_hex").contains(s(&d, "payment_hash")));
+    // The script locks to HASH160(preimage) = RIPEMD160(payment_hash).
+    let h160 = lnkit::swap::contract::hash160_of(&hash);
+    assert!(s(&swap, "script_hex").contains(&hex::encode(h160)));
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! `lnkit htlc-script --kind offered|received|swap`: BOLT 3 HTLC output
 //! scripts and the swap contract, with their P2WSH output and address.
 
-use bitcoin::absolute::LockTime;
 use bitcoin::Address;
 use clap::Args;
 use serde_json::{json, Value};
@@ -10,7 +9,8 @@ use super::input::{self, Input};
 use super::{flag, hex, CliError, Explain, StepResult};
 use crate::keys::{HtlcPubkey, RevocationPubkey};
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
-use crate::script::{self, HtlcKeys, SwapTerms};
+use crate::script::{self, HtlcKeys};
+use crate::swap::contract::{self as swap_contract, SwapTerms};
 
 /// Flags of `lnkit htlc-script`.
 #[derive(Args, Debug)]
@@ -59,18 +59,18 @@ pub fn htlc_script(input: &Input, ex: &mut Explain) -> StepResult {
     let hash = payment_hash(input)?;
     let (witness_script, templates) = match kind {
         "swap" => {
-            let locktime = input.req("locktime", input::uint32)?;
+            let timeout = input.req("timeout_block_height", input::block_height)?;
             let terms = SwapTerms {
                 payment_hash: hash,
                 claim_pubkey: input.req("claim_pubkey", input::pubkey)?,
                 refund_pubkey: input.req("refund_pubkey", input::pubkey)?,
-                locktime: LockTime::from_consensus(locktime),
+                timeout,
             };
             let templates = json!({
-                "claim": "<claim_sig> <payment_preimage> 1",
-                "refund": format!("<refund_sig> <> (nLockTime >= {locktime}, nSequence < 0xffffffff)"),
+                "claim": "<claim_sig> <payment_preimage>",
+                "refund": format!("<refund_sig> <> (nLockTime >= {timeout}, nSequence < 0xffffffff)"),
             });
-            (script::swap_htlc(&terms), templates)
+            (swap_contract::p2wsh_script(&terms), templates)
         }
         _ => {
             let keys = HtlcKeys {

@@ -408,6 +408,14 @@ pub fn destination(network: Network) -> impl Fn(&Value) -> Parsed<ScriptBuf> {
     }
 }
 
+/// A block height (below 500,000,000, where nLockTime values turn into UNIX times).
+pub fn block_height(v: &Value) -> Parsed<bitcoin::absolute::Height> {
+    let n = uint32(v)?;
+    bitcoin::absolute::Height::from_consensus(n).map_err(|_| {
+        format!("expected a block height below 500000000, got {n} (a UNIX time to nLockTime)")
+    })
+}
+
 /// A transaction as hex.
 pub fn transaction(v: &Value) -> Parsed<bitcoin::Transaction> {
     let bytes = hex_of(v, "a transaction hex")?;
