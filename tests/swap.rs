@@ -440,13 +440,11 @@ fn expectations() -> Expectations {
         refund_pubkey: t.refund_pubkey,
         chain: ChainParams::new(Chain::Bitcoin, Network::Regtest).unwrap(),
         current_height: Height::from_consensus(TIMEOUT - 50).unwrap(),
-        invoice: Some((
-            t.payment_hash,
-            LightningTerms {
-                min_final_cltv_expiry_delta: 80,
-                expires_at: None,
-            },
-        )),
+        lightning: Some(LightningTerms {
+            min_final_cltv_expiry_delta: 80,
+            expires_at: None,
+        }),
+        invoice_hash: Some(t.payment_hash),
         margin_blocks: 6,
         now: 0,
     }
@@ -502,13 +500,10 @@ fn verify_passes_an_honest_lockup_and_names_each_mistake() {
             ["timeout_in_future"]
         );
         let mut e = expectations();
-        e.invoice = Some((
-            terms().payment_hash,
-            LightningTerms {
-                min_final_cltv_expiry_delta: 40,
-                expires_at: None,
-            },
-        ));
+        e.lightning = Some(LightningTerms {
+            min_final_cltv_expiry_delta: 40,
+            expires_at: None,
+        });
         assert_eq!(
             failed(&verify::verify(&secp, &offer(&c, None), &e)),
             ["timeout_margin"]

@@ -28,7 +28,7 @@ pub fn run(args: BuildFundingArgs, input: &mut Input, ex: &mut Explain) -> StepR
     build_funding(input, ex)
 }
 
-fn read_input(item: &Input) -> Result<FundingInput, CliError> {
+pub(crate) fn read_input(item: &Input) -> Result<FundingInput, CliError> {
     let kind = match item.opt("type", input::one_of(&["p2wpkh", "p2pkh"]))? {
         Some("p2pkh") => InputKind::P2pkh,
         _ => InputKind::P2wpkh,
@@ -45,7 +45,7 @@ fn read_input(item: &Input) -> Result<FundingInput, CliError> {
     })
 }
 
-fn feerate(input: &Input) -> Result<FeeRate, CliError> {
+pub(crate) fn feerate(input: &Input) -> Result<FeeRate, CliError> {
     let per_vb = input.opt("feerate_sat_per_vb", input::uint)?;
     let per_kw = input.opt("feerate_per_kw", input::uint)?;
     match (per_vb, per_kw) {

@@ -38,6 +38,7 @@ pub mod penalty;
 pub mod revoke;
 pub mod route;
 pub mod shachain;
+pub mod swap;
 pub mod tlv;
 pub mod transport;
 pub mod walkthrough;
@@ -185,6 +186,9 @@ enum Command {
     AmpSplit(amp::AmpSplitArgs),
     /// The payee's side of AMP: XOR the shares to the root, check every child hash.
     AmpCombine,
+    /// Submarine, reverse and cross-chain swaps: create, lockup, claim, refund, verify.
+    #[command(subcommand)]
+    Swap(swap::SwapCommand),
     /// BOLT 11 invoices: decode and create.
     #[command(subcommand)]
     Invoice(invoice::InvoiceCommand),
@@ -280,6 +284,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::AmpSplit(args) => amp::run_split(args, &mut input, ex),
         Command::AmpCombine => amp::run_combine(&mut input, ex),
         Command::Invoice(cmd) => invoice::run(cmd, &mut input, ex),
+        Command::Swap(cmd) => swap::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
         Command::Walkthrough => walkthrough::run(&input, ex),

@@ -65,8 +65,10 @@ pub struct Expectations {
     pub chain: ChainParams,
     /// The chain's height now.
     pub current_height: Height,
-    /// The invoice's payment hash and terms, if there is an invoice.
-    pub invoice: Option<(PaymentHash, LightningTerms)>,
+    /// The Lightning side's terms (from the invoice, or given), if known.
+    pub lightning: Option<LightningTerms>,
+    /// The payment hash of the invoice, if there is one: it must be the user's.
+    pub invoice_hash: Option<PaymentHash>,
     /// Blocks of safety margin.
     pub margin_blocks: u32,
     /// UNIX seconds now.
@@ -274,7 +276,7 @@ pub fn verify<C: Verification>(secp: &Secp256k1<C>, offer: &Offer, exp: &Expecta
                 true,
                 format!("{blocks} blocks to the timeout"),
             );
-            if let Some((_, ln)) = &exp.invoice {
+            if let Some(ln) = &exp.lightning {
                 let interval = exp.chain.chain.block_interval_secs();
                 match timeout::check_lightning(exp.kind, blocks, ln, exp.margin_blocks, interval, exp.now) {
                     Ok(()) => check(
@@ -292,7 +294,7 @@ pub fn verify<C: Verification>(secp: &Secp256k1<C>, offer: &Offer, exp: &Expecta
         }
         Err(e) => check(c, "timeout_in_future", false, e.to_string()),
     }
-    if let Some((hash, _)) = &exp.invoice {
+    if let Some(hash) = &exp.invoice_hash {
         same(
             c,
             "invoice_payment_hash",

@@ -63,6 +63,41 @@ pub struct FundingRequest {
     pub feerate: FeeRate,
 }
 
+/// A transaction paying one output from wallet inputs, with change: the
+/// funding transaction, and any other lockup (a swap's).
+#[derive(Clone, Debug)]
+pub struct PaymentRequest {
+    /// Inputs, in the order they go into the transaction.
+    pub inputs: Vec<FundingInput>,
+    /// The output to create (output 0).
+    pub output: TxOut,
+    /// Where the change goes.
+    pub change_script: ScriptBuf,
+    /// Fee rate for the whole transaction.
+    pub feerate: FeeRate,
+}
+
+/// The built payment.
+#[derive(Clone, Debug)]
+pub struct PaymentTransaction {
+    /// The transaction, signed where keys were given.
+    pub tx: Transaction,
+    /// The fee paid.
+    pub fee: Amount,
+    /// The change output's value, if there is one.
+    pub change: Option<Amount>,
+    /// Change below the dust limit, added to the fee instead of creating an output.
+    pub dust_change_dropped: Option<Amount>,
+    /// Weight with maximum-size signatures, which the fee was computed from.
+    pub predicted_weight: Weight,
+    /// The outputs spent, in input order (unknown for an unsigned input given no script).
+    pub spent_outputs: Vec<Option<TxOut>>,
+    /// Which inputs were signed here.
+    pub signed: Vec<bool>,
+    /// A PSBT for the payer's wallet, when any input is unsigned.
+    pub psbt: Option<Psbt>,
+}
+
 /// The funding transaction and everything a later step needs from it.
 #[derive(Clone, Debug)]
 pub struct FundingTransaction {
@@ -98,15 +133,15 @@ pub enum FundingError {
     #[error("the input amounts add up to more than 21 million BTC")]
     InputOverflow,
     /// Inputs cannot pay for the funding output and the fee.
-    #[error("the inputs hold {available} sat but the funding output and fee need {needed} sat")]
+    #[error("the inputs hold {available} sat but the output and fee need {needed} sat")]
     Insufficient {
         /// Sum of input amounts.
         available: u64,
         /// Funding amount plus fee.
         needed: u64,
     },
-    /// The funding output itself would be dust.
-    #[error("funding amount {amount} sat is below the dust limit of a P2WSH output ({dust} sat)")]
+    /// The funding (or other paid) output itself would be dust.
+    #[error("amount {amount} sat is below the dust limit of its output script ({dust} sat)")]
     FundingDust {
         /// The amount asked for.
         amount: u64,
@@ -171,16 +206,49 @@ pub fn build_funding<C: Signing>(
     secp: &Secp256k1<C>,
     req: &FundingRequest,
 ) -> Result<FundingTransaction, FundingError> {
+    let funding_script = funding_script(&req.local_funding_pubkey, &req.remote_funding_pubkey);
+    let paid = build_payment(
+        secp,
+        &PaymentRequest {
+            inputs: req.inputs.clone(),
+            output: TxOut {
+                value: req.funding_amount,
+                script_pubkey: funding_script.to_p2wsh(),
+            },
+            change_script: req.change_script.clone(),
+            feerate: req.feerate,
+        },
+    )?;
+    Ok(FundingTransaction {
+        tx: paid.tx,
+        funding_output_index: 0,
+        funding_script,
+        fee: paid.fee,
+        change: paid.change,
+        dust_change_dropped: paid.dust_change_dropped,
+        predicted_weight: paid.predicted_weight,
+        spent_outputs: paid.spent_outputs,
+        signed: paid.signed,
+        psbt: paid.psbt,
+    })
+}
+
+/// Build (and sign where keys are given) a transaction paying `req.output`
+/// as output 0, change as output 1; change below its dust limit is left to the fee.
+pub fn build_payment<C: Signing>(
+    secp: &Secp256k1<C>,
+    req: &PaymentRequest,
+) -> Result<PaymentTransaction, FundingError> {
     if req.inputs.is_empty() {
         return Err(FundingError::NoInputs);
     }
-    let funding_script = funding_script(&req.local_funding_pubkey, &req.remote_funding_pubkey);
-    let funding_spk = funding_script.to_p2wsh();
-    let funding_dust = funding_spk.minimal_non_dust();
-    if req.funding_amount < funding_dust {
+    let paid_spk = req.output.script_pubkey.clone();
+    let dust = paid_spk.minimal_non_dust();
+    let amount = req.output.value;
+    if amount < dust {
         return Err(FundingError::FundingDust {
-            amount: req.funding_amount.to_sat(),
-            dust: funding_dust.to_sat(),
+            amount: amount.to_sat(),
+            dust: dust.to_sat(),
         });
     }
 
@@ -220,10 +288,9 @@ pub fn build_funding<C: Signing>(
             .unwrap_or(Amount::MAX)
     };
 
-    let with_change = weight_with(&[funding_spk.len(), req.change_script.len()]);
-    let without_change = weight_with(&[funding_spk.len()]);
-    let needed_bare = req
-        .funding_amount
+    let with_change = weight_with(&[paid_spk.len(), req.change_script.len()]);
+    let without_change = weight_with(&[paid_spk.len()]);
+    let needed_bare = amount
         .checked_add(fee_for(without_change))
         .ok_or(FundingError::InputOverflow)?;
     if available < needed_bare {
@@ -234,7 +301,7 @@ pub fn build_funding<C: Signing>(
     }
     let change_dust = req.change_script.minimal_non_dust();
     let change = available
-        .checked_sub(req.funding_amount)
+        .checked_sub(amount)
         .and_then(|a| a.checked_sub(fee_for(with_change)))
         .filter(|c| *c >= change_dust);
     let (predicted_weight, dust_change_dropped) = match change {
@@ -249,8 +316,8 @@ pub fn build_funding<C: Signing>(
     };
 
     let mut output = vec![TxOut {
-        value: req.funding_amount,
-        script_pubkey: funding_spk,
+        value: amount,
+        script_pubkey: paid_spk,
     }];
     if let Some(value) = change {
         output.push(TxOut {
@@ -345,11 +412,9 @@ pub fn build_funding<C: Signing>(
         Some(psbt)
     };
 
-    Ok(FundingTransaction {
+    Ok(PaymentTransaction {
         fee: available - outputs_total,
         tx,
-        funding_output_index: 0,
-        funding_script,
         change,
         dust_change_dropped,
         predicted_weight,
