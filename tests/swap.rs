@@ -600,3 +600,38 @@ proptest! {
         prop_assert!(verify_transaction(&early.tx, std::slice::from_ref(&early.prevout)).is_err());
     }
 }
+
+proptest! {
+    /// A service's script is untrusted bytes: the readers never panic, and
+    /// whatever they accept rebuilds to the very same bytes. Random bytes,
+    /// and real scripts with one byte changed (which mostly still parse).
+    #[test]
+    fn script_readers_take_any_bytes(
+        random in proptest::collection::vec(any::<u8>(), 0..120),
+        which in 0usize..3,
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let c = contract(OutputType::P2tr);
+        let Lock::P2tr(tree) = &c.lock else { unreachable!() };
+        let mut real = [contract::p2wsh_script(&terms()), tree.claim_leaf.clone(), tree.refund_leaf.clone()][which].to_bytes();
+        let i = at.index(real.len());
+        real[i] = byte;
+        for bytes in [random, real] {
+            let script = ScriptBuf::from_bytes(bytes);
+            if let Ok(p) = contract::parse_p2wsh(&script) {
+                // HASH160 is at bytes 7..27 of the template.
+                let t = SwapTerms { claim_pubkey: p.claim_pubkey, refund_pubkey: p.refund_pubkey, timeout: p.timeout, ..terms() };
+                let mut rebuilt = contract::p2wsh_script(&t).into_bytes();
+                rebuilt[7..27].copy_from_slice(&p.hash160);
+                prop_assert_eq!(rebuilt, script.to_bytes());
+            }
+            if let Ok((h, k)) = contract::parse_claim_leaf(&script) {
+                prop_assert_eq!(contract::claim_leaf(h, k), script.clone());
+            }
+            if let Ok((k, t)) = contract::parse_refund_leaf(&script) {
+                prop_assert_eq!(contract::refund_leaf(k, t), script);
+            }
+        }
+    }
+}

@@ -74,6 +74,17 @@ fn context(claim: &PublicKey, refund: &PublicKey, order: KeyOrder) -> KeyAggCont
         .expect("two valid keys never aggregate to infinity except with negligible probability")
 }
 
+/// BIP 327 `KeyAgg` of any list of keys, in the order given (`None` for an
+/// empty list or the negligible case of a sum at infinity).
+pub fn key_agg(keys: &[PublicKey]) -> Option<PublicKey> {
+    if keys.is_empty() {
+        return None;
+    }
+    KeyAggContext::new(keys.iter().copied())
+        .ok()
+        .map(|ctx| ctx.aggregated_pubkey())
+}
+
 /// BIP 327 `KeyAgg` of the two keys: the untweaked aggregate (its x-only
 /// form is the Taproot internal key).
 pub fn aggregate_key(claim: &PublicKey, refund: &PublicKey, order: KeyOrder) -> PublicKey {
