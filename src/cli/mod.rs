@@ -39,6 +39,7 @@ pub mod revoke;
 pub mod route;
 pub mod shachain;
 pub mod swap;
+pub mod swap_walkthrough;
 pub mod tlv;
 pub mod transport;
 pub mod walkthrough;
@@ -201,8 +202,8 @@ enum Command {
     /// Lightning messages (BOLT 1, 2, 7) as JSON and back; connect to a node.
     #[command(subcommand)]
     Wire(wire::WireCommand),
-    /// Walk through a channel's life with fixed demo keys, every step shown and checked.
-    Walkthrough,
+    /// Walk through a channel's life (or, with --swap, a reverse and a submarine swap) with fixed demo keys, every step shown and checked.
+    Walkthrough(walkthrough::WalkthroughArgs),
 }
 
 /// Read the input document as the contract says.
@@ -260,7 +261,7 @@ fn read_stdin() -> Result<String, CliError> {
 }
 
 fn run(cli: Cli) -> Result<(Value, bool), CliError> {
-    let wants_input = !matches!(cli.command, Command::Walkthrough | Command::Graph(_));
+    let wants_input = !matches!(cli.command, Command::Walkthrough(_) | Command::Graph(_));
     let mut input = read_input(&cli.common, wants_input)?;
     let mut explain = Explain::new(cli.common.explain);
     let ex = &mut explain;
@@ -287,7 +288,8 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Swap(cmd) => swap::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
-        Command::Walkthrough => walkthrough::run(&input, ex),
+        Command::Walkthrough(args) if args.swap => swap_walkthrough::run(&input, ex),
+        Command::Walkthrough(_) => walkthrough::run(&input, ex),
     }?;
     Ok((output, cli.common.compact))
 }

@@ -588,7 +588,8 @@ fn lightning_terms(
     })
 }
 
-fn create(input: &Input, ex: &mut Explain) -> StepResult {
+/// `lnkit swap create` on an input object.
+pub(crate) fn create(input: &Input, ex: &mut Explain) -> StepResult {
     let kind = kind(input)?;
     let output_type = output_type(input)?;
     let order = key_order(input)?;
@@ -843,7 +844,8 @@ fn destination(input: &Input, field: &str, params: ChainParams) -> Result<Script
     }
 }
 
-fn lockup(input: &Input, ex: &mut Explain) -> StepResult {
+/// `lnkit swap lockup` on an input object.
+pub(crate) fn lockup(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let c = contract(input)?;
     let params = chain_params(input, input)?;
@@ -1099,6 +1101,21 @@ fn spend_step(
     spend_json(name, path, &built, s.feerate)
 }
 
+/// `lnkit swap claim` on an input object.
+pub(crate) fn claim(input: &Input, ex: &mut Explain) -> StepResult {
+    spend_step(input, Step::Claim, false, false, ex)
+}
+
+/// `lnkit swap claim --cooperative` on an input object.
+pub(crate) fn claim_cooperative(input: &Input, ex: &mut Explain) -> StepResult {
+    spend_step(input, Step::Claim, true, false, ex)
+}
+
+/// `lnkit swap refund` on an input object.
+pub(crate) fn refund(input: &Input, ex: &mut Explain) -> StepResult {
+    spend_step(input, Step::Refund, false, false, ex)
+}
+
 /// The unsigned key-path spend and its MuSig2 session.
 fn key_path(input: &Input, s: &SpendInput) -> Result<(Spend, musig::Session), CliError> {
     let built = build_spend(input, s, Path::KeyPath)?;
@@ -1149,7 +1166,8 @@ fn signer(input: &Input, s: &SpendInput) -> Result<(SecretKey, &'static str), Cl
     Ok((key, role))
 }
 
-fn nonce(input: &Input, ex: &mut Explain) -> StepResult {
+/// `lnkit swap nonce` on an input object.
+pub(crate) fn nonce(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let s = spend_input(input)?;
     let (built, session) = key_path(input, &s)?;
@@ -1175,7 +1193,8 @@ fn nonce(input: &Input, ex: &mut Explain) -> StepResult {
     }))
 }
 
-fn sign_partial(input: &Input, ex: &mut Explain) -> StepResult {
+/// `lnkit swap sign-partial` on an input object.
+pub(crate) fn sign_partial(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let s = spend_input(input)?;
     let (built, session) = key_path(input, &s)?;
@@ -1237,11 +1256,20 @@ fn xonly_key(v: &Value) -> input::Parsed<XOnlyPublicKey> {
     }
 }
 
-fn verify(input: &Input, ex: &mut Explain) -> StepResult {
+/// `lnkit swap verify` on an input object.
+pub(crate) fn verify(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::verification_only();
     let kind = kind(input)?;
     let inv = invoice_terms(input)?;
-    let hash = payment_hash(input, None)?;
+    // A submarine swap's invoice is the user's own, so its hash is the
+    // user's; a reverse swap's invoice comes from the service and is only
+    // checked against the hash of the user's own preimage.
+    let own_invoice = if kind == SwapKind::Submarine {
+        inv.as_ref()
+    } else {
+        None
+    };
+    let hash = payment_hash(input, own_invoice)?;
     let lock =
         match (
             input.opt("redeem_script", input::script_hex)?,

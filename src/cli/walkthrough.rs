@@ -9,6 +9,7 @@
 use bitcoin::consensus::encode::deserialize_hex;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Address, CompressedPublicKey, Network, Transaction, TxOut};
+use clap::Args;
 use serde_json::{json, Value};
 
 use super::{build_commitment, build_funding, close, keys, penalty, revoke, shachain};
@@ -48,20 +49,30 @@ const REMOTE_DELAYED_PAYMENT_BASEPOINT_SECRET: &str =
 const DEMO_PAYMENT_PREIMAGE: &str =
     "0202020202020202020202020202020202020202020202020202020202020202";
 
-fn point(secret_hex: &str) -> String {
+/// Flags of `lnkit walkthrough`.
+#[derive(Args, Debug)]
+pub struct WalkthroughArgs {
+    /// Walk through a reverse and a submarine swap instead (and an abandoned one, refunded).
+    #[arg(long)]
+    pub swap: bool,
+}
+
+pub(crate) fn point(secret_hex: &str) -> String {
     let secret = SecretKey::from_slice(&hex::decode(secret_hex).expect("demo constant"))
         .expect("demo constant");
     PublicKey::from_secret_key(&Secp256k1::signing_only(), &secret).to_string()
 }
 
-struct Walk<'a> {
-    steps: Vec<Value>,
-    checks: Vec<Value>,
-    ex: &'a mut Explain,
+/// A walk: its steps, its checks, and the trace.
+pub(crate) struct Walk<'a> {
+    pub(crate) steps: Vec<Value>,
+    pub(crate) checks: Vec<Value>,
+    pub(crate) ex: &'a mut Explain,
 }
 
 impl Walk<'_> {
-    fn step(
+    /// Run one subcommand on `input`, recording both.
+    pub(crate) fn step(
         &mut self,
         command: &str,
         explanation: &str,
@@ -84,7 +95,8 @@ impl Walk<'_> {
         Ok(output)
     }
 
-    fn check(&mut self, what: &str, ok: bool) -> Result<(), CliError> {
+    /// Record a check; a failed one stops the walk.
+    pub(crate) fn check(&mut self, what: &str, ok: bool) -> Result<(), CliError> {
         self.ex.line(format!(
             "check: {what}: {}",
             if ok { "ok" } else { "FAILED" }
@@ -106,7 +118,7 @@ fn field<'v>(v: &'v Value, name: &str) -> &'v Value {
 
 /// Fields of `b` that `a` does not have or has with another value: a step's
 /// own results, without the input that `build-commitment` carries forward.
-fn new_fields(input: &Value, output: &Value) -> Value {
+pub(crate) fn new_fields(input: &Value, output: &Value) -> Value {
     match (input, output) {
         (Value::Object(i), Value::Object(o)) => Value::Object(
             o.iter()
@@ -118,7 +130,7 @@ fn new_fields(input: &Value, output: &Value) -> Value {
     }
 }
 
-fn merged(base: &Value, extra: Value) -> Value {
+pub(crate) fn merged(base: &Value, extra: Value) -> Value {
     let mut out = base.clone();
     if let (Value::Object(o), Value::Object(e)) = (&mut out, extra) {
         o.extend(e);
@@ -126,7 +138,7 @@ fn merged(base: &Value, extra: Value) -> Value {
     out
 }
 
-fn tx_of(v: &Value, field_name: &str) -> Result<Transaction, CliError> {
+pub(crate) fn tx_of(v: &Value, field_name: &str) -> Result<Transaction, CliError> {
     v[field_name]
         .as_str()
         .and_then(|h| deserialize_hex(h).ok())
