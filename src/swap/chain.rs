@@ -107,7 +107,7 @@ impl ChainParams {
     pub fn hrp(&self) -> Result<Hrp, ChainError> {
         let s = match (self.chain, self.network) {
             (Chain::Bitcoin, Network::Bitcoin) => "bc",
-            (Chain::Bitcoin, Network::Testnet | Network::Signet) => "tb",
+            (Chain::Bitcoin, Network::Testnet | Network::Testnet4 | Network::Signet) => "tb",
             (Chain::Bitcoin, Network::Regtest) => "bcrt",
             (Chain::Litecoin, Network::Bitcoin) => "ltc",
             (Chain::Litecoin, Network::Testnet) => "tltc",
@@ -180,5 +180,28 @@ mod tests {
         let ours = bitcoin::Address::from_script(&spk, Network::Bitcoin).unwrap();
         assert_eq!(a, ours.to_string());
         assert!(ChainParams::new(Chain::Litecoin, Network::Signet).is_err());
+        // Taproot outputs take bech32m (BIP 350), as the bitcoin crate writes them.
+        let tr = ScriptBuf::from_hex(
+            "5120732799296852e2df3be89ea49efefad4760c26ac73528af08f550c86fa3425df",
+        )
+        .unwrap();
+        let ours = bitcoin::Address::from_script(&tr, Network::Regtest).unwrap();
+        let regtest = ChainParams::new(Chain::Bitcoin, Network::Regtest).unwrap();
+        assert_eq!(regtest.address(&tr).unwrap(), ours.to_string());
+        assert_eq!(regtest.script_pubkey(&ours.to_string()).unwrap(), tr);
+        // The test networks: tb1 and tltc1; regtest: bcrt1 and rltc1.
+        for (chain, network, prefix) in [
+            (Chain::Bitcoin, Network::Testnet, "tb1q"),
+            (Chain::Bitcoin, Network::Testnet4, "tb1q"),
+            (Chain::Bitcoin, Network::Signet, "tb1q"),
+            (Chain::Litecoin, Network::Testnet, "tltc1q"),
+            (Chain::Bitcoin, Network::Regtest, "bcrt1q"),
+            (Chain::Litecoin, Network::Regtest, "rltc1q"),
+        ] {
+            let p = ChainParams::new(chain, network).unwrap();
+            let a = p.address(&spk).unwrap();
+            assert!(a.starts_with(prefix), "{chain} {network}: {a}");
+            assert_eq!(p.script_pubkey(&a).unwrap(), spk);
+        }
     }
 }
