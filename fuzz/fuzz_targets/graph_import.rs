@@ -1,6 +1,6 @@
 //! Import untrusted graph files (GOSSMAP, listchannels, describegraph, gossip
 //! hex lines), with a small node map. Nothing may panic.
-//! Run: `cargo +nightly fuzz run graph_import` (from the repository root).
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run graph_import` (stable toolchain; or `cargo +nightly fuzz run graph_import`) (from the repository root).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

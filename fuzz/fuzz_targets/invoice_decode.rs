@@ -1,5 +1,5 @@
 //! Decode untrusted BOLT 11 strings. Nothing may panic.
-//! Run: `cargo +nightly fuzz run invoice_decode` (from the repository root).
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run invoice_decode` (stable toolchain; or `cargo +nightly fuzz run invoice_decode`) (from the repository root).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,6 @@
 //! Decode untrusted Lightning messages. Nothing may panic; whatever decodes
 //! must encode back to the same bytes.
-//! Run: `cargo +nightly fuzz run message_decode` (from the repository root).
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run message_decode` (stable toolchain; or `cargo +nightly fuzz run message_decode`) (from the repository root).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,5 +1,5 @@
 //! A responder fed untrusted Act One and Act Three bytes. Nothing may panic.
-//! Run: `cargo +nightly fuzz run responder_handshake` (from the repository root).
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run responder_handshake` (stable toolchain; or `cargo +nightly fuzz run responder_handshake`) (from the repository root).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

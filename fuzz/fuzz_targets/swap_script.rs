@@ -1,7 +1,7 @@
 //! Read untrusted swap scripts and leaves as a service would send them to
 //! `lnkit swap verify`. Nothing may panic; anything accepted must rebuild to
 //! the very same bytes.
-//! Run: `cargo +nightly fuzz run swap_script` (from the repository root).
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run swap_script` (stable toolchain; or `cargo +nightly fuzz run swap_script`) (from the repository root).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,6 +1,6 @@
 //! Decode untrusted TLV streams under every namespace lnkit knows. Nothing
 //! may panic; whatever decodes must re-encode to the same bytes.
-//! Run: `cargo +nightly fuzz run tlv_decode` (from the repository root).
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run tlv_decode` (stable toolchain; or `cargo +nightly fuzz run tlv_decode`) (from the repository root).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
