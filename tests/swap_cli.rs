@@ -303,6 +303,18 @@ fn a_cross_chain_swap_has_a_leg_on_each_chain() {
         ),
     )
     .assert_bad_input("destination", &["litecoin regtest"]);
+    // The participant checks the litecoin leg it is offered, on litecoin.
+    let leg_b = &swap["legs"]["b"];
+    let check_b = json!({"kind": "chain", "chain": "litecoin", "network": "regtest", "preimage": PREIMAGE,
+        "claim_pubkey": REFUND, "refund_pubkey": CLAIM, "redeem_script": leg_b["redeem_script"],
+        "address": leg_b["address"], "timeout_block_height": leg_b["timeout_block_height"], "current_height": 5000});
+    assert_eq!(lnkit_json(&["swap", "verify"], &check_b).json()["ok"], true);
+    // Read as a bitcoin address, the same lock is not the address given.
+    lnkit_json(
+        &["swap", "verify"],
+        &merge(&check_b, &json!({"chain": "bitcoin"})),
+    )
+    .assert_bad_input("address", &["bcrt1q"]);
     // Legs swapped round: the initiator's lock would expire first.
     let flipped = json!({"legs": {"a": input["legs"]["a"].clone(), "b": merge(&input["legs"]["b"], &json!({"timeout_blocks": 1440}))}});
     lnkit_json(
@@ -493,4 +505,25 @@ fn bad_input_is_named() {
         &merge(&claim, &json!({"feerate_sat_per_vb": 2000})),
     )
     .assert_bad_input("feerate_sat_per_vb", &["fee at this feerate"]);
+}
+
+#[test]
+fn explain_goes_to_stderr_and_changes_nothing_on_stdout() {
+    let input = reverse("p2tr");
+    let plain = lnkit_json(&["swap", "create"], &input);
+    let explained = lnkit_json(&["swap", "create", "--explain"], &input);
+    assert_eq!(plain.stdout, explained.stdout);
+    assert!(plain.stderr.is_empty());
+    for needle in [
+        "hashlock HASH160(preimage) = RIPEMD160",
+        "claim leaf:",
+        "MuSig2 KeyAgg(sorted order)",
+        "TapTweak",
+    ] {
+        assert!(
+            explained.stderr.contains(needle),
+            "{needle}: {}",
+            explained.stderr
+        );
+    }
 }
