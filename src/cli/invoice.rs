@@ -52,8 +52,8 @@ pub fn decoded_json(d: &Decoded, now: Option<u64>) -> Value {
     out.insert("bitcoin_network".into(), json!(net.to_string()));
     out.insert("amount_msat".into(), json!(inv.amount_msat));
     out.insert("timestamp".into(), json!(inv.timestamp));
-    let mut expiry = 3600;
-    let mut cltv = 18;
+    let expiry = inv.expiry_secs();
+    let cltv = inv.min_final_cltv_expiry_delta();
     let (mut fallbacks, mut hints, mut unknown) = (vec![], vec![], vec![]);
     for f in &inv.fields {
         match f {
@@ -70,8 +70,7 @@ pub fn decoded_json(d: &Decoded, now: Option<u64>) -> Value {
                 out.insert("description_hash".into(), json!(hex(h)));
             }
             Field::PayeePubkey(_) => {}
-            Field::Expiry(x) => expiry = *x,
-            Field::MinFinalCltvExpiryDelta(c) => cltv = *c,
+            Field::Expiry(_) | Field::MinFinalCltvExpiryDelta(_) => {}
             Field::Fallback { version, program } => fallbacks.push(json!({
                 "version": version,
                 "program": hex(program),
@@ -97,9 +96,9 @@ pub fn decoded_json(d: &Decoded, now: Option<u64>) -> Value {
         }
     }
     out.insert("expiry".into(), json!(expiry));
-    out.insert("expires_at".into(), json!(inv.timestamp + expiry));
+    out.insert("expires_at".into(), json!(inv.expires_at()));
     if let Some(now) = now {
-        out.insert("expired".into(), json!(now >= inv.timestamp + expiry));
+        out.insert("expired".into(), json!(now >= inv.expires_at()));
     }
     out.insert("min_final_cltv_expiry_delta".into(), json!(cltv));
     out.insert("payee_pubkey".into(), json!(d.payee.to_string()));

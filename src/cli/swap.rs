@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::input::{self, Input};
 use super::{flag, hex, CliError, Explain, StepResult};
-use crate::invoice::{self, Field};
+use crate::invoice;
 use crate::payment::{PaymentHash, PaymentPreimage};
 use crate::swap::chain::{Chain, ChainParams};
 use crate::swap::contract::{hash160_of, Contract, Lock, OutputType, SwapTerms, TapTree};
@@ -241,22 +241,16 @@ fn invoice_terms(input: &Input) -> Result<Option<InvoiceTerms>, CliError> {
     let secp = Secp256k1::verification_only();
     let decoded = invoice::decode(&secp, &text).map_err(|e| input.error("invoice", e))?;
     let inv = &decoded.invoice;
-    // BOLT 11 defaults: expiry 3600 s, min_final_cltv_expiry_delta 18.
-    let (mut hash, mut expiry, mut cltv) = (None, 3600, 18);
-    for f in &inv.fields {
-        match f {
-            Field::PaymentHash(h) if hash.is_none() => hash = Some(PaymentHash(*h)),
-            Field::Expiry(x) => expiry = *x,
-            Field::MinFinalCltvExpiryDelta(c) => cltv = *c,
-            _ => {}
-        }
-    }
-    let hash = hash.ok_or_else(|| input.error("invoice", "it has no payment hash (p field)"))?;
+    let hash = inv
+        .payment_hash()
+        .map(PaymentHash)
+        .ok_or_else(|| input.error("invoice", "it has no payment hash (p field)"))?;
     Ok(Some(InvoiceTerms {
         hash,
         ln: LightningTerms {
-            min_final_cltv_expiry_delta: u32::try_from(cltv).unwrap_or(u32::MAX),
-            expires_at: Some(inv.timestamp.saturating_add(expiry)),
+            min_final_cltv_expiry_delta: u32::try_from(inv.min_final_cltv_expiry_delta())
+                .unwrap_or(u32::MAX),
+            expires_at: Some(inv.expires_at()),
         },
         amount_msat: inv.amount_msat,
     }))

@@ -363,7 +363,49 @@ fn field_words(f: &Field) -> Result<(u8, Vec<u8>), InvoiceError> {
     })
 }
 
+/// BOLT 11 `x`: the expiry when the field is absent, in seconds.
+pub const DEFAULT_EXPIRY_SECS: u64 = 3600;
+/// BOLT 11 `c`: `min_final_cltv_expiry_delta` when the field is absent.
+pub const DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA: u64 = 18;
+
 impl Invoice {
+    /// The payment hash: the first `p` field (a reader skips later ones).
+    pub fn payment_hash(&self) -> Option<[u8; 32]> {
+        self.fields.iter().find_map(|f| match f {
+            Field::PaymentHash(h) => Some(*h),
+            _ => None,
+        })
+    }
+
+    /// Seconds from `timestamp` until it expires (`x`, default 3600).
+    pub fn expiry_secs(&self) -> u64 {
+        self.fields
+            .iter()
+            .rev()
+            .find_map(|f| match f {
+                Field::Expiry(x) => Some(*x),
+                _ => None,
+            })
+            .unwrap_or(DEFAULT_EXPIRY_SECS)
+    }
+
+    /// When it expires, UNIX seconds.
+    pub fn expires_at(&self) -> u64 {
+        self.timestamp.saturating_add(self.expiry_secs())
+    }
+
+    /// `min_final_cltv_expiry_delta` (`c`, default 18).
+    pub fn min_final_cltv_expiry_delta(&self) -> u64 {
+        self.fields
+            .iter()
+            .rev()
+            .find_map(|f| match f {
+                Field::MinFinalCltvExpiryDelta(c) => Some(*c),
+                _ => None,
+            })
+            .unwrap_or(DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA)
+    }
+
     /// The human-readable part: `ln` + currency + amount.
     pub fn hrp(&self) -> String {
         format!(
