@@ -505,6 +505,24 @@ fn bad_input_is_named() {
         &merge(&claim, &json!({"feerate_sat_per_vb": 2000})),
     )
     .assert_bad_input("feerate_sat_per_vb", &["fee at this feerate"]);
+    lnkit_json(&["swap", "claim", "--leg", "c"], &claim).assert_bad_input("--leg", &["a or b"]);
+    lnkit_json(&["swap", "claim", "--leg", "a"], &claim)
+        .assert_bad_input("legs", &["--kind chain"]);
+    lnkit_json(
+        &["swap", "create"],
+        &merge(&base, &json!({"kind": "chain"})),
+    )
+    .assert_bad_input("legs", &["leg"]);
+    let offered = json!({"kind": "reverse", "network": "regtest", "preimage": PREIMAGE, "claim_pubkey": CLAIM,
+        "refund_pubkey": REFUND, "address": DEST, "timeout_block_height": 1144, "current_height": 1000,
+        "tree": {"claim_leaf": "00", "refund_leaf": "00", "internal_key": "abcd"}});
+    lnkit_json(&["swap", "verify"], &offered)
+        .assert_bad_input("tree.internal_key", &["32-byte x-only", "2 bytes"]);
+    lnkit_json(
+        &["swap", "verify"],
+        &merge(&offered, &json!({"redeem_script": "00"})),
+    )
+    .assert_bad_input("tree", &["not both"]);
 }
 
 #[test]
