@@ -58,8 +58,11 @@ fn appendix_b_funding_transaction_library() {
         feerate: FeeRate::from_sat_per_kwu(i["feerate_per_kw"].as_u64().unwrap()),
     };
     let built = build_funding(&secp, &req).unwrap();
-    assert_eq!(serialize_hex(&built.tx), s(e, "funding_tx_hex"));
-    assert_eq!(built.tx.compute_txid().to_string(), s(e, "funding_txid"));
+    assert_eq!(serialize_hex(&built.payment.tx), s(e, "funding_tx_hex"));
+    assert_eq!(
+        built.payment.tx.compute_txid().to_string(),
+        s(e, "funding_txid")
+    );
     assert_eq!(
         hex::encode(built.funding_script.as_bytes()),
         s(e, "funding_witness_script")
@@ -69,18 +72,18 @@ fn appendix_b_funding_transaction_library() {
         e["funding_output_index"].as_u64().unwrap()
     );
     assert_eq!(
-        built.change.unwrap().to_sat(),
+        built.payment.change.unwrap().to_sat(),
         e["change_satoshis"].as_u64().unwrap()
     );
-    assert!(built.psbt.is_none());
+    assert!(built.payment.psbt.is_none());
 
     // Bitcoin Core accepts it against the real coinbase output it spends...
-    verify_transaction(&built.tx, &[coinbase_output(i)]).unwrap();
+    verify_transaction(&built.payment.tx, &[coinbase_output(i)]).unwrap();
     // ...and the check can fail: the same tx against a different amount or script is rejected.
     let mut wrong = coinbase_output(i);
-    wrong.script_pubkey = built.tx.output[1].script_pubkey.clone();
+    wrong.script_pubkey = built.payment.tx.output[1].script_pubkey.clone();
     assert!(matches!(
-        verify_transaction(&built.tx, &[wrong]),
+        verify_transaction(&built.payment.tx, &[wrong]),
         Err(VerifyError::ScriptFailed { input: 0, .. })
     ));
 }

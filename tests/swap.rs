@@ -80,6 +80,7 @@ fn request<'a>(c: &'a Contract, tx: &'a Transaction) -> SpendRequest<'a> {
         lockup_tx: tx,
         destination: destination(),
         feerate: FeeRate::from_sat_per_vb(3).unwrap(),
+        expected_amount: None,
     }
 }
 
@@ -250,6 +251,24 @@ fn the_library_refuses_what_would_not_verify() {
     assert!(matches!(err, SpendError::TooSmall { .. }), "{err}");
     let err = spend::build(&secp, &request(&c, &tx), Path::KeyPath).unwrap_err();
     assert_eq!(err, SpendError::NoKeyPath);
+    let mut short = request(&c, &tx);
+    short.expected_amount = Some(Amount::from_sat(100_001));
+    let err = spend::build(
+        &secp,
+        &short,
+        Path::Claim {
+            preimage: &right,
+            key: &key(CLAIM),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        SpendError::AmountMismatch {
+            paid: 100_000,
+            expected: 100_001
+        }
+    );
 }
 
 fn cooperative(c: &Contract, tx: &Transaction) -> (spend::Spend, Session) {
@@ -366,6 +385,25 @@ fn scripts_match_their_documented_byte_layouts() {
 fn timeout_rules() {
     let h = |n| Height::from_consensus(n).unwrap();
     assert_eq!(timeout::blocks_left(h(110), h(100)), Ok(10));
+    assert!(timeout::refund_open(h(110), h(110)).is_ok());
+    assert!(matches!(
+        timeout::refund_open(h(110), h(109)),
+        Err(TimeoutError::RefundNotYet {
+            timeout: 110,
+            current: 109
+        })
+    ));
+    // Submarine: the lockup covers the invoice (the rest is the service's fee).
+    assert!(lnkit::swap::check_submarine_amount(
+        Amount::from_sat(1000),
+        lnkit::amount::Msat(1_000_000)
+    )
+    .is_ok());
+    assert!(lnkit::swap::check_submarine_amount(
+        Amount::from_sat(999),
+        lnkit::amount::Msat(999_001)
+    )
+    .is_err());
     assert!(matches!(
         timeout::blocks_left(h(100), h(100)),
         Err(TimeoutError::InPast { .. })

@@ -45,6 +45,25 @@ pub(crate) fn read_input(item: &Input) -> Result<FundingInput, CliError> {
     })
 }
 
+/// A `FundingError` as the field it is about: `inputs`, the paid amount
+/// (`amount_field`), or one input's `privkey`.
+pub(crate) fn funding_error(
+    input: &Input,
+    items: &[Input],
+    amount_field: &str,
+    e: FundingError,
+) -> CliError {
+    match e {
+        FundingError::NoInputs | FundingError::InputOverflow => input.error("inputs", e),
+        FundingError::Insufficient { .. } | FundingError::FundingDust { .. } => {
+            input.error(amount_field, e)
+        }
+        FundingError::UncompressedKey { input: i }
+        | FundingError::KeyScriptMismatch { input: i } => items[i].error("privkey", e),
+        FundingError::Sighash { .. } => CliError::failure(e.to_string()),
+    }
+}
+
 pub(crate) fn feerate(input: &Input) -> Result<FeeRate, CliError> {
     let per_vb = input.opt("feerate_sat_per_vb", input::uint)?;
     let per_kw = input.opt("feerate_per_kw", input::uint)?;
@@ -94,15 +113,8 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
     };
     let want_verify = input.opt("verify", input::boolean)?.unwrap_or(false);
 
-    let built = funding::build_funding(&secp, &req).map_err(|e| match e {
-        FundingError::NoInputs | FundingError::InputOverflow => input.error("inputs", e),
-        FundingError::Insufficient { .. } | FundingError::FundingDust { .. } => {
-            input.error("funding_amount_sat", e)
-        }
-        FundingError::UncompressedKey { input: i }
-        | FundingError::KeyScriptMismatch { input: i } => items[i].error("privkey", e),
-        FundingError::Sighash { .. } => CliError::failure(e.to_string()),
-    })?;
+    let built = funding::build_funding(&secp, &req)
+        .map_err(|e| funding_error(input, &items, "funding_amount_sat", e))?;
 
     ex.line(format!(
         "funding script: 2 <lesser funding_pubkey> <greater funding_pubkey> 2 OP_CHECKMULTISIG = {}",
@@ -111,15 +123,16 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
     ex.line(format!(
         "fee: {} sat/kw x {} weight (maximum-size signatures) = {} sat",
         req.feerate.to_sat_per_kwu(),
-        built.predicted_weight.to_wu(),
-        built.fee.to_sat()
+        built.payment.predicted_weight.to_wu(),
+        built.payment.fee.to_sat()
     ));
 
     let verified = if want_verify {
         let spent: Option<Vec<_>> = built
+            .payment
             .spent_outputs
             .iter()
-            .zip(&built.signed)
+            .zip(&built.payment.signed)
             .map(|(o, signed)| o.clone().filter(|_| *signed))
             .collect();
         let spent = spent.ok_or_else(|| {
@@ -128,7 +141,7 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
                 "every input needs a privkey for the transaction to be verified",
             )
         })?;
-        verify::verify_transaction(&built.tx, &spent)
+        verify::verify_transaction(&built.payment.tx, &spent)
             .map_err(|e| CliError::failure(format!("verification failed: {e}")))?;
         ex.line("verified: Bitcoin Core's script interpreter accepts every input");
         Some(true)
@@ -136,8 +149,8 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
         None
     };
 
-    let funding_spk = &built.tx.output[built.funding_output_index as usize].script_pubkey;
-    let txid = built.tx.compute_txid().to_string();
+    let funding_spk = &built.payment.tx.output[built.funding_output_index as usize].script_pubkey;
+    let txid = built.payment.tx.compute_txid().to_string();
     Ok(json!({
         "funding_txid": txid,
         "funding_output_index": built.funding_output_index,
@@ -150,16 +163,16 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
         "funding_address": Address::from_script(funding_spk, network).map(|a| a.to_string()).ok(),
         "network": network.to_string(),
         "txid": txid,
-        "tx_hex": serialize_hex(&built.tx),
-        "fee_sat": built.fee.to_sat(),
-        "change_sat": built.change.map(|c| c.to_sat()),
-        "dust_change_dropped_sat": built.dust_change_dropped.map(|c| c.to_sat()),
+        "tx_hex": serialize_hex(&built.payment.tx),
+        "fee_sat": built.payment.fee.to_sat(),
+        "change_sat": built.payment.change.map(|c| c.to_sat()),
+        "dust_change_dropped_sat": built.payment.dust_change_dropped.map(|c| c.to_sat()),
         "feerate_per_kw": req.feerate.to_sat_per_kwu(),
-        "predicted_weight": built.predicted_weight.to_wu(),
-        "weight": built.tx.weight().to_wu(),
-        "signed_inputs": built.signed,
-        "complete": built.psbt.is_none(),
-        "psbt": built.psbt.map(|p| p.to_string()),
+        "predicted_weight": built.payment.predicted_weight.to_wu(),
+        "weight": built.payment.tx.weight().to_wu(),
+        "signed_inputs": built.payment.signed,
+        "complete": built.payment.psbt.is_none(),
+        "psbt": built.payment.psbt.map(|p| p.to_string()),
         "verified": verified,
     }))
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::input::{self, Input};
 use super::{flag, hex, CliError, Explain, StepResult};
+use crate::amount::Msat;
 use crate::invoice;
 use crate::payment::{PaymentHash, PaymentPreimage};
 use crate::swap::chain::{Chain, ChainParams};
@@ -20,7 +21,7 @@ use crate::swap::spend::{self, Path, Spend, SpendError, SpendRequest};
 use crate::swap::timeout::{self, LightningTerms, TimeoutError};
 use crate::swap::verify::{self as swap_verify, Expectations, Offer, OfferedLock};
 use crate::swap::SwapKind;
-use crate::tx::funding::{self, FundingError, PaymentRequest};
+use crate::tx::funding::{self, PaymentRequest};
 use crate::verify::verify_transaction;
 
 /// `lnkit swap` subcommands.
@@ -605,19 +606,9 @@ pub(crate) fn create(input: &Input, ex: &mut Explain) -> StepResult {
         timeout::check_lightning(kind, lock.blocks, ln, margin, interval, now(input)?)
             .map_err(|e| timeout_error(input, field, e))?;
     }
-    if let (Some(inv), SwapKind::Submarine) = (&inv, kind) {
-        // The service pays the invoice out of the lockup: it must not ask more.
-        if let Some(msat) = inv.amount_msat {
-            if msat > lock.amount.to_sat().saturating_mul(1000) {
-                return Err(input.error(
-                    "amount_sat",
-                    format!(
-                        "the lockup ({} sat) is less than the invoice asks ({msat} msat): the service would pay more than it receives",
-                        lock.amount.to_sat()
-                    ),
-                ));
-            }
-        }
+    if let (Some(msat), SwapKind::Submarine) = (inv.as_ref().and_then(|i| i.amount_msat), kind) {
+        crate::swap::check_submarine_amount(lock.amount, Msat(msat))
+            .map_err(|e| input.error("amount_sat", e))?;
     }
     explain_lock(ex, kind.name(), &lock.contract);
     let mut out = Map::new();
@@ -865,15 +856,8 @@ pub(crate) fn lockup(input: &Input, ex: &mut Explain) -> StepResult {
         change_script,
         feerate,
     };
-    let paid = funding::build_payment(&secp, &req).map_err(|e| match e {
-        FundingError::NoInputs | FundingError::InputOverflow => input.error("inputs", e),
-        FundingError::Insufficient { .. } | FundingError::FundingDust { .. } => {
-            input.error("amount_sat", e)
-        }
-        FundingError::UncompressedKey { input: i }
-        | FundingError::KeyScriptMismatch { input: i } => items[i].error("privkey", e),
-        FundingError::Sighash { .. } => CliError::failure(e.to_string()),
-    })?;
+    let paid = funding::build_payment(&secp, &req)
+        .map_err(|e| super::build_funding::funding_error(input, &items, "amount_sat", e))?;
     // Every input we signed is checked by the interpreter before the
     // transaction is shown: a lockup that does not verify loses nothing yet.
     let complete = paid.signed.iter().all(|s| *s);
@@ -922,6 +906,7 @@ enum Step {
 /// The contract, lockup transaction, destination and feerate every spend shares.
 struct SpendInput {
     contract: Contract,
+    expected_amount: Option<Amount>,
     lockup: Transaction,
     destination: ScriptBuf,
     feerate: FeeRate,
@@ -931,20 +916,8 @@ fn spend_input(input: &Input) -> Result<SpendInput, CliError> {
     let contract = contract(input)?;
     let params = chain_params(input, input)?;
     let lockup = input.req("lockup_tx_hex", input::transaction)?;
-    let (_, out) = spend::find_lockup_output(&contract, &lockup)
-        .map_err(|e| input.error("lockup_tx_hex", e))?;
-    if let Some(amount) = input.opt("amount_sat", input::amount_sat)? {
-        if out.value != amount {
-            return Err(input.error(
-                "lockup_tx_hex",
-                SpendError::AmountMismatch {
-                    paid: out.value.to_sat(),
-                    expected: amount.to_sat(),
-                },
-            ));
-        }
-    }
     Ok(SpendInput {
+        expected_amount: input.opt("amount_sat", input::amount_sat)?,
         destination: destination(input, "destination", params)?,
         feerate: super::build_funding::feerate(input)?,
         lockup,
@@ -959,6 +932,7 @@ fn build_spend(input: &Input, s: &SpendInput, path: Path) -> Result<Spend, CliEr
         lockup_tx: &s.lockup,
         destination: s.destination.clone(),
         feerate: s.feerate,
+        expected_amount: s.expected_amount,
     };
     spend::build(&secp, &req, path).map_err(|e| match e {
         SpendError::NotPaid { .. } | SpendError::AmountMismatch { .. } => {
@@ -1057,17 +1031,13 @@ fn spend_step(
         Step::Refund => {
             let key = input.req("refund_privkey", input::secret_key)?;
             let current = input.req("current_height", input::block_height)?;
-            if current < t.timeout && !force {
-                let left = t.timeout.to_consensus_u32() - current.to_consensus_u32();
-                return Err(input.error(
-                    "current_height",
-                    format!(
-                        "the refund is not valid yet: it becomes valid when the chain reaches block {} (it can then be mined in block {}); the chain is at {}, {left} blocks to go. --force-unsafe builds it anyway",
-                        t.timeout,
-                        t.timeout.to_consensus_u32() + 1,
-                        current
-                    ),
-                ));
+            if !force {
+                timeout::refund_open(t.timeout, current).map_err(|e| {
+                    input.error(
+                        "current_height",
+                        format!("{e}. --force-unsafe builds it anyway"),
+                    )
+                })?;
             }
             build_spend(
                 input,
@@ -1136,27 +1106,17 @@ fn role_pair<T>(
     Ok([read(ROLES[0])?, read(ROLES[1])?])
 }
 
-fn role_of(s: &SpendInput, key: &SecretKey) -> Option<&'static str> {
-    let secp = Secp256k1::signing_only();
-    let public = key.public_key(&secp);
-    let t = &s.contract.terms;
-    if public == t.claim_pubkey {
-        Some("claim")
-    } else if public == t.refund_pubkey {
-        Some("refund")
-    } else {
-        None
-    }
-}
-
-fn signer(input: &Input, s: &SpendInput) -> Result<(SecretKey, &'static str), CliError> {
+/// The signer's key and which side it is.
+fn signer(input: &Input, session: &musig::Session) -> Result<(SecretKey, &'static str), CliError> {
     let key = input.req("privkey", input::secret_key)?;
-    let role = role_of(s, &key).ok_or_else(|| {
-        input.error(
-            "privkey",
-            "its public key is neither the swap's claim_pubkey nor its refund_pubkey",
-        )
-    })?;
+    let role = session
+        .role(&Secp256k1::signing_only(), &key)
+        .map_err(|_| {
+            input.error(
+                "privkey",
+                "its public key is neither the swap's claim_pubkey nor its refund_pubkey",
+            )
+        })?;
     Ok((key, role))
 }
 
@@ -1165,7 +1125,7 @@ pub(crate) fn nonce(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let s = spend_input(input)?;
     let (built, session) = key_path(input, &s)?;
-    let (key, role) = signer(input, &s)?;
+    let (key, role) = signer(input, &session)?;
     let seed = match input.opt("nonce_seed", input::bytes32)? {
         Some(seed) => seed,
         None => bitcoin::secp256k1::rand::random(),
@@ -1192,7 +1152,7 @@ pub(crate) fn sign_partial(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let s = spend_input(input)?;
     let (built, session) = key_path(input, &s)?;
-    let (key, role) = signer(input, &s)?;
+    let (key, role) = signer(input, &session)?;
     let sec = input.req("sec_nonce", |v| {
         input::hex_bytes(v).and_then(|b| musig::sec_nonce(&b))
     })?;

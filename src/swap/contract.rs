@@ -94,21 +94,35 @@ impl OutputType {
 
 /// The P2WSH witness script (see the module documentation).
 pub fn p2wsh_script(terms: &SwapTerms) -> ScriptBuf {
+    p2wsh_template(
+        terms.hash160(),
+        &terms.claim_pubkey,
+        terms.timeout,
+        &terms.refund_pubkey,
+    )
+}
+
+fn p2wsh_template(
+    hash160: [u8; 20],
+    claim: &PublicKey,
+    timeout: Height,
+    refund: &PublicKey,
+) -> ScriptBuf {
     Builder::new()
         .push_opcode(OP_SIZE)
         .push_int(32)
         .push_opcode(OP_EQUAL)
         .push_opcode(OP_IF)
         .push_opcode(OP_HASH160)
-        .push_slice(terms.hash160())
+        .push_slice(hash160)
         .push_opcode(OP_EQUALVERIFY)
-        .push_slice(terms.claim_pubkey.serialize())
+        .push_slice(claim.serialize())
         .push_opcode(OP_ELSE)
         .push_opcode(OP_DROP)
-        .push_lock_time(LockTime::Blocks(terms.timeout))
+        .push_lock_time(LockTime::Blocks(timeout))
         .push_opcode(OP_CLTV)
         .push_opcode(OP_DROP)
-        .push_slice(terms.refund_pubkey.serialize())
+        .push_slice(refund.serialize())
         .push_opcode(OP_ENDIF)
         .push_opcode(OP_CHECKSIG)
         .into_script()
@@ -381,24 +395,7 @@ pub fn parse_p2wsh(script: &ScriptBuf) -> Result<ParsedP2wsh, TemplateError> {
         refund_pubkey,
         timeout,
     };
-    let rebuilt = Builder::new()
-        .push_opcode(OP_SIZE)
-        .push_int(32)
-        .push_opcode(OP_EQUAL)
-        .push_opcode(OP_IF)
-        .push_opcode(OP_HASH160)
-        .push_slice(hash160)
-        .push_opcode(OP_EQUALVERIFY)
-        .push_slice(claim_pubkey.serialize())
-        .push_opcode(OP_ELSE)
-        .push_opcode(OP_DROP)
-        .push_lock_time(LockTime::Blocks(timeout))
-        .push_opcode(OP_CLTV)
-        .push_opcode(OP_DROP)
-        .push_slice(refund_pubkey.serialize())
-        .push_opcode(OP_ENDIF)
-        .push_opcode(OP_CHECKSIG)
-        .into_script();
+    let rebuilt = p2wsh_template(hash160, &claim_pubkey, timeout, &refund_pubkey);
     if rebuilt != *script {
         return Err(TemplateError {
             what: WHAT,

@@ -18,6 +18,33 @@ pub mod spend;
 pub mod timeout;
 pub mod verify;
 
+use bitcoin::Amount;
+
+use crate::amount::Msat;
+
+/// A submarine swap's lockup does not cover the invoice it pays for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the lockup ({lockup} sat) is less than the invoice asks ({invoice} msat): the service would pay more than it receives")]
+pub struct LockupBelowInvoice {
+    /// The lockup, sat.
+    pub lockup: u64,
+    /// The invoice amount, msat.
+    pub invoice: u64,
+}
+
+/// Submarine: the service pays the user's invoice out of the lockup, so the
+/// lockup must cover the invoice amount (the difference is the service's fee).
+pub fn check_submarine_amount(lockup: Amount, invoice: Msat) -> Result<(), LockupBelowInvoice> {
+    if u128::from(lockup.to_sat()) * 1000 >= u128::from(invoice.0) {
+        Ok(())
+    } else {
+        Err(LockupBelowInvoice {
+            lockup: lockup.to_sat(),
+            invoice: invoice.0,
+        })
+    }
+}
+
 /// Which way value moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SwapKind {

@@ -42,31 +42,20 @@ impl KeyOrder {
             KeyOrder::RefundFirst => "refund_first",
         }
     }
-
-    /// `[claim, refund]` in this order; also says which index is which role.
-    pub fn arrange<T: Copy>(
-        self,
-        claim: T,
-        refund: T,
-        claim_bytes: [u8; 33],
-        refund_bytes: [u8; 33],
-    ) -> [T; 2] {
-        let claim_first = match self {
-            KeyOrder::Sorted => claim_bytes <= refund_bytes,
-            KeyOrder::ClaimFirst => true,
-            KeyOrder::RefundFirst => false,
-        };
-        if claim_first {
-            [claim, refund]
-        } else {
-            [refund, claim]
-        }
-    }
 }
 
 /// The two keys of a swap, in aggregation order.
 fn ordered(claim: &PublicKey, refund: &PublicKey, order: KeyOrder) -> [PublicKey; 2] {
-    order.arrange(*claim, *refund, claim.serialize(), refund.serialize())
+    let claim_first = match order {
+        KeyOrder::Sorted => claim.serialize() <= refund.serialize(),
+        KeyOrder::ClaimFirst => true,
+        KeyOrder::RefundFirst => false,
+    };
+    if claim_first {
+        [*claim, *refund]
+    } else {
+        [*refund, *claim]
+    }
 }
 
 fn context(claim: &PublicKey, refund: &PublicKey, order: KeyOrder) -> KeyAggContext {
@@ -119,14 +108,9 @@ pub enum MusigError {
     /// The secret key is neither of the swap's keys.
     #[error("the key is neither the claim nor the refund key of this swap")]
     UnknownKey,
-    /// A nonce or signature does not decode.
-    #[error("{what}: {why}")]
-    Decode {
-        /// Which item.
-        what: &'static str,
-        /// Why.
-        why: String,
-    },
+    /// The `musig2` crate refused to sign or aggregate.
+    #[error("MuSig2: {0}")]
+    Signing(String),
     /// The secret nonce belongs to another key.
     #[error("sec_nonce: it was made for another key")]
     NonceKeyMismatch,
@@ -165,15 +149,17 @@ impl Session {
         self.ctx.aggregated_pubkey()
     }
 
-    fn role_of<C: Signing>(
+    /// Which side holds `key`: `claim` or `refund` (as in [`ROLES`]).
+    pub fn role<C: Signing>(
         &self,
         secp: &Secp256k1<C>,
         key: &SecretKey,
-    ) -> Result<usize, MusigError> {
+    ) -> Result<&'static str, MusigError> {
         let public = key.public_key(secp);
         self.keys
             .iter()
             .position(|k| *k == public)
+            .map(|i| ROLES[i])
             .ok_or(MusigError::UnknownKey)
     }
 
@@ -187,7 +173,7 @@ impl Session {
         key: &SecretKey,
         seed: [u8; 32],
     ) -> Result<(SecNonce, PubNonce), MusigError> {
-        self.role_of(secp, key)?;
+        self.role(secp, key)?;
         let agg: PublicKey = self.ctx.aggregated_pubkey();
         let sec = SecNonce::generate(seed, *key, agg, self.message, b"lnkit swap");
         let public = sec.public_nonce();
@@ -207,7 +193,7 @@ impl Session {
         sec_nonce: SecNonce,
         nonces: &[PubNonce; 2],
     ) -> Result<PartialSignature, MusigError> {
-        self.role_of(secp, key)?;
+        self.role(secp, key)?;
         musig2::sign_partial(
             &self.ctx,
             *key,
@@ -218,10 +204,7 @@ impl Session {
         .map_err(|e| match e {
             musig2::errors::SigningError::UnknownKey => MusigError::UnknownKey,
             musig2::errors::SigningError::SecNoncePubkeyMismatch => MusigError::NonceKeyMismatch,
-            other => MusigError::Decode {
-                what: "partial signature",
-                why: other.to_string(),
-            },
+            other => MusigError::Signing(other.to_string()),
         })
     }
 
@@ -245,7 +228,7 @@ impl Session {
             .map_err(|_| MusigError::BadPartial { role })?;
         }
         musig2::aggregate_partial_signatures(&self.ctx, &agg, *partials, self.message)
-            .map_err(|_| MusigError::BadPartial { role: "claim" })
+            .map_err(|e| MusigError::Signing(e.to_string()))
     }
 }
 

@@ -8,7 +8,7 @@ use bitcoin::absolute::{Height, LockTime};
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{Keypair, Message, Secp256k1, SecretKey, Signing, Verification};
 use bitcoin::sighash::{Prevouts, SighashCache};
-use bitcoin::taproot::{self, LeafVersion};
+use bitcoin::taproot;
 use bitcoin::transaction::Version;
 use bitcoin::{
     Amount, EcdsaSighashType, FeeRate, OutPoint, ScriptBuf, Sequence, TapSighashType, Transaction,
@@ -29,6 +29,8 @@ pub struct SpendRequest<'a> {
     pub destination: ScriptBuf,
     /// The feerate.
     pub feerate: FeeRate,
+    /// The amount the swap says is locked, if it says: the lockup output must hold exactly that.
+    pub expected_amount: Option<Amount>,
 }
 
 /// A built spend.
@@ -192,6 +194,12 @@ pub fn build<C: Signing + Verification>(
     let contract = req.contract;
     let terms = &contract.terms;
     let (outpoint, prevout) = find_lockup_output(contract, req.lockup_tx)?;
+    if let Some(expected) = req.expected_amount.filter(|a| *a != prevout.value) {
+        return Err(SpendError::AmountMismatch {
+            paid: prevout.value.to_sat(),
+            expected: expected.to_sat(),
+        });
+    }
     match path {
         Path::Claim { preimage, key } => {
             if preimage.payment_hash() != terms.payment_hash {
@@ -354,6 +362,3 @@ pub fn finish_key_path(spend: &mut Spend, signature: bitcoin::secp256k1::schnorr
     };
     spend.tx.input[0].witness = Witness::p2tr_key_spend(&sig);
 }
-
-/// The leaf version every swap leaf uses.
-pub const LEAF_VERSION: LeafVersion = LeafVersion::TapScript;

@@ -44,6 +44,14 @@ pub enum TimeoutError {
         /// The current height.
         current: u32,
     },
+    /// The refund cannot be mined yet.
+    #[error("the refund is not valid yet: it becomes valid when the chain reaches block {timeout} (it can then be mined in block {next}); the chain is at {current}, {left} blocks to go", next = timeout + 1, left = timeout - current)]
+    RefundNotYet {
+        /// The timeout.
+        timeout: u32,
+        /// The current height.
+        current: u32,
+    },
     /// Submarine: the lock opens before the invoice's HTLC could settle.
     #[error("{blocks} blocks to the timeout, but the invoice's min_final_cltv_expiry_delta is {cltv} and the margin {margin}: a submarine swap's lock must last at least {needed} blocks")]
     ShorterThanCltv {
@@ -118,6 +126,19 @@ pub fn blocks_left(timeout: Height, current: Height) -> Result<u32, TimeoutError
         });
     }
     Ok(t - c)
+}
+
+/// Whether a refund (nLockTime = `timeout`) can go into the next block:
+/// BIP 65 / consensus finality needs nLockTime < the including block's
+/// height, so the chain tip must have reached `timeout`.
+pub fn refund_open(timeout: Height, current: Height) -> Result<(), TimeoutError> {
+    if current < timeout {
+        return Err(TimeoutError::RefundNotYet {
+            timeout: timeout.to_consensus_u32(),
+            current: current.to_consensus_u32(),
+        });
+    }
+    Ok(())
 }
 
 /// The Lightning-side rules for a submarine or reverse swap whose lock has

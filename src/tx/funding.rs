@@ -101,26 +101,12 @@ pub struct PaymentTransaction {
 /// The funding transaction and everything a later step needs from it.
 #[derive(Clone, Debug)]
 pub struct FundingTransaction {
-    /// The transaction, signed where keys were given.
-    pub tx: Transaction,
     /// `funding_output_index` (BOLT 2 `funding_created`).
     pub funding_output_index: u32,
     /// The 2-of-2 witness script.
     pub funding_script: ScriptBuf,
-    /// The fee paid.
-    pub fee: Amount,
-    /// The change output's value, if there is one.
-    pub change: Option<Amount>,
-    /// Change below the dust limit, added to the fee instead of creating an output.
-    pub dust_change_dropped: Option<Amount>,
-    /// Weight with maximum-size signatures, which the fee was computed from.
-    pub predicted_weight: Weight,
-    /// The outputs spent, in input order (unknown for an unsigned input given no script).
-    pub spent_outputs: Vec<Option<TxOut>>,
-    /// Which inputs were signed here.
-    pub signed: Vec<bool>,
-    /// A PSBT for the funder's wallet, when any input is unsigned.
-    pub psbt: Option<Psbt>,
+    /// The transaction paying it, with its fee, change and signing state.
+    pub payment: PaymentTransaction,
 }
 
 /// Why a funding transaction could not be built.
@@ -220,16 +206,9 @@ pub fn build_funding<C: Signing>(
         },
     )?;
     Ok(FundingTransaction {
-        tx: paid.tx,
         funding_output_index: 0,
         funding_script,
-        fee: paid.fee,
-        change: paid.change,
-        dust_change_dropped: paid.dust_change_dropped,
-        predicted_weight: paid.predicted_weight,
-        spent_outputs: paid.spent_outputs,
-        signed: paid.signed,
-        psbt: paid.psbt,
+        payment: paid,
     })
 }
 
