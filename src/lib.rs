@@ -8,6 +8,7 @@
 //! | module | BOLT |
 //! |---|---|
 //! | [`amount`] | millisatoshi amounts (BOLT 2 `amount_msat`) |
+//! | [`chain`] | the chain under the node (BOLT 5): bitcoind over RPC, an embedded regtest chain on libbitcoinkernel, the block follower |
 //! | [`graph`] | the channel graph (BOLT 7) and its importers |
 //! | [`invoice`] | BOLT 11 invoices |
 //! | [`keys`] | BOLT 3 "Key Derivation" |
@@ -24,6 +25,7 @@
 //! deterministic and every test reproducible.
 
 pub mod amount;
+pub mod chain;
 pub mod cli;
 pub mod graph;
 pub mod invoice;

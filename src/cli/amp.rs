@@ -302,7 +302,7 @@ pub fn run_combine(input: &mut Input, ex: &mut Explain) -> StepResult {
         .map(|(p, (share, &i))| {
             let c = amp::child(&root, *share, i);
             let expected = p.opt("child_hash", input::bytes32)?;
-            let ok = expected.map_or(true, |h| h == c.hash);
+            let ok = expected.is_none_or(|h| h == c.hash);
             all_ok &= ok;
             Ok(json!({
                 "child_index": i,

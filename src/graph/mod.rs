@@ -86,7 +86,7 @@ impl Graph {
     /// The source and target nodes of a direction.
     pub fn endpoints(&self, dir: u32) -> (u32, u32) {
         let c = &self.channels[(dir / 2) as usize];
-        if dir % 2 == 0 {
+        if dir.is_multiple_of(2) {
             (c.node_1, c.node_2)
         } else {
             (c.node_2, c.node_1)

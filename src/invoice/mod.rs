@@ -231,7 +231,7 @@ fn parse_amount(s: &str) -> Result<Option<u64>, InvoiceError> {
         Some('u') => n.checked_mul(100_000),
         Some('n') => n.checked_mul(100),
         _ => {
-            if n % 10 != 0 {
+            if !n.is_multiple_of(10) {
                 return Err(bad(
                     "sub-millisatoshi precision: a pico-BTC amount must be a multiple of 10",
                 ));
@@ -251,7 +251,7 @@ pub fn amount_string(msat: u64) -> String {
         ("u", 100_000),
         ("n", 100),
     ] {
-        if msat % unit == 0 {
+        if msat.is_multiple_of(unit) {
             return format!("{}{mult}", msat / unit);
         }
     }
@@ -292,7 +292,7 @@ fn parse_field(tag: u8, w: &[u8]) -> Result<Field, InvoiceError> {
         },
         3 => {
             let b = words_to_bytes(w);
-            if b.is_empty() || b.len() % 51 != 0 {
+            if b.is_empty() || !b.len().is_multiple_of(51) {
                 return Ok(skip());
             }
             let mut hops = vec![];

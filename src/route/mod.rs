@@ -300,7 +300,7 @@ pub fn find_route(g: &Graph, req: &RouteRequest) -> Result<Route, RouteError> {
                 } else {
                     req.penalty.get(&d).copied().unwrap_or(0.0)
                 };
-            if best[u as usize].map_or(true, |b| cost < b.cost) {
+            if best[u as usize].is_none_or(|b| cost < b.cost) {
                 best[u as usize] = Some(Label {
                     cost,
                     amount: amount_u,

@@ -43,7 +43,11 @@ pub fn bit_name(bit: u16) -> String {
     match FEATURES.iter().find(|(even, _)| *even == bit & !1) {
         Some((_, name)) => format!(
             "{name}_{}",
-            if bit % 2 == 0 { "required" } else { "optional" }
+            if bit.is_multiple_of(2) {
+                "required"
+            } else {
+                "optional"
+            }
         ),
         None => format!("bit_{bit}"),
     }

@@ -623,7 +623,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, MessageError> {
 pub fn encode(msg: &Message) -> Result<Vec<u8>, MessageError> {
     let mut out = msg.typ.to_be_bytes().to_vec();
     let Some(schema) = MessageSchema::by_type(msg.typ) else {
-        if msg.typ % 2 == 0 {
+        if msg.typ.is_multiple_of(2) {
             return Err(MessageError::UnknownEven(msg.typ));
         }
         out.extend(msg.raw.as_deref().unwrap_or(&[]));

@@ -2,6 +2,7 @@
 //! and running the real `lnkit` binary the way a shell user would.
 #![allow(dead_code)]
 
+pub mod bitcoind;
 pub mod graphs;
 pub mod vectors;
 
