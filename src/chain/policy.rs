@@ -248,8 +248,8 @@ mod tests {
             height: 300,
             median_time_past: mtp,
         };
-        assert!(!sequence_locks_ok(&t, &coin, at(1_000_000 + 1024)));
-        assert!(sequence_locks_ok(&t, &coin, at(1_000_000 + 1025)));
+        assert!(!sequence_locks_ok(&t, &coin, at(1_000_000 + 1023)));
+        assert!(sequence_locks_ok(&t, &coin, at(1_000_000 + 1024)));
     }
 
     #[test]
