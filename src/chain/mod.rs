@@ -399,6 +399,27 @@ pub trait Regtest: ChainSource {
     ) -> Result<Vec<BlockHash>, ChainError>;
 }
 
+/// Which chain to open: what `--bitcoind` / `--chain-dir` say, for
+/// `lnkit chain` today and the node and the tower next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Bitcoin Core over RPC.
+    Bitcoind(bitcoind::BitcoindConfig),
+    /// The embedded regtest chain in this directory (created on first use).
+    Embedded(std::path::PathBuf),
+}
+
+/// A chain of either backend.
+pub type AnyChain = Box<dyn Regtest + Send + Sync>;
+
+/// Open a backend, with its checks (credentials, network, lock).
+pub fn open(backend: &Backend) -> Result<AnyChain, ChainError> {
+    Ok(match backend {
+        Backend::Bitcoind(config) => Box::new(bitcoind::BitcoindChain::connect(config.clone())?),
+        Backend::Embedded(dir) => Box::new(embedded::EmbeddedChain::open(dir)?),
+    })
+}
+
 /// The arguments of [`Regtest::reorg`] make sense for a chain whose tip is at `tip`.
 pub(crate) fn check_reorg(depth: u32, new_blocks: u32, tip: u32) -> Result<(), ChainError> {
     if depth > tip {

@@ -23,6 +23,7 @@ pub mod amp;
 pub mod blinded_path;
 pub mod build_commitment;
 pub mod build_funding;
+pub mod chain;
 pub mod channel;
 pub mod close;
 pub mod connect;
@@ -202,6 +203,8 @@ enum Command {
     /// Lightning messages (BOLT 1, 2, 7) as JSON and back; connect to a node.
     #[command(subcommand)]
     Wire(wire::WireCommand),
+    /// Meet a chain: bitcoind over RPC (--bitcoind) or the embedded regtest chain (--chain-dir).
+    Chain(chain::ChainArgs),
     /// Walk through a channel's life (or, with --swap, a reverse and a submarine swap) with fixed demo keys, every step shown and checked.
     Walkthrough(walkthrough::WalkthroughArgs),
 }
@@ -288,6 +291,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Swap(cmd) => swap::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
+        Command::Chain(args) => chain::run(args, &mut input, ex),
         Command::Walkthrough(args) if args.swap => swap_walkthrough::run(&input, ex),
         Command::Walkthrough(_) => walkthrough::run(&input, ex),
     }?;

@@ -1,0 +1,416 @@
+//! `lnkit chain status|mine|broadcast|tx|utxo|fee`: the toolkit's transactions
+//! meet a real chain — Bitcoin Core over RPC (`--bitcoind URL`) or the
+//! embedded regtest chain on libbitcoinkernel (`--chain-dir DIR`).
+
+use std::path::PathBuf;
+
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use super::input::{self, Input};
+use super::{flag, CliError, Explain, StepResult};
+use crate::chain::bitcoind::{BitcoindConfig, RpcAuth};
+use crate::chain::embedded::EmbeddedChain;
+use crate::chain::{self, AnyChain, Backend, ChainError, TxStatus, DEFAULT_FALLBACK_FEERATE};
+use crate::tx::commitment::FeeratePerKw;
+
+/// `lnkit chain ...`
+#[derive(Args, Debug)]
+pub struct ChainArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    #[command(subcommand)]
+    command: ChainCommand,
+}
+
+/// Which chain: `--bitcoind URL` (with its auth) or `--chain-dir DIR`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct BackendArgs {
+    /// Bitcoin Core's RPC, e.g. http://127.0.0.1:18443.
+    #[arg(long, value_name = "URL", global = true, conflicts_with = "chain_dir")]
+    pub bitcoind: Option<String>,
+    /// bitcoind's cookie file (default: ~/.bitcoin/[<network>/].cookie when no user is given).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub rpc_cookie: Option<PathBuf>,
+    /// rpcuser (with --rpc-password).
+    #[arg(long, value_name = "USER", global = true, requires = "rpc_password")]
+    pub rpc_user: Option<String>,
+    /// rpcpassword (with --rpc-user).
+    #[arg(long, value_name = "PASSWORD", global = true, requires = "rpc_user")]
+    pub rpc_password: Option<String>,
+    /// The fee rate to report when bitcoind has no estimate (default 2500).
+    #[arg(long, value_name = "SAT_PER_KW", global = true)]
+    pub fallback_feerate_per_kw: Option<u32>,
+    /// The embedded regtest chain's directory (created on first use).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub chain_dir: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ChainCommand {
+    /// The best block, the network and the fee estimate.
+    Status,
+    /// Mine N blocks (default 1) paying their coinbase to --to (regtest).
+    Mine(MineArgs),
+    /// Broadcast the input's signed_tx_hex or tx_hex (one step's output piped in).
+    Broadcast,
+    /// A transaction by txid: mempool, confirmed (with confirmations) or unknown.
+    Tx(TxArgs),
+    /// Whether an output TXID:VOUT is unspent in the best chain, and what it holds.
+    Utxo(UtxoArgs),
+    /// The fee estimate for --target blocks; on the embedded chain --feerate-per-kw sets it.
+    Fee(FeeArgs),
+}
+
+/// Flags of `lnkit chain mine`.
+#[derive(Args, Debug)]
+pub struct MineArgs {
+    /// How many blocks (field `blocks`, default 1).
+    count: Option<u32>,
+    /// The coinbase's address, or a scriptPubKey hex (field `address`).
+    #[arg(long)]
+    to: Option<String>,
+}
+
+/// Flags of `lnkit chain tx`.
+#[derive(Args, Debug)]
+pub struct TxArgs {
+    /// The txid (field `txid`).
+    txid: Option<String>,
+}
+
+/// Flags of `lnkit chain utxo`.
+#[derive(Args, Debug)]
+pub struct UtxoArgs {
+    /// The output as TXID:VOUT (field `outpoint`, or `txid` and `vout`).
+    outpoint: Option<String>,
+}
+
+/// Flags of `lnkit chain fee`.
+#[derive(Args, Debug)]
+pub struct FeeArgs {
+    /// Confirmation target in blocks (field `target_blocks`, default 6).
+    #[arg(long)]
+    target: Option<u16>,
+    /// Set the embedded chain's fixed rate (field `feerate_per_kw`).
+    #[arg(long)]
+    feerate_per_kw: Option<u32>,
+}
+
+/// Bitcoin Core's default cookie file for `network`.
+fn default_cookie(network: Network) -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let sub = match network {
+        Network::Testnet => "testnet3/",
+        Network::Signet => "signet/",
+        Network::Regtest => "regtest/",
+        _ => "",
+    };
+    PathBuf::from(format!("{home}/.bitcoin/{sub}.cookie"))
+}
+
+/// The chain's network: field `network` (`--network`), default regtest.
+fn network(input: &Input) -> Result<Network, CliError> {
+    Ok(input
+        .opt("network", input::network)?
+        .unwrap_or(Network::Regtest))
+}
+
+/// Turn the backend flags into a [`Backend`].
+pub fn backend(args: &BackendArgs, network: Network) -> Result<Backend, CliError> {
+    match (&args.bitcoind, &args.chain_dir) {
+        (Some(url), _) => {
+            let auth = match (&args.rpc_user, &args.rpc_password) {
+                (Some(user), Some(password)) => RpcAuth::UserPass {
+                    user: user.clone(),
+                    password: password.clone(),
+                },
+                _ => RpcAuth::Cookie(
+                    args.rpc_cookie
+                        .clone()
+                        .unwrap_or_else(|| default_cookie(network)),
+                ),
+            };
+            let mut config = BitcoindConfig::new(url.clone(), auth, network);
+            config.fallback_feerate = args
+                .fallback_feerate_per_kw
+                .map(FeeratePerKw)
+                .unwrap_or(DEFAULT_FALLBACK_FEERATE);
+            Ok(Backend::Bitcoind(config))
+        }
+        (None, Some(dir)) if network == Network::Regtest => Ok(Backend::Embedded(dir.clone())),
+        (None, Some(_)) => Err(CliError::bad(format!(
+            "network: the embedded chain (--chain-dir) is regtest only, not {network}"
+        ))),
+        (None, None) => Err(CliError::bad(
+            "chain: give --bitcoind URL (Bitcoin Core's RPC) or --chain-dir DIR (the embedded regtest chain)",
+        )),
+    }
+}
+
+/// A chain failure as the CLI reports it: all are failures of the step
+/// (exit 1), as the input itself was fine.
+pub fn chain_failed(e: ChainError) -> CliError {
+    match e {
+        ChainError::Rejected { txid, rejection } => CliError::failure(format!(
+            "tx_hex: the chain rejected {txid}: {} ({})",
+            rejection.reason,
+            rejection.kind.as_str()
+        )),
+        other => CliError::failure(format!("chain: {other}")),
+    }
+}
+
+fn open(backend: &Backend) -> Result<AnyChain, CliError> {
+    chain::open(backend).map_err(chain_failed)
+}
+
+/// Run `lnkit chain`.
+pub fn run(args: ChainArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
+    let network = network(input)?;
+    let backend = backend(&args.backend, network)?;
+    match args.command {
+        ChainCommand::Status => status(&backend, network, ex),
+        ChainCommand::Mine(m) => {
+            flag(input, "blocks", m.count);
+            flag(input, "address", m.to);
+            mine(&backend, input, network, ex)
+        }
+        ChainCommand::Broadcast => broadcast(&backend, input, ex),
+        ChainCommand::Tx(t) => {
+            flag(input, "txid", t.txid);
+            tx(&backend, input)
+        }
+        ChainCommand::Utxo(u) => {
+            flag(input, "outpoint", u.outpoint);
+            utxo(&backend, input, network)
+        }
+        ChainCommand::Fee(f) => {
+            flag(input, "target_blocks", f.target);
+            flag(input, "feerate_per_kw", f.feerate_per_kw);
+            fee(&backend, input)
+        }
+    }
+}
+
+fn backend_json(backend: &Backend) -> Value {
+    match backend {
+        Backend::Bitcoind(c) => json!({"backend": "bitcoind", "url": c.url}),
+        Backend::Embedded(dir) => {
+            json!({"backend": "embedded", "chain_dir": dir.display().to_string()})
+        }
+    }
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Value::Object(a), Value::Object(b)) = (&mut a, b) {
+        a.extend(b);
+    }
+    a
+}
+
+fn status(backend: &Backend, network: Network, ex: &mut Explain) -> StepResult {
+    let chain = open(backend)?;
+    let tip = chain.best_block().map_err(chain_failed)?;
+    let fee = chain.fee_estimate(6).map_err(chain_failed)?;
+    ex.line(format!("best block {tip}"));
+    ex.line(format!(
+        "fee for 6 blocks: {} sat/kw ({})",
+        fee.feerate.0,
+        fee.source.as_str()
+    ));
+    let mut out = merge(
+        backend_json(backend),
+        json!({
+            "network": network.to_string(),
+            "height": tip.height,
+            "best_block_hash": tip.hash.to_string(),
+            "fee_estimate": fee_json(&fee),
+        }),
+    );
+    if let Backend::Embedded(dir) = backend {
+        drop(chain);
+        let embedded = EmbeddedChain::open(dir).map_err(chain_failed)?;
+        out["mempool_size"] = json!(embedded.mempool().len());
+    }
+    Ok(out)
+}
+
+fn fee_json(fee: &chain::FeeEstimate) -> Value {
+    json!({
+        "target_blocks": fee.target_blocks,
+        "feerate_per_kw": fee.feerate.0,
+        "source": fee.source.as_str(),
+    })
+}
+
+fn mine(backend: &Backend, input: &Input, network: Network, ex: &mut Explain) -> StepResult {
+    let count = input.opt("blocks", input::uint32)?.unwrap_or(1);
+    if count == 0 || count > 10_000 {
+        return Err(input.error("blocks", format!("expected 1 to 10000 blocks, got {count}")));
+    }
+    let script = input.req("address", input::destination(network))?;
+    let chain = open(backend)?;
+    let hashes = chain.mine(count, &script).map_err(chain_failed)?;
+    let tip = chain.best_block().map_err(chain_failed)?;
+    ex.line(format!(
+        "mined {count} block(s) to {}; the tip is {tip}; a coinbase is spendable 100 blocks after its own",
+        script.to_asm_string()
+    ));
+    let mut blocks = Vec::with_capacity(hashes.len());
+    for (i, hash) in hashes.iter().enumerate() {
+        let block = chain.block(hash).map_err(chain_failed)?;
+        blocks.push(json!({
+            "height": tip.height + 1 + i as u32 - count,
+            "hash": hash.to_string(),
+            "coinbase_txid": block.txdata[0].compute_txid().to_string(),
+        }));
+    }
+    Ok(json!({
+        "blocks": blocks,
+        "height": tip.height,
+        "best_block_hash": tip.hash.to_string(),
+        "script_pubkey": hex::encode(script.as_bytes()),
+        "address": Address::from_script(&script, network).ok().map(|a| a.to_string()),
+    }))
+}
+
+/// The transactions a step's output carries, by the field names the
+/// toolkit's steps use: a signed one beside its unsigned twin first, then a
+/// plain `tx_hex`, then the nested ones of `penalty` (`penalty_txs`, in
+/// order) and `close --sweep` (`sweep_tx`).
+fn transactions_of(input: &Input) -> Result<Vec<(String, Transaction)>, CliError> {
+    for field in ["signed_tx_hex", "tx_hex"] {
+        if input.has(field) {
+            return Ok(vec![(field.into(), input.req(field, input::transaction)?)]);
+        }
+    }
+    if input.has("penalty_txs") {
+        let txs = input.objects("penalty_txs")?;
+        return txs
+            .iter()
+            .map(|t| Ok((t.path("tx_hex"), t.req("tx_hex", input::transaction)?)))
+            .collect();
+    }
+    if let Some(sweep) = input.object("sweep_tx")? {
+        return Ok(vec![(
+            sweep.path("tx_hex"),
+            sweep.req("tx_hex", input::transaction)?,
+        )]);
+    }
+    Err(input.error(
+        "tx_hex",
+        "missing required field (or signed_tx_hex, penalty_txs, sweep_tx)",
+    ))
+}
+
+fn broadcast(backend: &Backend, input: &Input, ex: &mut Explain) -> StepResult {
+    let txs = transactions_of(input)?;
+    let chain = open(backend)?;
+    let mut txids = Vec::with_capacity(txs.len());
+    for (field, tx) in &txs {
+        let txid = chain.broadcast(tx).map_err(|e| match e {
+            ChainError::Rejected { txid, rejection } => CliError::failure(format!(
+                "{field}: the chain rejected {txid}: {} ({})",
+                rejection.reason,
+                rejection.kind.as_str()
+            )),
+            other => chain_failed(other),
+        })?;
+        ex.line(format!(
+            "{txid} accepted into the mempool ({} vbytes); it confirms in the next block mined",
+            tx.vsize()
+        ));
+        txids.push(txid.to_string());
+    }
+    Ok(match txids.as_slice() {
+        [one] => json!({ "txid": one, "accepted": true }),
+        _ => json!({ "txids": txids, "accepted": true }),
+    })
+}
+
+fn tx(backend: &Backend, input: &Input) -> StepResult {
+    let txid: Txid = input.req("txid", input::txid)?;
+    let chain = open(backend)?;
+    let info = chain.transaction(&txid).map_err(chain_failed)?;
+    Ok(match info {
+        None => json!({ "txid": txid.to_string(), "status": "unknown" }),
+        Some(info) => {
+            let mut out = json!({
+                "txid": txid.to_string(),
+                "tx_hex": serialize_hex(&info.tx),
+            });
+            match info.status {
+                TxStatus::Mempool => out["status"] = json!("mempool"),
+                TxStatus::Confirmed {
+                    block,
+                    confirmations,
+                } => {
+                    out["status"] = json!("confirmed");
+                    out["block_hash"] = json!(block.hash.to_string());
+                    out["block_height"] = json!(block.height);
+                    out["confirmations"] = json!(confirmations);
+                }
+            }
+            out
+        }
+    })
+}
+
+fn outpoint(input: &Input) -> Result<OutPoint, CliError> {
+    if input.has("outpoint") {
+        return input.req("outpoint", |v| {
+            let s = v.as_str().unwrap_or_default();
+            s.parse::<OutPoint>()
+                .map_err(|e| format!("expected TXID:VOUT, got {v} ({e})"))
+        });
+    }
+    Ok(OutPoint::new(
+        input.req("txid", input::txid)?,
+        input.req("vout", input::uint32)?,
+    ))
+}
+
+fn utxo(backend: &Backend, input: &Input, network: Network) -> StepResult {
+    let op = outpoint(input)?;
+    let chain = open(backend)?;
+    let found = chain.utxo(&op).map_err(chain_failed)?;
+    let tip = chain.best_block().map_err(chain_failed)?;
+    Ok(match found {
+        None => json!({ "outpoint": op.to_string(), "unspent": false }),
+        Some(u) => json!({
+            "outpoint": op.to_string(),
+            "unspent": true,
+            "amount_sat": u.txout.value.to_sat(),
+            "script_pubkey": hex::encode(u.txout.script_pubkey.as_bytes()),
+            "address": Address::from_script(&u.txout.script_pubkey, network).ok().map(|a| a.to_string()),
+            "height": u.height,
+            "confirmations": tip.height + 1 - u.height,
+            "coinbase": u.coinbase,
+        }),
+    })
+}
+
+fn fee(backend: &Backend, input: &Input) -> StepResult {
+    let target = input
+        .opt("target_blocks", input::uint32)?
+        .unwrap_or(6)
+        .clamp(1, 1008) as u16;
+    if let Some(rate) = input.opt("feerate_per_kw", input::uint32)? {
+        let Backend::Embedded(dir) = backend else {
+            return Err(input.error(
+                "feerate_per_kw",
+                "only the embedded chain has a fixed rate to set; bitcoind estimates its own (see --fallback-feerate-per-kw)",
+            ));
+        };
+        EmbeddedChain::open(dir)
+            .and_then(|c| c.set_feerate(FeeratePerKw(rate)))
+            .map_err(chain_failed)?;
+    }
+    let chain = open(backend)?;
+    let fee = chain.fee_estimate(target).map_err(chain_failed)?;
+    Ok(fee_json(&fee))
+}
