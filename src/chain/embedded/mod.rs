@@ -347,6 +347,30 @@ impl Inner {
         unreachable!("2^32 extra nonces all taken")
     }
 
+    /// Mine one block with `txs` on the tip and connect it, or fail without
+    /// changing anything we keep: process_block stores a block before it
+    /// connects it, so a block that fails to connect is "accepted" yet never
+    /// becomes the tip — that is checked here, never silently kept.
+    fn extend_tip(
+        &mut self,
+        txs: Vec<Transaction>,
+        fees: Amount,
+        script: &ScriptBuf,
+    ) -> Result<BlockHash, ChainError> {
+        let prev = self.header_info(&self.view.tip().hash)?;
+        let block = self.mine_one(prev, txs, fees, script)?;
+        let hash = block.block_hash();
+        if self.kernel_tip() != hash {
+            return Err(ChainError::BlockRejected {
+                hash,
+                reason: self.verdict(&hash),
+            });
+        }
+        self.view.connect(&block);
+        self.mempool.block_connected(&block);
+        Ok(hash)
+    }
+
     fn verdict(&self, hash: &BlockHash) -> String {
         self.verdicts
             .lock()
@@ -537,23 +561,10 @@ impl Regtest for EmbeddedChain {
         let mut inner = self.lock();
         let mut hashes = Vec::with_capacity(count as usize);
         for _ in 0..count {
-            let tip = inner.view.tip();
-            let prev = inner.header_info(&tip.hash)?;
             let (txs, fees) = inner
                 .mempool
                 .block_template(Weight::MAX_BLOCK - COINBASE_RESERVED_WEIGHT);
-            let block = inner.mine_one(prev, txs, fees, script)?;
-            let hash = block.block_hash();
-            // process_block stores a block before it connects it: a block that
-            // fails to connect is "accepted" yet never becomes the tip.
-            if inner.kernel_tip() != hash {
-                return Err(ChainError::BlockRejected {
-                    hash,
-                    reason: inner.verdict(&hash),
-                });
-            }
-            inner.view.connect(&block);
-            inner.mempool.block_connected(&block);
+            let hash = inner.extend_tip(txs, fees, script)?;
             hashes.push(hash);
         }
         self.save_mempool(&inner)?;
@@ -604,5 +615,53 @@ impl Regtest for EmbeddedChain {
         inner_ref.mempool.rebuild(stale_txs, &inner_ref.view);
         self.save_mempool(&inner)?;
         Ok(hashes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block the kernel refuses is an error, and the chain stays as it was.
+    #[test]
+    fn a_block_the_kernel_rejects_is_never_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = EmbeddedChain::open(dir.path()).unwrap();
+        let script = ScriptBuf::new_op_return([1u8; 4]);
+        chain.mine(2, &script).unwrap();
+        let before = chain.best_block().unwrap();
+        // A transaction spending an output that does not exist: the block is
+        // well formed (it passes the kernel's context-free checks and is
+        // stored) but cannot connect.
+        let bogus = Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![TxIn {
+                previous_output: OutPoint::new(Txid::from_byte_array([7; 32]), 0),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(1000),
+                script_pubkey: script.clone(),
+            }],
+        };
+        let err = chain
+            .lock()
+            .extend_tip(vec![bogus], Amount::ZERO, &script)
+            .unwrap_err();
+        assert!(matches!(err, ChainError::BlockRejected { .. }), "{err}");
+        assert!(
+            err.to_string().contains("Invalid"),
+            "the kernel's verdict: {err}"
+        );
+        assert_eq!(chain.best_block().unwrap(), before);
+        // The chain goes on from where it was, also after a reopen.
+        chain.mine(1, &script).unwrap();
+        assert_eq!(chain.best_block().unwrap().height, before.height + 1);
+        drop(chain);
+        let chain = EmbeddedChain::open(dir.path()).unwrap();
+        assert_eq!(chain.best_block().unwrap().height, before.height + 1);
     }
 }
