@@ -446,3 +446,26 @@ fn a_breach_is_punished_on_chain_by_a_piped_penalty() {
     let spent = chain(&["utxo", &format!("{}:0", s(&commitment, "txid"))], "");
     assert_eq!(spent["unspent"], false);
 }
+
+#[test]
+fn a_node_still_syncing_is_refused() {
+    // A signet node without peers never leaves initial block download.
+    let node = Bitcoind::start_on("signet", &[]);
+    let run = lnkit(
+        &[
+            "chain",
+            "status",
+            "--network",
+            "signet",
+            "--bitcoind",
+            &node.url(),
+            "--rpc-cookie",
+            node.cookie().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_failure(
+        &run,
+        &["initial block download", "wait until it has synced"],
+    );
+}

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bitcoin::Network;
 use lnkit::chain::bitcoind::{BitcoindChain, BitcoindConfig, RpcAuth};
-use lnkit::chain::ChainSource;
+use lnkit::chain::ChainError;
 
 /// The crate whose vendored source we build.
 const SOURCE_CRATE: &str = "libbitcoinkernel-sys";
@@ -188,6 +189,8 @@ fn free_port() -> u16 {
 /// A running regtest bitcoind, stopped (killed if need be) on drop.
 pub struct Bitcoind {
     child: Option<Child>,
+    /// `regtest`, or `signet` for the tests that need a network still in IBD.
+    chain: &'static str,
     bin: PathBuf,
     pub datadir: tempfile::TempDir,
     pub rpc_port: u16,
@@ -203,9 +206,16 @@ impl Bitcoind {
 
     /// Start one with extra arguments.
     pub fn start_with(extra: &[&str]) -> Bitcoind {
+        Self::start_on("regtest", extra)
+    }
+
+    /// Start one on `chain` (`regtest` or `signet`; never with peers: a
+    /// signet node without them stays in initial block download).
+    pub fn start_on(chain: &'static str, extra: &[&str]) -> Bitcoind {
         let bin = binaries();
         let mut node = Bitcoind {
             child: None,
+            chain,
             bin,
             datadir: tempfile::tempdir().unwrap(),
             rpc_port: free_port(),
@@ -221,7 +231,7 @@ impl Bitcoind {
     }
 
     pub fn cookie(&self) -> PathBuf {
-        self.datadir.path().join("regtest").join(".cookie")
+        self.datadir.path().join(self.chain).join(".cookie")
     }
 
     /// A client, over the cookie.
@@ -229,7 +239,7 @@ impl Bitcoind {
         BitcoindChain::connect(BitcoindConfig::new(
             self.url(),
             RpcAuth::Cookie(self.cookie()),
-            bitcoin::Network::Regtest,
+            Network::Regtest,
         ))
         .expect("connect to the test bitcoind")
     }
@@ -237,7 +247,7 @@ impl Bitcoind {
     fn spawn(&mut self) {
         let _ = std::fs::remove_file(self.cookie());
         let child = Command::new(self.bin.join("bitcoind"))
-            .arg("-regtest")
+            .arg(format!("-{}", self.chain))
             .arg(format!("-datadir={}", self.datadir.path().display()))
             .arg(format!("-rpcport={}", self.rpc_port))
             .arg(format!("-port={}", self.p2p_port))
@@ -274,13 +284,18 @@ impl Bitcoind {
                 );
             }
             if self.cookie().exists() {
-                let ready = BitcoindChain::connect(BitcoindConfig::new(
+                let network = if self.chain == "signet" {
+                    Network::Signet
+                } else {
+                    Network::Regtest
+                };
+                let answer = BitcoindChain::connect(BitcoindConfig::new(
                     self.url(),
                     RpcAuth::Cookie(self.cookie()),
-                    bitcoin::Network::Regtest,
-                ))
-                .and_then(|c| c.best_block());
-                if ready.is_ok() {
+                    network,
+                ));
+                // Answering at all is ready; IBD is what a peerless signet says.
+                if matches!(answer, Ok(_) | Err(ChainError::InitialBlockDownload { .. })) {
                     return;
                 }
             }
@@ -294,7 +309,7 @@ impl Bitcoind {
     }
 
     fn log_tail(&self) -> String {
-        let log = self.datadir.path().join("regtest").join("debug.log");
+        let log = self.datadir.path().join(self.chain).join("debug.log");
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(20).collect();
         format!(
@@ -306,7 +321,7 @@ impl Bitcoind {
     /// Run `bitcoin-cli` against it.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new(self.bin.join("bitcoin-cli"))
-            .arg("-regtest")
+            .arg(format!("-{}", self.chain))
             .arg(format!("-datadir={}", self.datadir.path().display()))
             .arg(format!("-rpcport={}", self.rpc_port))
             .arg("-rpcclienttimeout=60")
@@ -327,7 +342,7 @@ impl Bitcoind {
             return;
         };
         let _ = Command::new(self.bin.join("bitcoin-cli"))
-            .arg("-regtest")
+            .arg(format!("-{}", self.chain))
             .arg(format!("-datadir={}", self.datadir.path().display()))
             .arg(format!("-rpcport={}", self.rpc_port))
             .arg("stop")
