@@ -14,6 +14,23 @@ use serde_json::json;
 const ADDR: &str = "bcrt1ql3e9pgs3mmwuwrh95fecme0s0qtn2880hlwwpw";
 const WIF: &str = "cN9spWsvaxA8taS7DFMxnk1yJD2gaF2PX1npuTpy3vuZFJdwavaw";
 
+/// `build-funding` of Appendix B's two funding keys, spending `amount_sat`
+/// at `txid:0` with our key, change back to us.
+fn fund_channel(txid: &str, amount_sat: u64, funding_amount_sat: u64) -> serde_json::Value {
+    lnkit_json(
+        &["build-funding", "--network", "regtest"],
+        &json!({
+            "inputs": [{"txid": txid, "vout": 0, "amount_sat": amount_sat, "privkey": WIF}],
+            "local_funding_pubkey": "023da092f6980e58d2c037173180e9a465476026ee50f96695963e8efe436f54eb",
+            "remote_funding_pubkey": "030e9f7b623d2ccc7c9bd44d66d5ce21ce504c0acf6385a132cec6d3c39fa711c1",
+            "funding_amount_sat": funding_amount_sat,
+            "change_address": ADDR,
+            "feerate_per_kw": 2500
+        }),
+    )
+    .json()
+}
+
 /// Mine, fund, broadcast, confirm and look up, through `backend` flags.
 fn a_funding_round_trip(backend: &[&str]) {
     let with = |args: &[&str]| -> Vec<String> {
@@ -38,18 +55,7 @@ fn a_funding_round_trip(backend: &[&str]) {
     assert_eq!(coin["amount_sat"], 5_000_000_000u64);
     assert_eq!(coin["confirmations"], 101);
 
-    let funding = lnkit_json(
-        &["build-funding", "--network", "regtest"],
-        &json!({
-            "inputs": [{"txid": coinbase, "vout": 0, "amount_sat": 5_000_000_000u64, "privkey": WIF}],
-            "local_funding_pubkey": "023da092f6980e58d2c037173180e9a465476026ee50f96695963e8efe436f54eb",
-            "remote_funding_pubkey": "030e9f7b623d2ccc7c9bd44d66d5ce21ce504c0acf6385a132cec6d3c39fa711c1",
-            "funding_amount_sat": 10_000_000,
-            "change_address": ADDR,
-            "feerate_per_kw": 2500
-        }),
-    )
-    .json();
+    let funding = fund_channel(&coinbase, 5_000_000_000u64, 10_000_000);
     let txid = s(&funding, "txid").to_string();
     let sent = run(&["chain", "broadcast"], &funding.to_string()).json();
     assert_eq!(sent, json!({"txid": txid, "accepted": true}));
@@ -166,21 +172,7 @@ fn bitcoind_fee_estimate_falls_back() {
 }
 
 fn assert_failure(run: &common::Run, needles: &[&str]) {
-    assert_eq!(run.code, 1, "expected exit 1: {}", run.stderr);
-    assert!(
-        run.stdout.is_empty(),
-        "stdout must stay empty: {}",
-        run.stdout
-    );
-    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    for n in needles {
-        assert!(
-            run.stderr.contains(n),
-            "stderr should mention {n:?}: {}",
-            run.stderr
-        );
-    }
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run.assert_error(1, "error: ", needles);
 }
 
 #[test]
@@ -238,6 +230,8 @@ fn bad_input_exits_2_naming_the_field() {
     lnkit(&["chain", "tx", "nothex", "--chain-dir", d], "").assert_bad_input("txid", &[]);
     lnkit(&["chain", "utxo", "abc", "--chain-dir", d], "")
         .assert_bad_input("outpoint", &["TXID:VOUT"]);
+    lnkit(&["chain", "fee", "--target", "0", "--chain-dir", d], "")
+        .assert_bad_input("target_blocks", &["1 to 1008"]);
     // No backend, or an embedded chain on another network.
     lnkit(&["chain", "status"], "").assert_bad_input("chain", &["--bitcoind", "--chain-dir"]);
     lnkit(
@@ -250,18 +244,7 @@ fn bad_input_exits_2_naming_the_field() {
 #[test]
 fn a_rejected_transaction_exits_1_with_cores_reason() {
     // A transaction spending an output that does not exist, on each backend.
-    let tx = lnkit_json(
-        &["build-funding", "--network", "regtest"],
-        &json!({
-            "inputs": [{"txid": "11".repeat(32), "vout": 0, "amount_sat": 100_000, "privkey": WIF}],
-            "local_funding_pubkey": "023da092f6980e58d2c037173180e9a465476026ee50f96695963e8efe436f54eb",
-            "remote_funding_pubkey": "030e9f7b623d2ccc7c9bd44d66d5ce21ce504c0acf6385a132cec6d3c39fa711c1",
-            "funding_amount_sat": 50_000,
-            "change_address": ADDR,
-            "feerate_per_kw": 2500
-        }),
-    )
-    .json();
+    let tx = fund_channel(&"11".repeat(32), 100_000, 50_000);
     let dir = tempfile::tempdir().unwrap();
     let run = lnkit_json(
         &[
@@ -386,18 +369,7 @@ fn a_breach_is_punished_on_chain_by_a_piped_penalty() {
     let mined = chain(&["mine", "1", "--to", ADDR], "");
     let coinbase = s(&mined["blocks"][0], "coinbase_txid").to_string();
     chain(&["mine", "100", "--to", ADDR], "");
-    let funding = lnkit_json(
-        &["build-funding", "--network", "regtest"],
-        &json!({
-            "inputs": [{"txid": coinbase, "vout": 0, "amount_sat": 5_000_000_000u64, "privkey": WIF}],
-            "local_funding_pubkey": "023da092f6980e58d2c037173180e9a465476026ee50f96695963e8efe436f54eb",
-            "remote_funding_pubkey": "030e9f7b623d2ccc7c9bd44d66d5ce21ce504c0acf6385a132cec6d3c39fa711c1",
-            "funding_amount_sat": 10_000_000,
-            "change_address": ADDR,
-            "feerate_per_kw": 2500
-        }),
-    )
-    .json();
+    let funding = fund_channel(&coinbase, 5_000_000_000u64, 10_000_000);
     chain(&["broadcast"], &funding.to_string());
     chain(&["mine", "--to", ADDR], "");
     let example = concat!(

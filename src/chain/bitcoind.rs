@@ -64,6 +64,44 @@ pub enum RpcAuth {
 }
 
 impl RpcAuth {
+    /// Bitcoin Core's own cookie file for `network` under `~/.bitcoin`
+    /// (where bitcoind writes it when no `-datadir` is given).
+    pub fn default_cookie(network: Network) -> RpcAuth {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let sub = match network {
+            Network::Testnet => "testnet3/",
+            Network::Testnet4 => "testnet4/",
+            Network::Signet => "signet/",
+            Network::Regtest => "regtest/",
+            _ => "",
+        };
+        RpcAuth::Cookie(PathBuf::from(format!("{home}/.bitcoin/{sub}.cookie")))
+    }
+
+    /// The user and password to send (a cookie file is read by `bitcoincore-rpc`).
+    fn user_pass(&self) -> Result<(String, Option<String>), ChainError> {
+        let auth = match self {
+            RpcAuth::Cookie(path) => bitcoincore_rpc::Auth::CookieFile(path.clone()),
+            RpcAuth::UserPass { user, password } => {
+                bitcoincore_rpc::Auth::UserPass(user.clone(), password.clone())
+            }
+        };
+        let cookie_error = |detail: String| match self {
+            RpcAuth::Cookie(path) => ChainError::Cookie {
+                path: path.display().to_string(),
+                detail,
+            },
+            RpcAuth::UserPass { .. } => ChainError::Invalid(detail),
+        };
+        match auth.get_user_pass() {
+            Ok((Some(user), password)) => Ok((user, password)),
+            Ok((None, _)) | Err(bitcoincore_rpc::Error::InvalidCookieFile) => {
+                Err(cookie_error("expected one line user:password".into()))
+            }
+            Err(e) => Err(cookie_error(e.to_string())),
+        }
+    }
+
     /// Which auth this is, for error messages (never the password).
     pub fn describe(&self) -> String {
         match self {
@@ -125,26 +163,12 @@ fn rpc_error(e: &bitcoincore_rpc::Error) -> Option<(i32, &str)> {
 impl BitcoindChain {
     /// Connect and check credentials, network and sync state.
     pub fn connect(config: BitcoindConfig) -> Result<Self, ChainError> {
-        let (user, password) = match &config.auth {
-            RpcAuth::Cookie(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| ChainError::Cookie {
-                    path: path.display().to_string(),
-                    detail: e.to_string(),
-                })?;
-                let line = text.lines().next().unwrap_or_default();
-                let (u, p) = line.split_once(':').ok_or_else(|| ChainError::Cookie {
-                    path: path.display().to_string(),
-                    detail: "expected one line user:password".into(),
-                })?;
-                (u.to_string(), p.to_string())
-            }
-            RpcAuth::UserPass { user, password } => (user.clone(), password.clone()),
-        };
+        let (user, password) = config.auth.user_pass()?;
         let transport = jsonrpc::simple_http::Builder::new()
             .url(&config.url)
             .map_err(|e| ChainError::Invalid(format!("bitcoind URL {:?}: {e}", config.url)))?
             .timeout(RPC_TIMEOUT)
-            .auth(user, Some(password))
+            .auth(user, password)
             .build();
         let client =
             bitcoincore_rpc::Client::from_jsonrpc(jsonrpc::Client::with_transport(transport));
@@ -175,11 +199,6 @@ impl BitcoindChain {
         let indexes: Value = chain.call("getindexinfo", &[])?;
         chain.txindex = indexes["txindex"]["synced"].as_bool().unwrap_or(false);
         Ok(chain)
-    }
-
-    /// The config it was opened with.
-    pub fn config(&self) -> &BitcoindConfig {
-        &self.config
     }
 
     /// One RPC call, its failure turned into a [`ChainError`] that says what to do.

@@ -11,17 +11,18 @@
 //!   applies them to every transaction since full RBF became its default).
 //! - Dust (Core's 3 sat/vB dust relay fee).
 
-use bitcoin::{Amount, Transaction};
+use bitcoin::{Amount, FeeRate, Transaction};
 
 /// Core's `COINBASE_MATURITY`: a coinbase output is spendable in the block 100 above its own.
 pub const COINBASE_MATURITY: u32 = 100;
 
-/// Core's default `-minrelaytxfee`, and the floor we enforce: 1 sat/vB (1,000 sat/kvB).
-pub const MIN_RELAY_SAT_PER_KVB: u64 = 1000;
+/// The minimum relay fee we enforce: 1 sat/vB (Core's `-minrelaytxfee` before
+/// v30, which lowered it to 0.1 sat/vB).
+pub const MIN_RELAY_FEERATE: FeeRate = FeeRate::BROADCAST_MIN;
 
 /// Core's `-incrementalrelayfee`, as this mempool applies it: a replacement
 /// pays for its own relay at 1 sat/vB on top of what it evicts.
-pub const INCREMENTAL_RELAY_SAT_PER_KVB: u64 = 1000;
+pub const INCREMENTAL_RELAY_FEERATE: FeeRate = FeeRate::BROADCAST_MIN;
 
 /// `nLockTime` values below this are block heights, at or above it Unix times.
 const LOCKTIME_THRESHOLD: u32 = 500_000_000;
@@ -95,19 +96,14 @@ pub fn sequence_locks_ok(tx: &Transaction, coins: &[CoinAge], next: NextBlock) -
     min_height < i64::from(next.height) && min_time < i64::from(next.median_time_past)
 }
 
-/// A transaction's virtual size (BIP 141: weight / 4, rounded up).
-pub fn vsize(tx: &Transaction) -> u64 {
-    tx.weight().to_vbytes_ceil()
-}
-
-/// The fee a rate in sat/kvB asks of `vsize` vbytes (rounded up, as Core's `CFeeRate::GetFee`).
-pub fn fee_at(sat_per_kvb: u64, vsize: u64) -> Amount {
-    Amount::from_sat((sat_per_kvb * vsize).div_ceil(1000))
+/// The fee `rate` asks of `vsize` vbytes, rounded up as Core's `CFeeRate::GetFee` does.
+pub fn fee_at(rate: FeeRate, vsize: u64) -> Amount {
+    rate.fee_vb(vsize).unwrap_or(Amount::MAX)
 }
 
 /// Does `fee` for `vsize` vbytes meet the minimum relay fee?
 pub fn meets_min_relay(fee: Amount, vsize: u64) -> bool {
-    fee >= fee_at(MIN_RELAY_SAT_PER_KVB, vsize)
+    fee >= fee_at(MIN_RELAY_FEERATE, vsize)
 }
 
 /// A mempool transaction a replacement would evict.
@@ -154,7 +150,7 @@ pub fn check_replacement(
     }
     // Rule 4: the extra fee pays for the replacement's own relay.
     let extra = fee - old_fees;
-    let relay = fee_at(INCREMENTAL_RELAY_SAT_PER_KVB, vsize);
+    let relay = fee_at(INCREMENTAL_RELAY_FEERATE, vsize);
     if extra < relay {
         return Err(format!(
             "insufficient fee, rejecting replacement {txid}, not enough additional fees to relay; {} < {}",
@@ -277,6 +273,6 @@ mod tests {
     fn min_relay_is_one_sat_per_vbyte_rounded_up() {
         assert!(meets_min_relay(Amount::from_sat(141), 141));
         assert!(!meets_min_relay(Amount::from_sat(140), 141));
-        assert_eq!(fee_at(1000, 1), Amount::from_sat(1));
+        assert_eq!(fee_at(FeeRate::BROADCAST_MIN, 1), Amount::from_sat(1));
     }
 }

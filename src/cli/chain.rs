@@ -13,7 +13,9 @@ use super::input::{self, Input};
 use super::{flag, CliError, Explain, StepResult};
 use crate::chain::bitcoind::{BitcoindConfig, RpcAuth};
 use crate::chain::embedded::EmbeddedChain;
-use crate::chain::{self, AnyChain, Backend, ChainError, TxStatus, DEFAULT_FALLBACK_FEERATE};
+use crate::chain::{
+    self, AnyChain, Backend, ChainError, ChainSource, TxStatus, DEFAULT_FALLBACK_FEERATE,
+};
 use crate::tx::commitment::FeeratePerKw;
 
 /// `lnkit chain ...`
@@ -92,24 +94,12 @@ pub struct UtxoArgs {
 /// Flags of `lnkit chain fee`.
 #[derive(Args, Debug)]
 pub struct FeeArgs {
-    /// Confirmation target in blocks (field `target_blocks`, default 6).
+    /// Confirmation target in blocks (field `target_blocks`, 1 to 1008, default 6).
     #[arg(long)]
-    target: Option<u16>,
+    target: Option<u32>,
     /// Set the embedded chain's fixed rate (field `feerate_per_kw`).
     #[arg(long)]
     feerate_per_kw: Option<u32>,
-}
-
-/// Bitcoin Core's default cookie file for `network`.
-fn default_cookie(network: Network) -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let sub = match network {
-        Network::Testnet => "testnet3/",
-        Network::Signet => "signet/",
-        Network::Regtest => "regtest/",
-        _ => "",
-    };
-    PathBuf::from(format!("{home}/.bitcoin/{sub}.cookie"))
 }
 
 /// The chain's network: field `network` (`--network`), default regtest.
@@ -128,11 +118,10 @@ pub fn backend(args: &BackendArgs, network: Network) -> Result<Backend, CliError
                     user: user.clone(),
                     password: password.clone(),
                 },
-                _ => RpcAuth::Cookie(
-                    args.rpc_cookie
-                        .clone()
-                        .unwrap_or_else(|| default_cookie(network)),
-                ),
+                _ => match &args.rpc_cookie {
+                    Some(path) => RpcAuth::Cookie(path.clone()),
+                    None => RpcAuth::default_cookie(network),
+                },
             };
             let mut config = BitcoindConfig::new(url.clone(), auth, network);
             config.fallback_feerate = args
@@ -152,11 +141,16 @@ pub fn backend(args: &BackendArgs, network: Network) -> Result<Backend, CliError
 }
 
 /// A chain failure as the CLI reports it: all are failures of the step
-/// (exit 1), as the input itself was fine.
+/// (exit 1), as the input itself was fine. A refused transaction is named by
+/// the field it came from.
 pub fn chain_failed(e: ChainError) -> CliError {
-    match e {
+    rejected_at("tx_hex")(e)
+}
+
+fn rejected_at(field: &str) -> impl Fn(ChainError) -> CliError + '_ {
+    move |e| match e {
         ChainError::Rejected { txid, rejection } => CliError::failure(format!(
-            "tx_hex: the chain rejected {txid}: {} ({})",
+            "{field}: the chain rejected {txid}: {} ({})",
             rejection.reason,
             rejection.kind.as_str()
         )),
@@ -212,8 +206,20 @@ fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
+/// Open the backend; the embedded chain also says how many transactions wait.
+fn open_counting_mempool(backend: &Backend) -> Result<(AnyChain, Option<usize>), CliError> {
+    Ok(match backend {
+        Backend::Embedded(dir) => {
+            let embedded = EmbeddedChain::open(dir).map_err(chain_failed)?;
+            let waiting = embedded.mempool().len();
+            (Box::new(embedded), Some(waiting))
+        }
+        other => (open(other)?, None),
+    })
+}
+
 fn status(backend: &Backend, network: Network, ex: &mut Explain) -> StepResult {
-    let chain = open(backend)?;
+    let (chain, mempool_size) = open_counting_mempool(backend)?;
     let tip = chain.best_block().map_err(chain_failed)?;
     let fee = chain.fee_estimate(6).map_err(chain_failed)?;
     ex.line(format!("best block {tip}"));
@@ -231,10 +237,8 @@ fn status(backend: &Backend, network: Network, ex: &mut Explain) -> StepResult {
             "fee_estimate": fee_json(&fee),
         }),
     );
-    if let Backend::Embedded(dir) = backend {
-        drop(chain);
-        let embedded = EmbeddedChain::open(dir).map_err(chain_failed)?;
-        out["mempool_size"] = json!(embedded.mempool().len());
+    if let Some(n) = mempool_size {
+        out["mempool_size"] = json!(n);
     }
     Ok(out)
 }
@@ -312,14 +316,7 @@ fn broadcast(backend: &Backend, input: &Input, ex: &mut Explain) -> StepResult {
     let chain = open(backend)?;
     let mut txids = Vec::with_capacity(txs.len());
     for (field, tx) in &txs {
-        let txid = chain.broadcast(tx).map_err(|e| match e {
-            ChainError::Rejected { txid, rejection } => CliError::failure(format!(
-                "{field}: the chain rejected {txid}: {} ({})",
-                rejection.reason,
-                rejection.kind.as_str()
-            )),
-            other => chain_failed(other),
-        })?;
+        let txid = chain.broadcast(tx).map_err(rejected_at(field))?;
         ex.line(format!(
             "{txid} accepted into the mempool ({} vbytes); it confirms in the next block mined",
             tx.vsize()
@@ -395,22 +392,28 @@ fn utxo(backend: &Backend, input: &Input, network: Network) -> StepResult {
 }
 
 fn fee(backend: &Backend, input: &Input) -> StepResult {
-    let target = input
-        .opt("target_blocks", input::uint32)?
-        .unwrap_or(6)
-        .clamp(1, 1008) as u16;
-    if let Some(rate) = input.opt("feerate_per_kw", input::uint32)? {
-        let Backend::Embedded(dir) = backend else {
+    let target = input.opt("target_blocks", input::uint32)?.unwrap_or(6);
+    if !(1..=1008).contains(&target) {
+        // 1008 blocks is the longest horizon Core's estimator keeps.
+        return Err(input.error(
+            "target_blocks",
+            format!("expected 1 to 1008 blocks, got {target}"),
+        ));
+    }
+    let rate = input.opt("feerate_per_kw", input::uint32)?;
+    let estimate = match (backend, rate) {
+        (Backend::Embedded(dir), Some(rate)) => {
+            let embedded = EmbeddedChain::open(dir).map_err(chain_failed)?;
+            embedded.set_feerate(FeeratePerKw(rate)).map_err(chain_failed)?;
+            embedded.fee_estimate(target as u16)
+        }
+        (_, Some(_)) => {
             return Err(input.error(
                 "feerate_per_kw",
                 "only the embedded chain has a fixed rate to set; bitcoind estimates its own (see --fallback-feerate-per-kw)",
-            ));
-        };
-        EmbeddedChain::open(dir)
-            .and_then(|c| c.set_feerate(FeeratePerKw(rate)))
-            .map_err(chain_failed)?;
-    }
-    let chain = open(backend)?;
-    let fee = chain.fee_estimate(target).map_err(chain_failed)?;
-    Ok(fee_json(&fee))
+            ))
+        }
+        (_, None) => open(backend)?.fee_estimate(target as u16),
+    };
+    Ok(fee_json(&estimate.map_err(chain_failed)?))
 }

@@ -37,9 +37,15 @@ impl Run {
     /// Assert the CLI contract for bad input: exit 2, nothing on stdout, an
     /// `error: <field>: ...` line on stderr that mentions every `needles`.
     pub fn assert_bad_input(&self, field: &str, needles: &[&str]) {
+        self.assert_error(2, &format!("error: {field}:"), needles);
+    }
+
+    /// Assert the CLI contract for a failed step: exit `code`, nothing on
+    /// stdout, stderr starting with `prefix` and mentioning every `needles`, no panic.
+    pub fn assert_error(&self, code: i32, prefix: &str, needles: &[&str]) {
         assert_eq!(
-            self.code, 2,
-            "expected exit 2, got {}: stderr {}",
+            self.code, code,
+            "expected exit {code}, got {}: stderr {}",
             self.code, self.stderr
         );
         assert!(
@@ -47,9 +53,8 @@ impl Run {
             "stdout must stay empty: {}",
             self.stdout
         );
-        let prefix = format!("error: {field}:");
         assert!(
-            self.stderr.starts_with(&prefix),
+            self.stderr.starts_with(prefix),
             "stderr should start with {prefix:?}: {}",
             self.stderr
         );

@@ -140,12 +140,12 @@ impl Mempool {
         if policy::first_dust_output(tx).is_some() {
             return Err(Rejection::new("dust"));
         }
-        let vsize = policy::vsize(tx);
+        let vsize = tx.vsize() as u64;
         if !package_parent && !policy::meets_min_relay(fee, vsize) {
             return Err(Rejection::new(format!(
                 "min relay fee not met, {} < {}",
                 fee.to_sat(),
-                policy::fee_at(policy::MIN_RELAY_SAT_PER_KVB, vsize).to_sat()
+                policy::fee_at(policy::MIN_RELAY_FEERATE, vsize).to_sat()
             )));
         }
         if !evict.is_empty() {
@@ -220,7 +220,7 @@ impl Mempool {
             return Err(Rejection::new(format!(
                 "package-fee-too-low: min relay fee not met, {} < {}",
                 fee.to_sat(),
-                policy::fee_at(policy::MIN_RELAY_SAT_PER_KVB, vsize).to_sat()
+                policy::fee_at(policy::MIN_RELAY_FEERATE, vsize).to_sat()
             )));
         }
         trial.insert(c);

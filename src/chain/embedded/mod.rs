@@ -23,8 +23,8 @@ use bitcoin::block::{Header, Version};
 use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::{
-    absolute, transaction, Amount, Block, BlockHash, CompactTarget, Network, OutPoint, ScriptBuf,
-    Sequence, Transaction, TxIn, TxMerkleNode, TxOut, Txid, Weight, Witness,
+    absolute, transaction, Amount, Block, BlockHash, Network, OutPoint, ScriptBuf, Sequence,
+    Transaction, TxIn, TxMerkleNode, TxOut, Txid, Weight, Witness,
 };
 use bitcoinkernel::prelude::*;
 use bitcoinkernel::{ChainType, ChainstateManager, Context, ContextBuilder};
@@ -37,8 +37,6 @@ use crate::tx::commitment::FeeratePerKw;
 use mempool::Mempool;
 use view::ChainView;
 
-/// Regtest's proof-of-work limit, which every regtest block uses.
-const REGTEST_BITS: u32 = 0x207f_ffff;
 /// The block subsidy halves every 150 blocks on regtest (`nSubsidyHalvingInterval`).
 const REGTEST_HALVING_INTERVAL: u32 = 150;
 /// Seconds between the blocks we mine.
@@ -153,11 +151,6 @@ impl EmbeddedChain {
         };
         chain.save_mempool(&chain.lock())?;
         Ok(chain)
-    }
-
-    /// The chain's directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -423,7 +416,10 @@ fn build_block(
             prev_blockhash: prev,
             merkle_root: TxMerkleNode::all_zeros(),
             time,
-            bits: CompactTarget::from_consensus(REGTEST_BITS),
+            // Regtest's proof-of-work limit, which every regtest block uses.
+            bits: bitcoin::params::Params::REGTEST
+                .max_attainable_target
+                .to_compact_lossy(),
             nonce: 0,
         },
         txdata,
@@ -433,11 +429,13 @@ fn build_block(
         .witness_root()
         .expect("a block with a coinbase has a witness root");
     let commitment = Block::compute_witness_commitment(&witness_root, &[0u8; 32]);
-    let mut commitment_script = vec![0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
-    commitment_script.extend_from_slice(commitment.as_byte_array());
+    // `OP_RETURN <0xaa21a9ed || commitment>`, the BIP 141 header and hash.
+    let mut payload = [0u8; 36];
+    payload[..4].copy_from_slice(&[0xaa, 0x21, 0xa9, 0xed]);
+    payload[4..].copy_from_slice(commitment.as_byte_array());
     coinbase.output.push(TxOut {
         value: Amount::ZERO,
-        script_pubkey: ScriptBuf::from_bytes(commitment_script),
+        script_pubkey: ScriptBuf::new_op_return(payload),
     });
     block.txdata[0] = coinbase;
     block.header.merkle_root = block
