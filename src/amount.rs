@@ -9,7 +9,20 @@ use std::iter::Sum;
 use bitcoin::Amount;
 
 /// An amount in millisatoshis.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Msat(pub u64);
 
 impl Msat {

@@ -8,10 +8,12 @@
 //! | module | BOLT |
 //! |---|---|
 //! | [`amount`] | millisatoshi amounts (BOLT 2 `amount_msat`) |
+//! | [`channel`] | BOLT 2: the channel state machine, sans I/O |
 //! | [`chain`] | the chain under the node (BOLT 5): bitcoind over RPC, an embedded regtest chain on libbitcoinkernel, the block follower |
 //! | [`graph`] | the channel graph (BOLT 7) and its importers |
 //! | [`invoice`] | BOLT 11 invoices |
 //! | [`keys`] | BOLT 3 "Key Derivation" |
+//! | [`signer`] | the node's keys: BIP 39 seed, BIP 32 paths, the only holder of private keys |
 //! | [`shachain`] | BOLT 3 "Per-commitment Secret Requirements" and "Efficient Per-commitment Secret Storage" |
 //! | [`script`] | BOLT 3 "Funding Transaction Output", "Offered/Received HTLC Outputs"; the swap contract |
 //! | [`tx`] | BOLT 3 transactions: funding, commitment, HTLC second stage; BOLT 5 penalty and sweeps; closing |
@@ -26,6 +28,7 @@
 
 pub mod amount;
 pub mod chain;
+pub mod channel;
 pub mod cli;
 pub mod graph;
 pub mod invoice;
@@ -36,6 +39,7 @@ pub mod payment;
 pub mod route;
 pub mod script;
 pub mod shachain;
+pub mod signer;
 pub mod swap;
 pub mod tx;
 pub mod verify;

@@ -7,12 +7,16 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 /// `payment_hash`: SHA256 of the payment preimage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PaymentHash(pub [u8; 32]);
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct PaymentHash(#[serde(with = "hex::serde")] pub [u8; 32]);
 
 /// `payment_preimage`: the 32-byte secret whose SHA256 is the payment hash.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PaymentPreimage(pub [u8; 32]);
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PaymentPreimage(#[serde(with = "hex::serde")] pub [u8; 32]);
 
 impl PaymentPreimage {
     /// The payment hash this preimage unlocks.
@@ -35,7 +39,10 @@ impl fmt::Display for PaymentHash {
 }
 
 /// `cltv_expiry`: the absolute block height at which an HTLC (or a swap) times out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct CltvExpiry(pub u32);
 
 impl CltvExpiry {

@@ -27,7 +27,8 @@ pub const STORE_SLOTS: usize = INDEX_BITS as usize + 1;
 pub struct Index(u64);
 
 /// A commitment number: 0 for the first commitment, incremented with each update (BOLT 2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct CommitmentNumber(pub u64);
 
 /// An index or commitment number outside the 48-bit range.

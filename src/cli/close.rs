@@ -73,21 +73,14 @@ pub fn mutual(input: &Input, ex: &mut Explain) -> StepResult {
     params.fee = match input.opt("fee_sat", input::amount_sat)? {
         Some(fee) => fee,
         None => {
-            // `closing_signed` fee from a feerate: the weight with both outputs and 73-byte signatures.
             let feerate =
                 FeeratePerKw(input.req_any(&["feerate_per_kw", "fee_sat"], input::uint32)?);
-            let mut probe = close::build_closing(&params)
-                .map_err(|e| input.error("to_local_msat", e))?
-                .tx;
-            let sig = bitcoin::secp256k1::ecdsa::Signature::from_compact(&[1; 64])
-                .expect("a valid compact encoding");
-            probe.input[0].witness = funding_witness(
-                &fscript,
-                (&ch.local_funding_pubkey, &sig),
-                (&ch.remote_funding_pubkey, &sig),
-            );
-            // Two DER signatures of 72 bytes instead of the probe's 71 (each at most 73 with the sighash byte).
-            feerate.fee(probe.weight().to_wu() + 2)
+            close::fee_at_feerate(
+                &params,
+                (&ch.local_funding_pubkey, &ch.remote_funding_pubkey),
+                feerate,
+            )
+            .map_err(|e| input.error("to_local_msat", e))?
         }
     };
     let closing = close::build_closing(&params).map_err(|e| match e {

@@ -142,6 +142,93 @@ pub fn build_closing(p: &ClosingParams) -> Result<ClosingTransaction, CloseError
     })
 }
 
+/// Which outputs a `closing_complete` variant keeps (BOLT 2 `closing_tlvs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SimpleCloseVariant {
+    /// `closer_output_only`.
+    CloserOnly,
+    /// `closee_output_only`.
+    CloseeOnly,
+    /// `closer_and_closee_outputs`.
+    Both,
+}
+
+/// BOLT 3 "Closing Transaction" (`option_simple_close`): the closer pays
+/// `fee` from its own output, an `OP_RETURN` output is worth 0, the omitted
+/// output's balance goes to the miners; nSequence 0xFFFFFFFD, the closer's
+/// `locktime`, outputs sorted BIP 69.
+pub fn build_simple_closing(
+    funding_outpoint: OutPoint,
+    (closer_script, closer_balance): (&ScriptBuf, Msat),
+    (closee_script, closee_balance): (&ScriptBuf, Msat),
+    fee: Amount,
+    locktime: u32,
+    variant: SimpleCloseVariant,
+) -> Result<Transaction, CloseError> {
+    let closer = closer_balance
+        .to_sat_floor()
+        .checked_sub(fee)
+        .ok_or(CloseError::FeeTooHigh {
+            balance: closer_balance.to_sat_floor().to_sat(),
+            fee: fee.to_sat(),
+        })?;
+    let out = |script: &ScriptBuf, value: Amount| TxOut {
+        value: if script.is_op_return() {
+            Amount::ZERO
+        } else {
+            value
+        },
+        script_pubkey: script.clone(),
+    };
+    let mut output = vec![];
+    if variant != SimpleCloseVariant::CloseeOnly {
+        output.push(out(closer_script, closer));
+    }
+    if variant != SimpleCloseVariant::CloserOnly {
+        output.push(out(closee_script, closee_balance.to_sat_floor()));
+    }
+    output.sort_by(|a, b| {
+        (a.value, a.script_pubkey.as_bytes()).cmp(&(b.value, b.script_pubkey.as_bytes()))
+    });
+    Ok(Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::from_consensus(locktime),
+        input: vec![TxIn {
+            previous_output: funding_outpoint,
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: Witness::new(),
+        }],
+        output,
+    })
+}
+
+/// The fee of a closing transaction at `feerate`: its weight with both
+/// outputs and two 73-byte signatures (BOLT 3 "Fee Calculation" assumes the
+/// maximum signature size), so a fee from it never under-pays.
+pub fn fee_at_feerate(
+    p: &ClosingParams,
+    funding_pubkeys: (&PublicKey, &PublicKey),
+    feerate: crate::tx::commitment::FeeratePerKw,
+) -> Result<Amount, CloseError> {
+    let mut probe = build_closing(&ClosingParams {
+        fee: Amount::ZERO,
+        dust_limit: Amount::ZERO,
+        ..p.clone()
+    })?
+    .tx;
+    let sig = bitcoin::secp256k1::ecdsa::Signature::from_compact(&[1; 64])
+        .expect("a valid compact encoding");
+    let script = crate::script::funding_script(funding_pubkeys.0, funding_pubkeys.1);
+    probe.input[0].witness = crate::tx::funding::funding_witness(
+        &script,
+        (funding_pubkeys.0, &sig),
+        (funding_pubkeys.1, &sig),
+    );
+    // Two DER signatures of 72 bytes instead of the probe's 71 (each at most 73 with the sighash byte).
+    Ok(feerate.fee(probe.weight().to_wu() + 2))
+}
+
 /// The holder's `to_local` (or an HTLC transaction's output) after
 /// `to_self_delay`: witness `<local_delayedsig> <>`, nSequence = to_self_delay.
 pub fn delayed_output_spend(

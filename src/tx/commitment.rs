@@ -25,7 +25,8 @@ use crate::script::{self, HtlcKeys};
 use crate::shachain::CommitmentNumber;
 
 /// The commitment format the channel negotiated (BOLT 9 feature bits).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChannelType {
     /// No `option_static_remotekey`: `to_remote` pays a key derived per commitment.
     Legacy,
@@ -110,7 +111,10 @@ pub const HTLC_SUCCESS_WEIGHT_ANCHORS: u64 = 706;
 pub const ANCHOR_OUTPUT_VALUE: Amount = Amount::from_sat(330);
 
 /// `feerate_per_kw`: satoshis per 1000 weight units (BOLT 2 `update_fee`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct FeeratePerKw(pub u32);
 
 impl FeeratePerKw {
@@ -121,7 +125,10 @@ impl FeeratePerKw {
 }
 
 /// One of the two parties of a channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Side {
     /// Us.
     Local,
@@ -426,13 +433,28 @@ pub fn is_trimmed(
 
 /// The base fee and anchors the opener pays at `feerate`, given the trimming it causes.
 pub fn opener_cost(params: &CommitmentParams, feerate: FeeratePerKw) -> Amount {
-    let untrimmed = params
-        .htlcs
+    commitment_cost(
+        params.channel_type,
+        params.htlcs,
+        feerate,
+        params.dust_limit,
+    )
+}
+
+/// BOLT 3 "Fee Calculation" and "Fee Payment": the base fee of a commitment
+/// with these HTLCs (the trimmed ones add no weight), plus both anchors.
+pub fn commitment_cost(
+    channel_type: ChannelType,
+    htlcs: &[Htlc],
+    feerate: FeeratePerKw,
+    dust_limit: Amount,
+) -> Amount {
+    let untrimmed = htlcs
         .iter()
-        .filter(|h| !is_trimmed(h, params.channel_type, feerate, params.dust_limit))
+        .filter(|h| !is_trimmed(h, channel_type, feerate, dust_limit))
         .count() as u64;
-    let weight = params.channel_type.commitment_base_weight() + HTLC_OUTPUT_WEIGHT * untrimmed;
-    let anchors = if params.channel_type.has_anchors() {
+    let weight = channel_type.commitment_base_weight() + HTLC_OUTPUT_WEIGHT * untrimmed;
+    let anchors = if channel_type.has_anchors() {
         ANCHOR_OUTPUT_VALUE * 2
     } else {
         Amount::ZERO

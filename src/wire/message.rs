@@ -150,6 +150,20 @@ macro_rules! tlvs {
     };
 }
 
+/// BOLT 2 `option_simple_close`: `closing_complete` and `closing_sig` share their fields.
+const CLOSING_FIELDS: &[(&str, Kind)] = &[
+    ("channel_id", CH),
+    ("closer_scriptpubkey", Kind::Var),
+    ("closee_scriptpubkey", Kind::Var),
+    ("fee_satoshis", Kind::U64),
+    ("locktime", Kind::U32),
+];
+const CLOSING_TLVS: &[RecordSchema] = tlvs![
+    1, "closer_output_only", ["sig", FieldType::Bytes(64)];
+    2, "closee_output_only", ["sig", FieldType::Bytes(64)];
+    3, "closer_and_closee_outputs", ["sig", FieldType::Bytes(64)]
+];
+
 /// Every message lnkit knows (BOLT 1, 2 and 7).
 pub const MESSAGES: &[MessageSchema] = &[
     MessageSchema {
@@ -281,6 +295,18 @@ pub const MESSAGES: &[MessageSchema] = &[
                 FieldType::U64
             ]
         ],
+    },
+    MessageSchema {
+        typ: 40,
+        name: "closing_complete",
+        fields: CLOSING_FIELDS,
+        tlvs: CLOSING_TLVS,
+    },
+    MessageSchema {
+        typ: 41,
+        name: "closing_sig",
+        fields: CLOSING_FIELDS,
+        tlvs: CLOSING_TLVS,
     },
     MessageSchema {
         typ: 128,

@@ -1,0 +1,392 @@
+//! The node's keys, from one BIP 39 seed, and the only code that holds a
+//! private key.
+//!
+//! Paths follow LND's key families (purpose 1017, BIP 43 style), so that a
+//! channel's keys are rebuilt from the mnemonic and the channel's index alone:
+//!
+//! | key | path |
+//! |---|---|
+//! | funding (`funding_pubkey`) | `m/1017'/coin'/0'/0/index` |
+//! | `revocation_basepoint` | `m/1017'/coin'/1'/0/index` |
+//! | `htlc_basepoint` | `m/1017'/coin'/2'/0/index` |
+//! | `payment_basepoint` | `m/1017'/coin'/3'/0/index` |
+//! | `delayed_payment_basepoint` | `m/1017'/coin'/4'/0/index` |
+//! | shachain seed (per-commitment secrets) | SHA256 of the key at `m/1017'/coin'/5'/0/index` |
+//! | node key | `m/1017'/coin'/6'/0/0` |
+//!
+//! `coin` is 0 on bitcoin and 1 on the test networks (SLIP 44). The on-chain
+//! wallet's descriptors (BIP 84 `wpkh`, BIP 86 `tr`) come from the same seed;
+//! see [`NodeSeed::wallet_descriptors`].
+//!
+//! A channel never holds a secret: it is given a [`ChannelSigner`] for each
+//! step, which answers with public keys, points and signatures.
+
+use std::str::FromStr;
+
+use bitcoin::bip32::{ChildNumber, DerivationPath, Xpriv};
+use bitcoin::secp256k1::{ecdsa, All, Message, PublicKey, Secp256k1, SecretKey};
+use bitcoin::{Network, ScriptBuf, Transaction};
+use sha2::{Digest, Sha256};
+
+use crate::keys::{
+    self, DelayedPaymentBasepoint, HtlcBasepoint, PaymentBasepoint, PerCommitmentPoint,
+    PerCommitmentSecret, RevocationBasepoint,
+};
+use crate::shachain::{self, CommitmentNumber, Index};
+use crate::tx::commitment::{CommitmentParams, CommitmentTransaction};
+use crate::tx::funding::funding_spend_sighash;
+use crate::tx::htlc::{counterparty_sighash_type, htlc_sighash, htlc_transactions};
+
+/// LND's BIP 43 purpose for Lightning keys.
+const PURPOSE: u32 = 1017;
+
+/// A key family: the third level of the path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum KeyFamily {
+    /// The 2-of-2 funding key.
+    Funding = 0,
+    /// `revocation_basepoint`.
+    Revocation = 1,
+    /// `htlc_basepoint`.
+    Htlc = 2,
+    /// `payment_basepoint`.
+    Payment = 3,
+    /// `delayed_payment_basepoint`.
+    DelayedPayment = 4,
+    /// The root of a channel's per-commitment secrets.
+    Shachain = 5,
+    /// The node's identity key.
+    Node = 6,
+}
+
+/// SLIP 44 coin type: 0 on bitcoin, 1 on every test network.
+fn coin(network: Network) -> u32 {
+    u32::from(network != Network::Bitcoin)
+}
+
+/// The path of a key, as docs/node.md lists it.
+pub fn key_path(network: Network, family: KeyFamily, index: u32) -> DerivationPath {
+    let h = |i| ChildNumber::from_hardened_idx(i).expect("below 2^31");
+    let n = |i| ChildNumber::from_normal_idx(i).expect("below 2^31");
+    DerivationPath::from(vec![
+        h(PURPOSE),
+        h(coin(network)),
+        h(family as u32),
+        n(0),
+        n(index),
+    ])
+}
+
+/// The node's seed: the 64 bytes BIP 39 makes of the mnemonic.
+pub struct NodeSeed {
+    master: Xpriv,
+    network: Network,
+    secp: Secp256k1<All>,
+}
+
+/// A channel key index outside BIP 32's normal range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("channel key index {0} is not below 2^31")]
+pub struct IndexOutOfRange(pub u64);
+
+impl NodeSeed {
+    /// From BIP 39's 64-byte seed.
+    pub fn new(seed: &[u8; 64], network: Network) -> Self {
+        let master =
+            Xpriv::new_master(network, seed).expect("a 64-byte seed is a valid BIP 32 seed");
+        NodeSeed {
+            master,
+            network,
+            secp: Secp256k1::new(),
+        }
+    }
+
+    /// The network the keys are for.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    fn secret(&self, family: KeyFamily, index: u32) -> SecretKey {
+        self.master
+            .derive_priv(&self.secp, &key_path(self.network, family, index))
+            .expect("a 5-level path derives")
+            .private_key
+    }
+
+    /// The node key (BOLT 8 static key, `node_id`).
+    pub fn node_secret(&self) -> SecretKey {
+        self.secret(KeyFamily::Node, 0)
+    }
+
+    /// The node id.
+    pub fn node_id(&self) -> PublicKey {
+        self.node_secret().public_key(&self.secp)
+    }
+
+    /// The keys of channel number `index`.
+    pub fn channel(&self, index: u64) -> Result<ChannelSigner, IndexOutOfRange> {
+        let i = u32::try_from(index)
+            .ok()
+            .filter(|i| *i < (1 << 31))
+            .ok_or(IndexOutOfRange(index))?;
+        let shachain_seed: [u8; 32] =
+            Sha256::digest(self.secret(KeyFamily::Shachain, i).secret_bytes()).into();
+        Ok(ChannelSigner {
+            funding: self.secret(KeyFamily::Funding, i),
+            revocation: self.secret(KeyFamily::Revocation, i),
+            htlc: self.secret(KeyFamily::Htlc, i),
+            payment: self.secret(KeyFamily::Payment, i),
+            delayed_payment: self.secret(KeyFamily::DelayedPayment, i),
+            shachain_seed,
+            secp: self.secp.clone(),
+        })
+    }
+
+    /// The wallet's descriptors, external and internal, with their private
+    /// keys: BIP 84 (`wpkh`, `m/84'/coin'/0'/{0,1}/*`) or BIP 86 (`tr`,
+    /// `m/86'/coin'/0'/{0,1}/*`).
+    pub fn wallet_descriptors(&self, taproot: bool) -> (String, String) {
+        let (purpose, wrap) = if taproot { (86, "tr") } else { (84, "wpkh") };
+        let path = DerivationPath::from_str(&format!("m/{purpose}'/{}'/0'", coin(self.network)))
+            .expect("a valid path");
+        let account = self
+            .master
+            .derive_priv(&self.secp, &path)
+            .expect("a 3-level path derives");
+        let fingerprint = self.master.fingerprint(&self.secp);
+        let origin = format!("[{fingerprint}/{purpose}h/{}h/0h]", coin(self.network));
+        let desc = |chain: u32| format!("{wrap}({origin}{account}/{chain}/*)");
+        (desc(0), desc(1))
+    }
+}
+
+/// A channel's keys: its funding key, four basepoint secrets and the seed of
+/// its per-commitment secrets. It signs; it never gives a secret away except
+/// a per-commitment secret, which BOLT 2 `revoke_and_ack` reveals on purpose.
+#[derive(Clone)]
+pub struct ChannelSigner {
+    funding: SecretKey,
+    revocation: SecretKey,
+    htlc: SecretKey,
+    payment: SecretKey,
+    delayed_payment: SecretKey,
+    shachain_seed: [u8; 32],
+    secp: Secp256k1<All>,
+}
+
+impl std::fmt::Debug for ChannelSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelSigner")
+            .field("funding_pubkey", &self.funding_pubkey())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The public half of a channel's keys, as `open_channel` / `accept_channel` send them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelPubkeys {
+    /// `funding_pubkey`.
+    pub funding: PublicKey,
+    /// `revocation_basepoint`.
+    pub revocation: PublicKey,
+    /// `payment_basepoint`.
+    pub payment: PublicKey,
+    /// `delayed_payment_basepoint`.
+    pub delayed_payment: PublicKey,
+    /// `htlc_basepoint`.
+    pub htlc: PublicKey,
+}
+
+impl ChannelPubkeys {
+    /// As the typed basepoints of BOLT 3.
+    pub fn revocation_basepoint(&self) -> RevocationBasepoint {
+        RevocationBasepoint(self.revocation)
+    }
+    /// `payment_basepoint`.
+    pub fn payment_basepoint(&self) -> PaymentBasepoint {
+        PaymentBasepoint(self.payment)
+    }
+    /// `delayed_payment_basepoint`.
+    pub fn delayed_payment_basepoint(&self) -> DelayedPaymentBasepoint {
+        DelayedPaymentBasepoint(self.delayed_payment)
+    }
+    /// `htlc_basepoint`.
+    pub fn htlc_basepoint(&self) -> HtlcBasepoint {
+        HtlcBasepoint(self.htlc)
+    }
+}
+
+impl ChannelSigner {
+    /// The secp context the signer uses (for verification by its callers).
+    pub fn secp(&self) -> &Secp256k1<All> {
+        &self.secp
+    }
+
+    /// `funding_pubkey`.
+    pub fn funding_pubkey(&self) -> PublicKey {
+        self.funding.public_key(&self.secp)
+    }
+
+    /// Every public key `open_channel` / `accept_channel` carry.
+    pub fn pubkeys(&self) -> ChannelPubkeys {
+        let p = |k: &SecretKey| k.public_key(&self.secp);
+        ChannelPubkeys {
+            funding: p(&self.funding),
+            revocation: p(&self.revocation),
+            payment: p(&self.payment),
+            delayed_payment: p(&self.delayed_payment),
+            htlc: p(&self.htlc),
+        }
+    }
+
+    /// BOLT 3: the secret of our commitment `n`, from the shachain seed.
+    pub fn per_commitment_secret(&self, n: CommitmentNumber) -> PerCommitmentSecret {
+        let index = Index::from_commitment_number(n).expect("commitment numbers stay below 2^48");
+        let secret = shachain::generate_from_seed(&self.shachain_seed, index);
+        PerCommitmentSecret(
+            SecretKey::from_slice(&secret)
+                .expect("a SHA256 output is a valid key but with p ~ 2^-128"),
+        )
+    }
+
+    /// The point of our commitment `n`.
+    pub fn per_commitment_point(&self, n: CommitmentNumber) -> PerCommitmentPoint {
+        self.per_commitment_secret(n).point(&self.secp)
+    }
+
+    /// Our signature on a transaction spending the funding output (a
+    /// commitment or a closing transaction), SIGHASH_ALL.
+    pub fn sign_funding_spend(
+        &self,
+        tx: &Transaction,
+        funding_script: &ScriptBuf,
+        funding_amount: bitcoin::Amount,
+    ) -> ecdsa::Signature {
+        let msg = funding_spend_sighash(tx, funding_script, funding_amount);
+        self.secp.sign_ecdsa(&msg, &self.funding)
+    }
+
+    /// Our signatures on the counterparty's HTLC transactions of its
+    /// commitment `commitment` (built with `params`), in output order: what
+    /// `commitment_signed`'s `htlc_signatures` carries. Our HTLC key on their
+    /// commitment is derived from their `per_commitment_point`.
+    pub fn sign_counterparty_htlcs(
+        &self,
+        commitment: &CommitmentTransaction,
+        params: &CommitmentParams,
+    ) -> Vec<ecdsa::Signature> {
+        let key = keys::derive_privkey(&self.secp, &self.htlc, &params.keys.per_commitment_point)
+            .expect("a derivation fails with p ~ 2^-128");
+        htlc_transactions(&self.secp, commitment, params, None, Some(&key), &[])
+            .into_iter()
+            .map(|t| t.counterparty_sig.expect("signed with the key given"))
+            .collect()
+    }
+
+    /// Sign an arbitrary message digest with the funding key (BOLT 7 uses it
+    /// for `announcement_signatures`).
+    pub fn sign_with_funding_key(&self, msg: &Message) -> ecdsa::Signature {
+        self.secp.sign_ecdsa(msg, &self.funding)
+    }
+
+    /// Check the counterparty's HTLC signatures on our commitment.
+    pub fn verify_holder_htlcs(
+        &self,
+        commitment: &CommitmentTransaction,
+        params: &CommitmentParams,
+        sigs: &[ecdsa::Signature],
+    ) -> Result<(), usize> {
+        let txs = htlc_transactions(&self.secp, commitment, params, None, None, &[]);
+        if txs.len() != sigs.len() {
+            return Err(txs.len().min(sigs.len()));
+        }
+        let sighash_type = counterparty_sighash_type(params.channel_type);
+        for (i, (t, sig)) in txs.iter().zip(sigs).enumerate() {
+            let out = &commitment.outputs[t.output_index as usize];
+            let script = out
+                .witness_script
+                .as_ref()
+                .expect("HTLC outputs have scripts");
+            let msg = htlc_sighash(&t.tx, script, out.amount, sighash_type);
+            self.secp
+                .verify_ecdsa(&msg, sig, &params.keys.counterparty_htlc.0)
+                .map_err(|_| i)?;
+        }
+        Ok(())
+    }
+
+    /// The basepoint secrets the sweeps of BOLT 5 need (the on-chain issue).
+    pub fn payment_basepoint_secret(&self) -> SecretKey {
+        self.payment
+    }
+    /// `delayed_payment_basepoint`'s secret.
+    pub fn delayed_payment_basepoint_secret(&self) -> SecretKey {
+        self.delayed_payment
+    }
+    /// `revocation_basepoint`'s secret.
+    pub fn revocation_basepoint_secret(&self) -> SecretKey {
+        self.revocation
+    }
+    /// `htlc_basepoint`'s secret.
+    pub fn htlc_basepoint_secret(&self) -> SecretKey {
+        self.htlc
+    }
+    /// The funding key's secret.
+    pub fn funding_secret(&self) -> SecretKey {
+        self.funding
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed() -> NodeSeed {
+        NodeSeed::new(&[7; 64], Network::Regtest)
+    }
+
+    #[test]
+    fn paths_are_lnd_families() {
+        assert_eq!(
+            key_path(Network::Regtest, KeyFamily::Htlc, 5).to_string(),
+            "1017'/1'/2'/0/5"
+        );
+        assert_eq!(
+            key_path(Network::Bitcoin, KeyFamily::Node, 0).to_string(),
+            "1017'/0'/6'/0/0"
+        );
+    }
+
+    #[test]
+    fn channel_keys_are_rebuilt_from_seed_and_index() {
+        let a = seed().channel(3).unwrap().pubkeys();
+        let b = seed().channel(3).unwrap().pubkeys();
+        let c = seed().channel(4).unwrap().pubkeys();
+        assert_eq!(a, b);
+        assert_ne!(a.funding, c.funding);
+        assert_ne!(a.funding, a.htlc);
+        assert!(seed().channel(1 << 31).is_err());
+    }
+
+    #[test]
+    fn per_commitment_secrets_follow_the_shachain() {
+        let s = seed().channel(0).unwrap();
+        let mut store = shachain::Store::new();
+        for n in 0..5u64 {
+            let secret = s.per_commitment_secret(CommitmentNumber(n));
+            let index = Index::from_commitment_number(CommitmentNumber(n)).unwrap();
+            store.insert(index, secret.secret_bytes()).unwrap();
+        }
+    }
+
+    #[test]
+    fn descriptors_are_bip84_and_bip86() {
+        let (ext, int) = seed().wallet_descriptors(false);
+        assert!(
+            ext.starts_with("wpkh([") && ext.contains("/84h/1h/0h]tprv") && ext.ends_with("/0/*)")
+        );
+        assert!(int.ends_with("/1/*)"));
+        assert!(seed().wallet_descriptors(true).0.starts_with("tr(["));
+    }
+}

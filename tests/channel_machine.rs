@@ -1,0 +1,953 @@
+//! The channel state machine in process: two channels wired back to back,
+//! every message delivered (or lost) by the test. Deterministic, so every
+//! interleaving the property test finds is replayable.
+//!
+//! After every quiescent point both sides must agree on balances and HTLCs,
+//! and each side's latest commitment, signed by both, must pass Bitcoin
+//! Core's script interpreter against the funding output.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bitcoin::absolute::LockTime;
+use bitcoin::hashes::Hash;
+use bitcoin::transaction::Version;
+use bitcoin::{
+    Amount, BlockHash, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+};
+use lnkit::amount::Msat;
+use lnkit::channel::{
+    temporary_id, Action, Channel, ChannelMessage, CommandError, Config, Event, Negotiated,
+    OpenRequest, Outcome, Phase,
+};
+use lnkit::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
+use lnkit::signer::{ChannelSigner, NodeSeed};
+use lnkit::tx::commitment::{ChannelType, FeeratePerKw};
+use lnkit::verify::verify_transaction;
+use proptest::prelude::*;
+
+const FUNDING: Amount = Amount::from_sat(1_000_000);
+
+/// One side: its channel, its signer, what it last stored, what it was told.
+struct Party {
+    ch: Channel,
+    signer: ChannelSigner,
+    stored: Channel,
+    received: Vec<lnkit::channel::UpdateAddHtlc>,
+    resolved: BTreeMap<u64, Outcome>,
+    learned: Vec<u64>,
+    broadcast: Vec<Transaction>,
+    failed: Option<String>,
+    ready: bool,
+    closed: bool,
+}
+
+struct Pair {
+    a: Party,
+    b: Party,
+    to_b: VecDeque<ChannelMessage>,
+    to_a: VecDeque<ChannelMessage>,
+    funding_tx: Transaction,
+    connected: bool,
+}
+
+fn chain_hash() -> BlockHash {
+    bitcoin::constants::ChainHash::using_genesis_block(Network::Regtest)
+        .to_bytes()
+        .pipe(BlockHash::from_byte_array)
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+fn preimage(n: u64) -> PaymentPreimage {
+    let mut p = [0u8; 32];
+    p[..8].copy_from_slice(&n.to_be_bytes());
+    p[31] = 0x55;
+    PaymentPreimage(p)
+}
+
+/// A funding transaction paying `script` (its input is made up: only the output matters here).
+fn funding_tx(script: ScriptBuf, amount: Amount) -> Transaction {
+    Transaction {
+        version: Version::TWO,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::new(bitcoin::Txid::from_byte_array([7; 32]), 0),
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![
+            TxOut {
+                value: Amount::from_sat(5000),
+                script_pubkey: ScriptBuf::new_op_return([1u8; 8]),
+            },
+            TxOut {
+                value: amount,
+                script_pubkey: script,
+            },
+        ],
+    }
+}
+
+impl Party {
+    fn new(ch: Channel, signer: ChannelSigner) -> Self {
+        Party {
+            stored: ch.clone(),
+            ch,
+            signer,
+            received: vec![],
+            resolved: BTreeMap::new(),
+            learned: vec![],
+            broadcast: vec![],
+            failed: None,
+            ready: false,
+            closed: false,
+        }
+    }
+}
+
+impl Pair {
+    fn open(channel_type: ChannelType, push: Msat, negotiated: Negotiated) -> Pair {
+        let sa = NodeSeed::new(&[1; 64], Network::Regtest);
+        let sb = NodeSeed::new(&[2; 64], Network::Regtest);
+        let (signer_a, signer_b) = (sa.channel(0).unwrap(), sb.channel(0).unwrap());
+        let (ch_a, actions) = Channel::open(
+            &signer_a,
+            OpenRequest {
+                peer: sb.node_id(),
+                chain_hash: chain_hash(),
+                temporary_id: temporary_id([9; 32]),
+                key_index: 0,
+                funding: FUNDING,
+                push,
+                feerate: FeeratePerKw(2500),
+                channel_type,
+                announce: false,
+                negotiated,
+                config: Config::default(),
+            },
+        );
+        let [Action::Send(ChannelMessage::Open(open))] = actions.as_slice() else {
+            panic!("open gives open_channel: {actions:?}")
+        };
+        let (ch_b, actions) = Channel::accept(
+            &signer_b,
+            sa.node_id(),
+            0,
+            chain_hash(),
+            open,
+            negotiated,
+            Config::default(),
+        )
+        .expect("accepted");
+        let mut pair = Pair {
+            a: Party::new(ch_a, signer_a),
+            b: Party::new(ch_b, signer_b),
+            to_b: VecDeque::new(),
+            to_a: VecDeque::new(),
+            funding_tx: Transaction {
+                version: Version::TWO,
+                lock_time: LockTime::ZERO,
+                input: vec![],
+                output: vec![],
+            },
+            connected: true,
+        };
+        pair.apply(false, actions);
+        pair.settle();
+        assert_eq!(pair.a.ch.phase, Phase::AwaitingReady, "{:?}", pair.a.failed);
+        assert_eq!(pair.b.ch.phase, Phase::AwaitingReady);
+        assert_eq!(
+            pair.a.broadcast.len(),
+            1,
+            "the opener broadcasts the funding after funding_signed"
+        );
+        for a_side in [true, false] {
+            pair.event(
+                a_side,
+                Event::FundingDepth {
+                    confirmations: 3,
+                    scid: Some(101 << 40 | 1 << 16),
+                },
+            );
+        }
+        pair.settle();
+        assert!(pair.a.ready && pair.b.ready);
+        assert_eq!(pair.a.ch.id, pair.b.ch.id);
+        pair
+    }
+
+    fn party(&mut self, a: bool) -> &mut Party {
+        if a {
+            &mut self.a
+        } else {
+            &mut self.b
+        }
+    }
+
+    fn event(&mut self, a: bool, e: Event) {
+        let p = self.party(a);
+        let actions = match p.ch.handle(&p.signer.clone(), e) {
+            Ok(actions) => actions,
+            Err(err) => panic!("event refused: {err} (failure: {:?})", p.failed),
+        };
+        self.apply(a, actions);
+    }
+
+    fn try_event(&mut self, a: bool, e: Event) -> Result<(), CommandError> {
+        let p = self.party(a);
+        let actions = p.ch.handle(&p.signer.clone(), e)?;
+        self.apply(a, actions);
+        Ok(())
+    }
+
+    /// Carry out `from`'s actions as a driver would: store on Persist, queue sends.
+    fn apply(&mut self, from_a: bool, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send(m) => {
+                    if self.connected {
+                        if from_a {
+                            self.to_b.push_back(m)
+                        } else {
+                            self.to_a.push_back(m)
+                        }
+                    }
+                }
+                Action::Persist => {
+                    let p = self.party(from_a);
+                    p.stored = p.ch.clone();
+                }
+                Action::BuildFunding { script, amount } => {
+                    let tx = funding_tx(script, amount);
+                    self.funding_tx = tx.clone();
+                    self.event(
+                        from_a,
+                        Event::FundingBuilt {
+                            tx,
+                            output_index: 1,
+                        },
+                    );
+                }
+                Action::Broadcast(tx) => self.party(from_a).broadcast.push(tx),
+                Action::Ready => self.party(from_a).ready = true,
+                Action::HtlcReceived(a) => self.party(from_a).received.push(*a),
+                Action::PreimageLearned { id, .. } => self.party(from_a).learned.push(id),
+                Action::HtlcResolved { id, outcome, .. } => {
+                    let learned = self.party(from_a).learned.contains(&id);
+                    assert!(
+                        !learned || matches!(outcome, Outcome::Fulfilled(_)),
+                        "HTLC {id}: preimage learned, then failed"
+                    );
+                    let previous = self.party(from_a).resolved.insert(id, outcome);
+                    assert!(previous.is_none(), "HTLC {id} resolved twice");
+                }
+                Action::Closed => self.party(from_a).closed = true,
+                Action::Failed { reason } => self.party(from_a).failed = Some(reason),
+                Action::Disconnect => self.disconnect(),
+            }
+        }
+    }
+
+    /// Deliver one message towards `to_a`'s side.
+    fn deliver(&mut self, to_a: bool) -> bool {
+        let m = if to_a {
+            self.to_a.pop_front()
+        } else {
+            self.to_b.pop_front()
+        };
+        let Some(m) = m else { return false };
+        // Every message crosses the real codec.
+        let m = ChannelMessage::decode(&m.encode()).unwrap().unwrap();
+        let p = self.party(to_a);
+        let actions =
+            p.ch.handle(&p.signer.clone(), Event::Message(m))
+                .expect("messages never error");
+        self.apply(to_a, actions);
+        true
+    }
+
+    /// Deliver everything, committing whenever a side has something to sign.
+    fn settle(&mut self) {
+        for _ in 0..10_000 {
+            let moved = self.deliver(true) | self.deliver(false);
+            if !moved {
+                let mut committed = false;
+                for a in [true, false] {
+                    if self.party(a).ch.needs_commit() {
+                        self.event(a, Event::Commit);
+                        committed = true;
+                    }
+                }
+                if !committed {
+                    return;
+                }
+            }
+        }
+        panic!("no quiescence after 10,000 steps");
+    }
+
+    fn disconnect(&mut self) {
+        self.connected = false;
+        self.to_a.clear();
+        self.to_b.clear();
+        for a in [true, false] {
+            self.event(a, Event::Disconnected);
+        }
+    }
+
+    fn reconnect(&mut self) {
+        if self.connected {
+            self.disconnect();
+        }
+        self.connected = true;
+        for a in [true, false] {
+            self.event(a, Event::Connected);
+        }
+    }
+
+    /// `kill -9`: the side comes back as it last stored itself.
+    fn crash(&mut self, a: bool) {
+        self.disconnect();
+        let p = self.party(a);
+        p.ch = p.stored.clone();
+        self.reconnect();
+    }
+
+    /// Both sides agree, and both signed commitments are valid spends of the funding output.
+    fn check(&self) {
+        let (a, b) = (&self.a.ch, &self.b.ch);
+        assert_eq!(
+            a.balances(),
+            (b.balances().1, b.balances().0),
+            "balances agree"
+        );
+        let htlcs = |c: &Channel| c.htlcs().len();
+        assert_eq!(htlcs(a), htlcs(b));
+        let total: u64 = a.balances().0 .0
+            + a.balances().1 .0
+            + a.htlcs().iter().map(|h| h.amount.0).sum::<u64>();
+        assert_eq!(total, FUNDING.to_sat() * 1000, "no msat created or lost");
+        let funding_out = self.funding_tx.output[1].clone();
+        for p in [&self.a, &self.b] {
+            let tx =
+                p.ch.signed_local_commitment(&p.signer)
+                    .expect("a signed commitment");
+            verify_transaction(&tx, std::slice::from_ref(&funding_out))
+                .expect("the kernel accepts the commitment");
+        }
+    }
+
+    fn pay(&mut self, from_a: bool, amount: u64, n: u64) {
+        let hash = preimage(n).payment_hash();
+        self.event(
+            from_a,
+            Event::AddHtlc {
+                amount: Msat(amount),
+                payment_hash: hash,
+                cltv_expiry: CltvExpiry(500),
+                onion: vec![0; 1366],
+            },
+        );
+    }
+
+    /// The payee fulfils everything it received that it has not resolved yet.
+    fn fulfil_all(&mut self, a: bool) {
+        let ids: Vec<(u64, PaymentHash)> = self
+            .party(a)
+            .ch
+            .unresolved_incoming()
+            .iter()
+            .map(|h| (h.id, h.payment_hash))
+            .collect();
+        for (id, hash) in ids {
+            let n = (0..10_000u64)
+                .find(|n| preimage(*n).payment_hash() == hash)
+                .expect("a test preimage");
+            self.event(
+                a,
+                Event::Fulfill {
+                    id,
+                    preimage: preimage(n),
+                },
+            );
+        }
+    }
+}
+
+fn both_types() -> [ChannelType; 2] {
+    [
+        ChannelType::StaticRemotekey,
+        ChannelType::AnchorsZeroFeeHtlcTx,
+    ]
+}
+
+fn anchors() -> Negotiated {
+    Negotiated {
+        anchors: true,
+        ..Negotiated::default()
+    }
+}
+
+#[test]
+fn open_pay_both_ways_and_close() {
+    for t in both_types() {
+        for simple_close in [false, true] {
+            let mut p = Pair::open(
+                t,
+                Msat(0),
+                Negotiated {
+                    simple_close,
+                    ..anchors()
+                },
+            );
+            p.check();
+            for i in 0..5 {
+                p.pay(true, 10_000_000 + i, i);
+                p.settle();
+                p.check();
+                p.fulfil_all(false);
+                p.settle();
+                p.check();
+            }
+            assert_eq!(p.a.resolved.len(), 5);
+            assert!(p
+                .a
+                .resolved
+                .values()
+                .all(|o| matches!(o, Outcome::Fulfilled(_))));
+            for i in 5..8 {
+                p.pay(false, 1_000_000 + i, i);
+            }
+            p.settle();
+            p.fulfil_all(true);
+            p.settle();
+            p.check();
+            assert_eq!(p.b.resolved.len(), 3);
+            let (a_bal, b_bal) = p.a.ch.balances();
+            let paid = (0..5).map(|i| 10_000_000 + i).sum::<u64>()
+                - (5..8).map(|i| 1_000_000 + i).sum::<u64>();
+            assert_eq!((a_bal.0, b_bal.0), (FUNDING.to_sat() * 1000 - paid, paid));
+
+            let script_a =
+                ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([0xaa; 20]));
+            let script_b =
+                ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([0xbb; 20]));
+            p.event(
+                true,
+                Event::Shutdown {
+                    script: script_a.clone(),
+                    feerate: FeeratePerKw(1000),
+                },
+            );
+            p.settle();
+            assert!(p.b.ch.needs_shutdown_script());
+            p.event(
+                false,
+                Event::Shutdown {
+                    script: script_b.clone(),
+                    feerate: FeeratePerKw(800),
+                },
+            );
+            p.settle();
+            assert!(
+                p.a.closed && p.b.closed,
+                "{t:?} simple_close={simple_close}: {:?} / {:?}",
+                p.a.ch.phase,
+                p.b.ch.phase
+            );
+            let to = |tx: &Transaction, s: &ScriptBuf| {
+                tx.output
+                    .iter()
+                    .find(|o| o.script_pubkey == *s)
+                    .map(|o| o.value.to_sat())
+            };
+            let closes: Vec<&Transaction> = p.a.broadcast.iter().skip(1).collect();
+            assert_eq!(
+                closes.len(),
+                if simple_close { 2 } else { 1 },
+                "each closer's transaction"
+            );
+            for close in &closes {
+                verify_transaction(close, &[p.funding_tx.output[1].clone()])
+                    .expect("the closing transaction is valid");
+            }
+            // Legacy: the opener pays. Simple close: each closer pays for its own transaction.
+            assert!(closes.iter().any(|c| to(c, &script_b) == Some(paid / 1000)
+                && to(c, &script_a) < Some(a_bal.0 / 1000)));
+            if simple_close {
+                assert!(closes
+                    .iter()
+                    .any(|c| to(c, &script_a) == Some(a_bal.0 / 1000)
+                        && to(c, &script_b) < Some(paid / 1000)));
+            }
+        }
+    }
+}
+
+#[test]
+fn htlcs_fail_back_and_fee_updates_apply_to_both_commitments() {
+    for t in both_types() {
+        let mut p = Pair::open(t, Msat(100_000_000), anchors());
+        p.pay(true, 5_000_000, 1);
+        p.pay(false, 7_000_000, 2);
+        p.settle();
+        p.check();
+        let id = p.b.ch.unresolved_incoming()[0].id;
+        p.event(
+            false,
+            Event::Fail {
+                id,
+                reason: vec![1, 2, 3],
+            },
+        );
+        p.event(true, Event::UpdateFee(FeeratePerKw(5000)));
+        p.settle();
+        p.check();
+        assert!(matches!(p.a.resolved.get(&id), Some(Outcome::Failed(r)) if r == &vec![1, 2, 3]));
+        assert_eq!(p.b.ch.ledger.base.feerate, FeeratePerKw(5000));
+        assert_eq!(
+            p.b.try_event_fee(),
+            Err(CommandError::NotOpener),
+            "only the opener sends update_fee"
+        );
+        p.fulfil_all(true);
+        p.settle();
+        p.check();
+    }
+}
+
+impl Party {
+    fn try_event_fee(&mut self) -> Result<Vec<Action>, CommandError> {
+        self.ch
+            .handle(&self.signer.clone(), Event::UpdateFee(FeeratePerKw(3000)))
+    }
+}
+
+#[test]
+fn reestablish_resends_what_was_lost_at_every_point_of_a_round() {
+    // Drop the connection after k messages of a payment's round, for every k.
+    for t in both_types() {
+        for k in 0..12 {
+            let mut p = Pair::open(t, Msat(0), anchors());
+            p.pay(true, 20_000_000, 1);
+            let mut delivered = 0;
+            while delivered < k {
+                let moved = p.deliver(true) | p.deliver(false);
+                if !moved {
+                    if p.a.ch.needs_commit() {
+                        p.event(true, Event::Commit)
+                    } else if p.b.ch.needs_commit() {
+                        p.event(false, Event::Commit)
+                    } else if !p.b.ch.unresolved_incoming().is_empty() {
+                        p.fulfil_all(false)
+                    } else {
+                        break;
+                    }
+                }
+                delivered += 1;
+            }
+            p.reconnect();
+            p.settle();
+            p.fulfil_all(false);
+            p.settle();
+            p.check();
+            assert!(
+                matches!(p.a.resolved.get(&0), Some(Outcome::Fulfilled(_))),
+                "{t:?} k={k}: the payment completes after reestablish: {:?}",
+                p.a.resolved
+            );
+            assert_eq!(p.b.ch.balances().0, Msat(20_000_000));
+        }
+    }
+}
+
+#[test]
+fn an_invalid_signature_fails_the_channel_with_an_error_and_our_commitment_goes_out() {
+    let mut p = Pair::open(ChannelType::StaticRemotekey, Msat(0), anchors());
+    p.pay(true, 5_000_000, 1);
+    p.settle();
+    p.check();
+    p.pay(true, 6_000_000, 2);
+    p.deliver(false);
+    p.event(true, Event::Commit);
+    let Some(ChannelMessage::CommitmentSigned {
+        channel_id,
+        signature,
+        htlc_signatures,
+    }) = p.to_b.pop_front()
+    else {
+        panic!("a commitment_signed")
+    };
+    let mut bad = signature.serialize_compact();
+    bad[10] ^= 1;
+    let forged =
+        bitcoin::secp256k1::ecdsa::Signature::from_compact(&bad).unwrap_or(htlc_signatures[0]);
+    p.to_b.push_back(ChannelMessage::CommitmentSigned {
+        channel_id,
+        signature: forged,
+        htlc_signatures,
+    });
+    p.deliver(false);
+    assert_eq!(p.b.ch.phase, Phase::Failed);
+    assert!(p
+        .b
+        .failed
+        .as_deref()
+        .unwrap()
+        .contains("signature is not valid"));
+    let Some(ChannelMessage::Error { data, .. }) = p.to_a.front() else {
+        panic!("an error goes to the peer")
+    };
+    assert!(String::from_utf8_lossy(data).contains("commitment_signed"));
+    // Funds safe: B's broadcast is its last valid commitment, with A's first HTLC.
+    let tx = p.b.broadcast.last().expect("B broadcasts its commitment");
+    verify_transaction(tx, &[p.funding_tx.output[1].clone()]).unwrap();
+    // B has no balance of its own yet: to_remote (A's) and the committed HTLC.
+    assert_eq!(tx.output.len(), 2);
+    assert!(tx.output.iter().any(|o| o.value == Amount::from_sat(5000)));
+    p.deliver(true);
+    assert_eq!(
+        p.a.ch.phase,
+        Phase::Failed,
+        "the error fails the channel on the other side too"
+    );
+}
+
+#[test]
+fn commands_beyond_the_channel_are_refused_and_change_nothing() {
+    let mut p = Pair::open(ChannelType::AnchorsZeroFeeHtlcTx, Msat(0), anchors());
+    let before = p.a.ch.clone();
+    let capacity = p.a.ch.spendable().0;
+    let err = p
+        .try_event(
+            true,
+            Event::AddHtlc {
+                amount: Msat(capacity + 1),
+                payment_hash: PaymentHash([1; 32]),
+                cltv_expiry: CltvExpiry(500),
+                onion: vec![0; 1366],
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        CommandError::Capacity {
+            amount: capacity + 1,
+            capacity
+        }
+    );
+    assert!(err
+        .to_string()
+        .contains(&format!("outbound capacity of {capacity} msat")));
+    // The reserve the peer asked for (1%) and the fee stay on our side.
+    assert!(capacity < (FUNDING.to_sat() - 10_000) * 1000);
+    assert_eq!(
+        p.b.ch.spendable(),
+        Msat(0),
+        "the accepter has nothing to send"
+    );
+    let err = p
+        .try_event(
+            true,
+            Event::Fulfill {
+                id: 0,
+                preimage: preimage(0),
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err, CommandError::UnknownHtlc(0));
+    let err = p
+        .try_event(
+            true,
+            Event::AddHtlc {
+                amount: Msat(1000),
+                payment_hash: PaymentHash([1; 32]),
+                cltv_expiry: CltvExpiry(500_000_000),
+                onion: vec![0; 1366],
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err, CommandError::BadCltv(500_000_000));
+    assert_eq!(p.a.ch, before);
+    // Exactly the capacity goes through.
+    p.try_event(
+        true,
+        Event::AddHtlc {
+            amount: Msat(capacity),
+            payment_hash: preimage(3).payment_hash(),
+            cltv_expiry: CltvExpiry(500),
+            onion: vec![0; 1366],
+        },
+    )
+    .unwrap();
+    p.settle();
+    p.check();
+}
+
+#[test]
+fn a_peer_breaking_bolt2_gets_an_error_not_a_crash() {
+    let p = Pair::open(ChannelType::StaticRemotekey, Msat(0), anchors());
+    let id = p.a.ch.id;
+    let add = |id_: u64, amount: u64, cltv: u32| {
+        ChannelMessage::AddHtlc(lnkit::channel::UpdateAddHtlc {
+            channel_id: id,
+            id: id_,
+            amount: Msat(amount),
+            payment_hash: PaymentHash([3; 32]),
+            cltv_expiry: CltvExpiry(cltv),
+            onion: vec![0; 1366],
+            path_key: None,
+        })
+    };
+    let cases: Vec<(ChannelMessage, &str)> = vec![
+        (add(0, 0, 500), "below our htlc_minimum_msat"),
+        (add(5, 1000, 500), "id 5 but 0 was next"),
+        (add(0, 1000, 600_000_000), "cltv_expiry"),
+        // B has nothing: it cannot afford any HTLC.
+        (add(0, 1_000_000, 500), "does not cover its reserve"),
+        (
+            ChannelMessage::UpdateFee {
+                channel_id: id,
+                feerate: FeeratePerKw(3000),
+            },
+            "only the opener",
+        ),
+        (
+            ChannelMessage::Fulfill {
+                channel_id: id,
+                id: 0,
+                preimage: preimage(1),
+            },
+            "not an HTLC of ours",
+        ),
+        (
+            ChannelMessage::RevokeAndAck {
+                channel_id: id,
+                per_commitment_secret: [1; 32],
+                next_per_commitment_point: p.a.ch.ours.pubkeys.funding,
+            },
+            "without a commitment_signed",
+        ),
+    ];
+    for (msg, needle) in cases {
+        let mut q = Pair::open(ChannelType::StaticRemotekey, Msat(0), anchors());
+        q.to_a.push_back(msg);
+        q.deliver(true);
+        assert_eq!(q.a.ch.phase, Phase::Failed, "{needle}");
+        assert!(
+            q.a.failed.as_deref().unwrap().contains(needle),
+            "{:?} should contain {needle}",
+            q.a.failed
+        );
+        assert!(matches!(q.to_b.front(), Some(ChannelMessage::Error { .. })));
+        // Nothing was at stake but A's own funds, and its commitment is valid.
+        verify_transaction(
+            q.a.broadcast.last().unwrap(),
+            &[q.funding_tx.output[1].clone()],
+        )
+        .unwrap();
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Pay { from_a: bool, amount: u64 },
+    Fulfil { a: bool },
+    Fail { a: bool },
+    Deliver { to_a: bool, n: usize },
+    Commit { a: bool },
+    Fee(u32),
+    Reconnect,
+    Crash { a: bool },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (any::<bool>(), 1_000u64..40_000_000).prop_map(|(from_a, amount)| Op::Pay { from_a, amount }),
+        2 => any::<bool>().prop_map(|a| Op::Fulfil { a }),
+        1 => any::<bool>().prop_map(|a| Op::Fail { a }),
+        6 => (any::<bool>(), 1usize..4).prop_map(|(to_a, n)| Op::Deliver { to_a, n }),
+        3 => any::<bool>().prop_map(|a| Op::Commit { a }),
+        1 => (253u32..20_000).prop_map(Op::Fee),
+        1 => Just(Op::Reconnect),
+        1 => any::<bool>().prop_map(|a| Op::Crash { a }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Random interleavings of updates from both sides, lost connections
+    /// and crashes: after it all settles, both sides agree, every
+    /// commitment is valid, no msat is lost and no HTLC resolves twice.
+    #[test]
+    fn random_interleavings_with_disconnects_and_crashes_agree(
+        anchors_type in any::<bool>(),
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
+        let t = if anchors_type { ChannelType::AnchorsZeroFeeHtlcTx } else { ChannelType::StaticRemotekey };
+        let mut p = Pair::open(t, Msat(300_000_000), anchors());
+        let mut n = 0;
+        for op in ops {
+            match op {
+                Op::Pay { from_a, amount } => {
+                    n += 1;
+                    let hash = preimage(n).payment_hash();
+                    // Refusals (capacity, limits, not live) are fine; they change nothing.
+                    let _ = p.try_event(from_a, Event::AddHtlc { amount: Msat(amount), payment_hash: hash, cltv_expiry: CltvExpiry(500), onion: vec![0; 1366] });
+                }
+                Op::Fulfil { a } => {
+                    if let Some(h) = p.party(a).ch.unresolved_incoming().first().map(|h| (h.id, h.payment_hash)) {
+                        let k = (0..=n).find(|k| preimage(*k).payment_hash() == h.1).unwrap();
+                        let _ = p.try_event(a, Event::Fulfill { id: h.0, preimage: preimage(k) });
+                    }
+                }
+                Op::Fail { a } => {
+                    if let Some(id) = p.party(a).ch.unresolved_incoming().first().map(|h| h.id) {
+                        let _ = p.try_event(a, Event::Fail { id, reason: vec![0xfa] });
+                    }
+                }
+                Op::Deliver { to_a, n } => {
+                    for _ in 0..n {
+                        p.deliver(to_a);
+                    }
+                }
+                Op::Commit { a } => {
+                    if p.party(a).ch.needs_commit() {
+                        p.event(a, Event::Commit);
+                    }
+                }
+                Op::Fee(f) => {
+                    let _ = p.try_event(true, Event::UpdateFee(FeeratePerKw(f)));
+                }
+                Op::Reconnect => p.reconnect(),
+                Op::Crash { a } => p.crash(a),
+            }
+            prop_assert!(p.a.failed.is_none() && p.b.failed.is_none(), "failed: {:?} {:?}", p.a.failed, p.b.failed);
+        }
+        if !p.connected {
+            p.reconnect();
+        }
+        p.settle();
+        for a in [true, false] {
+            p.fulfil_all(a);
+        }
+        p.settle();
+        p.check();
+        prop_assert!(p.a.ch.htlcs().is_empty(), "every HTLC resolved");
+        prop_assert_eq!(p.a.ch.ledger.base.clone(), {
+            let mut v = p.b.ch.ledger.base.clone();
+            std::mem::swap(&mut v.local, &mut v.remote);
+            v
+        });
+    }
+}
+
+#[test]
+fn open_channel_that_breaks_bolt2_is_refused_with_the_reason() {
+    let sa = NodeSeed::new(&[1; 64], Network::Regtest);
+    let sb = NodeSeed::new(&[2; 64], Network::Regtest);
+    let request = |channel_type| OpenRequest {
+        peer: sb.node_id(),
+        chain_hash: chain_hash(),
+        temporary_id: temporary_id([9; 32]),
+        key_index: 0,
+        funding: FUNDING,
+        push: Msat(0),
+        feerate: FeeratePerKw(2500),
+        channel_type,
+        announce: false,
+        negotiated: anchors(),
+        config: Config::default(),
+    };
+    let (_, actions) = Channel::open(
+        &sa.channel(0).unwrap(),
+        request(ChannelType::StaticRemotekey),
+    );
+    let [Action::Send(ChannelMessage::Open(open))] = actions.as_slice() else {
+        panic!()
+    };
+    type Mutation = Box<dyn Fn(&mut lnkit::channel::OpenChannel)>;
+    let cases: Vec<(Mutation, &str)> = vec![
+        (
+            Box::new(|o| o.params.channel_type = None),
+            "channel_type is required",
+        ),
+        (
+            Box::new(|o| o.push = Msat(FUNDING.to_sat() * 1000 + 1)),
+            "push_msat",
+        ),
+        (
+            Box::new(|o| o.params.max_accepted_htlcs = 484),
+            "max_accepted_htlcs",
+        ),
+        (
+            Box::new(|o| o.params.dust_limit = Amount::from_sat(353)),
+            "dust_limit_satoshis is below 354",
+        ),
+        (
+            Box::new(|o| o.feerate = FeeratePerKw(100)),
+            "feerate_per_kw 100",
+        ),
+        (
+            Box::new(|o| o.params.to_self_delay = 5000),
+            "to_self_delay 5000",
+        ),
+        (
+            Box::new(|o| o.chain_hash = BlockHash::all_zeros()),
+            "chain_hash",
+        ),
+        (Box::new(|o| o.funding = Amount::from_sat(1 << 24)), "2^24"),
+        (
+            Box::new(|o| o.params.channel_type = Some(vec![0x20, 0x00])),
+            "not one we support",
+        ),
+    ];
+    for (mutate, needle) in cases {
+        let mut o = (**open).clone();
+        mutate(&mut o);
+        let err = Channel::accept(
+            &sb.channel(0).unwrap(),
+            sa.node_id(),
+            0,
+            chain_hash(),
+            &o,
+            anchors(),
+            Config::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.reason.contains(needle),
+            "{} should say {needle}",
+            err.reason
+        );
+        assert!(
+            matches!(err.message(), ChannelMessage::Error { channel_id, .. } if channel_id == o.temporary_channel_id)
+        );
+    }
+    // An anchor channel is refused when the features did not negotiate anchors.
+    let (_, actions) = Channel::open(
+        &sa.channel(0).unwrap(),
+        request(ChannelType::AnchorsZeroFeeHtlcTx),
+    );
+    let [Action::Send(ChannelMessage::Open(open))] = actions.as_slice() else {
+        panic!()
+    };
+    let err = Channel::accept(
+        &sb.channel(0).unwrap(),
+        sa.node_id(),
+        0,
+        chain_hash(),
+        open,
+        Negotiated::default(),
+        Config::default(),
+    )
+    .unwrap_err();
+    assert!(err.reason.contains("anchors was not negotiated"));
+}
