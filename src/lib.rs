@@ -34,6 +34,7 @@ pub mod graph;
 pub mod invoice;
 pub mod keys;
 pub mod mpp;
+pub mod node;
 pub mod onion;
 pub mod payment;
 pub mod route;

@@ -220,8 +220,11 @@ impl Pair {
                     }
                 }
                 Action::Persist => {
+                    // What the node's store keeps: the channel's serde form, read back.
                     let p = self.party(from_a);
-                    p.stored = p.ch.clone();
+                    let json = serde_json::to_string(&p.ch).expect("a channel serializes");
+                    p.stored = serde_json::from_str(&json).expect("and reads back");
+                    assert_eq!(p.stored, p.ch, "the stored channel is the channel");
                 }
                 Action::BuildFunding { script, amount } => {
                     let tx = funding_tx(script, amount);

@@ -125,10 +125,35 @@ pub struct View {
     pub local: Msat,
     /// Theirs.
     pub remote: Msat,
-    /// The HTLCs, by offerer and id.
+    /// The HTLCs, by offerer and id (stored as a list: each entry names its key).
+    #[serde(with = "htlc_list")]
     pub htlcs: BTreeMap<(Side, u64), HtlcEntry>,
     /// `feerate_per_kw`.
     pub feerate: FeeratePerKw,
+}
+
+/// JSON maps need string keys; the HTLC map is stored as its values.
+mod htlc_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::HtlcEntry;
+    use crate::tx::commitment::Side;
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<(Side, u64), HtlcEntry>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        m.values().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<(Side, u64), HtlcEntry>, D::Error> {
+        let v = Vec::<HtlcEntry>::deserialize(d)?;
+        Ok(v.into_iter().map(|h| ((h.offerer, h.id), h)).collect())
+    }
 }
 
 impl View {

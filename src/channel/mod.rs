@@ -1392,6 +1392,8 @@ impl Channel {
         };
         self.funding_tx = Some(tx);
         self.phase = Phase::AwaitingFundingSigned;
+        // BOLT 2: funding_signed introduces the channel_id; both sides know it from here.
+        self.id = ChannelId::from_funding(&txid, output_index);
         Ok(vec![
             Action::Persist,
             Action::Send(ChannelMessage::FundingCreated {
@@ -1743,8 +1745,6 @@ impl Channel {
         self.verify_local(signer, &c, &sig, &[])
             .map_err(|v| fail(v.text.replace("commitment_signed", "funding_signed")))?;
         self.local_signatures = Some((sig, vec![]));
-        let op = self.funding_outpoint.expect("set with funding_created");
-        self.id = ChannelId::from_funding(&op.txid, op.vout as u16);
         self.phase = Phase::AwaitingReady;
         let tx = self.funding_tx.clone().expect("kept until funding_signed");
         // Persist first: the channel must survive before the funding can confirm.

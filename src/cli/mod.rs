@@ -33,6 +33,8 @@ pub mod htlc_script;
 pub mod input;
 pub mod invoice;
 pub mod keys;
+pub mod node;
+pub mod node_demo;
 pub mod onion;
 pub mod onion_error;
 pub mod penalty;
@@ -205,6 +207,8 @@ enum Command {
     Wire(wire::WireCommand),
     /// Meet a chain: bitcoind over RPC (--bitcoind) or the embedded regtest chain (--chain-dir).
     Chain(chain::ChainArgs),
+    /// The node: init, run, and its methods (getinfo, connect, fundchannel, pay, ...) over its control socket.
+    Node(node::NodeArgs),
     /// Walk through a channel's life (or, with --swap, a reverse and a submarine swap) with fixed demo keys, every step shown and checked.
     Walkthrough(walkthrough::WalkthroughArgs),
 }
@@ -247,7 +251,7 @@ fn read_input(common: &Common, wants_input: bool) -> Result<Input, CliError> {
 /// The value of `--set field=value`: JSON where it is JSON (objects, arrays,
 /// strings in quotes, booleans, integers that fit a u64), else the text itself
 /// — so a long hex string that happens to be all digits stays a string.
-fn set_value(text: &str) -> Value {
+pub(crate) fn set_value(text: &str) -> Value {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Number(n)) if n.as_u64().is_none() => Value::String(text.into()),
         Ok(v) => v,
@@ -264,7 +268,9 @@ fn read_stdin() -> Result<String, CliError> {
 }
 
 fn run(cli: Cli) -> Result<(Value, bool), CliError> {
-    let wants_input = !matches!(cli.command, Command::Walkthrough(_) | Command::Graph(_));
+    // `node run` is a server and `node init`/`schema` take flags only: they never wait on stdin.
+    let wants_input = !matches!(cli.command, Command::Walkthrough(_) | Command::Graph(_))
+        && !matches!(&cli.command, Command::Node(n) if !n.is_method());
     let mut input = read_input(&cli.common, wants_input)?;
     let mut explain = Explain::new(cli.common.explain);
     let ex = &mut explain;
@@ -292,6 +298,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
         Command::Chain(args) => chain::run(args, &mut input, ex),
+        Command::Node(args) => node::run(args, &mut input, ex),
         Command::Walkthrough(args) if args.swap => swap_walkthrough::run(&input, ex),
         Command::Walkthrough(_) => walkthrough::run(&input, ex),
     }?;

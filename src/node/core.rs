@@ -1,0 +1,2254 @@
+//! The node's driver: one task owns every channel, the store and the
+//! wallet, and takes inputs one at a time (peer messages, RPC calls, timers,
+//! blocks). For each channel step it commits the store, then sends: a
+//! message never leaves before the state it depends on is durable.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bitcoin::hashes::Hash;
+use bitcoin::secp256k1::{All, PublicKey, Secp256k1, SecretKey};
+use bitcoin::{Address, Amount, Block, FeeRate, Network, ScriptBuf, Transaction, Txid};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use super::datadir::{network_name, Datadir, DatadirError, Lock};
+use super::features;
+use super::pay::{self, Decision};
+use super::peer::{self, PeerEvent, PeerHandle};
+use super::rpc::{self, RpcError};
+use super::store::{InvoiceRecord, PaymentRecord, Store, StoreError};
+use super::wallet::{Wallet, WalletError};
+use crate::amount::Msat;
+use crate::chain::follower::{ChainListener, Follower};
+use crate::chain::{BlockRef, Regtest};
+use crate::channel::{
+    self, channel_type_bits, channel_type_from_bits, Action, Channel, ChannelId, ChannelMessage,
+    CommandError, Event, Negotiated, OpenRequest, Outcome, Phase,
+};
+use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
+use crate::signer::{ChannelSigner, NodeSeed};
+use crate::tx::commitment::{ChannelType, FeeratePerKw, Side};
+use crate::wire::message::{self as wire_msg, Message, Value as WireValue};
+use crate::wire::tlv::DecodedRecord;
+
+/// A chain shared by the nodes of one process (the demo) or owned by one.
+pub type SharedChain = Arc<dyn Regtest + Send + Sync>;
+
+/// How a node runs.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// Its data directory.
+    pub datadir: Datadir,
+    /// Its network.
+    pub network: Network,
+    /// Where to listen for peers (none: outgoing connections only).
+    pub listen: Option<SocketAddr>,
+    /// `node_announcement` alias (and log name).
+    pub alias: String,
+    /// The batching window: updates within it share one commitment round.
+    pub commit_time: Duration,
+    /// How often the chain is polled.
+    pub poll_interval: Duration,
+    /// Channel policy.
+    pub channel: channel::Config,
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The datadir.
+    #[error(transparent)]
+    Datadir(#[from] DatadirError),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The wallet.
+    #[error(transparent)]
+    Wallet(#[from] WalletError),
+    /// The chain.
+    #[error("chain: {0}")]
+    Chain(#[from] crate::chain::ChainError),
+    /// A socket.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// A running node.
+pub struct NodeHandle {
+    /// Its id.
+    pub node_id: PublicKey,
+    /// Where it listens, once bound.
+    pub listen: Option<SocketAddr>,
+    /// Its control socket.
+    pub socket: std::path::PathBuf,
+    inputs: mpsc::UnboundedSender<Input>,
+    done: oneshot::Receiver<()>,
+}
+
+impl NodeHandle {
+    /// Call a method in process (the demo, and tests): the same path as the socket.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let (reply, rx) = oneshot::channel();
+        self.inputs
+            .send(Input::Rpc {
+                method: method.to_string(),
+                params,
+                reply,
+            })
+            .map_err(|_| RpcError::failed("the node has stopped"))?;
+        rx.await
+            .map_err(|_| RpcError::failed("the node has stopped"))?
+    }
+
+    /// Wait until the node has stopped.
+    pub async fn stopped(self) {
+        let _ = self.done.await;
+    }
+}
+
+type Reply = oneshot::Sender<Result<Value, RpcError>>;
+
+enum Input {
+    Peer(PeerEvent),
+    Handshaked {
+        stream: TcpStream,
+        transport: crate::wire::noise::Transport,
+        address: String,
+        outbound: bool,
+    },
+    ConnectFailed {
+        node_id: PublicKey,
+        error: String,
+    },
+    Rpc {
+        method: String,
+        params: Value,
+        reply: Reply,
+    },
+}
+
+struct PeerState {
+    handle: PeerHandle,
+    address: String,
+    init: Option<Vec<u8>>,
+    negotiated: Negotiated,
+    last_ping: Instant,
+    ping_outstanding: Option<Instant>,
+}
+
+/// BOLT 1: a `ping` every so often, and a peer silent past the timeout is dropped.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+const PING_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct PendingPay {
+    reply: Option<Reply>,
+    payment: i64,
+}
+
+struct Core {
+    opts: NodeOptions,
+    seed: NodeSeed,
+    node_secret: SecretKey,
+    node_id: PublicKey,
+    secp: Secp256k1<All>,
+    chain: SharedChain,
+    follower: Follower,
+    store: Store,
+    wallet: Wallet,
+    channels: BTreeMap<ChannelId, Channel>,
+    signers: HashMap<u64, ChannelSigner>,
+    peers: HashMap<PublicKey, PeerState>,
+    addresses: HashMap<PublicKey, String>,
+    next_conn: u64,
+    inputs: mpsc::UnboundedSender<Input>,
+    pending_connect: HashMap<PublicKey, Vec<Reply>>,
+    pending_open: HashMap<ChannelId, Reply>,
+    pending_pay: HashMap<(ChannelId, u64), PendingPay>,
+    pending_close: HashMap<ChannelId, (Reply, Instant)>,
+    funding_seen: HashMap<Txid, (u32, u32)>,
+    commit_at: Option<Instant>,
+    reconnect: HashMap<PublicKey, (Instant, Duration)>,
+    listen: Option<SocketAddr>,
+    stop: Option<Reply>,
+    _lock: Lock,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn random32() -> [u8; 32] {
+    bitcoin::secp256k1::rand::random()
+}
+
+/// Start a node on `chain`. The lock, the seed, the stores and both
+/// sockets are taken before this returns.
+pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, NodeError> {
+    let lock = opts.datadir.lock()?;
+    let seed = NodeSeed::new(&opts.datadir.seed()?, opts.network);
+    let store = Store::open(&opts.datadir.path("lnkit.sqlite"))?;
+    let wallet = Wallet::open(&opts.datadir.path("wallet.sqlite"), &seed)?;
+    let tip = match (store.meta("tip_height")?, store.meta("tip_hash")?) {
+        (Some(h), Some(hash)) => BlockRef {
+            height: h.parse().unwrap_or(0),
+            hash: hash.parse().map_err(|_| {
+                NodeError::Chain(crate::chain::ChainError::Invalid("stored tip".into()))
+            })?,
+        },
+        // A new node starts at the chain's tip: nothing of ours is older.
+        _ => tokio::task::block_in_place(|| chain.best_block())?,
+    };
+    let mut channels = BTreeMap::new();
+    for mut ch in store.channels()? {
+        // A restart is a disconnection (BOLT 2): uncommitted updates are reversed.
+        let signer = seed
+            .channel(ch.key_index)
+            .expect("stored indexes are valid");
+        let _ = ch.handle(&signer, Event::Disconnected);
+        channels.insert(ch.id, ch);
+    }
+    let addresses = store
+        .peers()?
+        .into_iter()
+        .filter_map(|(id, addr)| Some((PublicKey::from_slice(&id).ok()?, addr)))
+        .collect();
+    let (inputs, mut rx) = mpsc::unbounded_channel();
+    let listen = match opts.listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| NodeError::Io(format!("listen on {addr}"), e))?;
+            let bound = l
+                .local_addr()
+                .map_err(|e| NodeError::Io("listen".into(), e))?;
+            spawn_listener(l, seed.node_secret(), inputs.clone());
+            Some(bound)
+        }
+        None => None,
+    };
+    let socket = opts.datadir.socket_path();
+    let _ = std::fs::remove_file(&socket);
+    let unix =
+        UnixListener::bind(&socket).map_err(|e| NodeError::Io(socket.display().to_string(), e))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| NodeError::Io(socket.display().to_string(), e))?;
+    }
+    spawn_rpc(unix, inputs.clone());
+    let node_secret = seed.node_secret();
+    let node_id = seed.node_id();
+    let payments = store.payments()?;
+    let mut core = Core {
+        secp: Secp256k1::new(),
+        follower: Follower::new(tip),
+        chain,
+        store,
+        wallet,
+        channels,
+        signers: HashMap::new(),
+        peers: HashMap::new(),
+        addresses,
+        next_conn: 0,
+        inputs: inputs.clone(),
+        pending_connect: HashMap::new(),
+        pending_open: HashMap::new(),
+        pending_pay: HashMap::new(),
+        pending_close: HashMap::new(),
+        funding_seen: HashMap::new(),
+        commit_at: None,
+        reconnect: HashMap::new(),
+        listen,
+        stop: None,
+        node_secret,
+        node_id,
+        seed,
+        opts,
+        _lock: lock,
+    };
+    for p in payments.into_iter().filter(|p| p.status == "pending") {
+        if let Ok(id) =
+            hex::decode(&p.channel_id).map(|b| ChannelId(b.try_into().unwrap_or([0; 32])))
+        {
+            core.pending_pay.insert(
+                (id, p.htlc_id),
+                PendingPay {
+                    reply: None,
+                    payment: p.id,
+                },
+            );
+        }
+    }
+    core.funding_from_chain();
+    info!(node_id = %node_id, listen = ?listen, height = core.follower.tip().height, "node started");
+    let (done_tx, done) = oneshot::channel();
+    tokio::spawn(async move {
+        core.run(&mut rx).await;
+        let _ = done_tx.send(());
+    });
+    Ok(NodeHandle {
+        node_id,
+        listen,
+        socket,
+        inputs,
+        done,
+    })
+}
+
+fn spawn_listener(l: TcpListener, secret: SecretKey, inputs: mpsc::UnboundedSender<Input>) {
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, addr)) = l.accept().await else {
+                continue;
+            };
+            if inputs.is_closed() {
+                return;
+            }
+            let inputs = inputs.clone();
+            tokio::spawn(async move {
+                match peer::accept(stream, &secret).await {
+                    Ok((stream, transport)) => {
+                        let _ = inputs.send(Input::Handshaked {
+                            stream,
+                            transport,
+                            address: addr.to_string(),
+                            outbound: false,
+                        });
+                    }
+                    Err(e) => debug!("inbound handshake from {addr} failed: {e}"),
+                }
+            });
+        }
+    });
+}
+
+fn spawn_rpc(l: UnixListener, inputs: mpsc::UnboundedSender<Input>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = l.accept().await else {
+                continue;
+            };
+            let inputs = inputs.clone();
+            tokio::spawn(async move {
+                let (rd, mut wr) = stream.into_split();
+                let mut lines = BufReader::new(rd).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let response = answer(&inputs, &line).await;
+                    let mut out = serde_json::to_vec(&response).expect("JSON");
+                    out.push(b'\n');
+                    if wr.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// One JSON-RPC 2.0 request line to its response object.
+async fn answer(inputs: &mpsc::UnboundedSender<Input>, line: &str) -> Value {
+    let req: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(e) => {
+            return serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}})
+        }
+    };
+    let id = req.get("id").cloned().unwrap_or(Value::Null);
+    let Some(method) = req.get("method").and_then(Value::as_str) else {
+        return serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32600, "message": "method: a string is required"}});
+    };
+    let params = req.get("params").cloned().unwrap_or(Value::Null);
+    let (reply, rx) = oneshot::channel();
+    let sent = inputs.send(Input::Rpc {
+        method: method.to_string(),
+        params,
+        reply,
+    });
+    let result = match sent {
+        Ok(()) => rx
+            .await
+            .unwrap_or_else(|_| Err(RpcError::failed("the node has stopped"))),
+        Err(_) => Err(RpcError::failed("the node has stopped")),
+    };
+    match result {
+        Ok(v) => serde_json::json!({"jsonrpc": "2.0", "id": id, "result": v}),
+        Err(e) => serde_json::json!({"jsonrpc": "2.0", "id": id, "error": e}),
+    }
+}
+
+/// Collects what the follower delivers, to be applied after the poll.
+#[derive(Default)]
+struct Blocks {
+    connected: Vec<(Block, u32)>,
+    disconnected: Vec<u32>,
+}
+
+impl ChainListener for Blocks {
+    fn block_connected(&mut self, block: &Block, height: u32) {
+        self.connected.push((block.clone(), height));
+    }
+    fn block_disconnected(&mut self, _: &bitcoin::block::Header, height: u32) {
+        self.disconnected.push(height);
+    }
+}
+
+fn to_value<T: serde::Serialize>(v: T) -> Result<Value, RpcError> {
+    Ok(serde_json::to_value(v).expect("responses serialize"))
+}
+
+fn scid_string(scid: u64) -> String {
+    crate::wire::tlv::scid_to_string(scid)
+}
+
+fn type_info(t: ChannelType) -> rpc::ChannelTypeInfo {
+    let bits = crate::wire::features::bits(&channel_type_bits(t));
+    rpc::ChannelTypeInfo {
+        names: bits
+            .iter()
+            .map(|b| crate::wire::features::bit_name(*b))
+            .collect(),
+        bits,
+    }
+}
+
+impl Core {
+    async fn run(&mut self, rx: &mut mpsc::UnboundedReceiver<Input>) {
+        let mut poll = tokio::time::interval(self.opts.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut housekeeping = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            let commit_at = self.commit_at;
+            tokio::select! {
+                input = rx.recv() => {
+                    let Some(input) = input else { return };
+                    self.input(input);
+                }
+                _ = poll.tick() => self.poll_chain(),
+                _ = housekeeping.tick() => self.housekeeping(),
+                _ = async {
+                    match commit_at {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                } => self.commit_all(),
+            }
+            if let Some(reply) = self.stop.take() {
+                for p in self.peers.values() {
+                    p.handle.reader.abort();
+                }
+                let _ = std::fs::remove_file(self.opts.datadir.socket_path());
+                let _ = reply.send(to_value(rpc::StopResponse {
+                    result: "Shutdown complete".into(),
+                }));
+                info!("node stopped");
+                return;
+            }
+            self.schedule_commit();
+        }
+    }
+
+    fn schedule_commit(&mut self) {
+        if self.commit_at.is_none() && self.channels.values().any(Channel::needs_commit) {
+            self.commit_at = Some(Instant::now() + self.opts.commit_time);
+        }
+    }
+
+    fn commit_all(&mut self) {
+        self.commit_at = None;
+        let due: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| c.needs_commit())
+            .map(|c| c.id)
+            .collect();
+        for id in due {
+            let _ = self.drive(id, Event::Commit);
+        }
+    }
+
+    fn signer(&mut self, index: u64) -> ChannelSigner {
+        self.signers
+            .entry(index)
+            .or_insert_with(|| {
+                self.seed
+                    .channel(index)
+                    .expect("channel indexes stay below 2^31")
+            })
+            .clone()
+    }
+
+    fn height(&self) -> u32 {
+        self.follower.tip().height
+    }
+
+    fn input(&mut self, input: Input) {
+        match input {
+            Input::Peer(PeerEvent::Message(peer, conn, bytes)) => {
+                if self.peers.get(&peer).map(|p| p.handle.conn) == Some(conn) {
+                    self.on_peer_message(peer, &bytes);
+                }
+            }
+            Input::Peer(PeerEvent::Closed(peer, conn, why)) => {
+                if self.peers.get(&peer).map(|p| p.handle.conn) == Some(conn) {
+                    debug!(%peer, "connection closed: {why}");
+                    self.peer_gone(peer);
+                }
+            }
+            Input::Handshaked {
+                stream,
+                transport,
+                address,
+                outbound,
+            } => self.on_handshake(stream, transport, address, outbound),
+            Input::ConnectFailed { node_id, error } => {
+                for reply in self.pending_connect.remove(&node_id).unwrap_or_default() {
+                    let _ = reply.send(Err(RpcError {
+                        code: 401,
+                        message: error.clone(),
+                    }));
+                }
+            }
+            Input::Rpc {
+                method,
+                params,
+                reply,
+            } => self.rpc(&method, params, reply),
+        }
+    }
+
+    // ---- peers -------------------------------------------------------------
+
+    fn on_handshake(
+        &mut self,
+        stream: TcpStream,
+        transport: crate::wire::noise::Transport,
+        address: String,
+        outbound: bool,
+    ) {
+        let remote = transport.remote_static;
+        if self.peers.contains_key(&remote) {
+            // A new connection replaces the old one (BOLT 2: channels reestablish on it).
+            self.peer_gone(remote);
+        }
+        self.next_conn += 1;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let handle = peer::spawn(stream, transport, self.next_conn, tx);
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            while let Some(e) = rx.recv().await {
+                if inputs.send(Input::Peer(e)).is_err() {
+                    return;
+                }
+            }
+        });
+        if outbound {
+            self.addresses.insert(remote, address.clone());
+        }
+        self.peers.insert(
+            remote,
+            PeerState {
+                handle,
+                address,
+                init: None,
+                negotiated: Negotiated::default(),
+                last_ping: Instant::now(),
+                ping_outstanding: None,
+            },
+        );
+        // BOLT 1: `init` first, with our features and our chain.
+        let chain = bitcoin::constants::ChainHash::using_genesis_block(self.opts.network);
+        let init = Message {
+            typ: 16,
+            name: Some("init"),
+            fields: vec![
+                ("globalfeatures", WireValue::Features(vec![])),
+                ("features", WireValue::Features(features::our_features())),
+            ],
+            tlvs: vec![DecodedRecord {
+                typ: 1,
+                name: None,
+                fields: vec![],
+                value: chain.to_bytes().to_vec(),
+            }],
+            raw: None,
+        };
+        self.send_raw(&remote, wire_msg::encode(&init).expect("init encodes"));
+    }
+
+    fn send_raw(&self, peer: &PublicKey, bytes: Vec<u8>) {
+        if let Some(p) = self.peers.get(peer) {
+            let _ = p.handle.tx.send(bytes);
+        }
+    }
+
+    fn send(&self, peer: &PublicKey, m: &ChannelMessage) {
+        debug!(%peer, message = m.name(), "send");
+        self.send_raw(peer, m.encode());
+    }
+
+    fn hang_up(&mut self, peer: PublicKey, warning: Option<String>) {
+        if let Some(text) = warning {
+            warn!(%peer, "warning sent, disconnecting: {text}");
+            self.send(
+                &peer,
+                &ChannelMessage::Warning {
+                    channel_id: ChannelId([0; 32]),
+                    data: text.into_bytes(),
+                },
+            );
+        }
+        if let Some(p) = self.peers.get(&peer) {
+            let reader = p.handle.reader.clone();
+            // Let the writer flush the warning before the reader goes.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                reader.abort();
+            });
+        }
+        self.peer_gone(peer);
+    }
+
+    fn peer_gone(&mut self, peer: PublicKey) {
+        if self.peers.remove(&peer).is_none() {
+            return;
+        }
+        for reply in self.pending_connect.remove(&peer).unwrap_or_default() {
+            let _ = reply.send(Err(RpcError::failed("the peer disconnected during init")));
+        }
+        let ids: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| c.peer == peer)
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            let _ = self.drive(id, Event::Disconnected);
+        }
+    }
+
+    fn on_peer_message(&mut self, peer: PublicKey, bytes: &[u8]) {
+        let m = match wire_msg::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                return self.hang_up(peer, Some(format!("a message that does not decode: {e}")))
+            }
+        };
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        state.last_ping = state.last_ping.min(Instant::now());
+        if state.init.is_none() {
+            if m.name != Some("init") {
+                return self.hang_up(peer, Some("BOLT 1: the first message must be init".into()));
+            }
+            return self.on_init(peer, &m);
+        }
+        match m.name {
+            Some("ping") => {
+                let n = m
+                    .fields
+                    .iter()
+                    .find(|(f, _)| *f == "num_pong_bytes")
+                    .and_then(|(_, v)| match v {
+                        WireValue::Uint(n) => Some(*n as usize),
+                        _ => None,
+                    });
+                // BOLT 1: answer unless num_pong_bytes is 65532 or more.
+                if let Some(n) = n.filter(|n| *n < 65532) {
+                    let pong = Message {
+                        typ: 19,
+                        name: Some("pong"),
+                        fields: vec![("ignored", WireValue::Bytes(vec![0; n]))],
+                        tlvs: vec![],
+                        raw: None,
+                    };
+                    self.send_raw(&peer, wire_msg::encode(&pong).expect("pong encodes"));
+                }
+                return;
+            }
+            Some("pong") => {
+                if let Some(s) = self.peers.get_mut(&peer) {
+                    s.ping_outstanding = None;
+                }
+                return;
+            }
+            Some("init") => return self.hang_up(peer, Some("a second init".into())),
+            _ => {}
+        }
+        let cm = match ChannelMessage::from_message(&m) {
+            Ok(Some(cm)) => cm,
+            Ok(None) => return, // gossip and unknown odd messages: not this node's business yet
+            Err(e) => return self.hang_up(peer, Some(e.to_string())),
+        };
+        let id = cm.channel_id();
+        match cm {
+            ChannelMessage::Open(open) => self.on_open_channel(peer, *open),
+            ChannelMessage::Error { channel_id, data } if channel_id.0 == [0; 32] => {
+                // BOLT 1: an all-zero channel_id fails every channel with the peer.
+                warn!(%peer, "error for all channels: {}", String::from_utf8_lossy(&data));
+                let ids: Vec<ChannelId> = self
+                    .channels
+                    .values()
+                    .filter(|c| c.peer == peer)
+                    .map(|c| c.id)
+                    .collect();
+                for cid in ids {
+                    let _ = self.drive(
+                        cid,
+                        Event::Message(ChannelMessage::Error {
+                            channel_id: cid,
+                            data: data.clone(),
+                        }),
+                    );
+                }
+            }
+            ChannelMessage::Warning { data, .. } => {
+                warn!(%peer, "warning from the peer: {}", String::from_utf8_lossy(&data))
+            }
+            cm => {
+                let known = self.channels.get(&id).is_some_and(|c| c.peer == peer);
+                if known {
+                    let _ = self.drive(id, Event::Message(cm));
+                } else if !matches!(cm, ChannelMessage::Error { .. }) {
+                    // BOLT 1: a message for an unknown channel gets an error for that channel.
+                    self.send(
+                        &peer,
+                        &ChannelMessage::Error {
+                            channel_id: id,
+                            data: b"unknown channel".to_vec(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn on_init(&mut self, peer: PublicKey, m: &Message) {
+        let theirs = m.fields.iter().fold(vec![], |acc, (_, v)| match v {
+            // BOLT 1: globalfeatures and features are OR-ed together.
+            WireValue::Features(f) => {
+                let n = acc.len().max(f.len());
+                let mut out = vec![0u8; n];
+                for (i, b) in acc.iter().rev().enumerate() {
+                    out[n - 1 - i] |= b;
+                }
+                for (i, b) in f.iter().rev().enumerate() {
+                    out[n - 1 - i] |= b;
+                }
+                out
+            }
+            _ => acc,
+        });
+        let unsupported = features::unsupported_required(&theirs);
+        if !unsupported.is_empty() {
+            return self.hang_up(
+                peer,
+                Some(format!(
+                    "init: we do not support the required features {}",
+                    unsupported.join(", ")
+                )),
+            );
+        }
+        let chain =
+            bitcoin::constants::ChainHash::using_genesis_block(self.opts.network).to_bytes();
+        if let Some(networks) = m.tlvs.iter().find(|r| r.typ == 1) {
+            if !networks.value.chunks(32).any(|c| c == chain) {
+                return self.hang_up(
+                    peer,
+                    Some(format!(
+                        "init: the peer is not on {}",
+                        network_name(self.opts.network)
+                    )),
+                );
+            }
+        }
+        let negotiated = features::negotiate(&theirs);
+        let address = if let Some(s) = self.peers.get_mut(&peer) {
+            s.init = Some(theirs.clone());
+            s.negotiated = negotiated;
+            s.address.clone()
+        } else {
+            return;
+        };
+        info!(%peer, %address, "peer connected");
+        self.reconnect.remove(&peer);
+        let response = rpc::ConnectResponse {
+            id: peer.to_string(),
+            features: hex::encode(&theirs),
+            direction: "out".into(),
+            address,
+        };
+        for reply in self.pending_connect.remove(&peer).unwrap_or_default() {
+            let _ = reply.send(to_value(&response));
+        }
+        let ids: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| c.peer == peer)
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            if let Some(ch) = self.channels.get_mut(&id) {
+                ch.negotiated = negotiated;
+            }
+            let _ = self.drive(id, Event::Connected);
+        }
+    }
+
+    fn on_open_channel(&mut self, peer: PublicKey, open: channel::OpenChannel) {
+        let negotiated = self
+            .peers
+            .get(&peer)
+            .map(|p| p.negotiated)
+            .unwrap_or_default();
+        let index = self.next_key_index();
+        let signer = self.signer(index);
+        let chain = bitcoin::constants::ChainHash::using_genesis_block(self.opts.network);
+        let our_chain = bitcoin::BlockHash::from_byte_array(chain.to_bytes());
+        match Channel::accept(
+            &signer,
+            peer,
+            index,
+            our_chain,
+            &open,
+            negotiated,
+            self.opts.channel.clone(),
+        ) {
+            Ok((mut ch, actions)) => {
+                ch.set_alias(self.new_alias());
+                info!(%peer, channel = %ch.id, funding = %open.funding, "accepting a channel");
+                let id = ch.id;
+                self.channels.insert(id, ch);
+                self.execute(id, actions, &mut VecDeque::new());
+            }
+            Err(refusal) => {
+                warn!(%peer, "refused open_channel: {}", refusal.reason);
+                self.send(&peer, &refusal.message());
+            }
+        }
+    }
+
+    fn next_key_index(&mut self) -> u64 {
+        let next: u64 = self
+            .store
+            .meta("next_key_index")
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if let Ok(b) = self.store.batch() {
+            let _ = b.set_meta("next_key_index", &(next + 1).to_string());
+            let _ = b.commit();
+        }
+        next
+    }
+
+    /// A fresh scid alias: BOLT 2 wants one unrelated to any real scid, so
+    /// its block part is far above any height.
+    fn new_alias(&self) -> u64 {
+        let r: u64 = bitcoin::secp256k1::rand::random();
+        (0xf0_0000u64 << 40) | (r & 0xff_ffff_ffff)
+    }
+
+    // ---- channels -----------------------------------------------------------
+
+    /// Run one event on a channel, then everything it leads to.
+    fn drive(&mut self, id: ChannelId, event: Event) -> Result<(), CommandError> {
+        let mut queue = VecDeque::from([(id, event)]);
+        let mut first = true;
+        while let Some((id, ev)) = queue.pop_front() {
+            let Some(index) = self.channels.get(&id).map(|c| c.key_index) else {
+                continue;
+            };
+            let signer = self.signer(index);
+            let ch = self.channels.get_mut(&id).expect("checked");
+            let actions = match ch.handle(&signer, ev) {
+                Ok(a) => a,
+                Err(e) if first => return Err(e),
+                Err(e) => {
+                    warn!(channel = %id, "follow-up refused: {e}");
+                    continue;
+                }
+            };
+            first = false;
+            self.execute(id, actions, &mut queue);
+        }
+        Ok(())
+    }
+
+    /// Carry out a channel's actions: the store first (channel and the
+    /// records its step changed, in one transaction), then the sends and broadcasts.
+    fn execute(
+        &mut self,
+        id: ChannelId,
+        actions: Vec<Action>,
+        queue: &mut VecDeque<(ChannelId, Event)>,
+    ) {
+        let Some(ch) = self.channels.remove(&id) else {
+            return;
+        };
+        let id = ch.id;
+        if ch.temporary_id != id {
+            if let Some(reply) = self.pending_open.remove(&ch.temporary_id) {
+                self.pending_open.insert(id, reply);
+            }
+        }
+        let mut invoices: Vec<InvoiceRecord> = vec![];
+        let mut payments: Vec<PaymentRecord> = vec![];
+        let mut replies: Vec<(Reply, Result<Value, RpcError>)> = vec![];
+        let mut persist = false;
+        let mut forget = false;
+        for a in &actions {
+            match a {
+                Action::Persist => persist = true,
+                Action::BuildFunding { script, amount } => {
+                    let feerate = self.funding_feerate();
+                    match self.wallet.pay_to(script.clone(), Some(*amount), feerate) {
+                        Ok(tx) => {
+                            let index = tx
+                                .output
+                                .iter()
+                                .position(|o| o.script_pubkey == *script)
+                                .expect("BDK pays the recipient")
+                                as u16;
+                            queue.push_back((
+                                id,
+                                Event::FundingBuilt {
+                                    tx,
+                                    output_index: index,
+                                },
+                            ));
+                        }
+                        Err(e) => {
+                            if let Some(reply) = self.pending_open.remove(&id) {
+                                replies
+                                    .push((reply, Err(RpcError::param("amount", e.to_string()))));
+                            }
+                            self.send(
+                                &ch.peer,
+                                &ChannelMessage::Error {
+                                    channel_id: ch.temporary_id,
+                                    data: format!("cannot fund: {e}").into_bytes(),
+                                },
+                            );
+                            queue.push_back((id, Event::ForceClose));
+                        }
+                    }
+                }
+                Action::HtlcReceived(add) => {
+                    let decision = self.decide(add, &mut invoices);
+                    queue.push_back((id, decision));
+                }
+                Action::PreimageLearned { id: htlc, preimage } => {
+                    if let Some(p) = self.pending_pay.get_mut(&(id, *htlc)) {
+                        if let Some(mut rec) = self
+                            .store
+                            .payments()
+                            .ok()
+                            .and_then(|ps| ps.into_iter().find(|r| r.id == p.payment))
+                        {
+                            rec.status = "complete".into();
+                            rec.preimage = Some(hex::encode(preimage.0));
+                            rec.completed_at = Some(now_secs());
+                            if let Some(reply) = p.reply.take() {
+                                replies.push((reply, to_value(pay_response(&rec))));
+                            }
+                            payments.push(rec);
+                        }
+                    }
+                }
+                Action::HtlcResolved {
+                    id: htlc, outcome, ..
+                } => {
+                    if let Some(p) = self.pending_pay.remove(&(id, *htlc)) {
+                        let mut rec = self
+                            .store
+                            .payments()
+                            .ok()
+                            .and_then(|ps| ps.into_iter().find(|r| r.id == p.payment));
+                        if let (Some(rec), false) =
+                            (rec.as_mut(), matches!(outcome, Outcome::Fulfilled(_)))
+                        {
+                            let ss: [u8; 32] = hex::decode(&rec.session_key)
+                                .ok()
+                                .and_then(|b| b.try_into().ok())
+                                .unwrap_or([0; 32]);
+                            let why = match outcome {
+                                Outcome::Failed(reason) if reason.is_empty() => "the HTLC was dropped before it was committed".to_string(),
+                                Outcome::Failed(reason) => pay::read_failure(&ss, reason),
+                                Outcome::Malformed { failure_code, .. } => format!("the payee could not read the onion (failure code {failure_code:#06x})"),
+                                Outcome::Fulfilled(_) => unreachable!("matched above"),
+                            };
+                            rec.status = "failed".into();
+                            rec.failure = Some(why.clone());
+                            rec.completed_at = Some(now_secs());
+                            if let Some(reply) = p.reply {
+                                replies.push((
+                                    reply,
+                                    Err(RpcError {
+                                        code: 204,
+                                        message: format!("pay: failed: {why}"),
+                                    }),
+                                ));
+                            }
+                            payments.push(rec.clone());
+                        }
+                    }
+                }
+                Action::Failed { reason } => {
+                    warn!(channel = %id, "channel failed: {reason}");
+                    if let Some(reply) = self.pending_open.remove(&id) {
+                        replies.push((
+                            reply,
+                            Err(RpcError::failed(format!(
+                                "fundchannel: the channel failed: {reason}"
+                            ))),
+                        ));
+                    }
+                    if ch.funding_outpoint.is_none()
+                        || (ch.opener == Side::Remote && ch.local_signatures.is_none())
+                    {
+                        forget = true;
+                    }
+                }
+                Action::Ready => info!(channel = %id, "channel ready"),
+                Action::Closed => info!(channel = %id, "channel closed by mutual agreement"),
+                _ => {}
+            }
+        }
+        if ch.needs_shutdown_script() && !forget {
+            let script = self
+                .wallet
+                .new_address(false)
+                .map(|a| a.script_pubkey())
+                .unwrap_or_default();
+            queue.push_back((
+                id,
+                Event::Shutdown {
+                    script,
+                    feerate: self.closing_feerate(),
+                },
+            ));
+        }
+        if persist || !invoices.is_empty() || !payments.is_empty() || forget {
+            let mut write = || -> Result<(), StoreError> {
+                let b = self.store.batch()?;
+                if forget {
+                    b.delete_channel(&ch.id)?;
+                    b.delete_channel(&ch.temporary_id)?;
+                } else if persist && (ch.funding_outpoint.is_some() || ch.opener == Side::Local) {
+                    b.put_channel(&ch)?;
+                }
+                for i in &invoices {
+                    b.put_invoice(i)?;
+                }
+                for p in &payments {
+                    b.put_payment(p)?;
+                }
+                b.commit()
+            };
+            if let Err(e) = write() {
+                // Nothing may leave that the store does not hold: stop here.
+                panic!("the store failed; refusing to send what it does not hold: {e}");
+            }
+        }
+        let peer = ch.peer;
+        let funding_txid = ch.funding_txid();
+        let closing = ch.shutdown.closing_txs.last().cloned();
+        if !forget {
+            self.channels.insert(id, ch);
+        }
+        for (reply, result) in replies {
+            let _ = reply.send(result);
+        }
+        for a in actions {
+            match a {
+                Action::Send(m) => self.send(&peer, &m),
+                Action::Broadcast(tx) => {
+                    self.broadcast(&tx);
+                    if Some(tx.compute_txid()) == funding_txid {
+                        if let Some(reply) = self.pending_open.remove(&id) {
+                            let ch = &self.channels[&id];
+                            let outnum = ch.funding_outpoint.map(|o| o.vout).unwrap_or(0);
+                            let _ = reply.send(to_value(rpc::FundchannelResponse {
+                                tx: bitcoin::consensus::encode::serialize_hex(&tx),
+                                txid: tx.compute_txid().to_string(),
+                                outnum,
+                                channel_id: id.to_string(),
+                                channel_type: type_info(ch.channel_type),
+                            }));
+                        }
+                    } else if let Some((reply, _)) = self.pending_close.remove(&id) {
+                        let kind = if closing.as_ref() == Some(&tx) {
+                            "mutual"
+                        } else {
+                            "unilateral"
+                        };
+                        let _ = reply.send(to_value(rpc::CloseResponse {
+                            kind: kind.into(),
+                            tx: bitcoin::consensus::encode::serialize_hex(&tx),
+                            txid: tx.compute_txid().to_string(),
+                        }));
+                    }
+                }
+                Action::Disconnect => self.hang_up(peer, None),
+                _ => {}
+            }
+        }
+    }
+
+    /// The payee's answer to an irrevocably committed HTLC.
+    fn decide(&mut self, add: &channel::UpdateAddHtlc, invoices: &mut Vec<InvoiceRecord>) -> Event {
+        let mut inv = self.store.invoices().ok().and_then(|all| {
+            all.into_iter()
+                .find(|i| i.payment_hash == hex::encode(add.payment_hash.0))
+        });
+        if let Some(updated) = invoices
+            .iter()
+            .find(|i| i.payment_hash == hex::encode(add.payment_hash.0))
+        {
+            inv = Some(updated.clone());
+        }
+        match pay::decide(
+            &self.secp,
+            &self.node_secret,
+            add,
+            inv.as_ref(),
+            self.height(),
+            now_secs(),
+        ) {
+            Decision::Fulfill(preimage) => {
+                let mut inv = inv.expect("a fulfilled HTLC has its invoice");
+                inv.paid_at = Some(now_secs());
+                inv.amount_received_msat = Some(add.amount.0);
+                info!(label = %inv.label, amount_msat = add.amount.0, "invoice paid");
+                invoices.push(inv);
+                Event::Fulfill {
+                    id: add.id,
+                    preimage,
+                }
+            }
+            Decision::Fail(reason, why) => {
+                info!(htlc = add.id, "failing an incoming HTLC: {why}");
+                Event::Fail { id: add.id, reason }
+            }
+            Decision::Malformed(sha256_of_onion, failure_code) => Event::FailMalformed {
+                id: add.id,
+                sha256_of_onion,
+                failure_code,
+            },
+        }
+    }
+
+    fn broadcast(&mut self, tx: &Transaction) {
+        let txid = tx.compute_txid();
+        match tokio::task::block_in_place(|| self.chain.broadcast(tx)) {
+            Ok(_) => info!(%txid, "broadcast"),
+            Err(e) => warn!(%txid, "broadcast refused: {e}"),
+        }
+        let _ = self.wallet.broadcasted(tx, now_secs());
+    }
+
+    fn fee_estimate(&self, target: u16) -> FeeratePerKw {
+        tokio::task::block_in_place(|| self.chain.fee_estimate(target))
+            .map(|f| f.feerate)
+            .unwrap_or(crate::chain::DEFAULT_FALLBACK_FEERATE)
+    }
+
+    fn funding_feerate(&self) -> FeeRate {
+        FeeRate::from_sat_per_kwu(u64::from(self.fee_estimate(6).0))
+    }
+
+    fn closing_feerate(&self) -> FeeratePerKw {
+        self.fee_estimate(12)
+    }
+
+    // ---- chain --------------------------------------------------------------
+
+    fn poll_chain(&mut self) {
+        let mut blocks = Blocks::default();
+        let chain = self.chain.clone();
+        let result =
+            tokio::task::block_in_place(|| self.follower.poll(chain.as_ref(), &mut blocks));
+        if let Err(e) = result {
+            debug!("chain poll failed: {e}");
+        }
+        if blocks.connected.is_empty() && blocks.disconnected.is_empty() {
+            return;
+        }
+        for h in &blocks.disconnected {
+            self.funding_seen.retain(|_, (height, _)| *height < *h);
+        }
+        let watching: HashMap<Txid, ()> = self
+            .channels
+            .values()
+            .filter_map(|c| c.funding_txid())
+            .map(|t| (t, ()))
+            .collect();
+        for (block, height) in &blocks.connected {
+            if let Err(e) = self.wallet.block_connected(block, *height) {
+                warn!("wallet: block {height}: {e}");
+            }
+            for (i, tx) in block.txdata.iter().enumerate() {
+                let txid = tx.compute_txid();
+                if watching.contains_key(&txid) {
+                    self.funding_seen.insert(txid, (*height, i as u32));
+                }
+            }
+        }
+        let tip = self.follower.tip();
+        if let Ok(b) = self.store.batch() {
+            let _ = b.set_meta("tip_height", &tip.height.to_string());
+            let _ = b.set_meta("tip_hash", &tip.hash.to_string());
+            let _ = b.commit();
+        }
+        self.update_depths();
+    }
+
+    /// Find the funding of channels still waiting for depth (after a restart).
+    fn funding_from_chain(&mut self) {
+        let waiting: Vec<Txid> = self
+            .channels
+            .values()
+            .filter(|c| c.phase == Phase::AwaitingReady || c.scid.is_none())
+            .filter_map(|c| c.funding_txid())
+            .collect();
+        for txid in waiting {
+            if let Ok(Some(info)) = tokio::task::block_in_place(|| self.chain.transaction(&txid)) {
+                if let crate::chain::TxStatus::Confirmed { block, .. } = info.status {
+                    if let Ok(b) = tokio::task::block_in_place(|| self.chain.block(&block.hash)) {
+                        if let Some(i) = b.txdata.iter().position(|t| t.compute_txid() == txid) {
+                            self.funding_seen.insert(txid, (block.height, i as u32));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn update_depths(&mut self) {
+        let tip = self.height();
+        let updates: Vec<(ChannelId, u32, u64)> = self
+            .channels
+            .values()
+            .filter(|c| {
+                matches!(c.phase, Phase::AwaitingReady)
+                    || (c.scid.is_none() && c.funding_outpoint.is_some())
+            })
+            .filter_map(|c| {
+                let op = c.funding_outpoint?;
+                let (h, i) = self.funding_seen.get(&op.txid)?;
+                let scid = (u64::from(*h) << 40) | (u64::from(*i) << 16) | u64::from(op.vout);
+                Some((c.id, tip.saturating_sub(*h) + 1, scid))
+            })
+            .collect();
+        for (id, confirmations, scid) in updates {
+            let _ = self.drive(
+                id,
+                Event::FundingDepth {
+                    confirmations,
+                    scid: Some(scid),
+                },
+            );
+        }
+    }
+
+    // ---- timers -------------------------------------------------------------
+
+    fn housekeeping(&mut self) {
+        let now = Instant::now();
+        // Pings, and peers that stopped answering.
+        let mut dead = vec![];
+        for (id, p) in self.peers.iter_mut() {
+            if p.init.is_none() {
+                continue;
+            }
+            if let Some(sent) = p.ping_outstanding {
+                if now.duration_since(sent) > PING_TIMEOUT {
+                    dead.push(*id);
+                }
+            } else if now.duration_since(p.last_ping) > PING_INTERVAL {
+                p.last_ping = now;
+                p.ping_outstanding = Some(now);
+                let ping = Message {
+                    typ: 18,
+                    name: Some("ping"),
+                    fields: vec![
+                        ("num_pong_bytes", WireValue::Uint(4)),
+                        ("ignored", WireValue::Bytes(vec![])),
+                    ],
+                    tlvs: vec![],
+                    raw: None,
+                };
+                let _ = p
+                    .handle
+                    .tx
+                    .send(wire_msg::encode(&ping).expect("ping encodes"));
+            }
+        }
+        for id in dead {
+            self.hang_up(id, Some("ping timeout: no pong".into()));
+        }
+        // Reconnect to peers we have channels with, with backoff.
+        let want: Vec<PublicKey> = self
+            .channels
+            .values()
+            .filter(|c| !matches!(c.phase, Phase::Closed | Phase::Failed))
+            .map(|c| c.peer)
+            .filter(|p| !self.peers.contains_key(p) && self.addresses.contains_key(p))
+            .collect();
+        for peer in want {
+            let (at, backoff) = self
+                .reconnect
+                .get(&peer)
+                .copied()
+                .unwrap_or((now, Duration::from_secs(1)));
+            if now >= at {
+                self.reconnect.insert(
+                    peer,
+                    (now + backoff, (backoff * 2).min(Duration::from_secs(60))),
+                );
+                let addr = self.addresses[&peer].clone();
+                self.spawn_connect(peer, addr);
+            }
+        }
+        // Mutual closes that ran out of time.
+        let expired: Vec<ChannelId> = self
+            .pending_close
+            .iter()
+            .filter(|(_, (_, at))| now >= *at)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            let _ = self.drive(id, Event::ForceClose);
+        }
+    }
+
+    fn spawn_connect(&self, peer: PublicKey, addr: String) {
+        let inputs = self.inputs.clone();
+        let secret = self.node_secret;
+        tokio::spawn(async move {
+            match peer::connect(&addr, &secret, &peer).await {
+                Ok((stream, transport)) => {
+                    let _ = inputs.send(Input::Handshaked {
+                        stream,
+                        transport,
+                        address: addr,
+                        outbound: true,
+                    });
+                }
+                Err(e) => {
+                    let _ = inputs.send(Input::ConnectFailed {
+                        node_id: peer,
+                        error: e.to_string(),
+                    });
+                }
+            }
+        });
+    }
+
+    // ---- RPC ----------------------------------------------------------------
+
+    fn rpc(&mut self, method: &str, params: Value, reply: Reply) {
+        debug!(method, "rpc");
+        let result = match method {
+            "getinfo" => rpc::parse::<rpc::GetinfoRequest>(params).and_then(|_| self.getinfo()),
+            "newaddr" => rpc::parse(params).and_then(|r| self.newaddr(r)),
+            "listfunds" => {
+                rpc::parse::<rpc::ListfundsRequest>(params).and_then(|_| self.listfunds())
+            }
+            "withdraw" => rpc::parse(params).and_then(|r| self.withdraw(r)),
+            "connect" => match rpc::parse(params).and_then(|r| self.connect(r)) {
+                Ok(Connecting::Started(peer)) => {
+                    self.pending_connect.entry(peer).or_default().push(reply);
+                    return;
+                }
+                Ok(Connecting::Already(v)) => Ok(v),
+                Err(e) => Err(e),
+            },
+            "disconnect" => rpc::parse(params).and_then(|r| self.disconnect(r)),
+            "listpeers" => rpc::parse(params).and_then(|r| self.listpeers(r)),
+            "fundchannel" => match rpc::parse(params).and_then(|r| self.fundchannel(r)) {
+                Ok(id) => {
+                    self.pending_open.insert(id, reply);
+                    return;
+                }
+                Err(e) => Err(e),
+            },
+            "listpeerchannels" => rpc::parse(params).and_then(|r| self.listpeerchannels(r)),
+            "close" => match rpc::parse(params).and_then(|r| self.close(r)) {
+                Ok(Some((id, deadline))) => {
+                    self.pending_close.insert(id, (reply, deadline));
+                    // A close that completed at once (or a force close) answers now.
+                    self.flush_close(id);
+                    return;
+                }
+                Ok(None) => return,
+                Err(e) => Err(e),
+            },
+            "invoice" => rpc::parse(params).and_then(|r| self.invoice(r)),
+            "pay" => match rpc::parse(params).and_then(|r| self.pay(r)) {
+                Ok((key, wait)) => {
+                    if let Some(p) = self.pending_pay.get_mut(&key) {
+                        let (tx, rx) = oneshot::channel();
+                        p.reply = Some(tx);
+                        tokio::spawn(async move {
+                            let result = match tokio::time::timeout(wait, rx).await {
+                                Ok(Ok(r)) => r,
+                                Ok(Err(_)) => Err(RpcError::failed("the node stopped")),
+                                Err(_) => Err(RpcError {
+                                    code: 210,
+                                    message: format!(
+                                        "pay: still pending after {} s; see listpays",
+                                        wait.as_secs()
+                                    ),
+                                }),
+                            };
+                            let _ = reply.send(result);
+                        });
+                    }
+                    return;
+                }
+                Err(e) => Err(e),
+            },
+            "listinvoices" => rpc::parse(params).and_then(|r| self.listinvoices(r)),
+            "listpays" => rpc::parse(params).and_then(|r| self.listpays(r)),
+            "stop" => match rpc::parse::<rpc::StopRequest>(params) {
+                Ok(_) => {
+                    self.stop = Some(reply);
+                    return;
+                }
+                Err(e) => Err(e),
+            },
+            other => Err(RpcError {
+                code: -32601,
+                message: format!(
+                    "method: unknown method `{other}` (known: {})",
+                    rpc::METHODS
+                        .iter()
+                        .map(|m| m.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        };
+        let _ = reply.send(result);
+    }
+
+    fn flush_close(&mut self, id: ChannelId) {
+        let Some(signer) = self.signer_for(id) else {
+            return;
+        };
+        let ch = &self.channels[&id];
+        let done = match ch.phase {
+            Phase::Closed => ch
+                .shutdown
+                .closing_txs
+                .last()
+                .cloned()
+                .map(|tx| ("mutual", tx)),
+            Phase::Failed => ch
+                .signed_local_commitment(&signer)
+                .map(|tx| ("unilateral", tx)),
+            _ => None,
+        };
+        if let Some((kind, tx)) = done {
+            if let Some((reply, _)) = self.pending_close.remove(&id) {
+                let _ = reply.send(to_value(rpc::CloseResponse {
+                    kind: kind.into(),
+                    tx: bitcoin::consensus::encode::serialize_hex(&tx),
+                    txid: tx.compute_txid().to_string(),
+                }));
+            }
+        }
+    }
+
+    fn signer_for(&mut self, id: ChannelId) -> Option<ChannelSigner> {
+        let index = self.channels.get(&id)?.key_index;
+        Some(self.signer(index))
+    }
+
+    fn getinfo(&self) -> Result<Value, RpcError> {
+        let count = |f: fn(&Phase) -> bool| self.channels.values().filter(|c| f(&c.phase)).count();
+        to_value(rpc::GetinfoResponse {
+            id: self.node_id.to_string(),
+            alias: self.opts.alias.clone(),
+            num_peers: self.peers.values().filter(|p| p.init.is_some()).count(),
+            num_pending_channels: count(|p| {
+                matches!(
+                    p,
+                    Phase::AwaitingAccept
+                        | Phase::AwaitingFundingTx
+                        | Phase::AwaitingFundingSigned
+                        | Phase::AwaitingFundingCreated
+                        | Phase::AwaitingReady
+                )
+            }),
+            num_active_channels: count(|p| {
+                matches!(p, Phase::Normal | Phase::ShuttingDown | Phase::Negotiating)
+            }),
+            num_inactive_channels: count(|p| matches!(p, Phase::Closed | Phase::Failed)),
+            binding: self
+                .listen
+                .iter()
+                .map(|a| rpc::Binding {
+                    kind: if a.is_ipv4() { "ipv4" } else { "ipv6" }.into(),
+                    address: a.ip().to_string(),
+                    port: a.port(),
+                })
+                .collect(),
+            blockheight: self.height(),
+            network: network_name(self.opts.network).into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        })
+    }
+
+    fn newaddr(&mut self, r: rpc::NewaddrRequest) -> Result<Value, RpcError> {
+        let taproot = match r.addresstype.as_deref() {
+            None | Some("bech32") => false,
+            Some("p2tr") => true,
+            Some(other) => {
+                return Err(RpcError::param(
+                    "addresstype",
+                    format!("`{other}` is not bech32 or p2tr"),
+                ))
+            }
+        };
+        let addr = self
+            .wallet
+            .new_address(taproot)
+            .map_err(RpcError::failed)?
+            .to_string();
+        to_value(if taproot {
+            rpc::NewaddrResponse {
+                bech32: None,
+                p2tr: Some(addr),
+            }
+        } else {
+            rpc::NewaddrResponse {
+                bech32: Some(addr),
+                p2tr: None,
+            }
+        })
+    }
+
+    fn listfunds(&self) -> Result<Value, RpcError> {
+        let outputs = self
+            .wallet
+            .outputs()
+            .into_iter()
+            .map(|o| rpc::FundsOutput {
+                txid: o.outpoint.txid.to_string(),
+                output: o.outpoint.vout,
+                amount_msat: o.amount.to_sat() * 1000,
+                address: Address::from_script(&o.script_pubkey, self.opts.network)
+                    .ok()
+                    .map(|a| a.to_string()),
+                scriptpubkey: hex::encode(o.script_pubkey.as_bytes()),
+                status: if o.height.is_some() {
+                    "confirmed"
+                } else {
+                    "unconfirmed"
+                }
+                .into(),
+                blockheight: o.height,
+            })
+            .collect();
+        let channels = self
+            .channels
+            .values()
+            .filter(|c| c.funding_outpoint.is_some())
+            .map(|c| rpc::FundsChannel {
+                peer_id: c.peer.to_string(),
+                connected: self.peers.get(&c.peer).is_some_and(|p| p.init.is_some()),
+                state: c.phase.name().into(),
+                channel_id: c.id.to_string(),
+                short_channel_id: c.scid.map(scid_string),
+                our_amount_msat: c.balances().0 .0,
+                amount_msat: c.funding_amount.to_sat() * 1000,
+                funding_txid: c.funding_txid().map(|t| t.to_string()),
+                funding_output: c.funding_outpoint.map(|o| o.vout),
+            })
+            .collect();
+        to_value(rpc::ListfundsResponse { outputs, channels })
+    }
+
+    fn address(&self, field: &str, s: &str) -> Result<ScriptBuf, RpcError> {
+        let a: Address<bitcoin::address::NetworkUnchecked> = s
+            .parse()
+            .map_err(|e| RpcError::param(field, format!("not an address: {e}")))?;
+        let a = a.require_network(self.opts.network).map_err(|_| {
+            RpcError::param(
+                field,
+                format!("not an address of {}", network_name(self.opts.network)),
+            )
+        })?;
+        Ok(a.script_pubkey())
+    }
+
+    fn withdraw(&mut self, r: rpc::WithdrawRequest) -> Result<Value, RpcError> {
+        let script = self.address("destination", &r.destination)?;
+        let amount = match &r.satoshi {
+            Value::String(s) if s == "all" => None,
+            Value::Number(n) => Some(Amount::from_sat(n.as_u64().ok_or_else(|| {
+                RpcError::param("satoshi", "a whole number of satoshis is expected")
+            })?)),
+            _ => {
+                return Err(RpcError::param(
+                    "satoshi",
+                    "a number of satoshis or \"all\" is expected",
+                ))
+            }
+        };
+        let feerate = r
+            .feerate_per_kw
+            .map(|f| FeeRate::from_sat_per_kwu(u64::from(f)))
+            .unwrap_or_else(|| self.funding_feerate());
+        let tx = self
+            .wallet
+            .pay_to(script, amount, feerate)
+            .map_err(|e| RpcError::param("satoshi", e))?;
+        self.broadcast(&tx);
+        to_value(rpc::WithdrawResponse {
+            tx: bitcoin::consensus::encode::serialize_hex(&tx),
+            txid: tx.compute_txid().to_string(),
+        })
+    }
+
+    fn connect(&mut self, r: rpc::ConnectRequest) -> Result<Connecting, RpcError> {
+        let (key, addr) = match r.id.split_once('@') {
+            Some((k, a)) => (k.to_string(), a.to_string()),
+            None => {
+                let host = r
+                    .host
+                    .clone()
+                    .ok_or_else(|| RpcError::param("id", "expected pubkey@host:port, or a host"))?;
+                (r.id.clone(), format!("{host}:{}", r.port.unwrap_or(9735)))
+            }
+        };
+        let peer: PublicKey = key.parse().map_err(|_| {
+            RpcError::param(
+                "id",
+                format!("`{key}` is not a node id (33-byte hex pubkey)"),
+            )
+        })?;
+        let addr = if addr.contains(':') {
+            addr
+        } else {
+            format!("{addr}:{}", r.port.unwrap_or(9735))
+        };
+        if peer == self.node_id {
+            return Err(RpcError::param("id", "that is this node"));
+        }
+        self.addresses.insert(peer, addr.clone());
+        if let Ok(b) = self.store.batch() {
+            let _ = b.put_peer(&peer.serialize(), &addr);
+            let _ = b.commit();
+        }
+        if let Some(p) = self.peers.get(&peer).filter(|p| p.init.is_some()) {
+            // Already connected: answer with the live connection, as Core Lightning does.
+            return Ok(Connecting::Already(to_value(rpc::ConnectResponse {
+                id: peer.to_string(),
+                features: hex::encode(p.init.clone().unwrap_or_default()),
+                direction: "out".into(),
+                address: p.address.clone(),
+            })?));
+        }
+        self.spawn_connect(peer, addr);
+        Ok(Connecting::Started(peer))
+    }
+
+    fn peer_id(field: &str, s: &str) -> Result<PublicKey, RpcError> {
+        s.parse().map_err(|_| {
+            RpcError::param(
+                field,
+                format!("`{s}` is not a node id (33-byte hex pubkey)"),
+            )
+        })
+    }
+
+    fn disconnect(&mut self, r: rpc::DisconnectRequest) -> Result<Value, RpcError> {
+        let peer = Self::peer_id("id", &r.id)?;
+        if !self.peers.contains_key(&peer) {
+            return Err(RpcError::param("id", "not connected to that peer"));
+        }
+        self.addresses.remove(&peer);
+        self.hang_up(peer, None);
+        to_value(rpc::EmptyResponse {})
+    }
+
+    fn listpeers(&self, r: rpc::ListpeersRequest) -> Result<Value, RpcError> {
+        let only =
+            r.id.as_deref()
+                .map(|s| Self::peer_id("id", s))
+                .transpose()?;
+        let mut ids: Vec<PublicKey> = self
+            .peers
+            .keys()
+            .copied()
+            .chain(self.channels.values().map(|c| c.peer))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let peers = ids
+            .into_iter()
+            .filter(|p| only.is_none_or(|o| o == *p))
+            .map(|p| {
+                let state = self.peers.get(&p);
+                rpc::PeerInfo {
+                    id: p.to_string(),
+                    connected: state.is_some_and(|s| s.init.is_some()),
+                    num_channels: self.channels.values().filter(|c| c.peer == p).count(),
+                    netaddr: state
+                        .map(|s| s.address.clone())
+                        .or_else(|| self.addresses.get(&p).cloned())
+                        .into_iter()
+                        .collect(),
+                    features: state.and_then(|s| s.init.as_ref()).map(hex::encode),
+                }
+            })
+            .collect();
+        to_value(rpc::ListpeersResponse { peers })
+    }
+
+    fn fundchannel(&mut self, r: rpc::FundchannelRequest) -> Result<ChannelId, RpcError> {
+        let peer = Self::peer_id("id", &r.id)?;
+        let negotiated = match self.peers.get(&peer) {
+            Some(p) if p.init.is_some() => p.negotiated,
+            _ => {
+                return Err(RpcError::param(
+                    "id",
+                    "not connected to that peer: connect first",
+                ))
+            }
+        };
+        let funding = Amount::from_sat(r.amount);
+        if funding > channel::MAX_FUNDING {
+            return Err(RpcError::param("amount", format!("{} sat is above the 2^24 - 1 sat a channel may hold without option_support_large_channel", r.amount)));
+        }
+        if funding < Amount::from_sat(20_000) {
+            return Err(RpcError::param(
+                "amount",
+                "a channel needs at least 20000 sat",
+            ));
+        }
+        let push = Msat(r.push_msat.unwrap_or(0));
+        if push.0 > r.amount * 1000 {
+            return Err(RpcError::param("push_msat", "more than the channel"));
+        }
+        let channel_type = match r.channel_type.as_deref() {
+            None if negotiated.anchors => ChannelType::AnchorsZeroFeeHtlcTx,
+            None => ChannelType::StaticRemotekey,
+            Some(bits) => {
+                let t = channel_type_from_bits(&crate::wire::features::from_bits(bits))
+                    .ok_or_else(|| {
+                        RpcError::param(
+                            "channel_type",
+                            "expected [12] (static_remotekey) or [12, 22] (anchors)",
+                        )
+                    })?;
+                if t.has_anchors() && !negotiated.anchors {
+                    return Err(RpcError::param(
+                        "channel_type",
+                        "the peer does not support anchors",
+                    ));
+                }
+                t
+            }
+        };
+        let feerate = r
+            .feerate_per_kw
+            .map(|f| FeeRate::from_sat_per_kwu(u64::from(f)))
+            .unwrap_or_else(|| self.funding_feerate());
+        // BDK answers whether the funds are there before anything is asked of the peer.
+        let probe = ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::all_zeros());
+        self.wallet
+            .pay_to(probe, Some(funding), feerate)
+            .map_err(|e| RpcError::param("amount", e))?;
+        let index = self.next_key_index();
+        let signer = self.signer(index);
+        let chain = bitcoin::constants::ChainHash::using_genesis_block(self.opts.network);
+        let (mut ch, actions) = Channel::open(
+            &signer,
+            OpenRequest {
+                peer,
+                chain_hash: bitcoin::BlockHash::from_byte_array(chain.to_bytes()),
+                temporary_id: channel::temporary_id(random32()),
+                key_index: index,
+                funding,
+                push,
+                feerate: self.fee_estimate(6),
+                channel_type,
+                announce: r.announce.unwrap_or(false),
+                negotiated,
+                config: self.opts.channel.clone(),
+            },
+        );
+        ch.set_alias(self.new_alias());
+        let id = ch.id;
+        info!(%peer, channel = %id, %funding, "opening a channel");
+        self.channels.insert(id, ch);
+        self.execute(id, actions, &mut VecDeque::new());
+        Ok(id)
+    }
+
+    fn listpeerchannels(&mut self, r: rpc::ListpeerchannelsRequest) -> Result<Value, RpcError> {
+        let only =
+            r.id.as_deref()
+                .map(|s| Self::peer_id("id", s))
+                .transpose()?;
+        let channels = self
+            .channels
+            .values()
+            .filter(|c| only.is_none_or(|o| o == c.peer))
+            .map(|c| {
+                let (ours, _) = c.balances();
+                let mut alias = BTreeMap::new();
+                if let Some(a) = c.our_alias {
+                    alias.insert("local".to_string(), scid_string(a));
+                }
+                if let Some(a) = c.their_alias {
+                    alias.insert("remote".to_string(), scid_string(a));
+                }
+                let their_reserve = c.ours.channel_reserve.to_sat() * 1000;
+                let our_reserve = c
+                    .theirs
+                    .as_ref()
+                    .map(|t| t.channel_reserve.to_sat() * 1000)
+                    .unwrap_or(0);
+                rpc::PeerChannel {
+                    peer_id: c.peer.to_string(),
+                    peer_connected: self.peers.get(&c.peer).is_some_and(|p| p.init.is_some()),
+                    state: c.phase.name().into(),
+                    channel_id: c.id.to_string(),
+                    short_channel_id: c.scid.map(scid_string),
+                    alias,
+                    opener: if c.opener == Side::Local {
+                        "local"
+                    } else {
+                        "remote"
+                    }
+                    .into(),
+                    funding_txid: c.funding_txid().map(|t| t.to_string()),
+                    funding_outnum: c.funding_outpoint.map(|o| o.vout),
+                    to_us_msat: ours.0,
+                    total_msat: c.funding_amount.to_sat() * 1000,
+                    spendable_msat: if c.is_usable() { c.spendable().0 } else { 0 },
+                    receivable_msat: if c.is_usable() { c.receivable().0 } else { 0 },
+                    our_reserve_msat: our_reserve,
+                    their_reserve_msat: their_reserve,
+                    feerate_perkw: c.ledger.view_of(&c.ledger.local).feerate.0,
+                    channel_type: type_info(c.channel_type),
+                    htlcs: c
+                        .htlcs()
+                        .into_iter()
+                        .map(|h| rpc::HtlcInfo {
+                            direction: if h.offerer == Side::Local {
+                                "out"
+                            } else {
+                                "in"
+                            }
+                            .into(),
+                            id: h.id,
+                            amount_msat: h.amount.0,
+                            expiry: h.cltv_expiry.0,
+                            payment_hash: h.payment_hash.to_string(),
+                        })
+                        .collect(),
+                    failure: c.failure.clone(),
+                    closing_txids: c
+                        .shutdown
+                        .closing_txs
+                        .iter()
+                        .map(|t| t.compute_txid().to_string())
+                        .collect(),
+                }
+            })
+            .collect();
+        to_value(rpc::ListpeerchannelsResponse { channels })
+    }
+
+    fn find_channel(&self, s: &str) -> Result<ChannelId, RpcError> {
+        let live = |c: &&Channel| !matches!(c.phase, Phase::Closed | Phase::Failed);
+        if let Ok(peer) = s.parse::<PublicKey>() {
+            return self
+                .channels
+                .values()
+                .filter(live)
+                .find(|c| c.peer == peer)
+                .map(|c| c.id)
+                .ok_or_else(|| RpcError::param("id", "no open channel with that peer"));
+        }
+        if let Some(scid) = crate::wire::tlv::scid_from_str(s) {
+            return self
+                .channels
+                .values()
+                .find(|c| c.scid == Some(scid) || c.our_alias == Some(scid))
+                .map(|c| c.id)
+                .ok_or_else(|| RpcError::param("id", "no channel has that short channel id"));
+        }
+        let bytes: [u8; 32] = hex::decode(s)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                RpcError::param(
+                    "id",
+                    "expected a peer id, a channel id or a short channel id",
+                )
+            })?;
+        self.channels
+            .get(&ChannelId(bytes))
+            .map(|c| c.id)
+            .ok_or_else(|| RpcError::param("id", "no such channel"))
+    }
+
+    fn close(&mut self, r: rpc::CloseRequest) -> Result<Option<(ChannelId, Instant)>, RpcError> {
+        let id = self.find_channel(&r.id)?;
+        let script = match &r.destination {
+            Some(d) => self.address("destination", d)?,
+            None => self
+                .wallet
+                .new_address(false)
+                .map_err(RpcError::failed)?
+                .script_pubkey(),
+        };
+        let timeout = Duration::from_secs(r.unilateraltimeout.unwrap_or(172_800));
+        if r.force || timeout.is_zero() {
+            self.drive(id, Event::ForceClose)
+                .map_err(|e| RpcError::failed(format!("close: {e}")))?;
+            return Ok(Some((id, Instant::now())));
+        }
+        let feerate = self.closing_feerate();
+        self.drive(id, Event::Shutdown { script, feerate })
+            .map_err(|e| RpcError::failed(format!("close: {e}")))?;
+        Ok(Some((id, Instant::now() + timeout)))
+    }
+
+    fn invoice(&mut self, r: rpc::InvoiceRequest) -> Result<Value, RpcError> {
+        let amount = match &r.amount_msat {
+            Value::String(s) if s == "any" => None,
+            Value::Number(n) => Some(Msat(n.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                RpcError::param(
+                    "amount_msat",
+                    "a positive whole number of msat, or \"any\", is expected",
+                )
+            })?)),
+            _ => {
+                return Err(RpcError::param(
+                    "amount_msat",
+                    "a number of msat or \"any\" is expected",
+                ))
+            }
+        };
+        if self
+            .store
+            .invoices()
+            .map_err(RpcError::failed)?
+            .iter()
+            .any(|i| i.label == r.label)
+        {
+            return Err(RpcError {
+                code: 900,
+                message: format!("label: an invoice labelled `{}` exists", r.label),
+            });
+        }
+        let preimage = match &r.preimage {
+            Some(p) => PaymentPreimage(
+                hex::decode(p)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| RpcError::param("preimage", "32 bytes of hex are expected"))?,
+            ),
+            None => PaymentPreimage(random32()),
+        };
+        let hash = preimage.payment_hash();
+        if self
+            .store
+            .invoices()
+            .map_err(RpcError::failed)?
+            .iter()
+            .any(|i| i.payment_hash == hash.to_string())
+        {
+            return Err(RpcError::param(
+                "preimage",
+                "an invoice with this preimage exists",
+            ));
+        }
+        let secret = random32();
+        let expiry = r.expiry.unwrap_or(604_800);
+        let cltv = r.cltv.unwrap_or(pay::DEFAULT_FINAL_CLTV_DELTA);
+        let now = now_secs();
+        let currency = match self.opts.network {
+            Network::Bitcoin => "bc",
+            Network::Signet => "tbs",
+            Network::Regtest => "bcrt",
+            _ => "tb",
+        };
+        let bolt11 = pay::make_invoice(
+            &self.secp,
+            &self.node_secret,
+            currency,
+            amount,
+            &hash,
+            &secret,
+            &r.description,
+            expiry,
+            cltv,
+            now,
+        )
+        .map_err(|e| RpcError::param("description", e))?;
+        let rec = InvoiceRecord {
+            label: r.label,
+            bolt11: bolt11.clone(),
+            payment_hash: hash.to_string(),
+            preimage: hex::encode(preimage.0),
+            payment_secret: hex::encode(secret),
+            amount_msat: amount.map(|a| a.0),
+            description: r.description,
+            created_at: now,
+            expires_at: now + expiry,
+            min_final_cltv_expiry_delta: cltv,
+            paid_at: None,
+            amount_received_msat: None,
+        };
+        let b = self.store.batch().map_err(RpcError::failed)?;
+        b.put_invoice(&rec).map_err(RpcError::failed)?;
+        b.commit().map_err(RpcError::failed)?;
+        to_value(rpc::InvoiceResponse {
+            bolt11,
+            payment_hash: rec.payment_hash,
+            payment_secret: rec.payment_secret,
+            expires_at: rec.expires_at,
+        })
+    }
+
+    fn pay(&mut self, r: rpc::PayRequest) -> Result<((ChannelId, u64), Duration), RpcError> {
+        let decoded = crate::invoice::decode(&self.secp, r.bolt11.trim())
+            .map_err(|e| RpcError::param("bolt11", e))?;
+        let inv = &decoded.invoice;
+        let net = crate::invoice::network(&inv.currency);
+        let ours_is_testnet = matches!(self.opts.network, Network::Testnet | Network::Testnet4);
+        if net != self.opts.network && !(ours_is_testnet && net == Network::Testnet) {
+            return Err(RpcError::param(
+                "bolt11",
+                format!(
+                    "an invoice for {}, but this node is on {}",
+                    network_name(net),
+                    network_name(self.opts.network)
+                ),
+            ));
+        }
+        let now = now_secs();
+        if now > inv.expires_at() {
+            return Err(RpcError::param(
+                "bolt11",
+                format!("the invoice expired {} s ago", now - inv.expires_at()),
+            ));
+        }
+        let amount = match (inv.amount_msat, r.amount_msat) {
+            (Some(a), None) => Msat(a),
+            (Some(_), Some(_)) => {
+                return Err(RpcError::param(
+                    "amount_msat",
+                    "the invoice has an amount; do not give one",
+                ))
+            }
+            (None, Some(a)) => Msat(a),
+            (None, None) => {
+                return Err(RpcError::param(
+                    "amount_msat",
+                    "the invoice has no amount: give one",
+                ))
+            }
+        };
+        let hash = PaymentHash(
+            inv.payment_hash()
+                .ok_or_else(|| RpcError::param("bolt11", "no payment hash"))?,
+        );
+        let secret = inv
+            .fields
+            .iter()
+            .find_map(|f| match f {
+                crate::invoice::Field::PaymentSecret(s) => Some(*s),
+                _ => None,
+            })
+            .ok_or_else(|| RpcError::param("bolt11", "the invoice has no payment_secret"))?;
+        let metadata = inv.fields.iter().find_map(|f| match f {
+            crate::invoice::Field::Metadata(m) => Some(m.clone()),
+            _ => None,
+        });
+        let payee = decoded.payee;
+        if self
+            .store
+            .payments()
+            .map_err(RpcError::failed)?
+            .iter()
+            .any(|p| p.payment_hash == hash.to_string() && p.status != "failed")
+        {
+            return Err(RpcError {
+                code: 200,
+                message: "bolt11: this invoice is already paid or being paid".into(),
+            });
+        }
+        let candidates: Vec<&Channel> = self
+            .channels
+            .values()
+            .filter(|c| c.peer == payee && c.is_usable())
+            .collect();
+        let Some(ch) = candidates.iter().max_by_key(|c| c.spendable()) else {
+            return Err(RpcError { code: 205, message: format!("bolt11: no open channel with the payee {payee}; this node pays its direct peers only") });
+        };
+        let capacity = ch.spendable();
+        if amount > capacity {
+            return Err(RpcError::param(
+                "amount_msat",
+                format!(
+                    "{} msat is above the outbound capacity of {} msat to {payee}",
+                    amount.0, capacity.0
+                ),
+            ));
+        }
+        let id = ch.id;
+        let cltv = CltvExpiry(
+            self.height() + inv.min_final_cltv_expiry_delta() as u32 + pay::FINAL_CLTV_MARGIN,
+        );
+        let payload = crate::onion::payload::HopPayload {
+            amt_to_forward: amount,
+            outgoing_cltv: cltv,
+            short_channel_id: None,
+            payment_data: Some((secret, amount)),
+            payment_metadata: metadata,
+        };
+        let session = SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng());
+        let (onion, ss) = pay::direct_onion(&self.secp, &session, &payee, &payload, &hash)
+            .map_err(|e| RpcError::param("bolt11", e))?;
+        let ch = self.channels.get_mut(&id).expect("found");
+        let (htlc_id, actions) = ch
+            .add_htlc(amount, hash, cltv, onion)
+            .map_err(|e| match e {
+                CommandError::Capacity { .. } => RpcError::param("amount_msat", e),
+                e => RpcError::failed(format!("pay: {e}")),
+            })?;
+        let rec = PaymentRecord {
+            id: 0,
+            payment_hash: hash.to_string(),
+            bolt11: Some(r.bolt11.trim().to_string()),
+            destination: payee.to_string(),
+            amount_msat: amount.0,
+            amount_sent_msat: amount.0,
+            status: "pending".into(),
+            preimage: None,
+            channel_id: id.to_string(),
+            htlc_id,
+            session_key: hex::encode(ss),
+            created_at: now,
+            completed_at: None,
+            failure: None,
+        };
+        let b = self.store.batch().map_err(RpcError::failed)?;
+        let payment = b.put_payment(&rec).map_err(RpcError::failed)?;
+        b.commit().map_err(RpcError::failed)?;
+        self.pending_pay.insert(
+            (id, htlc_id),
+            PendingPay {
+                reply: None,
+                payment,
+            },
+        );
+        info!(%payee, amount_msat = amount.0, channel = %id, htlc = htlc_id, "paying");
+        self.execute(id, actions, &mut VecDeque::new());
+        Ok((
+            (id, htlc_id),
+            Duration::from_secs(r.retry_for.unwrap_or(60)),
+        ))
+    }
+
+    fn listinvoices(&self, r: rpc::ListinvoicesRequest) -> Result<Value, RpcError> {
+        let now = now_secs();
+        let invoices = self
+            .store
+            .invoices()
+            .map_err(RpcError::failed)?
+            .into_iter()
+            .filter(|i| r.label.as_ref().is_none_or(|l| *l == i.label))
+            .filter(|i| r.payment_hash.as_ref().is_none_or(|h| *h == i.payment_hash))
+            .map(|i| rpc::InvoiceInfo {
+                status: if i.paid_at.is_some() {
+                    "paid"
+                } else if now > i.expires_at {
+                    "expired"
+                } else {
+                    "unpaid"
+                }
+                .into(),
+                payment_preimage: i.paid_at.map(|_| i.preimage.clone()),
+                label: i.label,
+                bolt11: i.bolt11,
+                payment_hash: i.payment_hash,
+                amount_msat: i.amount_msat,
+                description: i.description,
+                expires_at: i.expires_at,
+                paid_at: i.paid_at,
+                amount_received_msat: i.amount_received_msat,
+            })
+            .collect();
+        to_value(rpc::ListinvoicesResponse { invoices })
+    }
+
+    fn listpays(&self, r: rpc::ListpaysRequest) -> Result<Value, RpcError> {
+        let pays = self
+            .store
+            .payments()
+            .map_err(RpcError::failed)?
+            .into_iter()
+            .filter(|p| r.payment_hash.as_ref().is_none_or(|h| *h == p.payment_hash))
+            .filter(|p| {
+                r.bolt11
+                    .as_ref()
+                    .is_none_or(|b| Some(b) == p.bolt11.as_ref())
+            })
+            .filter(|p| r.status.as_ref().is_none_or(|s| *s == p.status))
+            .map(|p| rpc::PayInfo {
+                payment_hash: p.payment_hash,
+                status: p.status,
+                destination: p.destination,
+                created_at: p.created_at,
+                completed_at: p.completed_at,
+                amount_msat: p.amount_msat,
+                amount_sent_msat: p.amount_sent_msat,
+                preimage: p.preimage,
+                bolt11: p.bolt11,
+                number_of_parts: 1,
+                failure: p.failure,
+            })
+            .collect();
+        to_value(rpc::ListpaysResponse { pays })
+    }
+}
+
+enum Connecting {
+    Started(PublicKey),
+    Already(Value),
+}
+
+fn pay_response(p: &PaymentRecord) -> rpc::PayResponse {
+    rpc::PayResponse {
+        payment_preimage: p.preimage.clone().unwrap_or_default(),
+        payment_hash: p.payment_hash.clone(),
+        destination: p.destination.clone(),
+        amount_msat: p.amount_msat,
+        amount_sent_msat: p.amount_sent_msat,
+        created_at: p.created_at,
+        parts: 1,
+        status: p.status.clone(),
+    }
+}

@@ -1,0 +1,642 @@
+//! The control interface: JSON-RPC 2.0 over a Unix socket, one JSON object
+//! per line. Method names and fields follow Core Lightning's where it has the
+//! method. Every request and response is a typed value with a JSON Schema.
+
+use std::collections::BTreeMap;
+
+use schemars::{JsonSchema, Schema};
+use serde::{Deserialize, Serialize};
+
+/// Amounts in responses are msat integers, as in Core Lightning's `_msat` fields.
+pub type MsatField = u64;
+
+/// `getinfo`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetinfoRequest {}
+
+/// `getinfo`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct GetinfoResponse {
+    /// The node id.
+    pub id: String,
+    /// Its alias.
+    pub alias: String,
+    /// Connected peers.
+    pub num_peers: usize,
+    /// Channels not yet open.
+    pub num_pending_channels: usize,
+    /// Open channels.
+    pub num_active_channels: usize,
+    /// Closed or failed channels.
+    pub num_inactive_channels: usize,
+    /// Where we listen.
+    pub binding: Vec<Binding>,
+    /// The chain tip we have processed.
+    pub blockheight: u32,
+    /// `regtest`, `signet`, `testnet` or `bitcoin`.
+    pub network: String,
+    /// lnkit's version.
+    pub version: String,
+}
+
+/// A listening address.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Binding {
+    /// `ipv4` or `ipv6`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The address.
+    pub address: String,
+    /// The port.
+    pub port: u16,
+}
+
+/// `newaddr`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewaddrRequest {
+    /// `bech32` (BIP 84, the default) or `p2tr` (BIP 86).
+    #[serde(default)]
+    pub addresstype: Option<String>,
+}
+
+/// `newaddr`'s answer: the address under its type's name.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct NewaddrResponse {
+    /// A BIP 84 address.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub bech32: Option<String>,
+    /// A BIP 86 address.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub p2tr: Option<String>,
+}
+
+/// `listfunds`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListfundsRequest {}
+
+/// An on-chain output of the wallet.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FundsOutput {
+    /// Its transaction.
+    pub txid: String,
+    /// Its index.
+    pub output: u32,
+    /// Its amount.
+    pub amount_msat: MsatField,
+    /// Its script, hex.
+    pub scriptpubkey: String,
+    /// Its address.
+    pub address: Option<String>,
+    /// `confirmed` or `unconfirmed`.
+    pub status: String,
+    /// Its confirmation height.
+    pub blockheight: Option<u32>,
+}
+
+/// A channel's share of the funds.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FundsChannel {
+    /// The peer.
+    pub peer_id: String,
+    /// Whether the peer is connected.
+    pub connected: bool,
+    /// Core Lightning's state name.
+    pub state: String,
+    /// `channel_id`.
+    pub channel_id: String,
+    /// Once confirmed.
+    pub short_channel_id: Option<String>,
+    /// Our balance.
+    pub our_amount_msat: MsatField,
+    /// The channel's capacity.
+    pub amount_msat: MsatField,
+    /// The funding transaction.
+    pub funding_txid: Option<String>,
+    /// Its output.
+    pub funding_output: Option<u32>,
+}
+
+/// `listfunds`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListfundsResponse {
+    /// On chain.
+    pub outputs: Vec<FundsOutput>,
+    /// In channels.
+    pub channels: Vec<FundsChannel>,
+}
+
+/// `withdraw`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// An address of the node's network.
+    pub destination: String,
+    /// Satoshis, or `"all"`.
+    pub satoshi: serde_json::Value,
+    /// sat per 1000 weight; default: the chain's estimate.
+    #[serde(default)]
+    pub feerate_per_kw: Option<u32>,
+}
+
+/// `withdraw`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct WithdrawResponse {
+    /// The signed transaction, hex.
+    pub tx: String,
+    /// Its id.
+    pub txid: String,
+}
+
+/// `connect`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectRequest {
+    /// `pubkey@host:port`, or a pubkey with `host` (and `port`).
+    pub id: String,
+    /// The host, when not in `id`.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The port (default 9735).
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+/// `connect`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectResponse {
+    /// The peer.
+    pub id: String,
+    /// Its `init` features, hex.
+    pub features: String,
+    /// `out`.
+    pub direction: String,
+    /// The address used.
+    pub address: String,
+}
+
+/// `disconnect`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectRequest {
+    /// The peer.
+    pub id: String,
+    /// Accepted for Core Lightning's habit; channels are kept in any case.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// An empty answer.
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct EmptyResponse {}
+
+/// `listpeers`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListpeersRequest {
+    /// Only this peer.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// A peer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PeerInfo {
+    /// Its node id.
+    pub id: String,
+    /// Whether connected now.
+    pub connected: bool,
+    /// Channels with it.
+    pub num_channels: usize,
+    /// Its address, when known.
+    pub netaddr: Vec<String>,
+    /// Its features, hex (when connected).
+    pub features: Option<String>,
+}
+
+/// `listpeers`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListpeersResponse {
+    /// The peers.
+    pub peers: Vec<PeerInfo>,
+}
+
+/// `fundchannel`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FundchannelRequest {
+    /// The peer (connected).
+    pub id: String,
+    /// The channel's size, satoshis.
+    pub amount: u64,
+    /// Funding transaction feerate, sat per 1000 weight (default: the chain's estimate).
+    #[serde(default)]
+    pub feerate_per_kw: Option<u32>,
+    /// Announce the channel (default: false until gossip).
+    #[serde(default)]
+    pub announce: Option<bool>,
+    /// Give the peer this much at open.
+    #[serde(default)]
+    pub push_msat: Option<u64>,
+    /// The channel type's feature bits: `[12]` (static_remotekey) or `[12, 22]` (anchors).
+    /// Default: anchors when both support them.
+    #[serde(default)]
+    pub channel_type: Option<Vec<u16>>,
+}
+
+/// A channel type as bits and names (Core Lightning's shape).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelTypeInfo {
+    /// The feature bits.
+    pub bits: Vec<u16>,
+    /// Their names.
+    pub names: Vec<String>,
+}
+
+/// `fundchannel`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FundchannelResponse {
+    /// The funding transaction, hex.
+    pub tx: String,
+    /// Its id.
+    pub txid: String,
+    /// The funding output.
+    pub outnum: u32,
+    /// `channel_id`.
+    pub channel_id: String,
+    /// The type negotiated.
+    pub channel_type: ChannelTypeInfo,
+}
+
+/// `listpeerchannels`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListpeerchannelsRequest {
+    /// Only channels with this peer.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// An HTLC in a channel.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct HtlcInfo {
+    /// `in` (offered to us) or `out`.
+    pub direction: String,
+    /// Its id.
+    pub id: u64,
+    /// Its amount.
+    pub amount_msat: MsatField,
+    /// `cltv_expiry`.
+    pub expiry: u32,
+    /// Its hash.
+    pub payment_hash: String,
+}
+
+/// A channel.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PeerChannel {
+    /// The peer.
+    pub peer_id: String,
+    /// Whether the peer is connected.
+    pub peer_connected: bool,
+    /// Core Lightning's state name.
+    pub state: String,
+    /// `channel_id`.
+    pub channel_id: String,
+    /// Once confirmed.
+    pub short_channel_id: Option<String>,
+    /// Our and their scid aliases.
+    pub alias: BTreeMap<String, String>,
+    /// `local` or `remote`.
+    pub opener: String,
+    /// The funding transaction.
+    pub funding_txid: Option<String>,
+    /// Its output.
+    pub funding_outnum: Option<u32>,
+    /// Our balance (HTLCs aside).
+    pub to_us_msat: MsatField,
+    /// The capacity.
+    pub total_msat: MsatField,
+    /// What we can send now in one HTLC.
+    pub spendable_msat: MsatField,
+    /// What we can receive now in one HTLC.
+    pub receivable_msat: MsatField,
+    /// The reserve we must keep.
+    pub our_reserve_msat: MsatField,
+    /// The reserve they must keep.
+    pub their_reserve_msat: MsatField,
+    /// The commitment feerate.
+    pub feerate_perkw: u32,
+    /// The type.
+    pub channel_type: ChannelTypeInfo,
+    /// HTLCs in our current commitment.
+    pub htlcs: Vec<HtlcInfo>,
+    /// Why it failed, when it did.
+    pub failure: Option<String>,
+    /// The closing transactions, once signed.
+    pub closing_txids: Vec<String>,
+}
+
+/// `listpeerchannels`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListpeerchannelsResponse {
+    /// The channels.
+    pub channels: Vec<PeerChannel>,
+}
+
+/// `close`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    /// A peer id, a channel id or a short channel id.
+    pub id: String,
+    /// Seconds to wait for the mutual close before broadcasting our commitment (default 48 h; 0: at once).
+    #[serde(default)]
+    pub unilateraltimeout: Option<u64>,
+    /// Where our funds go (default: a new wallet address).
+    #[serde(default)]
+    pub destination: Option<String>,
+    /// Broadcast our commitment now.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `close`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CloseResponse {
+    /// `mutual` or `unilateral`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The transaction, hex.
+    pub tx: String,
+    /// Its id.
+    pub txid: String,
+}
+
+/// `invoice`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceRequest {
+    /// msat, or `"any"`.
+    pub amount_msat: serde_json::Value,
+    /// A unique label.
+    pub label: String,
+    /// The description.
+    pub description: String,
+    /// Seconds (default 604800, a week).
+    #[serde(default)]
+    pub expiry: Option<u64>,
+    /// A preimage to use, hex (default: random).
+    #[serde(default)]
+    pub preimage: Option<String>,
+    /// `min_final_cltv_expiry_delta` (default 18).
+    #[serde(default)]
+    pub cltv: Option<u32>,
+}
+
+/// `invoice`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct InvoiceResponse {
+    /// The BOLT 11 string.
+    pub bolt11: String,
+    /// Its hash.
+    pub payment_hash: String,
+    /// Its secret.
+    pub payment_secret: String,
+    /// Seconds since 1970.
+    pub expires_at: u64,
+}
+
+/// `pay`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayRequest {
+    /// The BOLT 11 invoice.
+    pub bolt11: String,
+    /// For an invoice without an amount.
+    #[serde(default)]
+    pub amount_msat: Option<u64>,
+    /// Seconds to wait for the outcome (default 60).
+    #[serde(default)]
+    pub retry_for: Option<u64>,
+}
+
+/// `pay`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PayResponse {
+    /// The preimage: proof of payment.
+    pub payment_preimage: String,
+    /// The hash.
+    pub payment_hash: String,
+    /// The payee.
+    pub destination: String,
+    /// What the payee got.
+    pub amount_msat: MsatField,
+    /// What we sent.
+    pub amount_sent_msat: MsatField,
+    /// Seconds since 1970.
+    pub created_at: u64,
+    /// Parts.
+    pub parts: u32,
+    /// `complete`.
+    pub status: String,
+}
+
+/// `listinvoices`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListinvoicesRequest {
+    /// Only this label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Only this hash.
+    #[serde(default)]
+    pub payment_hash: Option<String>,
+}
+
+/// An invoice.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct InvoiceInfo {
+    /// Its label.
+    pub label: String,
+    /// Its string.
+    pub bolt11: String,
+    /// Its hash.
+    pub payment_hash: String,
+    /// What it asks.
+    pub amount_msat: Option<MsatField>,
+    /// `unpaid`, `paid` or `expired`.
+    pub status: String,
+    /// Its description.
+    pub description: String,
+    /// Seconds since 1970.
+    pub expires_at: u64,
+    /// When paid.
+    pub paid_at: Option<u64>,
+    /// What arrived.
+    pub amount_received_msat: Option<MsatField>,
+    /// Once paid.
+    pub payment_preimage: Option<String>,
+}
+
+/// `listinvoices`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListinvoicesResponse {
+    /// The invoices.
+    pub invoices: Vec<InvoiceInfo>,
+}
+
+/// `listpays`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListpaysRequest {
+    /// Only this invoice.
+    #[serde(default)]
+    pub bolt11: Option<String>,
+    /// Only this hash.
+    #[serde(default)]
+    pub payment_hash: Option<String>,
+    /// Only `pending`, `complete` or `failed`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// A payment.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PayInfo {
+    /// Its hash.
+    pub payment_hash: String,
+    /// `pending`, `complete` or `failed`.
+    pub status: String,
+    /// The payee.
+    pub destination: String,
+    /// Seconds since 1970.
+    pub created_at: u64,
+    /// Seconds since 1970.
+    pub completed_at: Option<u64>,
+    /// What the payee gets.
+    pub amount_msat: MsatField,
+    /// What we sent.
+    pub amount_sent_msat: MsatField,
+    /// Once complete.
+    pub preimage: Option<String>,
+    /// The invoice.
+    pub bolt11: Option<String>,
+    /// Parts.
+    pub number_of_parts: u32,
+    /// The failure, decoded from its onion.
+    pub failure: Option<String>,
+}
+
+/// `listpays`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListpaysResponse {
+    /// The payments.
+    pub pays: Vec<PayInfo>,
+}
+
+/// `stop`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopRequest {}
+
+/// `stop`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct StopResponse {
+    /// `Shutdown complete`.
+    pub result: String,
+}
+
+/// A method: its name, and its request and response schemas.
+pub struct Method {
+    /// The name.
+    pub name: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// The request's schema.
+    pub request: fn() -> Schema,
+    /// The response's schema.
+    pub response: fn() -> Schema,
+}
+
+macro_rules! methods {
+    ($($name:literal, $req:ty, $resp:ty, $summary:literal;)*) => {
+        /// Every method the node answers.
+        pub const METHODS: &[Method] = &[$(Method {
+            name: $name,
+            summary: $summary,
+            request: || schemars::schema_for!($req),
+            response: || schemars::schema_for!($resp),
+        }),*];
+    };
+}
+
+methods! {
+    "getinfo", GetinfoRequest, GetinfoResponse, "the node's id, peers, channels and chain tip";
+    "newaddr", NewaddrRequest, NewaddrResponse, "a new wallet address (bech32 or p2tr)";
+    "listfunds", ListfundsRequest, ListfundsResponse, "on-chain outputs and channel balances";
+    "withdraw", WithdrawRequest, WithdrawResponse, "send on-chain funds to an address";
+    "connect", ConnectRequest, ConnectResponse, "connect to a peer (BOLT 8, then init)";
+    "disconnect", DisconnectRequest, EmptyResponse, "close the connection to a peer";
+    "listpeers", ListpeersRequest, ListpeersResponse, "peers, connected or with channels";
+    "fundchannel", FundchannelRequest, FundchannelResponse, "open a channel to a connected peer";
+    "listpeerchannels", ListpeerchannelsRequest, ListpeerchannelsResponse, "every channel, with balances and HTLCs";
+    "close", CloseRequest, CloseResponse, "close a channel: mutual, or unilateral after a timeout";
+    "invoice", InvoiceRequest, InvoiceResponse, "create a BOLT 11 invoice";
+    "pay", PayRequest, PayResponse, "pay a BOLT 11 invoice";
+    "listinvoices", ListinvoicesRequest, ListinvoicesResponse, "invoices and their status";
+    "listpays", ListpaysRequest, ListpaysResponse, "payments and their status";
+    "stop", StopRequest, StopResponse, "shut the node down";
+}
+
+/// The method of this name.
+pub fn method(name: &str) -> Option<&'static Method> {
+    METHODS.iter().find(|m| m.name == name)
+}
+
+/// A JSON-RPC error: Core Lightning's codes where it has them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RpcError {
+    /// `-32601` unknown method, `-32602` bad params, `-1` failure, and method-specific codes.
+    pub code: i64,
+    /// The message: names the field when a field is wrong.
+    pub message: String,
+}
+
+impl RpcError {
+    /// A bad parameter: `field: what is wrong`.
+    pub fn param(field: &str, message: impl std::fmt::Display) -> Self {
+        RpcError {
+            code: -32602,
+            message: format!("{field}: {message}"),
+        }
+    }
+    /// A failure.
+    pub fn failed(message: impl std::fmt::Display) -> Self {
+        RpcError {
+            code: -1,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Parse a request's params into its type: unknown fields and wrong types name the field.
+pub fn parse<T: serde::de::DeserializeOwned>(params: serde_json::Value) -> Result<T, RpcError> {
+    let params = if params.is_null() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        params
+    };
+    serde_json::from_value(params).map_err(|e| {
+        let text = e.to_string();
+        // serde names the field in its message: `unknown field `x``, `missing field `x``.
+        let field = text
+            .split('`')
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_else(|| "params".into());
+        RpcError::param(&field, text)
+    })
+}

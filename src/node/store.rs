@@ -1,0 +1,314 @@
+//! The node's store: SQLite in WAL mode with `synchronous=FULL`, so a
+//! committed transaction survives `kill -9` and power loss.
+//!
+//! A channel is stored whole (its serde form) in the same transaction as
+//! the payment and invoice changes its step produced; the driver commits
+//! that transaction before it sends the messages of the step.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::channel::{Channel, ChannelId};
+
+/// The schema version this code writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Each step takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 0 -> 1
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE channels (id BLOB PRIMARY KEY, peer BLOB NOT NULL, state TEXT NOT NULL);
+     CREATE TABLE peers (node_id BLOB PRIMARY KEY, address TEXT NOT NULL);
+     CREATE TABLE invoices (
+        payment_hash BLOB PRIMARY KEY,
+        label TEXT NOT NULL UNIQUE,
+        record TEXT NOT NULL);
+     CREATE TABLE payments (
+        id INTEGER PRIMARY KEY,
+        payment_hash BLOB NOT NULL,
+        record TEXT NOT NULL);",
+];
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A record that does not read back.
+    #[error("store: a stored record does not decode: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// A newer schema than this code knows.
+    #[error(
+        "store: schema version {0} is newer than this lnkit ({SCHEMA_VERSION}); upgrade lnkit"
+    )]
+    TooNew(u32),
+}
+
+/// An invoice as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRecord {
+    /// `label`.
+    pub label: String,
+    /// The BOLT 11 string.
+    pub bolt11: String,
+    /// `payment_hash`, hex.
+    pub payment_hash: String,
+    /// The preimage, hex.
+    pub preimage: String,
+    /// `payment_secret`, hex.
+    pub payment_secret: String,
+    /// The amount asked, if any.
+    pub amount_msat: Option<u64>,
+    /// `description`.
+    pub description: String,
+    /// Seconds since 1970.
+    pub created_at: u64,
+    /// Seconds since 1970.
+    pub expires_at: u64,
+    /// `min_final_cltv_expiry_delta`.
+    pub min_final_cltv_expiry_delta: u32,
+    /// When paid.
+    pub paid_at: Option<u64>,
+    /// What arrived.
+    pub amount_received_msat: Option<u64>,
+}
+
+/// A payment as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    /// Its row id.
+    #[serde(default)]
+    pub id: i64,
+    /// `payment_hash`, hex.
+    pub payment_hash: String,
+    /// The invoice paid.
+    pub bolt11: Option<String>,
+    /// The payee.
+    pub destination: String,
+    /// What the payee gets.
+    pub amount_msat: u64,
+    /// What we sent (with fees).
+    pub amount_sent_msat: u64,
+    /// `pending`, `complete` or `failed`.
+    pub status: String,
+    /// Once complete.
+    pub preimage: Option<String>,
+    /// The channel and HTLC carrying it.
+    pub channel_id: String,
+    /// The HTLC's id.
+    pub htlc_id: u64,
+    /// The onion's session key, hex: to decode a failure, even after a restart.
+    pub session_key: String,
+    /// Seconds since 1970.
+    pub created_at: u64,
+    /// Seconds since 1970.
+    pub completed_at: Option<u64>,
+    /// Why it failed.
+    pub failure: Option<String>,
+}
+
+/// The store.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Open (creating and migrating as needed).
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The schema version on disk.
+    pub fn version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let v = self.version()?;
+        if v > SCHEMA_VERSION {
+            return Err(StoreError::TooNew(v));
+        }
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(step)?;
+            tx.pragma_update(None, "user_version", i as u32 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Start a transaction: everything written through it lands together.
+    pub fn batch(&mut self) -> Result<Batch<'_>, StoreError> {
+        Ok(Batch(self.conn.transaction()?))
+    }
+
+    /// A `meta` value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Every channel.
+    pub fn channels(&self) -> Result<Vec<Channel>, StoreError> {
+        let mut st = self.conn.prepare("SELECT state FROM channels")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
+    /// The peers we have channels with, and their last address.
+    pub fn peers(&self) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
+        let mut st = self.conn.prepare("SELECT node_id, address FROM peers")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Invoices, newest last.
+    pub fn invoices(&self) -> Result<Vec<InvoiceRecord>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT record FROM invoices ORDER BY rowid")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
+    /// Payments, oldest first.
+    pub fn payments(&self) -> Result<Vec<PaymentRecord>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, record FROM payments ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|r| {
+            let (id, rec) = r?;
+            let mut p: PaymentRecord = serde_json::from_str(&rec)?;
+            p.id = id;
+            Ok(p)
+        })
+        .collect()
+    }
+}
+
+/// Writes that commit together.
+pub struct Batch<'a>(rusqlite::Transaction<'a>);
+
+impl Batch<'_> {
+    /// Set a `meta` value.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Store a channel (its temporary row, if any, is replaced).
+    pub fn put_channel(&self, ch: &Channel) -> Result<(), StoreError> {
+        if ch.temporary_id != ch.id {
+            self.0.execute(
+                "DELETE FROM channels WHERE id = ?1",
+                [&ch.temporary_id.0[..]],
+            )?;
+        }
+        self.0.execute(
+            "INSERT INTO channels (id, peer, state) VALUES (?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET state = ?3",
+            params![
+                &ch.id.0[..],
+                &ch.peer.serialize()[..],
+                serde_json::to_string(ch)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forget a channel (one that never got funded).
+    pub fn delete_channel(&self, id: &ChannelId) -> Result<(), StoreError> {
+        self.0
+            .execute("DELETE FROM channels WHERE id = ?1", [&id.0[..]])?;
+        Ok(())
+    }
+
+    /// Remember a peer's address.
+    pub fn put_peer(&self, node_id: &[u8], address: &str) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT INTO peers (node_id, address) VALUES (?1, ?2)
+             ON CONFLICT(node_id) DO UPDATE SET address = ?2",
+            params![node_id, address],
+        )?;
+        Ok(())
+    }
+
+    /// Store an invoice (new or updated).
+    pub fn put_invoice(&self, inv: &InvoiceRecord) -> Result<(), StoreError> {
+        let hash = hex::decode(&inv.payment_hash).unwrap_or_default();
+        self.0.execute(
+            "INSERT INTO invoices (payment_hash, label, record) VALUES (?1, ?2, ?3)
+             ON CONFLICT(payment_hash) DO UPDATE SET record = ?3",
+            params![hash, inv.label, serde_json::to_string(inv)?],
+        )?;
+        Ok(())
+    }
+
+    /// Store a payment; a new one (id 0) gets its row id.
+    pub fn put_payment(&self, p: &PaymentRecord) -> Result<i64, StoreError> {
+        let hash = hex::decode(&p.payment_hash).unwrap_or_default();
+        let record = serde_json::to_string(p)?;
+        if p.id == 0 {
+            self.0.execute(
+                "INSERT INTO payments (payment_hash, record) VALUES (?1, ?2)",
+                params![hash, record],
+            )?;
+            Ok(self.0.last_insert_rowid())
+        } else {
+            self.0.execute(
+                "UPDATE payments SET record = ?2 WHERE id = ?1",
+                params![p.id, record],
+            )?;
+            Ok(p.id)
+        }
+    }
+
+    /// Commit: durable when this returns.
+    pub fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_store_is_at_the_current_version_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
+        let mode: String = s
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        drop(s);
+        let mut s = Store::open(&path).unwrap();
+        let b = s.batch().unwrap();
+        b.set_meta("k", "v").unwrap();
+        b.commit().unwrap();
+        assert_eq!(s.meta("k").unwrap().as_deref(), Some("v"));
+        s.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        assert!(matches!(Store::open(&path), Err(StoreError::TooNew(99))));
+    }
+}

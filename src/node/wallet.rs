@@ -1,0 +1,220 @@
+//! The on-chain wallet: BDK, with its SQLite store in the datadir, on BIP 84
+//! (and BIP 86) descriptors from the node's seed, fed blocks by the chain
+//! follower. BDK selects coins and makes change; we only say what to pay.
+
+use std::path::Path;
+
+use bdk_wallet::chain::BlockId;
+use bdk_wallet::rusqlite::Connection;
+use bdk_wallet::{KeychainKind, PersistedWallet, SignOptions, Wallet as Bdk};
+use bitcoin::{Address, Amount, Block, FeeRate, Network, OutPoint, ScriptBuf, Transaction};
+
+use crate::signer::NodeSeed;
+
+/// The wallet: a BIP 84 wallet and a BIP 86 one, each a BDK wallet with its own store.
+pub struct Wallet {
+    /// `[bip84, bip86]`.
+    wallets: Vec<(PersistedWallet<Connection>, Connection)>,
+}
+
+/// A wallet failure.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    /// Not enough confirmed funds.
+    #[error("the wallet has {available} sat available, {needed} sat are needed (with fees)")]
+    Insufficient {
+        /// What is there.
+        available: u64,
+        /// What was asked for, fees included.
+        needed: u64,
+    },
+    /// BDK refused.
+    #[error("wallet: {0}")]
+    Bdk(String),
+}
+
+fn bdk<E: std::fmt::Display>(e: E) -> WalletError {
+    WalletError::Bdk(e.to_string())
+}
+
+/// One of the wallet's outputs.
+#[derive(Clone, Debug)]
+pub struct WalletOutput {
+    /// Where.
+    pub outpoint: OutPoint,
+    /// How much.
+    pub amount: Amount,
+    /// Its script.
+    pub script_pubkey: ScriptBuf,
+    /// Its confirmation height.
+    pub height: Option<u32>,
+}
+
+fn open_one(
+    path: &Path,
+    seed: &NodeSeed,
+    taproot: bool,
+) -> Result<(PersistedWallet<Connection>, Connection), WalletError> {
+    let (ext, int) = seed.wallet_descriptors(taproot);
+    let network = seed.network();
+    let mut conn = Connection::open(path).map_err(bdk)?;
+    let loaded = Bdk::load()
+        .descriptor(KeychainKind::External, Some(ext.clone()))
+        .descriptor(KeychainKind::Internal, Some(int.clone()))
+        .extract_keys()
+        .check_network(network)
+        .load_wallet(&mut conn)
+        .map_err(bdk)?;
+    let w = match loaded {
+        Some(w) => w,
+        None => Bdk::create(ext, int)
+            .network(network)
+            .create_wallet(&mut conn)
+            .map_err(bdk)?,
+    };
+    Ok((w, conn))
+}
+
+impl Wallet {
+    /// Open or create the wallet at `path` (and its BIP 86 twin beside it).
+    pub fn open(path: &Path, seed: &NodeSeed) -> Result<Self, WalletError> {
+        let tr_path = path.with_extension("taproot.sqlite");
+        Ok(Wallet {
+            wallets: vec![
+                open_one(path, seed, false)?,
+                open_one(&tr_path, seed, true)?,
+            ],
+        })
+    }
+
+    fn persist(&mut self) -> Result<(), WalletError> {
+        for (w, c) in &mut self.wallets {
+            w.persist(c).map_err(bdk)?;
+        }
+        Ok(())
+    }
+
+    /// The block the wallet has seen up to.
+    pub fn tip(&self) -> BlockId {
+        self.wallets[0].0.latest_checkpoint().block_id()
+    }
+
+    /// A new receive address: BIP 84 (`bech32`) or BIP 86 (`p2tr`).
+    pub fn new_address(&mut self, taproot: bool) -> Result<Address, WalletError> {
+        let w = &mut self.wallets[usize::from(taproot)].0;
+        let addr = w.reveal_next_address(KeychainKind::External).address;
+        self.persist()?;
+        Ok(addr)
+    }
+
+    /// Apply a connected block. A wallet born after the genesis starts at
+    /// its first block; after that each block connects to its parent, on
+    /// whatever branch (BDK replaces a stale branch's checkpoints).
+    pub fn block_connected(&mut self, block: &Block, height: u32) -> Result<(), WalletError> {
+        for (w, _) in &mut self.wallets {
+            let tip = w.latest_checkpoint().height();
+            let connected_to = if tip == 0 && height > 1 {
+                BlockId {
+                    height,
+                    hash: block.block_hash(),
+                }
+            } else {
+                BlockId {
+                    height: height.saturating_sub(1),
+                    hash: block.header.prev_blockhash,
+                }
+            };
+            w.apply_block_connected_to(block, height, connected_to)
+                .map_err(bdk)?;
+        }
+        self.persist()
+    }
+
+    /// A transaction we broadcast: its inputs are spent, its change ours.
+    pub fn broadcasted(&mut self, tx: &Transaction, now: u64) -> Result<(), WalletError> {
+        for (w, _) in &mut self.wallets {
+            w.apply_unconfirmed_txs([(tx.clone(), now)]);
+        }
+        self.persist()
+    }
+
+    /// Confirmed and pending balance of both wallets.
+    pub fn balance(&self) -> (Amount, Amount) {
+        let mut confirmed = Amount::ZERO;
+        let mut pending = Amount::ZERO;
+        for (w, _) in &self.wallets {
+            let b = w.balance();
+            confirmed += b.confirmed;
+            pending += b.trusted_pending + b.untrusted_pending + b.immature;
+        }
+        (confirmed, pending)
+    }
+
+    /// Every unspent output.
+    pub fn outputs(&self) -> Vec<WalletOutput> {
+        self.wallets
+            .iter()
+            .flat_map(|(w, _)| w.list_unspent())
+            .map(|o| WalletOutput {
+                outpoint: o.outpoint,
+                amount: o.txout.value,
+                script_pubkey: o.txout.script_pubkey,
+                height: match o.chain_position {
+                    bdk_wallet::chain::ChainPosition::Confirmed { anchor, .. } => {
+                        Some(anchor.block_id.height)
+                    }
+                    _ => None,
+                },
+            })
+            .collect()
+    }
+
+    /// A signed transaction paying `amount` (or everything, `None`) to
+    /// `script` at `feerate`, not yet broadcast. BDK picks the coins and the
+    /// change, from the BIP 84 wallet, else from the BIP 86 one.
+    pub fn pay_to(
+        &mut self,
+        script: ScriptBuf,
+        amount: Option<Amount>,
+        feerate: FeeRate,
+    ) -> Result<Transaction, WalletError> {
+        let available = self.balance().0.to_sat();
+        let mut needed = 0;
+        for (w, _) in &mut self.wallets {
+            let mut b = w.build_tx();
+            match amount {
+                Some(a) => {
+                    b.add_recipient(script.clone(), a);
+                }
+                None => {
+                    b.drain_wallet().drain_to(script.clone());
+                }
+            }
+            b.fee_rate(feerate);
+            let mut psbt = match b.finish() {
+                Ok(p) => p,
+                Err(bdk_wallet::error::CreateTxError::CoinSelection(e)) => {
+                    needed = needed.max(e.needed.to_sat());
+                    continue;
+                }
+                Err(bdk_wallet::error::CreateTxError::NoUtxosSelected) => continue,
+                Err(e) => return Err(bdk(e)),
+            };
+            if !w.sign(&mut psbt, SignOptions::default()).map_err(bdk)? {
+                return Err(WalletError::Bdk("not every input could be signed".into()));
+            }
+            let tx = psbt.extract_tx().map_err(bdk)?;
+            // Built, not broadcast: the coins stay free until `broadcasted`.
+            w.cancel_tx(&tx);
+            self.persist()?;
+            return Ok(tx);
+        }
+        let needed = needed.max(amount.map(|a| a.to_sat()).unwrap_or(1));
+        Err(WalletError::Insufficient { available, needed })
+    }
+
+    /// The network.
+    pub fn network(&self) -> Network {
+        self.wallets[0].0.network()
+    }
+}
