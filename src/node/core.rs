@@ -145,11 +145,6 @@ struct PeerState {
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(30);
 
-struct PendingPay {
-    reply: Option<Reply>,
-    payment: i64,
-}
-
 struct Core {
     opts: NodeOptions,
     seed: NodeSeed,
@@ -168,7 +163,12 @@ struct Core {
     inputs: mpsc::UnboundedSender<Input>,
     pending_connect: HashMap<PublicKey, Vec<Reply>>,
     pending_open: HashMap<ChannelId, Reply>,
-    pending_pay: HashMap<(ChannelId, u64), PendingPay>,
+    /// Payments in flight, by the HTLC that carries them, and the `pay` call waiting.
+    pending_pay: HashMap<(ChannelId, u64), Option<Reply>>,
+    /// Payment records to commit with the next channel step (the HTLC's own).
+    staged_payments: Vec<PaymentRecord>,
+    /// Invoices paid by a fulfil about to be made: stored in that step's transaction.
+    staged_invoices: Vec<InvoiceRecord>,
     pending_close: HashMap<ChannelId, (Reply, Instant)>,
     funding_seen: HashMap<Txid, (u32, u32)>,
     commit_at: Option<Instant>,
@@ -262,6 +262,8 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         pending_connect: HashMap::new(),
         pending_open: HashMap::new(),
         pending_pay: HashMap::new(),
+        staged_payments: vec![],
+        staged_invoices: vec![],
         pending_close: HashMap::new(),
         funding_seen: HashMap::new(),
         commit_at: None,
@@ -278,16 +280,11 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         if let Ok(id) =
             hex::decode(&p.channel_id).map(|b| ChannelId(b.try_into().unwrap_or([0; 32])))
         {
-            core.pending_pay.insert(
-                (id, p.htlc_id),
-                PendingPay {
-                    reply: None,
-                    payment: p.id,
-                },
-            );
+            core.pending_pay.insert((id, p.htlc_id), None);
         }
     }
     core.funding_from_chain();
+    core.redecide_incoming();
     info!(node_id = %node_id, listen = ?listen, height = core.follower.tip().height, "node started");
     let (done_tx, done) = oneshot::channel();
     tokio::spawn(async move {
@@ -902,8 +899,9 @@ impl Core {
                 self.pending_open.insert(id, reply);
             }
         }
-        let mut invoices: Vec<InvoiceRecord> = vec![];
-        let mut payments: Vec<PaymentRecord> = vec![];
+        // Invoices decided in the previous step land with this one: the fulfil that pays them.
+        let invoices: Vec<InvoiceRecord> = std::mem::take(&mut self.staged_invoices);
+        let mut payments: Vec<PaymentRecord> = std::mem::take(&mut self.staged_payments);
         let mut replies: Vec<(Reply, Result<Value, RpcError>)> = vec![];
         let mut persist = false;
         let mut forget = false;
@@ -945,63 +943,55 @@ impl Core {
                     }
                 }
                 Action::HtlcReceived(add) => {
-                    let decision = self.decide(add, &mut invoices);
+                    let decision = self.decide(add);
                     queue.push_back((id, decision));
                 }
                 Action::PreimageLearned { id: htlc, preimage } => {
-                    if let Some(p) = self.pending_pay.get_mut(&(id, *htlc)) {
-                        if let Some(mut rec) = self
-                            .store
-                            .payments()
-                            .ok()
-                            .and_then(|ps| ps.into_iter().find(|r| r.id == p.payment))
+                    if let Some(mut rec) = self.payment_of(id, *htlc, &payments) {
+                        rec.status = "complete".into();
+                        rec.preimage = Some(hex::encode(preimage.0));
+                        rec.completed_at = Some(now_secs());
+                        if let Some(reply) = self
+                            .pending_pay
+                            .get_mut(&(id, *htlc))
+                            .and_then(Option::take)
                         {
-                            rec.status = "complete".into();
-                            rec.preimage = Some(hex::encode(preimage.0));
-                            rec.completed_at = Some(now_secs());
-                            if let Some(reply) = p.reply.take() {
-                                replies.push((reply, to_value(pay_response(&rec))));
-                            }
-                            payments.push(rec);
+                            replies.push((reply, to_value(pay_response(&rec))));
                         }
+                        payments.push(rec);
                     }
                 }
                 Action::HtlcResolved {
                     id: htlc, outcome, ..
                 } => {
-                    if let Some(p) = self.pending_pay.remove(&(id, *htlc)) {
-                        let mut rec = self
-                            .store
-                            .payments()
+                    let reply = self.pending_pay.remove(&(id, *htlc)).flatten();
+                    let rec = self
+                        .payment_of(id, *htlc, &payments)
+                        .filter(|_| !matches!(outcome, Outcome::Fulfilled(_)));
+                    if let Some(mut rec) = rec {
+                        let ss: [u8; 32] = hex::decode(&rec.session_key)
                             .ok()
-                            .and_then(|ps| ps.into_iter().find(|r| r.id == p.payment));
-                        if let (Some(rec), false) =
-                            (rec.as_mut(), matches!(outcome, Outcome::Fulfilled(_)))
-                        {
-                            let ss: [u8; 32] = hex::decode(&rec.session_key)
-                                .ok()
-                                .and_then(|b| b.try_into().ok())
-                                .unwrap_or([0; 32]);
-                            let why = match outcome {
-                                Outcome::Failed(reason) if reason.is_empty() => "the HTLC was dropped before it was committed".to_string(),
-                                Outcome::Failed(reason) => pay::read_failure(&ss, reason),
-                                Outcome::Malformed { failure_code, .. } => format!("the payee could not read the onion (failure code {failure_code:#06x})"),
-                                Outcome::Fulfilled(_) => unreachable!("matched above"),
-                            };
-                            rec.status = "failed".into();
-                            rec.failure = Some(why.clone());
-                            rec.completed_at = Some(now_secs());
-                            if let Some(reply) = p.reply {
-                                replies.push((
-                                    reply,
-                                    Err(RpcError {
-                                        code: 204,
-                                        message: format!("pay: failed: {why}"),
-                                    }),
-                                ));
-                            }
-                            payments.push(rec.clone());
+                            .and_then(|b| b.try_into().ok())
+                            .unwrap_or([0; 32]);
+                        let why = match outcome {
+                            Outcome::Failed(reason) if reason.is_empty() => "the HTLC was dropped before it was committed".to_string(),
+                            Outcome::Failed(reason) => pay::read_failure(&ss, reason),
+                            Outcome::Malformed { failure_code, .. } => format!("the payee could not read the onion (failure code {failure_code:#06x})"),
+                            Outcome::Fulfilled(_) => unreachable!("filtered above"),
+                        };
+                        rec.status = "failed".into();
+                        rec.failure = Some(why.clone());
+                        rec.completed_at = Some(now_secs());
+                        if let Some(reply) = reply {
+                            replies.push((
+                                reply,
+                                Err(RpcError {
+                                    code: 204,
+                                    message: format!("pay: failed: {why}"),
+                                }),
+                            ));
                         }
+                        payments.push(rec);
                     }
                 }
                 Action::Failed { reason } => {
@@ -1106,21 +1096,59 @@ impl Core {
         }
     }
 
+    /// After a restart: incoming HTLCs that were committed but not yet
+    /// answered get their answer now (it waits in the channel until reestablish).
+    fn redecide_incoming(&mut self) {
+        let pending: Vec<(ChannelId, channel::UpdateAddHtlc)> = self
+            .channels
+            .values()
+            .flat_map(|c| {
+                c.unresolved_incoming()
+                    .into_iter()
+                    .map(|a| (c.id, a.clone()))
+            })
+            .collect();
+        for (id, add) in pending {
+            let decision = self.decide(&add);
+            let _ = self.drive(id, decision);
+        }
+    }
+
+    /// The payment an HTLC of ours carries: as staged in this step, else as stored.
+    fn payment_of(
+        &self,
+        channel: ChannelId,
+        htlc: u64,
+        staged: &[PaymentRecord],
+    ) -> Option<PaymentRecord> {
+        let cid = channel.to_string();
+        staged
+            .iter()
+            .rev()
+            .find(|p| p.channel_id == cid && p.htlc_id == htlc)
+            .cloned()
+            .or_else(|| self.store.payment_by_htlc(&cid, htlc).ok().flatten())
+    }
+
     /// The payee's answer to an irrevocably committed HTLC.
-    fn decide(&mut self, add: &channel::UpdateAddHtlc, invoices: &mut Vec<InvoiceRecord>) -> Event {
-        let mut inv = self.store.invoices().ok().and_then(|all| {
-            all.into_iter()
-                .find(|i| i.payment_hash == hex::encode(add.payment_hash.0))
-        });
-        if let Some(updated) = invoices
+    fn decide(&mut self, add: &channel::UpdateAddHtlc) -> Event {
+        let mut inv = self
+            .store
+            .invoice(&add.payment_hash.to_string())
+            .ok()
+            .flatten();
+        if let Some(updated) = self
+            .staged_invoices
             .iter()
             .find(|i| i.payment_hash == hex::encode(add.payment_hash.0))
         {
             inv = Some(updated.clone());
         }
+        let channel = add.channel_id.to_string();
         match pay::decide(
             &self.secp,
             &self.node_secret,
+            &channel,
             add,
             inv.as_ref(),
             self.height(),
@@ -1128,10 +1156,13 @@ impl Core {
         ) {
             Decision::Fulfill(preimage) => {
                 let mut inv = inv.expect("a fulfilled HTLC has its invoice");
-                inv.paid_at = Some(now_secs());
-                inv.amount_received_msat = Some(add.amount.0);
+                if inv.paid_by.is_none() {
+                    inv.paid_at = Some(now_secs());
+                    inv.amount_received_msat = Some(add.amount.0);
+                    inv.paid_by = Some((channel, add.id));
+                }
                 info!(label = %inv.label, amount_msat = add.amount.0, "invoice paid");
-                invoices.push(inv);
+                self.staged_invoices.push(inv);
                 Event::Fulfill {
                     id: add.id,
                     preimage,
@@ -1400,7 +1431,7 @@ impl Core {
                 Ok((key, wait)) => {
                     if let Some(p) = self.pending_pay.get_mut(&key) {
                         let (tx, rx) = oneshot::channel();
-                        p.reply = Some(tx);
+                        *p = Some(tx);
                         tokio::spawn(async move {
                             let result = match tokio::time::timeout(wait, rx).await {
                                 Ok(Ok(r)) => r,
@@ -2019,6 +2050,7 @@ impl Core {
             min_final_cltv_expiry_delta: cltv,
             paid_at: None,
             amount_received_msat: None,
+            paid_by: None,
         };
         let b = self.store.batch().map_err(RpcError::failed)?;
         b.put_invoice(&rec).map_err(RpcError::failed)?;
@@ -2154,16 +2186,9 @@ impl Core {
             completed_at: None,
             failure: None,
         };
-        let b = self.store.batch().map_err(RpcError::failed)?;
-        let payment = b.put_payment(&rec).map_err(RpcError::failed)?;
-        b.commit().map_err(RpcError::failed)?;
-        self.pending_pay.insert(
-            (id, htlc_id),
-            PendingPay {
-                reply: None,
-                payment,
-            },
-        );
+        // The record lands in the same transaction as the channel that carries its HTLC.
+        self.staged_payments.push(rec);
+        self.pending_pay.insert((id, htlc_id), None);
         info!(%payee, amount_msat = amount.0, channel = %id, htlc = htlc_id, "paying");
         self.execute(id, actions, &mut VecDeque::new());
         Ok((

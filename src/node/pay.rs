@@ -108,6 +108,7 @@ fn unknown_details(htlc: &UpdateAddHtlc, height: u32) -> FailureMessage {
 pub fn decide(
     secp: &Secp256k1<All>,
     node_secret: &SecretKey,
+    channel: &str,
     htlc: &UpdateAddHtlc,
     invoice: Option<&InvoiceRecord>,
     height: u32,
@@ -199,7 +200,11 @@ pub fn decide(
         Some(_) => return unknown("the payment_secret does not match the invoice's".into()),
         None => return unknown("the onion has no payment_secret".into()),
     }
-    if inv.paid_at.is_some() {
+    if let Some((c, id)) = &inv.paid_by {
+        // The same HTLC again (we restarted before our fulfil was stored): fulfil it again.
+        if c == channel && *id == htlc.id {
+            return Decision::Fulfill(PaymentPreimage(preimage));
+        }
         return unknown("the invoice is already paid".into());
     }
     if now > inv.expires_at {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::channel::{Channel, ChannelId};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Each step takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -29,6 +29,13 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY,
         payment_hash BLOB NOT NULL,
         record TEXT NOT NULL);",
+    // 1 -> 2: payments are found by the HTLC that carries them.
+    "ALTER TABLE payments ADD COLUMN channel_id TEXT;
+     ALTER TABLE payments ADD COLUMN htlc_id INTEGER;
+     UPDATE payments SET channel_id = json_extract(record, '$.channel_id'),
+                         htlc_id = json_extract(record, '$.htlc_id');
+     CREATE UNIQUE INDEX payments_by_htlc ON payments (channel_id, htlc_id);
+     CREATE INDEX payments_by_hash ON payments (payment_hash);",
 ];
 
 /// A store failure.
@@ -74,6 +81,9 @@ pub struct InvoiceRecord {
     pub paid_at: Option<u64>,
     /// What arrived.
     pub amount_received_msat: Option<u64>,
+    /// The HTLC that paid it (channel id, HTLC id): a restart fulfils that one again.
+    #[serde(default)]
+    pub paid_by: Option<(String, u64)>,
 }
 
 /// A payment as stored.
@@ -184,6 +194,52 @@ impl Store {
         rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
     }
 
+    /// The invoice of a payment hash.
+    pub fn invoice(&self, payment_hash: &str) -> Result<Option<InvoiceRecord>, StoreError> {
+        let hash = hex::decode(payment_hash).unwrap_or_default();
+        let rec: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT record FROM invoices WHERE payment_hash = ?1",
+                [hash],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    /// The payment an HTLC of ours carries.
+    pub fn payment_by_htlc(
+        &self,
+        channel_id: &str,
+        htlc_id: u64,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT id, record FROM payments WHERE channel_id = ?1 AND htlc_id = ?2",
+                params![channel_id, htlc_id as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(id, rec)| {
+            let mut p: PaymentRecord = serde_json::from_str(&rec)?;
+            p.id = id;
+            Ok(p)
+        })
+        .transpose()
+    }
+
+    /// The payments of a hash.
+    pub fn payments_of(&self, payment_hash: &str) -> Result<Vec<PaymentRecord>, StoreError> {
+        let hash = hex::decode(payment_hash).unwrap_or_default();
+        let mut st = self
+            .conn
+            .prepare("SELECT record FROM payments WHERE payment_hash = ?1")?;
+        let rows = st.query_map([hash], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
     /// Payments, oldest first.
     pub fn payments(&self) -> Result<Vec<PaymentRecord>, StoreError> {
         let mut st = self
@@ -261,23 +317,15 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Store a payment; a new one (id 0) gets its row id.
-    pub fn put_payment(&self, p: &PaymentRecord) -> Result<i64, StoreError> {
+    /// Store a payment, new or updated: it is keyed by the HTLC that carries it.
+    pub fn put_payment(&self, p: &PaymentRecord) -> Result<(), StoreError> {
         let hash = hex::decode(&p.payment_hash).unwrap_or_default();
-        let record = serde_json::to_string(p)?;
-        if p.id == 0 {
-            self.0.execute(
-                "INSERT INTO payments (payment_hash, record) VALUES (?1, ?2)",
-                params![hash, record],
-            )?;
-            Ok(self.0.last_insert_rowid())
-        } else {
-            self.0.execute(
-                "UPDATE payments SET record = ?2 WHERE id = ?1",
-                params![p.id, record],
-            )?;
-            Ok(p.id)
-        }
+        self.0.execute(
+            "INSERT INTO payments (payment_hash, channel_id, htlc_id, record) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(channel_id, htlc_id) DO UPDATE SET record = ?4",
+            params![hash, p.channel_id, p.htlc_id as i64, serde_json::to_string(p)?],
+        )?;
+        Ok(())
     }
 
     /// Commit: durable when this returns.
@@ -310,5 +358,71 @@ mod tests {
         s.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(s);
         assert!(matches!(Store::open(&path), Err(StoreError::TooNew(99))));
+    }
+
+    #[test]
+    fn a_version_1_store_migrates_forward_with_its_payments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let rec = PaymentRecord {
+            id: 0,
+            payment_hash: hex::encode([1; 32]),
+            bolt11: None,
+            destination: "02".into(),
+            amount_msat: 5,
+            amount_sent_msat: 5,
+            status: "pending".into(),
+            preimage: None,
+            channel_id: hex::encode([2; 32]),
+            htlc_id: 7,
+            session_key: String::new(),
+            created_at: 0,
+            completed_at: None,
+            failure: None,
+        };
+        conn.execute(
+            "INSERT INTO payments (payment_hash, record) VALUES (?1, ?2)",
+            params![vec![1u8; 32], serde_json::to_string(&rec).unwrap()],
+        )
+        .unwrap();
+        drop(conn);
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.version().unwrap(), 2);
+        let found = s
+            .payment_by_htlc(&hex::encode([2; 32]), 7)
+            .unwrap()
+            .unwrap();
+        assert_eq!((found.amount_msat, found.status.as_str()), (5, "pending"));
+        let b = s.batch().unwrap();
+        b.put_payment(&PaymentRecord {
+            htlc_id: 8,
+            status: "complete".into(),
+            ..rec.clone()
+        })
+        .unwrap();
+        b.put_payment(&PaymentRecord {
+            status: "failed".into(),
+            ..rec
+        })
+        .unwrap();
+        b.commit().unwrap();
+        assert_eq!(
+            s.payment_by_htlc(&hex::encode([2; 32]), 8)
+                .unwrap()
+                .unwrap()
+                .status,
+            "complete"
+        );
+        assert_eq!(
+            s.payment_by_htlc(&hex::encode([2; 32]), 7)
+                .unwrap()
+                .unwrap()
+                .status,
+            "failed"
+        );
+        assert_eq!(s.payments_of(&hex::encode([1; 32])).unwrap().len(), 2);
     }
 }

@@ -1,0 +1,172 @@
+//! `lnkit node run` as a real process, for the node tests: started on a
+//! datadir and a bitcoind, called over its control socket, killed by a guard.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::bitcoind::Bitcoind;
+use super::schema::assert_valid;
+
+/// A node process. Dropping it kills it (`kill -9`).
+pub struct NodeProc {
+    pub datadir: PathBuf,
+    pub port: u16,
+    pub node_id: String,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl NodeProc {
+    /// `lnkit node init` in `dir/name`, then `run` on `btc`.
+    pub fn start(dir: &Path, name: &str, btc: &Bitcoind) -> NodeProc {
+        let datadir = dir.join(name);
+        let init = super::lnkit(
+            &["node", "init", "--datadir", datadir.to_str().unwrap()],
+            "",
+        );
+        let node_id = init.json()["node_id"].as_str().unwrap().to_string();
+        let port = free_port();
+        let args = vec![
+            "node".into(),
+            "run".into(),
+            "--datadir".into(),
+            datadir.display().to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--bitcoind".into(),
+            btc.url(),
+            "--rpc-cookie".into(),
+            btc.cookie().display().to_string(),
+            "--log-level".into(),
+            std::env::var("LNKIT_LOG").unwrap_or_else(|_| "info".into()),
+        ];
+        let mut n = NodeProc {
+            datadir,
+            port,
+            node_id,
+            args,
+            child: None,
+        };
+        n.spawn();
+        n
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(self.datadir.join("stderr.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_lnkit"))
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn lnkit node run");
+        self.child = Some(child);
+        // Bounded wait for the control socket to answer.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.try_call("getinfo", json!({})).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("the node exited ({status}): {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the node did not answer in 30 s: {}", self.log());
+    }
+
+    /// The node's stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.datadir.join("stderr.log")).unwrap_or_default()
+    }
+
+    /// `kill -9`, then start again on the same datadir.
+    pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// `host:port@id` for `connect`.
+    pub fn address(&self) -> String {
+        format!("{}@127.0.0.1:{}", self.node_id, self.port)
+    }
+
+    /// One JSON-RPC call over the socket.
+    pub fn try_call(&self, method: &str, params: Value) -> Result<Value, Value> {
+        let mut s = UnixStream::connect(self.datadir.join("lnkit-rpc"))
+            .map_err(|e| json!({"message": e.to_string()}))?;
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let mut line = serde_json::to_vec(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+        )
+        .unwrap();
+        line.push(b'\n');
+        s.write_all(&line)
+            .map_err(|e| json!({"message": e.to_string()}))?;
+        let mut answer = String::new();
+        BufReader::new(s)
+            .read_line(&mut answer)
+            .map_err(|e| json!({"message": e.to_string()}))?;
+        let v: Value =
+            serde_json::from_str(&answer).map_err(|e| json!({"message": e.to_string()}))?;
+        match v.get("error") {
+            Some(e) => Err(e.clone()),
+            None => Ok(v["result"].clone()),
+        }
+    }
+
+    /// A call that must succeed; its answer is checked against the method's schema.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        let v = self
+            .try_call(method, params.clone())
+            .unwrap_or_else(|e| panic!("{method} {params}: {e}\n{}", self.log()));
+        assert_valid(method, &v);
+        v
+    }
+
+    /// Poll `method` until `f` holds (at most `secs` seconds).
+    pub fn until(&self, method: &str, secs: u64, f: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.call(method, json!({}));
+            if f(&v) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{method} never satisfied the condition in {secs} s: {v}\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
