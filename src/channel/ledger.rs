@@ -188,6 +188,10 @@ impl View {
         opener: Side,
     ) -> Vec<(Side, HtlcEntry, Update)> {
         let mut removed = vec![];
+        // Signed sums: a side may add an HTLC paid from what a removal in the
+        // same batch credits it, so the order of the sums must not matter.
+        let mut delta = [0i128; 2];
+        let slot = |side: Side| usize::from(side == Side::Remote);
         let both = || {
             ours.clone()
                 .map(|u| (Side::Local, u))
@@ -195,8 +199,7 @@ impl View {
         };
         for (side, u) in both() {
             if let Update::Add(a) = u {
-                let b = self.balance(side);
-                *b = Msat(b.0.saturating_sub(a.amount.0));
+                delta[slot(side)] -= i128::from(a.amount.0);
                 self.htlcs.insert(
                     (side, a.id),
                     HtlcEntry {
@@ -220,9 +223,15 @@ impl View {
             } else {
                 side.other()
             };
-            let b = self.balance(paid);
-            *b = Msat(b.0 + h.amount.0);
+            delta[slot(paid)] += i128::from(h.amount.0);
             removed.push((side, h, u.clone()));
+        }
+        for side in [Side::Local, Side::Remote] {
+            let b = self.balance(side);
+            // Below zero only for a sender that overspent; the affordability checks refuse it.
+            *b = Msat(
+                u64::try_from((i128::from(b.0) + delta[slot(side)]).max(0)).unwrap_or(u64::MAX),
+            );
         }
         for (side, u) in both() {
             if let (Update::Fee(f), true) = (u, side == opener) {
@@ -442,5 +451,34 @@ mod tests {
             "folding does not change what a commitment holds"
         );
         assert_eq!(l.view(2, 1).htlcs.len(), 1, "the fail is not folded yet");
+    }
+
+    #[test]
+    fn an_htlc_paid_from_a_fulfil_in_the_same_view_is_not_money_made() {
+        // They hold nothing, fulfil our 5,000,000 msat HTLC and at once offer 2,000,000 msat of it.
+        let mut l = Ledger::new(Side::Local, Msat(10_000_000), Msat(0), FeeratePerKw(253));
+        l.ours.entries.push_back(add(0, 5_000_000));
+        l.local = Commit {
+            number: 1,
+            ours: 1,
+            theirs: 0,
+        };
+        l.remote = Commit {
+            number: 1,
+            ours: 1,
+            theirs: 0,
+        };
+        l.fold();
+        l.theirs.entries.push_back(Update::Fulfill {
+            id: 0,
+            preimage: PaymentPreimage([0; 32]),
+        });
+        l.theirs.entries.push_back(add(0, 2_000_000));
+        let v = l.view(1, 2);
+        let total = v.local.0 + v.remote.0 + v.htlcs.values().map(|h| h.amount.0).sum::<u64>();
+        assert_eq!(
+            (v.local, v.remote, total),
+            (Msat(5_000_000), Msat(3_000_000), 10_000_000)
+        );
     }
 }

@@ -144,6 +144,8 @@ struct PeerState {
 /// BOLT 1: a `ping` every so often, and a peer silent past the timeout is dropped.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the opener compares its commitments' feerate with the chain's.
+const FEE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 struct Core {
     opts: NodeOptions,
@@ -174,6 +176,7 @@ struct Core {
     commit_at: Option<Instant>,
     reconnect: HashMap<PublicKey, (Instant, Duration)>,
     listen: Option<SocketAddr>,
+    next_fee_check: Instant,
     stop: Option<Reply>,
     _lock: Lock,
 }
@@ -269,6 +272,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         commit_at: None,
         reconnect: HashMap::new(),
         listen,
+        next_fee_check: Instant::now(),
         stop: None,
         node_secret,
         node_id,
@@ -1352,6 +1356,11 @@ impl Core {
                 self.spawn_connect(peer, addr);
             }
         }
+        // BOLT 2 update_fee: the opener keeps its commitments' feerate near the chain's estimate.
+        if now >= self.next_fee_check {
+            self.next_fee_check = now + FEE_CHECK_INTERVAL;
+            self.update_fees();
+        }
         // Mutual closes that ran out of time.
         let expired: Vec<ChannelId> = self
             .pending_close
@@ -1361,6 +1370,31 @@ impl Core {
             .collect();
         for id in expired {
             let _ = self.drive(id, Event::ForceClose);
+        }
+    }
+
+    fn update_fees(&mut self) {
+        let target = self.fee_estimate(6);
+        let due: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| c.opener == Side::Local && c.is_usable())
+            .filter(|c| {
+                let current = c
+                    .ledger
+                    .view(c.ledger.ours.end(), c.ledger.local.theirs)
+                    .feerate
+                    .0;
+                // Only a real move is worth a commitment round: more than a fifth either way.
+                target.0.abs_diff(current) * 5 > current
+            })
+            .map(|c| c.id)
+            .collect();
+        for id in due {
+            match self.drive(id, Event::UpdateFee(target)) {
+                Ok(()) => info!(channel = %id, feerate_per_kw = target.0, "update_fee"),
+                Err(e) => debug!(channel = %id, "no update_fee: {e}"),
+            }
         }
     }
 

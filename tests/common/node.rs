@@ -39,6 +39,21 @@ impl NodeProc {
             "",
         );
         let node_id = init.json()["node_id"].as_str().unwrap().to_string();
+        Self::run(datadir, node_id, btc, &[])
+    }
+
+    /// Run again on an existing datadir (after the last process was dropped), with extra flags.
+    pub fn restart_with(dir: &Path, name: &str, btc: &Bitcoind, extra: &[&str]) -> NodeProc {
+        let datadir = dir.join(name);
+        let seed = std::fs::read_to_string(datadir.join("seed")).unwrap();
+        let m = bip39::Mnemonic::parse_normalized(seed.trim()).unwrap();
+        let node_id = lnkit::signer::NodeSeed::new(&m.to_seed(""), bitcoin::Network::Regtest)
+            .node_id()
+            .to_string();
+        Self::run(datadir, node_id, btc, extra)
+    }
+
+    fn run(datadir: PathBuf, node_id: String, btc: &Bitcoind, extra: &[&str]) -> NodeProc {
         let port = free_port();
         let args = vec![
             "node".into(),
@@ -54,6 +69,10 @@ impl NodeProc {
             "--log-level".into(),
             std::env::var("LNKIT_LOG").unwrap_or_else(|_| "info".into()),
         ];
+        let args: Vec<String> = args
+            .into_iter()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect();
         let mut n = NodeProc {
             datadir,
             port,
@@ -137,6 +156,17 @@ impl NodeProc {
         }
     }
 
+    /// Send a request and do not wait for its answer (the connection is dropped).
+    pub fn try_call_nowait(&self, method: &str, params: Value) -> std::io::Result<()> {
+        let mut s = UnixStream::connect(self.datadir.join("lnkit-rpc"))?;
+        let mut line = serde_json::to_vec(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+        )
+        .unwrap();
+        line.push(b'\n');
+        s.write_all(&line)
+    }
+
     /// A call that must succeed; its answer is checked against the method's schema.
     pub fn call(&self, method: &str, params: Value) -> Value {
         let v = self
@@ -168,5 +198,26 @@ impl NodeProc {
 impl Drop for NodeProc {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A call on a node's socket from another thread: the whole JSON-RPC answer.
+pub struct SocketCall(pub PathBuf);
+
+impl SocketCall {
+    pub fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+        let mut s = UnixStream::connect(self.0.join("lnkit-rpc")).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+        let mut line = serde_json::to_vec(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}),
+        )
+        .unwrap();
+        line.push(b'\n');
+        s.write_all(&line).map_err(|e| e.to_string())?;
+        let mut answer = String::new();
+        BufReader::new(s)
+            .read_line(&mut answer)
+            .map_err(|e| e.to_string())?;
+        serde_json::from_str(&answer).map_err(|e| e.to_string())
     }
 }
