@@ -194,6 +194,11 @@ fn run_node(a: RunArgs, input: &Input) -> StepResult {
         .or_else(|| conf("log-level"))
         .unwrap_or_else(|| "info".into());
     init_logging(&d, &level)?;
+    // A second node on this datadir is refused before it touches the chain.
+    drop(
+        d.lock()
+            .map_err(|e| CliError::bad(format!("--datadir: {e}")))?,
+    );
     let backend = super::chain::backend(&backend, network)?;
     let chain: SharedChain = Arc::from(chain::open(&backend).map_err(super::chain::chain_failed)?);
     let opts = NodeOptions {
@@ -228,7 +233,9 @@ fn run_node(a: RunArgs, input: &Input) -> StepResult {
 }
 
 async fn wait_stopped(node: core::NodeHandle) {
-    node.stopped().await
+    node.stopped().await;
+    // Let the control socket write `stop`'s answer before the process ends.
+    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 /// Logs through `tracing`, to stderr and to DIR/log.
