@@ -312,6 +312,47 @@ fn a_user_s_mistakes_get_errors_that_name_the_field_and_the_numbers() {
         "",
     );
     run.assert_bad_input("--datadir", &["is locked: another lnkit node is running"]);
+    // withdraw: to an address of another network, above the funds, then for real.
+    let e = a
+        .try_call(
+            "withdraw",
+            json!({"destination": "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", "satoshi": 1000}),
+        )
+        .unwrap_err();
+    assert_eq!(e["message"], "destination: not an address of regtest");
+    let e = a
+        .try_call("withdraw", json!({"destination": BURN, "satoshi": "most"}))
+        .unwrap_err();
+    assert!(
+        e["message"].as_str().unwrap().starts_with("satoshi: "),
+        "{e}"
+    );
+    let e = b
+        .try_call("withdraw", json!({"destination": BURN, "satoshi": 5000}))
+        .unwrap_err();
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("satoshi: the wallet has 0 sat available"),
+        "{e}"
+    );
+    let w = a.call("withdraw", json!({"destination": BURN, "satoshi": 100_000}));
+    let mempool = btc.cli(&["getrawmempool"]);
+    assert!(
+        mempool.contains(w["txid"].as_str().unwrap()),
+        "the withdrawal is in bitcoind's mempool"
+    );
+    // listpeers: B, connected, with its channel.
+    let peers = a.call("listpeers", json!({}));
+    assert_eq!(peers["peers"][0]["id"], b.node_id);
+    assert_eq!(
+        (
+            peers["peers"][0]["connected"].as_bool(),
+            peers["peers"][0]["num_channels"].as_u64()
+        ),
+        (Some(true), Some(1))
+    );
     // And the CLI client works for a real call.
     let info = common::lnkit(&["node", "getinfo", "--datadir", datadir], "").json();
     common::schema::assert_valid("getinfo", &info);

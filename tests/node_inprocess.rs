@@ -153,7 +153,93 @@ async fn two_nodes_open_pay_both_ways_and_close() {
 
     let closed = call(&a, "close", json!({"id": b_id})).await;
     assert_eq!(closed["type"], "mutual");
+    // A second channel, closed by force: our latest commitment goes out (its sweeps are the on-chain step).
+    mine(&net, 1, &addr);
+    let opened = call(
+        &a,
+        "fundchannel",
+        json!({"id": b_id, "amount": 200_000, "channel_type": [12]}),
+    )
+    .await;
+    assert_eq!(opened["channel_type"]["bits"], json!([12]));
+    mine(&net, 3, &addr);
+    until(&a, "listpeerchannels", |v| {
+        v["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["state"] == "CHANNELD_NORMAL")
+    })
+    .await;
+    let forced = call(
+        &a,
+        "close",
+        json!({"id": opened["channel_id"], "force": true}),
+    )
+    .await;
+    assert_eq!(forced["type"], "unilateral");
+    let tx: bitcoin::Transaction =
+        bitcoin::consensus::encode::deserialize_hex(forced["tx"].as_str().unwrap()).unwrap();
+    let funding: bitcoin::Transaction =
+        bitcoin::consensus::encode::deserialize_hex(opened["tx"].as_str().unwrap()).unwrap();
+    let spent = funding.output[opened["outnum"].as_u64().unwrap() as usize].clone();
+    lnkit::verify::verify_transaction(&tx, &[spent]).expect("the kernel accepts our commitment");
     mine(&net, 1, &addr);
     call(&a, "stop", json!({})).await;
     call(&b, "stop", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_requires_a_feature_we_lack_gets_a_warning_and_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = EmbeddedChain::open(&dir.path().join("chain")).unwrap();
+    let net = Net {
+        chain: Arc::new(chain),
+        _dir: dir,
+    };
+    let n = node(&net, "carol").await;
+    let (addr, id) = (n.listen.unwrap(), n.node_id);
+    let warning = tokio::task::spawn_blocking(move || {
+        use lnkit::wire::message::{self, Message, Value as W};
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        let me = bitcoin::secp256k1::SecretKey::from_slice(&[0x33; 32]).unwrap();
+        let eph = bitcoin::secp256k1::SecretKey::from_slice(&[0x44; 32]).unwrap();
+        let _ = &secp;
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut peer = lnkit::wire::peer::Peer::connect(stream, &me, &id, &eph).unwrap();
+        // var_onion_optin and payment_secret, and bit 100: required, and nobody's.
+        let features = lnkit::wire::features::from_bits(&[8, 14, 100]);
+        let init = Message {
+            typ: 16,
+            name: Some("init"),
+            fields: vec![
+                ("globalfeatures", W::Features(vec![])),
+                ("features", W::Features(features)),
+            ],
+            tlvs: vec![],
+            raw: None,
+        };
+        peer.send(&message::encode(&init).unwrap()).unwrap();
+        let theirs = message::decode(&peer.recv().unwrap()).unwrap();
+        assert_eq!(theirs.name, Some("init"), "the node sends its init first");
+        message::decode(&peer.recv().unwrap()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(warning.name, Some("warning"));
+    let text = warning.fields.iter().find_map(|(f, v)| match (f, v) {
+        (&"data", lnkit::wire::message::Value::Bytes(b)) => {
+            Some(String::from_utf8_lossy(b).into_owned())
+        }
+        _ => None,
+    });
+    assert!(
+        text.unwrap().contains("bit_100"),
+        "the warning names the bit"
+    );
+    let info = call(&n, "getinfo", json!({})).await;
+    assert_eq!(info["num_peers"], 0, "and the connection is gone");
 }
