@@ -114,14 +114,17 @@ impl NodeSeed {
             .private_key
     }
 
-    /// The node key (BOLT 8 static key, `node_id`).
-    pub fn node_secret(&self) -> SecretKey {
-        self.secret(KeyFamily::Node, 0)
+    /// The node key's signer: BOLT 8, onions and invoices.
+    pub fn node(&self) -> NodeSigner {
+        NodeSigner {
+            secret: self.secret(KeyFamily::Node, 0),
+            secp: self.secp.clone(),
+        }
     }
 
     /// The node id.
     pub fn node_id(&self) -> PublicKey {
-        self.node_secret().public_key(&self.secp)
+        self.node().node_id()
     }
 
     /// The keys of channel number `index`.
@@ -158,6 +161,61 @@ impl NodeSeed {
         let origin = format!("[{fingerprint}/{purpose}h/{}h/0h]", coin(self.network));
         let desc = |chain: u32| format!("{wrap}({origin}{account}/{chain}/*)");
         (desc(0), desc(1))
+    }
+}
+
+/// The node key, kept here: every operation that needs it is a method.
+#[derive(Clone)]
+pub struct NodeSigner {
+    secret: SecretKey,
+    secp: Secp256k1<All>,
+}
+
+impl std::fmt::Debug for NodeSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NodeSigner({})", self.node_id())
+    }
+}
+
+impl NodeSigner {
+    /// `node_id`.
+    pub fn node_id(&self) -> PublicKey {
+        self.secret.public_key(&self.secp)
+    }
+
+    /// BOLT 8 act one towards `remote`, as the initiator.
+    pub fn noise_initiator(
+        &self,
+        remote: &PublicKey,
+        ephemeral: &SecretKey,
+    ) -> ([u8; 50], crate::wire::noise::InitiatorAct1) {
+        crate::wire::noise::initiator_act1(&self.secp, &self.secret, remote, ephemeral)
+    }
+
+    /// BOLT 8 act one received, as the responder.
+    pub fn noise_responder(
+        &self,
+        act1: &[u8],
+    ) -> Result<crate::wire::noise::ResponderAct1, crate::wire::noise::HandshakeError> {
+        crate::wire::noise::responder_act1(&self.secp, &self.secret, act1)
+    }
+
+    /// Peel our layer of a payment onion (BOLT 4).
+    pub fn peel_onion(
+        &self,
+        packet: &crate::onion::packet::OnionPacket,
+        associated_data: &[u8],
+        path_key: Option<&PublicKey>,
+    ) -> Result<crate::onion::packet::Peeled, crate::onion::packet::PeelError> {
+        crate::onion::packet::peel(&self.secp, packet, &self.secret, associated_data, path_key)
+    }
+
+    /// Sign a BOLT 11 invoice.
+    pub fn sign_invoice(
+        &self,
+        invoice: &crate::invoice::Invoice,
+    ) -> Result<String, crate::invoice::InvoiceError> {
+        invoice.sign(&self.secp, &self.secret)
     }
 }
 

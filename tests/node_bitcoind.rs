@@ -236,10 +236,9 @@ fn a_user_s_mistakes_get_errors_that_name_the_field_and_the_numbers() {
     );
     // An invoice for another network.
     let secp = bitcoin::secp256k1::Secp256k1::new();
-    let key = bitcoin::secp256k1::SecretKey::from_slice(&[0x11; 32]).unwrap();
+    let signet_node = lnkit::signer::NodeSeed::new(&[0x11; 64], bitcoin::Network::Signet).node();
     let signet = lnkit::node::pay::make_invoice(
-        &secp,
-        &key,
+        &signet_node,
         "tbs",
         Some(lnkit::amount::Msat(1000)),
         &lnkit::payment::PaymentHash([1; 32]),

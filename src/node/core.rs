@@ -31,7 +31,7 @@ use crate::channel::{
     CommandError, Event, Negotiated, OpenRequest, Outcome, Phase,
 };
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
-use crate::signer::{ChannelSigner, NodeSeed};
+use crate::signer::{ChannelSigner, NodeSeed, NodeSigner};
 use crate::tx::commitment::{ChannelType, FeeratePerKw, Side};
 use crate::wire::message::{self as wire_msg, Message, Value as WireValue};
 use crate::wire::tlv::DecodedRecord;
@@ -150,7 +150,7 @@ const FEE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 struct Core {
     opts: NodeOptions,
     seed: NodeSeed,
-    node_secret: SecretKey,
+    node_signer: NodeSigner,
     node_id: PublicKey,
     secp: Secp256k1<All>,
     chain: SharedChain,
@@ -232,7 +232,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
             let bound = l
                 .local_addr()
                 .map_err(|e| NodeError::Io("listen".into(), e))?;
-            spawn_listener(l, seed.node_secret(), inputs.clone());
+            spawn_listener(l, seed.node(), inputs.clone());
             Some(bound)
         }
         None => None,
@@ -247,7 +247,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
             .map_err(|e| NodeError::Io(socket.display().to_string(), e))?;
     }
     spawn_rpc(unix, inputs.clone());
-    let node_secret = seed.node_secret();
+    let node_signer = seed.node();
     let node_id = seed.node_id();
     let payments = store.payments()?;
     let mut core = Core {
@@ -274,7 +274,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         listen,
         next_fee_check: Instant::now(),
         stop: None,
-        node_secret,
+        node_signer,
         node_id,
         seed,
         opts,
@@ -304,7 +304,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
     })
 }
 
-fn spawn_listener(l: TcpListener, secret: SecretKey, inputs: mpsc::UnboundedSender<Input>) {
+fn spawn_listener(l: TcpListener, signer: NodeSigner, inputs: mpsc::UnboundedSender<Input>) {
     tokio::spawn(async move {
         loop {
             let Ok((stream, addr)) = l.accept().await else {
@@ -313,9 +313,9 @@ fn spawn_listener(l: TcpListener, secret: SecretKey, inputs: mpsc::UnboundedSend
             if inputs.is_closed() {
                 return;
             }
-            let inputs = inputs.clone();
+            let (inputs, signer) = (inputs.clone(), signer.clone());
             tokio::spawn(async move {
-                match peer::accept(stream, &secret).await {
+                match peer::accept(stream, &signer).await {
                     Ok((stream, transport)) => {
                         let _ = inputs.send(Input::Handshaked {
                             stream,
@@ -1150,8 +1150,7 @@ impl Core {
         }
         let channel = add.channel_id.to_string();
         match pay::decide(
-            &self.secp,
-            &self.node_secret,
+            &self.node_signer,
             &channel,
             add,
             inv.as_ref(),
@@ -1400,9 +1399,9 @@ impl Core {
 
     fn spawn_connect(&self, peer: PublicKey, addr: String) {
         let inputs = self.inputs.clone();
-        let secret = self.node_secret;
+        let signer = self.node_signer.clone();
         tokio::spawn(async move {
-            match peer::connect(&addr, &secret, &peer).await {
+            match peer::connect(&addr, &signer, &peer).await {
                 Ok((stream, transport)) => {
                     let _ = inputs.send(Input::Handshaked {
                         stream,
@@ -2059,8 +2058,7 @@ impl Core {
             _ => "tb",
         };
         let bolt11 = pay::make_invoice(
-            &self.secp,
-            &self.node_secret,
+            &self.node_signer,
             currency,
             amount,
             &hash,

@@ -10,9 +10,10 @@ use crate::amount::Msat;
 use crate::channel::UpdateAddHtlc;
 use crate::invoice::{Field, Invoice};
 use crate::onion::failure::{self, FailureCode, FailureMessage, FailureValue};
-use crate::onion::packet::{create_onion, peel, OnionPacket};
+use crate::onion::packet::{create_onion, OnionPacket};
 use crate::onion::payload::HopPayload;
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
+use crate::signer::NodeSigner;
 
 use super::store::InvoiceRecord;
 
@@ -24,8 +25,7 @@ pub const FINAL_CLTV_MARGIN: u32 = 3;
 /// The invoice fields and signature for `record`'s payment.
 #[allow(clippy::too_many_arguments)]
 pub fn make_invoice(
-    secp: &Secp256k1<All>,
-    node_secret: &SecretKey,
+    signer: &NodeSigner,
     currency: &str,
     amount: Option<Msat>,
     hash: &PaymentHash,
@@ -49,7 +49,7 @@ pub fn make_invoice(
             Field::Features(vec![8, 14, 17]),
         ],
     };
-    invoice.sign(secp, node_secret)
+    signer.sign_invoice(&invoice)
 }
 
 /// An onion to `payee`, our direct peer, and the shared secret to read its failure.
@@ -106,8 +106,7 @@ fn unknown_details(htlc: &UpdateAddHtlc, height: u32) -> FailureMessage {
 /// The payee's decision on an irrevocably committed HTLC: peel the onion,
 /// then check it against the invoice as BOLT 4 asks of the final node.
 pub fn decide(
-    secp: &Secp256k1<All>,
-    node_secret: &SecretKey,
+    signer: &NodeSigner,
     channel: &str,
     htlc: &UpdateAddHtlc,
     invoice: Option<&InvoiceRecord>,
@@ -118,13 +117,7 @@ pub fn decide(
     let Ok(packet) = OnionPacket::parse(&htlc.onion) else {
         return Decision::Malformed(onion_hash, code("invalid_onion_version"));
     };
-    let peeled = match peel(
-        secp,
-        &packet,
-        node_secret,
-        &htlc.payment_hash.0,
-        htlc.path_key.as_ref(),
-    ) {
+    let peeled = match signer.peel_onion(&packet, &htlc.payment_hash.0, htlc.path_key.as_ref()) {
         Ok(p) => p,
         Err(_) => return Decision::Malformed(onion_hash, code("invalid_onion_hmac")),
     };

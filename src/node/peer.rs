@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::signer::NodeSigner;
 use crate::wire::noise::{self, Transport, ACT_ONE_LEN, ACT_THREE_LEN, ACT_TWO_LEN};
 
 /// BOLT 8 handshake must finish within this (a peer that stalls is dropped).
@@ -51,7 +52,7 @@ pub enum ConnectError {
 /// Connect to `remote` at `addr` as the initiator.
 pub async fn connect(
     addr: &str,
-    local: &SecretKey,
+    local: &NodeSigner,
     remote: &PublicKey,
 ) -> Result<(TcpStream, Transport), ConnectError> {
     let io = |e| ConnectError::Io(addr.to_string(), e);
@@ -61,7 +62,7 @@ pub async fn connect(
         stream.set_nodelay(true).map_err(io)?;
         let secp = Secp256k1::new();
         let ephemeral = SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng());
-        let (act1, st) = noise::initiator_act1(&secp, local, remote, &ephemeral);
+        let (act1, st) = local.noise_initiator(remote, &ephemeral);
         stream.write_all(&act1).await.map_err(io)?;
         let mut act2 = [0u8; ACT_TWO_LEN];
         stream.read_exact(&mut act2).await.map_err(io)?;
@@ -78,7 +79,7 @@ pub async fn connect(
 /// Accept a connection as the responder.
 pub async fn accept(
     mut stream: TcpStream,
-    local: &SecretKey,
+    local: &NodeSigner,
 ) -> Result<(TcpStream, Transport), ConnectError> {
     let addr = stream
         .peer_addr()
@@ -90,7 +91,8 @@ pub async fn accept(
         let secp = Secp256k1::new();
         let mut act1 = [0u8; ACT_ONE_LEN];
         stream.read_exact(&mut act1).await.map_err(io)?;
-        let st = noise::responder_act1(&secp, local, &act1)
+        let st = local
+            .noise_responder(&act1)
             .map_err(|e| ConnectError::Handshake(addr.clone(), e.to_string()))?;
         let ephemeral = SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng());
         let (act2, st) = noise::responder_act2(&secp, &st, &ephemeral);
