@@ -59,7 +59,8 @@ fn mine(net: &Net, blocks: u32, to: &str) {
 
 /// Wait (bounded) until `f` holds for the node's answer to `method`.
 async fn until(n: &NodeHandle, method: &str, f: impl Fn(&Value) -> bool) -> Value {
-    for _ in 0..400 {
+    // Bounded at 30 s: a loaded 2-core CI machine is slow, never stuck.
+    for _ in 0..1200 {
         let v = call(n, method, json!({})).await;
         if f(&v) {
             return v;
