@@ -69,7 +69,7 @@ impl Demo<'_> {
         Ok(())
     }
 
-    /// Poll a method until `f` holds (at most 20 s).
+    /// Poll a method until `f` holds (at most 60 s).
     async fn until(
         &mut self,
         n: &NodeHandle,
@@ -77,7 +77,7 @@ impl Demo<'_> {
         what: &str,
         f: impl Fn(&Value) -> bool,
     ) -> Result<Value, CliError> {
-        for _ in 0..800 {
+        for _ in 0..2400 {
             let v = n.call(method, json!({})).await.map_err(failed(method))?;
             if f(&v) {
                 return Ok(v);
