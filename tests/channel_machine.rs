@@ -956,3 +956,43 @@ fn open_channel_that_breaks_bolt2_is_refused_with_the_reason() {
     .unwrap_err();
     assert!(err.reason.contains("anchors was not negotiated"));
 }
+
+#[test]
+fn dust_htlcs_past_the_exposure_limit_are_flagged_for_failing() {
+    let mut p = Pair::open(ChannelType::StaticRemotekey, Msat(0), anchors());
+    // B accepts at most 2,500 sat of trimmed HTLCs; 1,000 sat HTLCs are trimmed at 2,500 sat/kw.
+    p.b.ch.config.max_dust_htlc_exposure = Msat(2_500_000);
+    for n in 1..=2 {
+        p.pay(true, 1_000_000, n);
+        p.settle();
+    }
+    assert_eq!(p.b.received.len(), 2);
+    assert!(
+        p.b.received.iter().all(|a| !p.b.ch.over_dust_exposure(a)),
+        "2,000 sat of dust is within the limit"
+    );
+    p.pay(true, 1_000_000, 3);
+    p.settle();
+    let third = p.b.received[2].clone();
+    assert!(
+        p.b.ch.over_dust_exposure(&third),
+        "the third takes the dust to 3,000 sat"
+    );
+    // A large HTLC is never dust, whatever the exposure.
+    p.pay(true, 50_000_000, 4);
+    p.settle();
+    assert!(!p.b.ch.over_dust_exposure(&p.b.received[3].clone()));
+    p.event(
+        false,
+        Event::Fail {
+            id: third.id,
+            reason: vec![7],
+        },
+    );
+    p.settle();
+    p.check();
+    assert!(matches!(
+        p.a.resolved.get(&third.id),
+        Some(Outcome::Failed(_))
+    ));
+}

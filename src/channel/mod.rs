@@ -851,6 +851,41 @@ impl Channel {
             .sum()
     }
 
+    /// BOLT 2 `max_dust_htlc_exposure_msat`, receiving side: whether this
+    /// incoming HTLC is trimmed on a commitment whose trimmed total is over
+    /// our limit. Such an HTLC SHOULD be failed once committed, and its
+    /// preimage never revealed.
+    pub fn over_dust_exposure(&self, add: &UpdateAddHtlc) -> bool {
+        let htlc = Htlc {
+            direction: HtlcDirection::Received,
+            amount: add.amount,
+            payment_hash: add.payment_hash,
+            cltv_expiry: add.cltv_expiry,
+        };
+        [
+            (Side::Local, self.ledger.local),
+            (Side::Remote, self.ledger.remote_latest()),
+        ]
+        .into_iter()
+        .any(|(holder, c)| {
+            let view = self.ledger.view_of(&c);
+            let h = Htlc {
+                direction: if holder == Side::Local {
+                    HtlcDirection::Received
+                } else {
+                    HtlcDirection::Offered
+                },
+                ..htlc
+            };
+            is_trimmed(
+                &h,
+                self.channel_type,
+                view.feerate,
+                self.dust_limit_of(holder),
+            ) && self.dust_exposure(&view, holder) > self.config.max_dust_htlc_exposure
+        })
+    }
+
     /// What we could offer in one more HTLC now, in msat (our outbound capacity).
     pub fn spendable(&self) -> Msat {
         let Some(theirs) = &self.theirs else {

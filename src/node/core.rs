@@ -947,7 +947,12 @@ impl Core {
                     }
                 }
                 Action::HtlcReceived(add) => {
-                    let decision = self.decide(add);
+                    let decision = if ch.over_dust_exposure(add) {
+                        warn!(channel = %id, htlc = add.id, "failing a dust HTLC: the dust exposure is over max_dust_htlc_exposure_msat");
+                        self.fail_temporary(add)
+                    } else {
+                        self.decide(add)
+                    };
                     queue.push_back((id, decision));
                 }
                 Action::PreimageLearned { id: htlc, preimage } => {
@@ -1132,6 +1137,21 @@ impl Core {
             .find(|p| p.channel_id == cid && p.htlc_id == htlc)
             .cloned()
             .or_else(|| self.store.payment_by_htlc(&cid, htlc).ok().flatten())
+    }
+
+    /// `temporary_channel_failure` for an HTLC we refuse to hold (BOLT 4).
+    fn fail_temporary(&self, add: &channel::UpdateAddHtlc) -> Event {
+        match pay::temporary_failure(&self.node_signer, add) {
+            Some(reason) => Event::Fail { id: add.id, reason },
+            None => Event::FailMalformed {
+                id: add.id,
+                sha256_of_onion: sha2::Digest::finalize(
+                    <sha2::Sha256 as sha2::Digest>::new_with_prefix(&add.onion),
+                )
+                .into(),
+                failure_code: crate::channel::BADONION | 5,
+            },
+        }
     }
 
     /// The payee's answer to an irrevocably committed HTLC.

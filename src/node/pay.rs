@@ -221,6 +221,21 @@ pub fn decide(
     Decision::Fulfill(PaymentPreimage(preimage))
 }
 
+/// `temporary_channel_failure` wrapped for the sender of `htlc`, when its onion peels.
+pub fn temporary_failure(signer: &NodeSigner, htlc: &UpdateAddHtlc) -> Option<Vec<u8>> {
+    let packet = OnionPacket::parse(&htlc.onion).ok()?;
+    let peeled = signer
+        .peel_onion(&packet, &htlc.payment_hash.0, htlc.path_key.as_ref())
+        .ok()?;
+    let m = FailureMessage {
+        code: code("temporary_channel_failure"),
+        // BOLT 4: `channel_update` of the channel; none yet without gossip (an empty one).
+        fields: vec![("channel_update", FailureValue::Bytes(vec![]))],
+        tlvs: vec![],
+    };
+    Some(failure_onion(&peeled.shared_secret, &m))
+}
+
 /// The name (and fields) of the failure a payee sent back.
 pub fn read_failure(shared_secret: &[u8; 32], reason: &[u8]) -> String {
     match failure::decode_failure(&[*shared_secret], reason, None) {
