@@ -996,3 +996,67 @@ fn dust_htlcs_past_the_exposure_limit_are_flagged_for_failing() {
         Some(Outcome::Failed(_))
     ));
 }
+
+#[test]
+fn a_funding_spend_is_classified_as_bolt5_names_it() {
+    use lnkit::channel::onchain::FundingSpend;
+    let mut p = Pair::open(ChannelType::AnchorsZeroFeeHtlcTx, Msat(0), anchors());
+    p.pay(true, 20_000_000, 1);
+    p.settle();
+    p.fulfil_all(false);
+    p.settle();
+    let old = p.a.ch.signed_local_commitment(&p.a.signer).unwrap();
+    let old_number = p.a.ch.ledger.local.number;
+    p.pay(true, 30_000_000, 2);
+    p.settle();
+    p.check();
+    let latest = p.a.ch.signed_local_commitment(&p.a.signer).unwrap();
+    let n = p.a.ch.ledger.local.number;
+    assert_eq!(
+        p.a.ch.classify_spend(&p.a.signer, &latest),
+        FundingSpend::OurCommitment { number: n }
+    );
+    assert_eq!(
+        p.b.ch.classify_spend(&p.b.signer, &latest),
+        FundingSpend::TheirCommitment { number: n }
+    );
+    assert_eq!(
+        p.b.ch.classify_spend(&p.b.signer, &old),
+        FundingSpend::Revoked { number: old_number }
+    );
+    let theirs = p.b.ch.signed_local_commitment(&p.b.signer).unwrap();
+    assert_eq!(
+        p.a.ch.classify_spend(&p.a.signer, &theirs),
+        FundingSpend::TheirCommitment {
+            number: p.b.ch.ledger.local.number
+        }
+    );
+    p.fulfil_all(false);
+    p.settle();
+    let script = ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([0xaa; 20]));
+    p.event(
+        true,
+        Event::Shutdown {
+            script: script.clone(),
+            feerate: FeeratePerKw(1000),
+        },
+    );
+    p.settle();
+    p.event(
+        false,
+        Event::Shutdown {
+            script,
+            feerate: FeeratePerKw(1000),
+        },
+    );
+    p.settle();
+    let close = p.a.broadcast.last().unwrap().clone();
+    assert_eq!(
+        p.a.ch.classify_spend(&p.a.signer, &close),
+        FundingSpend::MutualClose
+    );
+    assert_eq!(
+        p.b.ch.classify_spend(&p.b.signer, &close),
+        FundingSpend::MutualClose
+    );
+}

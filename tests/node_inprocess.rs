@@ -185,6 +185,33 @@ async fn two_nodes_open_pay_both_ways_and_close() {
         bitcoin::consensus::encode::deserialize_hex(opened["tx"].as_str().unwrap()).unwrap();
     let spent = funding.output[opened["outnum"].as_u64().unwrap() as usize].clone();
     lnkit::verify::verify_transaction(&tx, &[spent]).expect("the kernel accepts our commitment");
+    // Once mined, both sides name what spent each funding output (BOLT 5).
+    mine(&net, 1, &addr);
+    let kinds = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                c["funding_spend"]["kind"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_string()
+            })
+            .collect();
+        k.sort();
+        k
+    };
+    let a_view = until(&a, "listpeerchannels", |v| {
+        kinds(v).iter().all(|k| k != "none")
+    })
+    .await;
+    assert_eq!(kinds(&a_view), ["mutual_close", "our_commitment"]);
+    let b_view = until(&b, "listpeerchannels", |v| {
+        kinds(v).iter().all(|k| k != "none")
+    })
+    .await;
+    assert_eq!(kinds(&b_view), ["mutual_close", "their_commitment"]);
     mine(&net, 1, &addr);
     call(&a, "stop", json!({})).await;
     call(&b, "stop", json!({})).await;

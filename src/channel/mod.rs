@@ -16,6 +16,7 @@
 mod establish;
 pub mod ledger;
 pub mod msgs;
+pub mod onchain;
 mod reestablish;
 mod shutdown;
 mod update;
@@ -507,6 +508,9 @@ pub struct Channel {
     /// HTLCs the peer offered that are irrevocably committed and that we
     /// have not irrevocably removed: what a restarted node must still decide.
     pub incoming: std::collections::BTreeMap<u64, Box<UpdateAddHtlc>>,
+    /// The transaction that spent the funding output, its height, and what it is (BOLT 5).
+    #[serde(default)]
+    pub funding_spend: Option<(Txid, u32, onchain::FundingSpend)>,
 }
 
 /// The channel's view of a `commitment_signed`'s commitment.

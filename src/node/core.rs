@@ -1248,10 +1248,19 @@ impl Core {
             .filter_map(|c| c.funding_txid())
             .map(|t| (t, ()))
             .collect();
+        for h in &blocks.disconnected {
+            // A reorg that takes the spend away: the channel is watched again.
+            for c in self.channels.values_mut() {
+                if c.funding_spend.as_ref().is_some_and(|(_, at, _)| at >= h) {
+                    c.funding_spend = None;
+                }
+            }
+        }
         for (block, height) in &blocks.connected {
             if let Err(e) = self.wallet.block_connected(block, *height) {
                 warn!("wallet: block {height}: {e}");
             }
+            self.watch_funding_spends(block, *height);
             for (i, tx) in block.txdata.iter().enumerate() {
                 let txid = tx.compute_txid();
                 if watching.contains_key(&txid) {
@@ -1266,6 +1275,35 @@ impl Core {
             let _ = b.commit();
         }
         self.update_depths();
+    }
+
+    /// BOLT 5: a transaction spending a funding output is classified and remembered.
+    fn watch_funding_spends(&mut self, block: &Block, height: u32) {
+        let funding: HashMap<bitcoin::OutPoint, ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| c.funding_spend.is_none())
+            .filter_map(|c| Some((c.funding_outpoint?, c.id)))
+            .collect();
+        for tx in &block.txdata {
+            for input in &tx.input {
+                let Some(id) = funding.get(&input.previous_output).copied() else {
+                    continue;
+                };
+                let Some(signer) = self.signer_for(id) else {
+                    continue;
+                };
+                let ch = self.channels.get_mut(&id).expect("listed");
+                let kind = ch.classify_spend(&signer, tx);
+                info!(channel = %id, txid = %tx.compute_txid(), height, kind = kind.name(), "funding output spent");
+                ch.funding_spend = Some((tx.compute_txid(), height, kind));
+                let ch = ch.clone();
+                if let Ok(b) = self.store.batch() {
+                    let _ = b.put_channel(&ch);
+                    let _ = b.commit();
+                }
+            }
+        }
     }
 
     /// Find the funding of channels still waiting for depth (after a restart).
@@ -1955,6 +1993,21 @@ impl Core {
                         .iter()
                         .map(|t| t.compute_txid().to_string())
                         .collect(),
+                    funding_spend: c.funding_spend.as_ref().map(|(txid, h, kind)| {
+                        use channel::onchain::FundingSpend as F;
+                        rpc::FundingSpendInfo {
+                            txid: txid.to_string(),
+                            blockheight: *h,
+                            kind: kind.name().into(),
+                            commitment_number: match kind {
+                                F::MutualClose => None,
+                                F::OurCommitment { number }
+                                | F::TheirCommitment { number }
+                                | F::Revoked { number }
+                                | F::Future { number } => Some(*number),
+                            },
+                        }
+                    }),
                 }
             })
             .collect();

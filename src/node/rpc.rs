@@ -337,6 +337,21 @@ pub struct PeerChannel {
     pub failure: Option<String>,
     /// The closing transactions, once signed.
     pub closing_txids: Vec<String>,
+    /// What spent the funding output, once one confirmed (BOLT 5).
+    pub funding_spend: Option<FundingSpendInfo>,
+}
+
+/// The transaction that spent a channel's funding output.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FundingSpendInfo {
+    /// Its id.
+    pub txid: String,
+    /// Where it confirmed.
+    pub blockheight: u32,
+    /// `mutual_close`, `our_commitment`, `their_commitment`, `revoked_commitment` or `future_commitment`.
+    pub kind: String,
+    /// The commitment number, for a commitment.
+    pub commitment_number: Option<u64>,
 }
 
 /// `listpeerchannels`'s answer.

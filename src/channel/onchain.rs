@@ -1,0 +1,80 @@
+//! BOLT 5 "Commitment Transaction" and "Mutual Close Handling": what spent
+//! a channel's funding output. The first step of on-chain resolution: each
+//! kind has its own sweeps and claims (the on-chain issue builds on this).
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::tx::commitment::obscured_commitment_number;
+
+/// What spent the funding output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FundingSpend {
+    /// A closing transaction: it has no commitment number, so both signed it.
+    MutualClose,
+    /// Our commitment (BOLT 5 "local commitment"): `to_local` waits `to_self_delay`.
+    OurCommitment {
+        /// Its commitment number.
+        number: u64,
+    },
+    /// Their current (or next, signed but not yet revoked-for) commitment.
+    TheirCommitment {
+        /// Its commitment number.
+        number: u64,
+    },
+    /// One of theirs they revoked: every output is ours through the revocation key (BOLT 5 "Revoked Transaction Close").
+    Revoked {
+        /// Its commitment number.
+        number: u64,
+    },
+    /// A commitment number we never signed: they are ahead of us (we lost state).
+    Future {
+        /// Its commitment number.
+        number: u64,
+    },
+}
+
+impl FundingSpend {
+    /// The kind's name, as `listpeerchannels` shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FundingSpend::MutualClose => "mutual_close",
+            FundingSpend::OurCommitment { .. } => "our_commitment",
+            FundingSpend::TheirCommitment { .. } => "their_commitment",
+            FundingSpend::Revoked { .. } => "revoked_commitment",
+            FundingSpend::Future { .. } => "future_commitment",
+        }
+    }
+}
+
+impl Channel {
+    /// Classify a transaction that spends this channel's funding output.
+    /// Both sides' commitments hide their number under the same obscuring
+    /// factor (BOLT 3), so ours is told apart by its txid.
+    pub fn classify_spend(&self, signer: &ChannelSigner, tx: &Transaction) -> FundingSpend {
+        let Some(obscured) = obscured_commitment_number(tx) else {
+            return FundingSpend::MutualClose;
+        };
+        let Some(theirs) = &self.theirs else {
+            return FundingSpend::MutualClose;
+        };
+        let (opener_pb, accepter_pb) = match self.opener {
+            Side::Local => (&self.ours.pubkeys.payment, &theirs.pubkeys.payment),
+            Side::Remote => (&theirs.pubkeys.payment, &self.ours.pubkeys.payment),
+        };
+        let number = obscured ^ obscuring_factor(opener_pb, accepter_pb);
+        let ours = self.local_commitment(signer).map(|c| c.tx.compute_txid());
+        if ours == Some(tx.compute_txid()) {
+            return FundingSpend::OurCommitment { number };
+        }
+        let latest = self.ledger.remote_latest().number;
+        if number < self.ledger.remote.number {
+            FundingSpend::Revoked { number }
+        } else if number <= latest {
+            FundingSpend::TheirCommitment { number }
+        } else {
+            FundingSpend::Future { number }
+        }
+    }
+}
