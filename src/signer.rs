@@ -24,7 +24,7 @@
 use std::str::FromStr;
 
 use bitcoin::bip32::{ChildNumber, DerivationPath, Xpriv};
-use bitcoin::secp256k1::{ecdsa, All, Message, PublicKey, Secp256k1, SecretKey};
+use bitcoin::secp256k1::{ecdsa, All, PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Network, ScriptBuf, Transaction};
 use sha2::{Digest, Sha256};
 
@@ -342,12 +342,6 @@ impl ChannelSigner {
             .collect()
     }
 
-    /// Sign an arbitrary message digest with the funding key (BOLT 7 uses it
-    /// for `announcement_signatures`).
-    pub fn sign_with_funding_key(&self, msg: &Message) -> ecdsa::Signature {
-        self.secp.sign_ecdsa(msg, &self.funding)
-    }
-
     /// Check the counterparty's HTLC signatures on our commitment.
     pub fn verify_holder_htlcs(
         &self,
@@ -372,27 +366,6 @@ impl ChannelSigner {
                 .map_err(|_| i)?;
         }
         Ok(())
-    }
-
-    /// The basepoint secrets the sweeps of BOLT 5 need (the on-chain issue).
-    pub fn payment_basepoint_secret(&self) -> SecretKey {
-        self.payment
-    }
-    /// `delayed_payment_basepoint`'s secret.
-    pub fn delayed_payment_basepoint_secret(&self) -> SecretKey {
-        self.delayed_payment
-    }
-    /// `revocation_basepoint`'s secret.
-    pub fn revocation_basepoint_secret(&self) -> SecretKey {
-        self.revocation
-    }
-    /// `htlc_basepoint`'s secret.
-    pub fn htlc_basepoint_secret(&self) -> SecretKey {
-        self.htlc
-    }
-    /// The funding key's secret.
-    pub fn funding_secret(&self) -> SecretKey {
-        self.funding
     }
 }
 

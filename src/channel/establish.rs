@@ -94,6 +94,8 @@ impl Channel {
             channel_flags: u8::from(r.announce),
             params: ours.clone(),
         };
+        // Their first per-commitment point arrives in accept_channel; until then
+        // nothing signs for them, and the slot holds a stand-in.
         let ch = Channel::skeleton(r, Side::Local, ours, signer.funding_pubkey());
         (ch, vec![Action::Send(ChannelMessage::Open(Box::new(open)))])
     }

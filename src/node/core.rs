@@ -646,7 +646,6 @@ impl Core {
         let Some(state) = self.peers.get_mut(&peer) else {
             return;
         };
-        state.last_ping = state.last_ping.min(Instant::now());
         if state.init.is_none() {
             if m.name != Some("init") {
                 return self.hang_up(peer, Some("BOLT 1: the first message must be init".into()));
@@ -1222,6 +1221,13 @@ impl Core {
         FeeRate::from_sat_per_kwu(u64::from(self.fee_estimate(6).0))
     }
 
+    /// The feerate a request gave (sat per 1000 weight), else the chain's estimate.
+    fn funding_feerate_or(&self, given: Option<u32>) -> FeeRate {
+        given
+            .map(|f| FeeRate::from_sat_per_kwu(u64::from(f)))
+            .unwrap_or_else(|| self.funding_feerate())
+    }
+
     fn closing_feerate(&self) -> FeeratePerKw {
         self.fee_estimate(12)
     }
@@ -1508,13 +1514,12 @@ impl Core {
             },
             "listpeerchannels" => rpc::parse(params).and_then(|r| self.listpeerchannels(r)),
             "close" => match rpc::parse(params).and_then(|r| self.close(r)) {
-                Ok(Some((id, deadline))) => {
+                Ok((id, deadline)) => {
                     self.pending_close.insert(id, (reply, deadline));
                     // A close that completed at once (or a force close) answers now.
                     self.flush_close(id);
                     return;
                 }
-                Ok(None) => return,
                 Err(e) => Err(e),
             },
             "invoice" => rpc::parse(params).and_then(|r| self.invoice(r)),
@@ -1731,10 +1736,7 @@ impl Core {
                 ))
             }
         };
-        let feerate = r
-            .feerate_per_kw
-            .map(|f| FeeRate::from_sat_per_kwu(u64::from(f)))
-            .unwrap_or_else(|| self.funding_feerate());
+        let feerate = self.funding_feerate_or(r.feerate_per_kw);
         let tx = self
             .wallet
             .pay_to(script, amount, feerate)
@@ -1887,10 +1889,7 @@ impl Core {
                 t
             }
         };
-        let feerate = r
-            .feerate_per_kw
-            .map(|f| FeeRate::from_sat_per_kwu(u64::from(f)))
-            .unwrap_or_else(|| self.funding_feerate());
+        let feerate = self.funding_feerate_or(r.feerate_per_kw);
         // BDK answers whether the funds are there before anything is asked of the peer.
         let probe = ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::all_zeros());
         self.wallet
@@ -2048,7 +2047,7 @@ impl Core {
             .ok_or_else(|| RpcError::param("id", "no such channel"))
     }
 
-    fn close(&mut self, r: rpc::CloseRequest) -> Result<Option<(ChannelId, Instant)>, RpcError> {
+    fn close(&mut self, r: rpc::CloseRequest) -> Result<(ChannelId, Instant), RpcError> {
         let id = self.find_channel(&r.id)?;
         let script = match &r.destination {
             Some(d) => self.address("destination", d)?,
@@ -2062,12 +2061,12 @@ impl Core {
         if r.force || timeout.is_zero() {
             self.drive(id, Event::ForceClose)
                 .map_err(|e| RpcError::failed(format!("close: {e}")))?;
-            return Ok(Some((id, Instant::now())));
+            return Ok((id, Instant::now()));
         }
         let feerate = self.closing_feerate();
         self.drive(id, Event::Shutdown { script, feerate })
             .map_err(|e| RpcError::failed(format!("close: {e}")))?;
-        Ok(Some((id, Instant::now() + timeout)))
+        Ok((id, Instant::now() + timeout))
     }
 
     fn invoice(&mut self, r: rpc::InvoiceRequest) -> Result<Value, RpcError> {
