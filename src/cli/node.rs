@@ -336,6 +336,16 @@ fn call(words: Vec<String>, input: &mut Input) -> StepResult {
             socket.display()
         ))
     })?;
+    // Bounded: `pay` answers within its retry_for (default 60 s), `close` within its
+    // unilateraltimeout (default 48 h, as Core Lightning's); nothing waits for ever.
+    let given = |f: &str| params.get(f).and_then(Value::as_u64);
+    let wait = match method.as_str() {
+        "close" => given("unilateraltimeout").unwrap_or(172_800),
+        _ => given("retry_for").unwrap_or(60),
+    } + 60;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(wait)))
+        .map_err(|e| CliError::failure(format!("rpc: {e}")))?;
     let req = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": Value::Object(params)});
     let mut line = serde_json::to_vec(&req).expect("JSON");
     line.push(b'\n');
