@@ -35,6 +35,7 @@ async fn start(
                 max_accepted_htlcs: 483,
                 ..Default::default()
             },
+            dev: false,
         },
         chain.clone(),
     )

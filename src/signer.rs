@@ -369,6 +369,249 @@ impl ChannelSigner {
     }
 }
 
+/// Which of a channel's keys signs an on-chain claim (BOLT 5), named by
+/// role: the signer derives the key itself, so no secret leaves it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "key")]
+pub enum SpendKey {
+    /// The funding key: our anchor.
+    Funding,
+    /// `payment_basepoint`'s secret as is: `to_remote` under `option_static_remotekey`.
+    Payment,
+    /// The delayed payment key of one of our commitments: `to_local` and our HTLC transactions' outputs.
+    DelayedPayment {
+        /// That commitment's `per_commitment_point`.
+        point: PublicKey,
+    },
+    /// Our HTLC key on a commitment (ours or theirs): HTLC transactions and direct HTLC claims.
+    Htlc {
+        /// That commitment's `per_commitment_point`.
+        point: PublicKey,
+    },
+    /// The revocation key of a revoked commitment of theirs: the penalty.
+    Revocation {
+        /// The `per_commitment_secret` they revealed.
+        #[serde(with = "hex::serde")]
+        secret: [u8; 32],
+    },
+}
+
+/// An output we can spend alone, as [`crate::tx::sweep::SpendInput`] but
+/// with the key named rather than held.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClaimInput {
+    /// The output.
+    pub outpoint: bitcoin::OutPoint,
+    /// Its value and scriptPubKey.
+    pub prevout: bitcoin::TxOut,
+    /// The witness script (none for a P2WPKH).
+    pub witness_script: Option<ScriptBuf>,
+    /// The witness items after the signature, hex.
+    #[serde(with = "hex_items")]
+    pub after_sig: Vec<Vec<u8>>,
+    /// Which key signs.
+    pub key: SpendKey,
+    /// nSequence.
+    pub sequence: u32,
+    /// nLockTime, when the script demands one.
+    pub lock_time: Option<u32>,
+}
+
+mod hex_items {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(items: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(items.iter().map(hex::encode))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|h| hex::decode(h).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+impl ClaimInput {
+    /// From a toolkit spend, with the key named instead.
+    pub fn from_spend(s: &crate::tx::sweep::SpendInput, key: SpendKey) -> Self {
+        use crate::tx::sweep::WitnessTemplate;
+        let (witness_script, after_sig) = match &s.template {
+            WitnessTemplate::P2wsh {
+                witness_script,
+                after_sig,
+            } => (Some(witness_script.clone()), after_sig.clone()),
+            WitnessTemplate::P2wpkh => (None, vec![]),
+        };
+        ClaimInput {
+            outpoint: s.outpoint,
+            prevout: s.prevout.clone(),
+            witness_script,
+            after_sig,
+            key,
+            sequence: s.sequence.0,
+            lock_time: s.lock_time.map(|l| l.to_consensus_u32()),
+        }
+    }
+}
+
+/// The holder's half of one of our HTLC transactions (BOLT 3), kept until
+/// it is broadcast: the counterparty's signature was checked when it came.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HtlcSpend {
+    /// The unsigned HTLC-timeout or HTLC-success transaction.
+    pub tx: Transaction,
+    /// The HTLC output's witness script.
+    pub witness_script: ScriptBuf,
+    /// The HTLC output's value.
+    pub amount: bitcoin::Amount,
+    /// The counterparty's signature (SIGHASH_SINGLE|ANYONECANPAY under anchors).
+    pub counterparty_sig: ecdsa::Signature,
+    /// Our commitment's `per_commitment_point`: our HTLC key is derived from it.
+    pub point: PublicKey,
+}
+
+impl ChannelSigner {
+    fn spend_key(&self, k: &SpendKey) -> SecretKey {
+        let point = |p: &PublicKey| PerCommitmentPoint(*p);
+        let derived = match k {
+            SpendKey::Funding => Ok(self.funding),
+            SpendKey::Payment => Ok(self.payment),
+            SpendKey::DelayedPayment { point: p } => {
+                keys::derive_privkey(&self.secp, &self.delayed_payment, &point(p))
+            }
+            SpendKey::Htlc { point: p } => keys::derive_privkey(&self.secp, &self.htlc, &point(p)),
+            SpendKey::Revocation { secret } => match SecretKey::from_slice(secret) {
+                Ok(s) => keys::derive_revocation_privkey(
+                    &self.secp,
+                    &self.revocation,
+                    &PerCommitmentSecret(s),
+                ),
+                Err(_) => Err(keys::KeyError::Degenerate),
+            },
+        };
+        derived.expect("a derivation fails with p ~ 2^-128; secrets were checked when received")
+    }
+
+    fn spend_input(&self, c: &ClaimInput) -> crate::tx::sweep::SpendInput {
+        use crate::tx::sweep::WitnessTemplate;
+        crate::tx::sweep::SpendInput {
+            outpoint: c.outpoint,
+            prevout: c.prevout.clone(),
+            template: match &c.witness_script {
+                Some(ws) => WitnessTemplate::P2wsh {
+                    witness_script: ws.clone(),
+                    after_sig: c.after_sig.clone(),
+                },
+                None => WitnessTemplate::P2wpkh,
+            },
+            key: self.spend_key(&c.key),
+            sequence: bitcoin::Sequence(c.sequence),
+            lock_time: c.lock_time.map(bitcoin::absolute::LockTime::from_consensus),
+        }
+    }
+
+    /// One transaction claiming every input to `destination` at `feerate`,
+    /// the fee taken from the inputs (the toolkit's sweep builder).
+    pub fn sign_claims(
+        &self,
+        inputs: &[ClaimInput],
+        destination: &ScriptBuf,
+        feerate: crate::tx::commitment::FeeratePerKw,
+    ) -> Result<Transaction, crate::tx::sweep::SpendError> {
+        let spends: Vec<_> = inputs.iter().map(|c| self.spend_input(c)).collect();
+        crate::tx::sweep::build_spend(&self.secp, &spends, destination, feerate)
+    }
+
+    /// The witness of input `index` of `tx`, which spends `c` (SIGHASH_ALL):
+    /// a claim in a transaction that also has wallet inputs (an anchor's CPFP).
+    pub fn claim_witness(
+        &self,
+        tx: &Transaction,
+        index: usize,
+        c: &ClaimInput,
+    ) -> bitcoin::Witness {
+        use bitcoin::hashes::Hash;
+        let key = self.spend_key(&c.key);
+        let pubkey = key.public_key(&self.secp);
+        let mut cache = bitcoin::sighash::SighashCache::new(tx);
+        let digest = match &c.witness_script {
+            Some(ws) => cache
+                .p2wsh_signature_hash(index, ws, c.prevout.value, bitcoin::EcdsaSighashType::All)
+                .expect("index in range")
+                .to_byte_array(),
+            None => {
+                let spk =
+                    ScriptBuf::new_p2wpkh(&bitcoin::CompressedPublicKey(pubkey).wpubkey_hash());
+                cache
+                    .p2wpkh_signature_hash(
+                        index,
+                        &spk,
+                        c.prevout.value,
+                        bitcoin::EcdsaSighashType::All,
+                    )
+                    .expect("index in range")
+                    .to_byte_array()
+            }
+        };
+        let sig = self
+            .secp
+            .sign_ecdsa(&bitcoin::secp256k1::Message::from_digest(digest), &key);
+        let mut w = bitcoin::Witness::new();
+        w.push(bitcoin::ecdsa::Signature::sighash_all(sig).to_vec());
+        match &c.witness_script {
+            Some(ws) => {
+                for item in &c.after_sig {
+                    w.push(item);
+                }
+                w.push(ws.as_bytes());
+            }
+            None => w.push(pubkey.serialize()),
+        }
+        w
+    }
+
+    /// The witness of input `index` of `tx`, our HTLC transaction `h` (BOLT 3
+    /// "HTLC-Timeout and HTLC-Success Transactions"): the counterparty's
+    /// signature, ours over the final transaction (which may carry a wallet
+    /// input and change under anchors), and the preimage for a success.
+    pub fn htlc_witness(
+        &self,
+        tx: &Transaction,
+        index: usize,
+        h: &HtlcSpend,
+        preimage: Option<&crate::payment::PaymentPreimage>,
+        anchors: bool,
+    ) -> bitcoin::Witness {
+        use bitcoin::hashes::Hash;
+        let key = self.spend_key(&SpendKey::Htlc { point: h.point });
+        let digest = bitcoin::sighash::SighashCache::new(tx)
+            .p2wsh_signature_hash(
+                index,
+                &h.witness_script,
+                h.amount,
+                bitcoin::EcdsaSighashType::All,
+            )
+            .expect("index in range");
+        let ours = self.secp.sign_ecdsa(
+            &bitcoin::secp256k1::Message::from_digest(digest.to_byte_array()),
+            &key,
+        );
+        let their_type = if anchors {
+            bitcoin::EcdsaSighashType::SinglePlusAnyoneCanPay
+        } else {
+            bitcoin::EcdsaSighashType::All
+        };
+        crate::tx::htlc::htlc_tx_witness(
+            &h.counterparty_sig,
+            their_type,
+            &ours,
+            preimage,
+            &h.witness_script,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,8 @@ struct Party {
     failed: Option<String>,
     ready: bool,
     closed: bool,
+    /// The HTLCs of each commitment of theirs this side signed (what the node stores).
+    remote_commitments: BTreeMap<u64, Vec<lnkit::channel::ledger::HtlcEntry>>,
 }
 
 struct Pair {
@@ -107,6 +109,7 @@ impl Party {
             failed: None,
             ready: false,
             closed: false,
+            remote_commitments: BTreeMap::new(),
         }
     }
 }
@@ -253,6 +256,9 @@ impl Pair {
                 Action::Closed => self.party(from_a).closed = true,
                 Action::Failed { reason } => self.party(from_a).failed = Some(reason),
                 Action::Disconnect => self.disconnect(),
+                Action::RemoteCommitment { number, htlcs } => {
+                    self.party(from_a).remote_commitments.insert(number, htlcs);
+                }
             }
         }
     }

@@ -35,6 +35,7 @@ async fn node(net: &Net, name: &str) -> NodeHandle {
             commit_time: Duration::from_millis(5),
             poll_interval: Duration::from_millis(50),
             channel: lnkit::channel::Config::default(),
+            dev: true,
         },
         net.chain.clone(),
     )

@@ -55,7 +55,7 @@ impl Channel {
             shutdown: ShutdownState::default(),
             failure: None,
             incoming: Default::default(),
-            funding_spend: None,
+            onchain: None,
         }
     }
 

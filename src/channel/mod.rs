@@ -34,9 +34,8 @@ use crate::shachain::{self, CommitmentNumber, Index};
 use crate::signer::ChannelSigner;
 use crate::tx::close::{ClosingParams, SimpleCloseVariant};
 use crate::tx::commitment::{
-    build_commitment, commitment_cost, is_trimmed, obscuring_factor, ChannelType, CommitmentKeys,
-    CommitmentParams, CommitmentTransaction, CounterpartyBasepoints, FeeratePerKw,
-    HolderBasepoints, Htlc, HtlcDirection, Side, HTLC_OUTPUT_WEIGHT,
+    build_commitment, commitment_cost, is_trimmed, obscuring_factor, ChannelType, CommitmentParams,
+    CommitmentTransaction, FeeratePerKw, Htlc, HtlcDirection, Side, HTLC_OUTPUT_WEIGHT,
 };
 use crate::tx::funding::{funding_spend_sighash, funding_witness};
 use ledger::{Commit, HtlcEntry, Ledger, Update, View};
@@ -291,6 +290,14 @@ pub enum Action {
     },
     /// The peer broke the protocol and the connection should end (after a `warning`).
     Disconnect,
+    /// We signed their commitment `number` holding `htlcs`: store them with
+    /// this step, for the penalty should they broadcast it once revoked (BOLT 5).
+    RemoteCommitment {
+        /// Its commitment number.
+        number: u64,
+        /// Its HTLCs.
+        htlcs: Vec<HtlcEntry>,
+    },
 }
 
 /// How an HTLC we offered was resolved.
@@ -307,6 +314,8 @@ pub enum Outcome {
         /// `sha256_of_onion`.
         sha256_of_onion: [u8; 32],
     },
+    /// Timed out (or trimmed, or absent) on chain, irrevocably (BOLT 5).
+    FailedOnChain,
 }
 
 /// A command the channel cannot carry out now. Nothing changed.
@@ -508,9 +517,10 @@ pub struct Channel {
     /// HTLCs the peer offered that are irrevocably committed and that we
     /// have not irrevocably removed: what a restarted node must still decide.
     pub incoming: std::collections::BTreeMap<u64, Box<UpdateAddHtlc>>,
-    /// The transaction that spent the funding output, its height, and what it is (BOLT 5).
+    /// What spent the funding output, and the resolution of every output
+    /// of ours it left (BOLT 5).
     #[serde(default)]
-    pub funding_spend: Option<(Txid, u32, onchain::FundingSpend)>,
+    pub onchain: Option<Box<onchain::Resolution>>,
 }
 
 /// The channel's view of a `commitment_signed`'s commitment.
@@ -682,21 +692,7 @@ impl Channel {
             Side::Local => (&self.ours, theirs),
             Side::Remote => (theirs, &self.ours),
         };
-        let keys = CommitmentKeys::derive(
-            &bitcoin::secp256k1::Secp256k1::verification_only(),
-            &point,
-            &HolderBasepoints {
-                delayed_payment: h.pubkeys.delayed_payment_basepoint(),
-                htlc: h.pubkeys.htlc_basepoint(),
-            },
-            &CounterpartyBasepoints {
-                revocation: c.pubkeys.revocation_basepoint(),
-                payment: c.pubkeys.payment_basepoint(),
-                htlc: c.pubkeys.htlc_basepoint(),
-            },
-            self.channel_type,
-        )
-        .map_err(|e| e.to_string())?;
+        let keys = self.keys_for(holder, point)?;
         let (opener_pb, accepter_pb) = match self.opener {
             Side::Local => (&self.ours.pubkeys.payment, &theirs.pubkeys.payment),
             Side::Remote => (&theirs.pubkeys.payment, &self.ours.pubkeys.payment),

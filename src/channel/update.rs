@@ -175,7 +175,16 @@ impl Channel {
             Ok(msg) => {
                 self.ledger.remote_next = Some(next);
                 self.last_sent = Some(LastSent::CommitmentSigned);
-                vec![Action::Persist, Action::Send(msg)]
+                let htlcs: Vec<_> = self.ledger.view_of(&next).htlcs.into_values().collect();
+                let mut out = vec![Action::Persist];
+                if !htlcs.is_empty() {
+                    out.push(Action::RemoteCommitment {
+                        number: next.number,
+                        htlcs,
+                    });
+                }
+                out.push(Action::Send(msg));
+                out
             }
             Err(e) => self.fail_channel(
                 signer,

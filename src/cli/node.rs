@@ -74,6 +74,9 @@ pub struct RunArgs {
     /// The log filter: error, warn, info (default), debug, trace.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+    /// Enable developer methods (`dev-broadcast-revoked`), for tests; never on a node with real funds.
+    #[arg(long)]
+    dev: bool,
 }
 
 /// Flags of `lnkit node schema`.
@@ -212,6 +215,7 @@ fn run_node(a: RunArgs, input: &Input) -> StepResult {
         commit_time: Duration::from_millis(commit_ms),
         poll_interval: Duration::from_millis(500),
         channel: crate::channel::Config::default(),
+        dev: a.dev,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -108,6 +108,7 @@ async fn start(
             commit_time: Duration::from_millis(10),
             poll_interval: Duration::from_millis(50),
             channel: crate::channel::Config::default(),
+            dev: false,
         },
         chain.clone(),
     )

@@ -36,6 +36,9 @@ use crate::tx::commitment::{ChannelType, FeeratePerKw, Side};
 use crate::wire::message::{self as wire_msg, Message, Value as WireValue};
 use crate::wire::tlv::DecodedRecord;
 
+mod hold;
+mod resolve;
+
 /// A chain shared by the nodes of one process (the demo) or owned by one.
 pub type SharedChain = Arc<dyn Regtest + Send + Sync>;
 
@@ -56,6 +59,8 @@ pub struct NodeOptions {
     pub poll_interval: Duration,
     /// Channel policy.
     pub channel: channel::Config,
+    /// Developer methods (`dev-broadcast-revoked`); off by default.
+    pub dev: bool,
 }
 
 /// Why a node could not start.
@@ -289,6 +294,8 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
     }
     core.funding_from_chain();
     core.redecide_incoming();
+    // Claims and commitments in flight go out again (a mempool may have lost them).
+    core.drive_onchain();
     info!(node_id = %node_id, listen = ?listen, height = core.follower.tip().height, "node started");
     let (done_tx, done) = oneshot::channel();
     tokio::spawn(async move {
@@ -896,6 +903,7 @@ impl Core {
         let Some(ch) = self.channels.remove(&id) else {
             return;
         };
+        let signer = self.signer(ch.key_index);
         let id = ch.id;
         if ch.temporary_id != id {
             if let Some(reply) = self.pending_open.remove(&ch.temporary_id) {
@@ -948,11 +956,13 @@ impl Core {
                 Action::HtlcReceived(add) => {
                     let decision = if ch.over_dust_exposure(add) {
                         warn!(channel = %id, htlc = add.id, "failing a dust HTLC: the dust exposure is over max_dust_htlc_exposure_msat");
-                        self.fail_temporary(add)
+                        Some(self.fail_temporary(add))
                     } else {
                         self.decide(add)
                     };
-                    queue.push_back((id, decision));
+                    if let Some(d) = decision {
+                        queue.push_back((id, d));
+                    }
                 }
                 Action::PreimageLearned { id: htlc, preimage } => {
                     if let Some(mut rec) = self.payment_of(id, *htlc, &payments) {
@@ -985,6 +995,7 @@ impl Core {
                             Outcome::Failed(reason) if reason.is_empty() => "the HTLC was dropped before it was committed".to_string(),
                             Outcome::Failed(reason) => pay::read_failure(&ss, reason),
                             Outcome::Malformed { failure_code, .. } => format!("the payee could not read the onion (failure code {failure_code:#06x})"),
+                            Outcome::FailedOnChain => "the channel closed on chain and the HTLC timed out there".to_string(),
                             Outcome::Fulfilled(_) => unreachable!("filtered above"),
                         };
                         rec.status = "failed".into();
@@ -1046,6 +1057,17 @@ impl Core {
                 } else if persist && (ch.funding_outpoint.is_some() || ch.opener == Side::Local) {
                     b.put_channel(&ch)?;
                 }
+                for a in &actions {
+                    if let Action::RemoteCommitment { number, htlcs } = a {
+                        b.put_remote_commitment(&ch.id, *number, htlcs)?;
+                    }
+                }
+                if self.opts.dev && persist {
+                    if let Some(tx) = ch.signed_local_commitment(&signer) {
+                        let hex = bitcoin::consensus::encode::serialize_hex(&tx);
+                        b.put_dev_commitment(&ch.id, ch.ledger.local.number, &hex)?;
+                    }
+                }
                 for i in &invoices {
                     b.put_invoice(i)?;
                 }
@@ -1061,6 +1083,7 @@ impl Core {
         }
         let peer = ch.peer;
         let funding_txid = ch.funding_txid();
+        let funding_outpoint = ch.funding_outpoint;
         let closing = ch.shutdown.closing_txs.last().cloned();
         if !forget {
             self.channels.insert(id, ch);
@@ -1072,7 +1095,19 @@ impl Core {
             match a {
                 Action::Send(m) => self.send(&peer, &m),
                 Action::Broadcast(tx) => {
-                    self.broadcast(&tx);
+                    let ours = closing.as_ref() != Some(&tx)
+                        && Some(tx.compute_txid()) != funding_txid
+                        && tx
+                            .input
+                            .iter()
+                            .any(|i| Some(i.previous_output) == funding_outpoint);
+                    if ours {
+                        // Our commitment: its resolution broadcasts it, with a CPFP if it needs one.
+                        self.start_resolution(id, &tx);
+                        self.drive_onchain();
+                    } else {
+                        self.broadcast(&tx);
+                    }
                     if Some(tx.compute_txid()) == funding_txid {
                         if let Some(reply) = self.pending_open.remove(&id) {
                             let ch = &self.channels[&id];
@@ -1117,8 +1152,9 @@ impl Core {
             })
             .collect();
         for (id, add) in pending {
-            let decision = self.decide(&add);
-            let _ = self.drive(id, decision);
+            if let Some(decision) = self.decide(&add) {
+                let _ = self.drive(id, decision);
+            }
         }
     }
 
@@ -1154,7 +1190,7 @@ impl Core {
     }
 
     /// The payee's answer to an irrevocably committed HTLC.
-    fn decide(&mut self, add: &channel::UpdateAddHtlc) -> Event {
+    fn decide(&mut self, add: &channel::UpdateAddHtlc) -> Option<Event> {
         let mut inv = self
             .store
             .invoice(&add.payment_hash.to_string())
@@ -1185,20 +1221,27 @@ impl Core {
                 }
                 info!(label = %inv.label, amount_msat = add.amount.0, "invoice paid");
                 self.staged_invoices.push(inv);
-                Event::Fulfill {
+                Some(Event::Fulfill {
                     id: add.id,
                     preimage,
-                }
+                })
             }
             Decision::Fail(reason, why) => {
                 info!(htlc = add.id, "failing an incoming HTLC: {why}");
-                Event::Fail { id: add.id, reason }
+                Some(Event::Fail { id: add.id, reason })
             }
-            Decision::Malformed(sha256_of_onion, failure_code) => Event::FailMalformed {
+            Decision::Malformed(sha256_of_onion, failure_code) => Some(Event::FailMalformed {
                 id: add.id,
                 sha256_of_onion,
                 failure_code,
-            },
+            }),
+            Decision::Hold => {
+                info!(
+                    htlc = add.id,
+                    "holding an incoming HTLC for its hold invoice"
+                );
+                None
+            }
         }
     }
 
@@ -1255,10 +1298,10 @@ impl Core {
             .map(|t| (t, ()))
             .collect();
         for h in &blocks.disconnected {
-            // A reorg that takes the spend away: the channel is watched again.
+            // A reorg: what its blocks confirmed is undone, and redone as the new branch says.
             for c in self.channels.values_mut() {
-                if c.funding_spend.as_ref().is_some_and(|(_, at, _)| at >= h) {
-                    c.funding_spend = None;
+                if let Some(r) = c.onchain.as_mut() {
+                    r.block_disconnected(*h);
                 }
             }
         }
@@ -1267,6 +1310,7 @@ impl Core {
                 warn!("wallet: block {height}: {e}");
             }
             self.watch_funding_spends(block, *height);
+            self.resolutions_block(block, *height);
             for (i, tx) in block.txdata.iter().enumerate() {
                 let txid = tx.compute_txid();
                 if watching.contains_key(&txid) {
@@ -1275,38 +1319,29 @@ impl Core {
             }
         }
         let tip = self.follower.tip();
+        // The resolutions first, then the tip: a crash between the two replays blocks, never skips them.
+        self.persist_resolutions();
         if let Ok(b) = self.store.batch() {
             let _ = b.set_meta("tip_height", &tip.height.to_string());
             let _ = b.set_meta("tip_hash", &tip.hash.to_string());
             let _ = b.commit();
         }
         self.update_depths();
+        self.drive_onchain();
     }
 
-    /// BOLT 5: a transaction spending a funding output is classified and remembered.
-    fn watch_funding_spends(&mut self, block: &Block, height: u32) {
+    /// BOLT 5: a transaction spending a funding output starts the channel's resolution.
+    fn watch_funding_spends(&mut self, block: &Block, _height: u32) {
         let funding: HashMap<bitcoin::OutPoint, ChannelId> = self
             .channels
             .values()
-            .filter(|c| c.funding_spend.is_none())
+            .filter(|c| c.onchain.as_ref().is_none_or(|r| r.confirmed_at.is_none()))
             .filter_map(|c| Some((c.funding_outpoint?, c.id)))
             .collect();
         for tx in &block.txdata {
             for input in &tx.input {
-                let Some(id) = funding.get(&input.previous_output).copied() else {
-                    continue;
-                };
-                let Some(signer) = self.signer_for(id) else {
-                    continue;
-                };
-                let ch = self.channels.get_mut(&id).expect("listed");
-                let kind = ch.classify_spend(&signer, tx);
-                info!(channel = %id, txid = %tx.compute_txid(), height, kind = kind.name(), "funding output spent");
-                ch.funding_spend = Some((tx.compute_txid(), height, kind));
-                let ch = ch.clone();
-                if let Ok(b) = self.store.batch() {
-                    let _ = b.put_channel(&ch);
-                    let _ = b.commit();
+                if let Some(id) = funding.get(&input.previous_output).copied() {
+                    self.start_resolution(id, tx);
                 }
             }
         }
@@ -1547,8 +1582,15 @@ impl Core {
                 }
                 Err(e) => Err(e),
             },
+            "settleinvoice" => rpc::parse(params).and_then(|r| self.settleinvoice(r)),
+            "cancelinvoice" => rpc::parse(params).and_then(|r| self.cancelinvoice(r)),
             "listinvoices" => rpc::parse(params).and_then(|r| self.listinvoices(r)),
             "listpays" => rpc::parse(params).and_then(|r| self.listpays(r)),
+            "listclosedchannels" => rpc::parse(params).and_then(|r| self.listclosedchannels(r)),
+            "bumpfee" => rpc::parse(params).and_then(|r| self.bumpfee(r)),
+            "dev-broadcast-revoked" => {
+                rpc::parse(params).and_then(|r| self.dev_broadcast_revoked(r))
+            }
             "stop" => match rpc::parse::<rpc::StopRequest>(params) {
                 Ok(_) => {
                     self.stop = Some(reply);
@@ -1706,7 +1748,11 @@ impl Core {
                 funding_output: c.funding_outpoint.map(|o| o.vout),
             })
             .collect();
-        to_value(rpc::ListfundsResponse { outputs, channels })
+        to_value(rpc::ListfundsResponse {
+            outputs,
+            channels,
+            sweeps: self.pending_sweeps(),
+        })
     }
 
     fn address(&self, field: &str, s: &str) -> Result<ScriptBuf, RpcError> {
@@ -1992,20 +2038,20 @@ impl Core {
                         .iter()
                         .map(|t| t.compute_txid().to_string())
                         .collect(),
-                    funding_spend: c.funding_spend.as_ref().map(|(txid, h, kind)| {
+                    funding_spend: c.onchain.as_ref().and_then(|r| {
                         use channel::onchain::FundingSpend as F;
-                        rpc::FundingSpendInfo {
-                            txid: txid.to_string(),
-                            blockheight: *h,
-                            kind: kind.name().into(),
-                            commitment_number: match kind {
+                        Some(rpc::FundingSpendInfo {
+                            txid: r.txid().to_string(),
+                            blockheight: r.confirmed_at?,
+                            kind: r.spend.name().into(),
+                            commitment_number: match r.spend {
                                 F::MutualClose => None,
                                 F::OurCommitment { number }
                                 | F::TheirCommitment { number }
                                 | F::Revoked { number }
-                                | F::Future { number } => Some(*number),
+                                | F::Future { number } => Some(number),
                             },
-                        }
+                        })
                     }),
                 }
             })
@@ -2097,16 +2143,34 @@ impl Core {
                 message: format!("label: an invoice labelled `{}` exists", r.label),
             });
         }
-        let preimage = match &r.preimage {
-            Some(p) => PaymentPreimage(
+        let preimage = match (&r.preimage, &r.payment_hash) {
+            (Some(_), Some(_)) => {
+                return Err(RpcError::param(
+                    "payment_hash",
+                    "give a preimage or (for a hold invoice) a payment_hash, not both",
+                ))
+            }
+            (Some(p), None) => Some(PaymentPreimage(
                 hex::decode(p)
                     .ok()
                     .and_then(|b| b.try_into().ok())
                     .ok_or_else(|| RpcError::param("preimage", "32 bytes of hex are expected"))?,
-            ),
-            None => PaymentPreimage(random32()),
+            )),
+            (None, Some(_)) => None,
+            (None, None) => Some(PaymentPreimage(random32())),
         };
-        let hash = preimage.payment_hash();
+        let hash = match (&preimage, &r.payment_hash) {
+            (Some(p), _) => p.payment_hash(),
+            (None, Some(h)) => PaymentHash(
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| {
+                        RpcError::param("payment_hash", "32 bytes of hex are expected")
+                    })?,
+            ),
+            (None, None) => unreachable!("a preimage is drawn when neither is given"),
+        };
         if self
             .store
             .invoices()
@@ -2145,7 +2209,7 @@ impl Core {
             label: r.label,
             bolt11: bolt11.clone(),
             payment_hash: hash.to_string(),
-            preimage: hex::encode(preimage.0),
+            preimage: preimage.map(|p| hex::encode(p.0)).unwrap_or_default(),
             payment_secret: hex::encode(secret),
             amount_msat: amount.map(|a| a.0),
             description: r.description,
@@ -2155,6 +2219,8 @@ impl Core {
             paid_at: None,
             amount_received_msat: None,
             paid_by: None,
+            hold: preimage.is_none(),
+            canceled: false,
         };
         let b = self.store.batch().map_err(RpcError::failed)?;
         b.put_invoice(&rec).map_err(RpcError::failed)?;

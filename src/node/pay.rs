@@ -73,6 +73,8 @@ pub enum Decision {
     Fail(Vec<u8>, String),
     /// The onion is not for us (BADONION): `update_fail_malformed_htlc`.
     Malformed([u8; 32], u16),
+    /// A hold invoice without its preimage yet: the HTLC waits.
+    Hold,
 }
 
 fn code(name: &str) -> u16 {
@@ -153,9 +155,13 @@ pub fn decide(
     let Some(inv) = invoice else {
         return unknown("no invoice has this payment_hash".into());
     };
-    let Ok(preimage) = <[u8; 32]>::try_from(hex::decode(&inv.preimage).unwrap_or_default()) else {
+    let preimage = <[u8; 32]>::try_from(hex::decode(&inv.preimage).unwrap_or_default()).ok();
+    if inv.canceled {
+        return unknown("the invoice was cancelled".into());
+    }
+    if preimage.is_none() && !inv.hold {
         return unknown("the invoice's preimage is unreadable".into());
-    };
+    }
     let secret = hex::decode(&inv.payment_secret).unwrap_or_default();
     if payload.outgoing_cltv != htlc.cltv_expiry {
         let m = FailureMessage {
@@ -195,8 +201,8 @@ pub fn decide(
     }
     if let Some((c, id)) = &inv.paid_by {
         // The same HTLC again (we restarted before our fulfil was stored): fulfil it again.
-        if c == channel && *id == htlc.id {
-            return Decision::Fulfill(PaymentPreimage(preimage));
+        if let (true, Some(p)) = (c == channel && *id == htlc.id, preimage) {
+            return Decision::Fulfill(PaymentPreimage(p));
         }
         return unknown("the invoice is already paid".into());
     }
@@ -218,7 +224,10 @@ pub fn decide(
             htlc.cltv_expiry.0, inv.min_final_cltv_expiry_delta
         ));
     }
-    Decision::Fulfill(PaymentPreimage(preimage))
+    match preimage {
+        Some(p) => Decision::Fulfill(PaymentPreimage(p)),
+        None => Decision::Hold,
+    }
 }
 
 /// `temporary_channel_failure` wrapped for the sender of `htlc`, when its onion peels.

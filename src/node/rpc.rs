@@ -126,6 +126,132 @@ pub struct ListfundsResponse {
     pub outputs: Vec<FundsOutput>,
     /// In channels.
     pub channels: Vec<FundsChannel>,
+    /// Outputs of closed channels on their way back to the wallet (LND's `pendingsweeps`).
+    pub sweeps: Vec<PendingSweep>,
+}
+
+/// An output of a closed channel that is ours (or contested) and not yet swept for good.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PendingSweep {
+    /// The channel.
+    pub channel_id: String,
+    /// `txid:vout`.
+    pub outpoint: String,
+    /// `to_local`, `to_remote`, `htlc_timeout`, `htlc_success`, `htlc_claim_preimage`, `htlc_claim_timeout`, `htlc_second_stage` or `penalty`.
+    pub kind: String,
+    /// Its value.
+    pub amount_msat: u64,
+    /// The first block height our claim can be in (none: its parent is not confirmed, or a preimage is missing).
+    pub matures_at: Option<u32>,
+    /// `waiting`, `broadcast` (our claim is in flight), `spent` (waiting for 6 confirmations) or `lost` (the counterparty took it).
+    pub status: String,
+    /// Our claim, when broadcast.
+    pub claim_txid: Option<String>,
+    /// Its feerate, sat per 1000 weight.
+    pub claim_feerate_perkw: Option<u32>,
+}
+
+/// `listclosedchannels`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListclosedchannelsRequest {
+    /// Only channels with this peer.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// A channel whose every output is resolved (Core Lightning's `listclosedchannels`).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ClosedChannel {
+    /// The peer.
+    pub peer_id: String,
+    /// The channel.
+    pub channel_id: String,
+    /// Its short channel id.
+    pub short_channel_id: Option<String>,
+    /// `local` or `remote`.
+    pub opener: String,
+    /// The funding transaction.
+    pub funding_txid: String,
+    /// The channel's capacity.
+    pub total_msat: u64,
+    /// Our balance when its funding was spent.
+    pub final_to_us_msat: u64,
+    /// `mutual_close`, `our_commitment`, `their_commitment`, `revoked_commitment` or `future_commitment`.
+    pub close_cause: String,
+    /// The transaction that spent the funding output.
+    pub closing_txid: String,
+    /// What our claims swept back to the wallet, after their fees.
+    pub swept_msat: u64,
+    /// What our claims paid in fees (CPFP children, HTLC transactions, sweeps).
+    pub onchain_fees_msat: u64,
+    /// The height at which everything was final (6 confirmations).
+    pub resolved_at: u32,
+}
+
+/// `listclosedchannels`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListclosedchannelsResponse {
+    /// The channels.
+    pub closedchannels: Vec<ClosedChannel>,
+}
+
+/// `settleinvoice`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettleinvoiceRequest {
+    /// The preimage of a hold invoice's hash, hex.
+    pub preimage: String,
+}
+
+/// `cancelinvoice`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelinvoiceRequest {
+    /// The hold invoice's payment hash, hex.
+    pub payment_hash: String,
+}
+
+/// `bumpfee`: raise the feerate of a closing channel's pending claims (LND's `bumpforceclosefee`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BumpfeeRequest {
+    /// A channel id, short channel id or peer id.
+    pub id: String,
+    /// The new feerate, sat per 1000 weight: above the current one.
+    pub feerate_perkw: u32,
+}
+
+/// `bumpfee`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct BumpfeeResponse {
+    /// The transactions broadcast at the new feerate.
+    pub txids: Vec<String>,
+    /// The feerate now in force.
+    pub feerate_perkw: u32,
+}
+
+/// `dev-broadcast-revoked` (only with `--dev`): broadcast one of our old,
+/// revoked commitments, to stage a breach in a test (as Core Lightning's `dev-sign-last-tx`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DevBroadcastRevokedRequest {
+    /// A channel id, short channel id or peer id.
+    pub id: String,
+    /// The commitment number (default: the one before the current one).
+    #[serde(default)]
+    pub number: Option<u64>,
+}
+
+/// `dev-broadcast-revoked`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct DevBroadcastRevokedResponse {
+    /// The commitment number.
+    pub number: u64,
+    /// Its transaction, hex.
+    pub tx: String,
+    /// Its id.
+    pub txid: String,
 }
 
 /// `withdraw`.
@@ -406,6 +532,10 @@ pub struct InvoiceRequest {
     /// A preimage to use, hex (default: random).
     #[serde(default)]
     pub preimage: Option<String>,
+    /// A hold invoice (LND's `addholdinvoice`): only the hash is given, hex;
+    /// HTLCs paying it wait, unanswered, for `settleinvoice` or `cancelinvoice`.
+    #[serde(default)]
+    pub payment_hash: Option<String>,
     /// `min_final_cltv_expiry_delta` (default 18).
     #[serde(default)]
     pub cltv: Option<u32>,
@@ -601,8 +731,13 @@ methods! {
     "close", CloseRequest, CloseResponse, "close a channel: mutual, or unilateral after a timeout";
     "invoice", InvoiceRequest, InvoiceResponse, "create a BOLT 11 invoice";
     "pay", PayRequest, PayResponse, "pay a BOLT 11 invoice";
+    "settleinvoice", SettleinvoiceRequest, EmptyResponse, "settle a hold invoice with its preimage: its HTLCs are fulfilled (on chain too)";
+    "cancelinvoice", CancelinvoiceRequest, EmptyResponse, "cancel a hold invoice: its HTLCs are failed";
     "listinvoices", ListinvoicesRequest, ListinvoicesResponse, "invoices and their status";
     "listpays", ListpaysRequest, ListpaysResponse, "payments and their status";
+    "listclosedchannels", ListclosedchannelsRequest, ListclosedchannelsResponse, "channels whose every output is resolved on chain";
+    "bumpfee", BumpfeeRequest, BumpfeeResponse, "raise the feerate of a closing channel's pending claims";
+    "dev-broadcast-revoked", DevBroadcastRevokedRequest, DevBroadcastRevokedResponse, "--dev only: broadcast an old revoked commitment of ours (to test a breach)";
     "stop", StopRequest, StopResponse, "shut the node down";
 }
 

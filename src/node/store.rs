@@ -10,10 +10,11 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use crate::channel::ledger::HtlcEntry;
 use crate::channel::{Channel, ChannelId};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Each step takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -36,6 +37,15 @@ const MIGRATIONS: &[&str] = &[
                          htlc_id = json_extract(record, '$.htlc_id');
      CREATE UNIQUE INDEX payments_by_htlc ON payments (channel_id, htlc_id);
      CREATE INDEX payments_by_hash ON payments (payment_hash);",
+    // 2 -> 3: the HTLCs of each commitment of theirs we signed (for a penalty
+    // once it is revoked, BOLT 5), and, in --dev mode only, our own signed
+    // commitments (to stage a breach).
+    "CREATE TABLE remote_commitments (
+        channel_id BLOB NOT NULL, number INTEGER NOT NULL, htlcs TEXT NOT NULL,
+        PRIMARY KEY (channel_id, number));
+     CREATE TABLE dev_commitments (
+        channel_id BLOB NOT NULL, number INTEGER NOT NULL, tx TEXT NOT NULL,
+        PRIMARY KEY (channel_id, number));",
 ];
 
 /// A store failure.
@@ -84,6 +94,12 @@ pub struct InvoiceRecord {
     /// The HTLC that paid it (channel id, HTLC id): a restart fulfils that one again.
     #[serde(default)]
     pub paid_by: Option<(String, u64)>,
+    /// A hold invoice: its HTLCs wait for `settleinvoice` (which fills `preimage`) or `cancelinvoice`.
+    #[serde(default)]
+    pub hold: bool,
+    /// Cancelled: its HTLCs are failed.
+    #[serde(default)]
+    pub canceled: bool,
 }
 
 /// A payment as stored.
@@ -156,6 +172,42 @@ impl Store {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// The HTLCs of their commitment `number` (none stored: it had none).
+    pub fn remote_commitment(
+        &self,
+        id: &ChannelId,
+        number: u64,
+    ) -> Result<Vec<HtlcEntry>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT htlcs FROM remote_commitments WHERE channel_id = ?1 AND number = ?2",
+                params![&id.0[..], number as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match json {
+            Some(j) => serde_json::from_str(&j)?,
+            None => vec![],
+        })
+    }
+
+    /// `--dev`: our signed commitment `number`, hex.
+    pub fn dev_commitment(
+        &self,
+        id: &ChannelId,
+        number: u64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT tx FROM dev_commitments WHERE channel_id = ?1 AND number = ?2",
+                params![&id.0[..], number as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Start a transaction: everything written through it lands together.
@@ -328,6 +380,34 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// The HTLCs of their commitment `number`, stored when we signed it.
+    pub fn put_remote_commitment(
+        &self,
+        id: &ChannelId,
+        number: u64,
+        htlcs: &[HtlcEntry],
+    ) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT OR REPLACE INTO remote_commitments (channel_id, number, htlcs) VALUES (?1, ?2, ?3)",
+            params![&id.0[..], number as i64, serde_json::to_string(htlcs)?],
+        )?;
+        Ok(())
+    }
+
+    /// `--dev`: our signed commitment `number`, to broadcast once revoked.
+    pub fn put_dev_commitment(
+        &self,
+        id: &ChannelId,
+        number: u64,
+        tx: &str,
+    ) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT OR REPLACE INTO dev_commitments (channel_id, number, tx) VALUES (?1, ?2, ?3)",
+            params![&id.0[..], number as i64, tx],
+        )?;
+        Ok(())
+    }
+
     /// Commit: durable when this returns.
     pub fn commit(self) -> Result<(), StoreError> {
         Ok(self.0.commit()?)
@@ -390,7 +470,7 @@ mod tests {
         .unwrap();
         drop(conn);
         let mut s = Store::open(&path).unwrap();
-        assert_eq!(s.version().unwrap(), 2);
+        assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
         let found = s
             .payment_by_htlc(&hex::encode([2; 32]), 7)
             .unwrap()

@@ -15,6 +15,31 @@ use crate::signer::NodeSeed;
 pub struct Wallet {
     /// `[bip84, bip86]`.
     wallets: Vec<(PersistedWallet<Connection>, Connection)>,
+    /// Coins spent by our unconfirmed on-chain claims: no other transaction may take them.
+    reserved: Vec<OutPoint>,
+}
+
+/// An output we sign ourselves (a channel's anchor or HTLC output), to be
+/// spent with wallet coins that pay the fee.
+#[derive(Clone, Debug)]
+pub struct ForeignInput {
+    /// The output.
+    pub outpoint: OutPoint,
+    /// Its value and script.
+    pub txout: bitcoin::TxOut,
+    /// The weight of its witness, serialized (with maximum-size signatures).
+    pub satisfaction_weight: bitcoin::Weight,
+    /// Its nSequence.
+    pub sequence: bitcoin::Sequence,
+}
+
+/// How a transaction with a foreign input pays its fee.
+#[derive(Clone, Copy, Debug)]
+pub enum FeeTarget {
+    /// At this rate.
+    Rate(FeeRate),
+    /// This much (a CPFP child paying for its parent too).
+    Absolute(Amount),
 }
 
 /// A wallet failure.
@@ -84,6 +109,7 @@ impl Wallet {
                 open_one(path, seed, false)?,
                 open_one(&tr_path, seed, true)?,
             ],
+            reserved: vec![],
         })
     }
 
@@ -190,7 +216,7 @@ impl Wallet {
                     b.drain_wallet().drain_to(script.clone());
                 }
             }
-            b.fee_rate(feerate);
+            b.fee_rate(feerate).unspendable(self.reserved.clone());
             let mut psbt = match b.finish() {
                 Ok(p) => p,
                 Err(bdk_wallet::error::CreateTxError::CoinSelection(e)) => {
@@ -211,6 +237,86 @@ impl Wallet {
         }
         let needed = needed.max(amount.map(|a| a.to_sat()).unwrap_or(1));
         Err(WalletError::Insufficient { available, needed })
+    }
+
+    /// The coins our unconfirmed claims hold.
+    pub fn set_reserved(&mut self, reserved: Vec<OutPoint>) {
+        self.reserved = reserved;
+    }
+
+    /// A transaction spending `foreign` as input 0 and paying `outputs`
+    /// first, in order, with confirmed wallet coins (BDK's coin selection)
+    /// and change paying `fee`. The wallet's inputs are signed; input 0's
+    /// witness is the caller's. Returns it and the wallet coins it spends.
+    pub fn fund_foreign(
+        &mut self,
+        foreign: &ForeignInput,
+        outputs: &[bitcoin::TxOut],
+        lock_time: bitcoin::absolute::LockTime,
+        fee: FeeTarget,
+    ) -> Result<(Transaction, Vec<OutPoint>), WalletError> {
+        let available = self.balance().0.to_sat();
+        let mut last = None;
+        for (w, _) in &mut self.wallets {
+            let change = w
+                .next_unused_address(KeychainKind::Internal)
+                .script_pubkey();
+            let mut b = w.build_tx();
+            b.ordering(bdk_wallet::TxOrdering::Untouched)
+                .version(2)
+                .nlocktime(lock_time)
+                .only_witness_utxo()
+                // A fee input must not wait: BIP 68 locks of the claim apply to every input of version 2.
+                .exclude_unconfirmed()
+                .unspendable(self.reserved.clone())
+                .add_foreign_utxo_with_sequence(
+                    foreign.outpoint,
+                    bdk_wallet::bitcoin::psbt::Input {
+                        witness_utxo: Some(foreign.txout.clone()),
+                        ..Default::default()
+                    },
+                    foreign.satisfaction_weight,
+                    foreign.sequence,
+                )
+                .map_err(bdk)?;
+            for o in outputs {
+                b.add_recipient(o.script_pubkey.clone(), o.value);
+            }
+            if outputs.is_empty() {
+                b.drain_to(change);
+            }
+            match fee {
+                FeeTarget::Rate(r) => b.fee_rate(r),
+                FeeTarget::Absolute(a) => b.fee_absolute(a),
+            };
+            let mut psbt = match b.finish() {
+                Ok(p) => p,
+                Err(e) => {
+                    last = Some(e.to_string());
+                    continue;
+                }
+            };
+            let opts = SignOptions {
+                trust_witness_utxo: true,
+                ..Default::default()
+            };
+            w.sign(&mut psbt, opts).map_err(bdk)?;
+            let tx = psbt.clone().extract_tx_unchecked_fee_rate();
+            if tx.input.first().map(|i| i.previous_output) != Some(foreign.outpoint) {
+                return Err(WalletError::Bdk("the claim is not input 0".into()));
+            }
+            let wallet_inputs = tx.input[1..].iter().map(|i| i.previous_output).collect();
+            w.cancel_tx(&tx);
+            self.persist()?;
+            return Ok((tx, wallet_inputs));
+        }
+        match last {
+            Some(e) if !e.contains("Insufficient") => Err(WalletError::Bdk(e)),
+            _ => Err(WalletError::Insufficient {
+                available,
+                needed: 0,
+            }),
+        }
     }
 
     /// The network.

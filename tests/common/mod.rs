@@ -4,6 +4,7 @@
 
 pub mod bitcoind;
 pub mod graphs;
+pub mod inprocess;
 pub mod node;
 pub mod schema;
 pub mod vectors;

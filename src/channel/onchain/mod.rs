@@ -4,6 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+mod resolve;
+pub use resolve::{
+    ClaimTx, Fate, HtlcOutcome, OnchainEvent, OutputState, Resolution, Role, Spender, Watched,
+    ANTI_REORG_DELAY,
+};
+
 use super::*;
 use crate::tx::commitment::obscured_commitment_number;
 

@@ -1,0 +1,120 @@
+//! Hold invoices (LND's `addholdinvoice`, `settleinvoice`, `cancelinvoice`):
+//! the node is given only a payment hash, and the HTLCs paying it wait,
+//! committed but unanswered, until the preimage or a cancellation comes.
+//! A held HTLC that goes on chain is claimed once the preimage arrives.
+
+use super::*;
+
+impl Core {
+    fn hold_invoice(&self, field: &str, hash: &PaymentHash) -> Result<InvoiceRecord, RpcError> {
+        let inv = self
+            .store
+            .invoice(&hex::encode(hash.0))
+            .map_err(RpcError::failed)?
+            .ok_or_else(|| RpcError::param(field, "no invoice has this payment hash"))?;
+        if !inv.hold {
+            return Err(RpcError::param(field, "the invoice is not a hold invoice"));
+        }
+        if inv.canceled {
+            return Err(RpcError::param(field, "the invoice was cancelled"));
+        }
+        Ok(inv)
+    }
+
+    fn held(&self, hash: &PaymentHash) -> Vec<(ChannelId, channel::UpdateAddHtlc)> {
+        self.channels
+            .values()
+            .flat_map(|c| {
+                c.unresolved_incoming()
+                    .into_iter()
+                    .filter(|a| a.payment_hash == *hash)
+                    .map(|a| (c.id, a.clone()))
+            })
+            .collect()
+    }
+
+    pub(super) fn settleinvoice(
+        &mut self,
+        r: rpc::SettleinvoiceRequest,
+    ) -> Result<Value, RpcError> {
+        let preimage = PaymentPreimage(
+            hex::decode(&r.preimage)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| RpcError::param("preimage", "32 bytes of hex are expected"))?,
+        );
+        let hash = preimage.payment_hash();
+        let mut inv = self.hold_invoice("preimage", &hash)?;
+        if inv.preimage.is_empty() {
+            inv.preimage = hex::encode(preimage.0);
+            let b = self.store.batch().map_err(RpcError::failed)?;
+            b.put_invoice(&inv).map_err(RpcError::failed)?;
+            b.commit().map_err(RpcError::failed)?;
+        }
+        for (id, add) in self.held(&hash) {
+            if inv.paid_by.is_none() {
+                inv.paid_at = Some(now_secs());
+                inv.amount_received_msat = Some(add.amount.0);
+                inv.paid_by = Some((id.to_string(), add.id));
+            }
+            info!(label = %inv.label, htlc = add.id, "hold invoice settled");
+            self.staged_invoices.push(inv.clone());
+            if let Err(e) = self.drive(
+                id,
+                Event::Fulfill {
+                    id: add.id,
+                    preimage,
+                },
+            ) {
+                debug!(channel = %id, "held HTLC not fulfilled off chain: {e}");
+                self.staged_invoices.clear();
+            }
+        }
+        // HTLCs already on chain are claimed with it (BOLT 5).
+        let on_chain: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| c.onchain.as_ref().is_some_and(|r| !r.is_resolved()))
+            .map(|c| c.id)
+            .collect();
+        for id in on_chain {
+            let ch = self.channels.get_mut(&id).expect("listed");
+            ch.onchain
+                .as_mut()
+                .expect("filtered")
+                .provide_preimage(preimage);
+            let ch = ch.clone();
+            let b = self.store.batch().map_err(RpcError::failed)?;
+            b.put_channel(&ch).map_err(RpcError::failed)?;
+            b.commit().map_err(RpcError::failed)?;
+        }
+        self.drive_onchain();
+        to_value(rpc::EmptyResponse {})
+    }
+
+    pub(super) fn cancelinvoice(
+        &mut self,
+        r: rpc::CancelinvoiceRequest,
+    ) -> Result<Value, RpcError> {
+        let hash = PaymentHash(
+            hex::decode(&r.payment_hash)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| RpcError::param("payment_hash", "32 bytes of hex are expected"))?,
+        );
+        let mut inv = self.hold_invoice("payment_hash", &hash)?;
+        if !inv.preimage.is_empty() {
+            return Err(RpcError::param("payment_hash", "the invoice is settled"));
+        }
+        inv.canceled = true;
+        let b = self.store.batch().map_err(RpcError::failed)?;
+        b.put_invoice(&inv).map_err(RpcError::failed)?;
+        b.commit().map_err(RpcError::failed)?;
+        for (id, add) in self.held(&hash) {
+            if let Some(decision) = self.decide(&add) {
+                let _ = self.drive(id, decision);
+            }
+        }
+        to_value(rpc::EmptyResponse {})
+    }
+}

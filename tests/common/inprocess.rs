@@ -1,0 +1,158 @@
+//! Nodes in one process on one embedded regtest chain, talking over TCP on
+//! loopback: the harness of the node tests that need no real bitcoind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitcoin::{Address, Network, ScriptBuf};
+use lnkit::chain::embedded::EmbeddedChain;
+use lnkit::node::core::{self, NodeHandle, NodeOptions, SharedChain};
+use lnkit::node::datadir::Datadir;
+use serde_json::{json, Value};
+
+use super::schema::assert_valid;
+
+/// The chain, and the directory every node lives in.
+pub struct Net {
+    pub chain: SharedChain,
+    pub embedded: Arc<EmbeddedChain>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Net {
+    pub fn new() -> Net {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("LNKIT_LOG").unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().unwrap();
+        let embedded = Arc::new(EmbeddedChain::open(&dir.path().join("chain")).unwrap());
+        Net {
+            chain: embedded.clone(),
+            embedded,
+            dir,
+        }
+    }
+
+    /// A node named `name` (its seed follows from the name), started.
+    pub async fn node(&self, name: &str, channel: lnkit::channel::Config) -> NodeHandle {
+        let d = Datadir(self.dir.path().join(name));
+        if !d.0.exists() {
+            d.init(
+                Network::Regtest,
+                None,
+                [name.len() as u8 + name.as_bytes()[0]; 32],
+            )
+            .unwrap();
+        }
+        self.start(name, channel).await
+    }
+
+    /// Start (again) the node in `name`'s datadir.
+    pub async fn start(&self, name: &str, channel: lnkit::channel::Config) -> NodeHandle {
+        core::start(
+            NodeOptions {
+                datadir: Datadir(self.dir.path().join(name)),
+                network: Network::Regtest,
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                alias: name.into(),
+                commit_time: Duration::from_millis(5),
+                poll_interval: Duration::from_millis(20),
+                channel,
+                dev: true,
+            },
+            self.chain.clone(),
+        )
+        .await
+        .unwrap()
+    }
+
+    pub fn height(&self) -> u32 {
+        self.chain.best_block().unwrap().height
+    }
+
+    pub fn mine_to(&self, blocks: u32, script: &ScriptBuf) {
+        self.chain.mine(blocks, script).unwrap();
+    }
+
+    pub fn mine(&self, blocks: u32, to: &str) {
+        let addr: Address<bitcoin::address::NetworkUnchecked> = to.parse().unwrap();
+        self.mine_to(blocks, &addr.assume_checked().script_pubkey());
+    }
+
+    /// Mine `blocks` one at a time, each seen (and acted on) by every node
+    /// before the next: what a node broadcasts for a block makes the next one.
+    pub async fn mine_synced(&self, blocks: u32, nodes: &[&NodeHandle]) {
+        let burn = ScriptBuf::new_op_return([]);
+        for _ in 0..blocks {
+            self.mine_to(1, &burn);
+            self.sync(nodes).await;
+        }
+    }
+
+    /// Wait (bounded) until every node has processed the chain's tip.
+    pub async fn sync(&self, nodes: &[&NodeHandle]) {
+        let tip = self.height();
+        for n in nodes {
+            until(n, "getinfo", json!({}), |v| v["blockheight"] == tip).await;
+        }
+    }
+}
+
+pub async fn call(n: &NodeHandle, method: &str, params: Value) -> Value {
+    let v = try_call(n, method, params.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{method} {params}: {e:?}"));
+    assert_valid(method, &v);
+    v
+}
+
+pub async fn try_call(
+    n: &NodeHandle,
+    method: &str,
+    params: Value,
+) -> Result<Value, lnkit::node::rpc::RpcError> {
+    tokio::time::timeout(Duration::from_secs(60), n.call(method, params.clone()))
+        .await
+        .unwrap_or_else(|_| panic!("{method} {params}: no answer in 60 s"))
+}
+
+/// Wait (bounded: 30 s; a loaded 2-core machine is slow, never stuck) until
+/// `f` holds for the node's answer to `method`.
+pub async fn until(
+    n: &NodeHandle,
+    method: &str,
+    params: Value,
+    f: impl Fn(&Value) -> bool,
+) -> Value {
+    for _ in 0..1500 {
+        let v = call(n, method, params.clone()).await;
+        if f(&v) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "{method} never satisfied the condition: {}",
+        call(n, method, params).await
+    );
+}
+
+/// The sum of a node's confirmed wallet outputs, sat.
+pub async fn wallet_sat(n: &NodeHandle) -> u64 {
+    let f = call(n, "listfunds", json!({})).await;
+    f["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["status"] == "confirmed")
+        .map(|o| o["amount_msat"].as_u64().unwrap() / 1000)
+        .sum()
+}
+
+pub async fn new_address(n: &NodeHandle) -> String {
+    call(n, "newaddr", json!({})).await["bech32"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

