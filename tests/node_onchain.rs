@@ -386,3 +386,359 @@ async fn opener_force_closes_a_static_remotekey_channel_with_htlcs_both_ways() {
 async fn peer_force_closes_a_static_remotekey_channel_with_htlcs_both_ways() {
     force_close_with_htlcs_in_flight(false, false).await;
 }
+
+/// Alice broadcasts a state she revoked, holding an HTLC each way; bob's
+/// penalty takes everything. With `with_htlc_txs`, her HTLC-success gets
+/// there first (same block), and bob's penalty takes its output instead.
+async fn breach(anchors: bool, with_htlc_txs: bool) {
+    let s = setup(anchors).await;
+    let (a, b) = (&s.a, &s.b);
+    let h1 = hold(a, b, 1, 20_000).await;
+    let _h3 = hold(b, a, 3, 35_000).await;
+    for n in [a, b] {
+        until(n, "listpeerchannels", json!({}), |v| {
+            v["channels"][0]["htlcs"].as_array().unwrap().len() == 2
+        })
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let revoked = call(a, "listpeerchannels", json!({})).await["channels"][0]["commitment_number"]
+        .as_u64()
+        .unwrap();
+    // Both HTLCs go off chain: that state is revoked.
+    call(
+        a,
+        "settleinvoice",
+        json!({"preimage": hex::encode(preimage(3).0)}),
+    )
+    .await;
+    call(b, "cancelinvoice", json!({"payment_hash": h1})).await;
+    for n in [a, b] {
+        until(n, "listpeerchannels", json!({}), |v| {
+            v["channels"][0]["htlcs"].as_array().unwrap().is_empty()
+        })
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (wallet_a, wallet_b) = (wallet_sat(a).await, wallet_sat(b).await);
+    let cheat = call(
+        a,
+        "dev-broadcast-revoked",
+        json!({"id": s.channel_id, "number": revoked, "with_htlc_txs": with_htlc_txs}),
+    )
+    .await;
+    assert_eq!(cheat["number"], revoked);
+    let second_stage: Vec<Transaction> = cheat["htlc_txids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            s.net
+                .chain
+                .transaction(&t.as_str().unwrap().parse().unwrap())
+                .unwrap()
+                .unwrap()
+                .tx
+        })
+        .collect();
+    assert_eq!(second_stage.len(), usize::from(with_htlc_txs));
+    s.net.mine_synced(1, &[a, b]).await;
+    let blocks = mine_until_resolved(&s, 60).await;
+    let cb = closed(b).await;
+    assert_eq!(cb["close_cause"], "revoked_commitment");
+    assert_eq!(cb["closing_txid"], cheat["txid"]);
+    assert!(
+        cb["resolved_at"].as_u64().unwrap() <= u64::from(s.net.height()),
+        "resolved"
+    );
+    let commitment = tx_of(&s, cheat["txid"].as_str().unwrap());
+    let (cost, _) = commitment_cost(&s, &commitment, anchors, 0);
+    // What the cheater's own HTLC transactions paid in fees is gone too.
+    let htlc_tx_fees: u64 = second_stage
+        .iter()
+        .map(|t| {
+            let spent = &commitment.output[t.input[0].previous_output.vout as usize];
+            (spent.value - t.output[0].value).to_sat()
+        })
+        .sum();
+    let rows = [
+        Books {
+            who: "alice (cheater)",
+            balance_sat: 0,
+            won_sat: 0,
+            commitment_cost_sat: 0,
+            anchor_back_sat: 0,
+            claim_fees_sat: 0,
+            wallet_delta_sat: wallet_sat(a).await as i64 - wallet_a as i64,
+        },
+        Books {
+            who: "bob",
+            // Everything in the channel is his.
+            balance_sat: FUNDING_SAT,
+            won_sat: 0,
+            commitment_cost_sat: cost + htlc_tx_fees,
+            anchor_back_sat: 0,
+            claim_fees_sat: fees_sat(b).await,
+            wallet_delta_sat: wallet_sat(b).await as i64 - wallet_b as i64,
+        },
+    ];
+    let case = format!(
+        "breach of commitment {revoked} ({}){}: punished, resolved {blocks} blocks after",
+        if anchors {
+            "anchors_zero_fee_htlc_tx"
+        } else {
+            "static_remotekey"
+        },
+        if with_htlc_txs {
+            ", the cheater's HTLC-success first"
+        } else {
+            ""
+        }
+    );
+    print_books(&case, &rows);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breach_with_htlcs_is_punished_on_an_anchor_channel() {
+    breach(true, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breach_whose_htlc_success_got_there_first_loses_its_output_too() {
+    breach(false, true).await;
+}
+
+/// A reorg takes the commitment and an HTLC-success out of the chain: both
+/// come back, and the resolution is redone to the same end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_under_the_commitment_is_redone() {
+    let s = setup(true).await;
+    let (a, b) = (&s.a, &s.b);
+    let h1 = hold(a, b, 1, 20_000).await;
+    let _h3 = hold(b, a, 3, 35_000).await;
+    for n in [a, b] {
+        until(n, "listpeerchannels", json!({}), |v| {
+            v["channels"][0]["htlcs"].as_array().unwrap().len() == 2
+        })
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    call(a, "close", json!({"id": s.channel_id, "force": true})).await;
+    s.net.mine_synced(1, &[a, b]).await;
+    call(
+        a,
+        "settleinvoice",
+        json!({"preimage": hex::encode(preimage(3).0)}),
+    )
+    .await;
+    s.net.mine_synced(1, &[a, b]).await;
+    let sweeps = call(a, "listfunds", json!({})).await["sweeps"].clone();
+    assert!(
+        sweeps
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["kind"] == "htlc_second_stage"),
+        "the HTLC-success confirmed: {sweeps}"
+    );
+    // Two blocks replaced by three empty ones: both transactions are unconfirmed again.
+    let burn = bitcoin::ScriptBuf::new_op_return([]);
+    s.net.chain.reorg(2, 3, &burn).unwrap();
+    s.net.sync(&[a, b]).await;
+    let seen = call(a, "listpeerchannels", json!({})).await;
+    assert!(
+        seen["channels"][0]["funding_spend"].is_null(),
+        "the spend is unconfirmed again: {}",
+        seen["channels"][0]["funding_spend"]
+    );
+    mine_until_resolved(&s, 80).await;
+    assert_eq!(status_of(a, &h1).await, "failed");
+    assert_eq!(
+        status_of(b, &hex::encode(preimage(3).payment_hash().0)).await,
+        "complete"
+    );
+}
+
+/// Bob (not the opener, who cannot update_fee) force-closes while the
+/// chain's feerate is far above the commitment's: his anchor and a wallet
+/// coin pay for both (CPFP), as a package. `bumpfee` below the current
+/// feerate is refused; above it, the child is replaced. A block that does
+/// not confirm them makes the node raise the child itself (its HTLC's
+/// deadline nears).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpfp_through_the_anchor_bumped_by_rbf() {
+    let s = setup(true).await;
+    let (a, b) = (&s.a, &s.b);
+    let _h1 = hold(a, b, 1, 20_000).await;
+    for n in [a, b] {
+        until(n, "listpeerchannels", json!({}), |v| {
+            v["channels"][0]["htlcs"].as_array().unwrap().len() == 1
+        })
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let wallet_b = wallet_sat(b).await;
+    let bal_b = to_us_sat(b).await;
+    s.net
+        .embedded
+        .set_feerate(lnkit::tx::commitment::FeeratePerKw(5000))
+        .unwrap();
+    call(b, "close", json!({"id": s.channel_id, "force": true})).await;
+    let anchor = |v: &Value| -> Option<Value> {
+        v["sweeps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["kind"] == "anchor" && w["status"] == "broadcast")
+            .cloned()
+    };
+    let first = anchor(&until(b, "listfunds", json!({}), |v| anchor(v).is_some()).await).unwrap();
+    assert_eq!(
+        first["claim_feerate_perkw"], 5000,
+        "the package reaches the estimate"
+    );
+    let in_mempool = |txid: &Value| {
+        s.net
+            .embedded
+            .mempool()
+            .iter()
+            .any(|t| t.compute_txid().to_string() == txid.as_str().unwrap())
+    };
+    assert!(
+        in_mempool(&first["claim_txid"]),
+        "the child is in the mempool"
+    );
+
+    let low = try_call(
+        b,
+        "bumpfee",
+        json!({"id": s.channel_id, "feerate_perkw": 4000}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(low.code, -32602);
+    assert!(
+        low.message.contains("feerate_perkw") && low.message.contains("5000"),
+        "names the field and the current feerate: {}",
+        low.message
+    );
+    let bumped = call(
+        b,
+        "bumpfee",
+        json!({"id": s.channel_id, "feerate_perkw": 8000}),
+    )
+    .await;
+    assert_eq!(bumped["feerate_perkw"], 8000);
+    let second = anchor(&call(b, "listfunds", json!({})).await).unwrap();
+    assert_eq!(second["claim_feerate_perkw"], 8000);
+    assert_ne!(second["claim_txid"], first["claim_txid"]);
+    assert!(
+        in_mempool(&second["claim_txid"]) && !in_mempool(&first["claim_txid"]),
+        "replaced"
+    );
+
+    // An empty block: the package waits, and its HTLC's expiry nears: the node raises it.
+    s.net
+        .chain
+        .reorg(0, 1, &bitcoin::ScriptBuf::new_op_return([]))
+        .unwrap();
+    s.net.sync(&[a, b]).await;
+    let third = anchor(
+        &until(b, "listfunds", json!({}), |v| {
+            anchor(v).is_some_and(|w| w["claim_txid"] != second["claim_txid"])
+        })
+        .await,
+    )
+    .unwrap();
+    assert_eq!(third["claim_feerate_perkw"], 10_000, "a quarter more");
+    s.net.mine_synced(1, &[a, b]).await;
+    let commitment_txid = call(b, "listpeerchannels", json!({})).await["channels"][0]
+        ["funding_spend"]["txid"]
+        .clone();
+    assert!(commitment_txid.is_string(), "the package confirmed");
+    mine_until_resolved(&s, 200).await;
+    let commitment = tx_of(&s, commitment_txid.as_str().unwrap());
+    let (_, anchor_back) = commitment_cost(&s, &commitment, true, 0);
+    assert_eq!(anchor_back, ANCHOR_SAT, "bob's anchor went into his CPFP");
+    let rows = [Books {
+        who: "bob",
+        balance_sat: bal_b,
+        // h1 was alice's; it times out back to her.
+        won_sat: 0,
+        commitment_cost_sat: 0,
+        anchor_back_sat: anchor_back,
+        claim_fees_sat: fees_sat(b).await,
+        wallet_delta_sat: wallet_sat(b).await as i64 - wallet_b as i64,
+    }];
+    print_books(
+        "bob force-closes at 5000 sat/kw over a 253 sat/kw commitment: CPFP, bumpfee, RBF",
+        &rows,
+    );
+}
+
+/// A node stopped in the middle of a resolution starts again where it was:
+/// its pending claims are stored, and the blocks it missed are replayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_resolution_finishes_it() {
+    let s = setup(false).await;
+    let h1 = hold(&s.a, &s.b, 1, 20_000).await;
+    until(&s.a, "listpeerchannels", json!({}), |v| {
+        v["channels"][0]["htlcs"].as_array().unwrap().len() == 1
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let wallet_a = wallet_sat(&s.a).await;
+    call(&s.a, "close", json!({"id": s.channel_id, "force": true})).await;
+    s.net.mine_synced(5, &[&s.a, &s.b]).await;
+    let Setup {
+        net,
+        a,
+        b,
+        channel_id,
+        funding_tx,
+    } = s;
+    call(&a, "stop", json!({})).await;
+    a.stopped().await;
+    // Blocks alice does not see: her to_local matures, her HTLC expires.
+    net.mine_synced(25, &[&b]).await;
+    let a = net.start("alice", config()).await;
+    let s = Setup {
+        net,
+        a,
+        b,
+        channel_id,
+        funding_tx,
+    };
+    mine_until_resolved(&s, 60).await;
+    assert_eq!(status_of(&s.a, &h1).await, "failed");
+    let swept = closed(&s.a).await["swept_msat"].as_u64().unwrap() / 1000;
+    assert!(
+        swept > 500_000,
+        "to_local and the HTLC came back: {swept} sat"
+    );
+    assert!(wallet_sat(&s.a).await > wallet_a + 500_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_onchain_requests_name_what_is_wrong() {
+    let net = Net::new();
+    let n = net.node_with("carol", config(), false).await;
+    let unknown = try_call(&n, "close", json!({"id": "00".repeat(32), "force": true}))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code, -32602);
+    assert!(unknown.message.starts_with("id: "), "{}", unknown.message);
+    let nothing = try_call(
+        &n,
+        "bumpfee",
+        json!({"id": "00".repeat(32), "feerate_perkw": 1000}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(nothing.code, -32602);
+    let dev = try_call(&n, "dev-broadcast-revoked", json!({"id": "00".repeat(32)}))
+        .await
+        .unwrap_err();
+    assert_eq!(dev.code, -32601);
+    assert!(dev.message.contains("--dev"), "{}", dev.message);
+}

@@ -1062,10 +1062,12 @@ impl Core {
                         b.put_remote_commitment(&ch.id, *number, htlcs)?;
                     }
                 }
-                if self.opts.dev && persist {
+                if self.opts.dev && persist && ch.onchain.is_none() {
+                    // The whole resolution of this commitment: its HTLC transactions too.
                     if let Some(tx) = ch.signed_local_commitment(&signer) {
-                        let hex = bitcoin::consensus::encode::serialize_hex(&tx);
-                        b.put_dev_commitment(&ch.id, ch.ledger.local.number, &hex)?;
+                        let r = ch.resolution(&signer, &tx, &[]);
+                        let json = serde_json::to_string(&r)?;
+                        b.put_dev_commitment(&ch.id, ch.ledger.local.number, &json)?;
                     }
                 }
                 for i in &invoices {
@@ -2014,6 +2016,7 @@ impl Core {
                     our_reserve_msat: our_reserve,
                     their_reserve_msat: their_reserve,
                     feerate_perkw: c.ledger.view_of(&c.ledger.local).feerate.0,
+                    commitment_number: c.ledger.local.number,
                     channel_type: type_info(c.channel_type),
                     htlcs: c
                         .htlcs()

@@ -137,7 +137,7 @@ pub struct PendingSweep {
     pub channel_id: String,
     /// `txid:vout`.
     pub outpoint: String,
-    /// `to_local`, `to_remote`, `htlc_timeout`, `htlc_success`, `htlc_claim_preimage`, `htlc_claim_timeout`, `htlc_second_stage` or `penalty`.
+    /// `anchor` (while our commitment waits: its CPFP), `to_local`, `to_remote`, `htlc_timeout`, `htlc_success`, `htlc_claim_preimage`, `htlc_claim_timeout`, `htlc_second_stage` or `penalty`.
     pub kind: String,
     /// Its value.
     pub amount_msat: u64,
@@ -241,11 +241,18 @@ pub struct DevBroadcastRevokedRequest {
     /// The commitment number (default: the one before the current one).
     #[serde(default)]
     pub number: Option<u64>,
+    /// Also broadcast that commitment's HTLC-success transactions whose
+    /// preimage we know (static_remotekey channels: they pay their own fee),
+    /// so the penalty must take their outputs instead.
+    #[serde(default)]
+    pub with_htlc_txs: bool,
 }
 
 /// `dev-broadcast-revoked`'s answer.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct DevBroadcastRevokedResponse {
+    /// The HTLC transactions broadcast with it.
+    pub htlc_txids: Vec<String>,
     /// The commitment number.
     pub number: u64,
     /// Its transaction, hex.
@@ -455,6 +462,8 @@ pub struct PeerChannel {
     pub their_reserve_msat: MsatField,
     /// The commitment feerate.
     pub feerate_perkw: u32,
+    /// The number of our current commitment (BOLT 3's commitment number; the peer's differs by at most one).
+    pub commitment_number: u64,
     /// The type.
     pub channel_type: ChannelTypeInfo,
     /// HTLCs in our current commitment.

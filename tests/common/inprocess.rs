@@ -34,8 +34,18 @@ impl Net {
         }
     }
 
-    /// A node named `name` (its seed follows from the name), started.
+    /// A node named `name` (its seed follows from the name), started with `--dev`.
     pub async fn node(&self, name: &str, channel: lnkit::channel::Config) -> NodeHandle {
+        self.node_with(name, channel, true).await
+    }
+
+    /// A node named `name`, started with or without `--dev`.
+    pub async fn node_with(
+        &self,
+        name: &str,
+        channel: lnkit::channel::Config,
+        dev: bool,
+    ) -> NodeHandle {
         let d = Datadir(self.dir.path().join(name));
         if !d.0.exists() {
             d.init(
@@ -45,11 +55,21 @@ impl Net {
             )
             .unwrap();
         }
-        self.start(name, channel).await
+        self.start_with(name, channel, dev).await
     }
 
-    /// Start (again) the node in `name`'s datadir.
+    /// Start (again) the node in `name`'s datadir, with `--dev`.
     pub async fn start(&self, name: &str, channel: lnkit::channel::Config) -> NodeHandle {
+        self.start_with(name, channel, true).await
+    }
+
+    /// Start the node in `name`'s datadir.
+    pub async fn start_with(
+        &self,
+        name: &str,
+        channel: lnkit::channel::Config,
+        dev: bool,
+    ) -> NodeHandle {
         core::start(
             NodeOptions {
                 datadir: Datadir(self.dir.path().join(name)),
@@ -59,7 +79,7 @@ impl Net {
                 commit_time: Duration::from_millis(5),
                 poll_interval: Duration::from_millis(20),
                 channel,
-                dev: true,
+                dev,
             },
             self.chain.clone(),
         )

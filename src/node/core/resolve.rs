@@ -277,7 +277,11 @@ impl Core {
             let Some(r) = c.onchain.as_ref().filter(|r| !r.is_resolved()) else {
                 continue;
             };
-            for w in r.outputs.iter().filter(|w| w.role != Role::Anchor) {
+            // The anchor is shown while our commitment waits: its claim is the CPFP.
+            let shown = |w: &&crate::channel::onchain::Watched| {
+                w.role != Role::Anchor || r.confirmed_at.is_none()
+            };
+            for w in r.outputs.iter().filter(shown) {
                 let claim = r.claim_of(&w.outpoint);
                 let status = match w.state {
                     OutputState::Spent {
@@ -390,7 +394,7 @@ impl Core {
                 RpcError::param("id", "the channel has no revoked commitment yet")
             })?,
         };
-        let hex_tx = self
+        let json = self
             .store
             .dev_commitment(&id, number)
             .map_err(RpcError::failed)?
@@ -400,16 +404,44 @@ impl Core {
                     format!("commitment {number} was not kept (it was signed before --dev)"),
                 )
             })?;
-        let tx: Transaction = bitcoin::consensus::encode::deserialize_hex(&hex_tx)
+        let kept: Resolution = serde_json::from_str(&json)
             .map_err(|e| RpcError::failed(format!("stored commitment: {e}")))?;
         let chain = self.chain.clone();
-        tokio::task::block_in_place(|| chain.broadcast(&tx))
+        tokio::task::block_in_place(|| chain.broadcast(&kept.tx))
             .map_err(|e| RpcError::failed(format!("dev-broadcast-revoked: {e}")))?;
         warn!(channel = %id, number, "dev: a revoked commitment was broadcast");
+        let mut htlc_txids = vec![];
+        if req.with_htlc_txs && !kept.anchors {
+            let signer = self.signer_for(id).expect("the channel exists");
+            for w in kept.outputs.iter().filter(|w| w.role == Role::HtlcSuccess) {
+                let (Some(h), Some(htlc)) = (&w.htlc_tx, &w.htlc) else {
+                    continue;
+                };
+                let inv = self
+                    .store
+                    .invoice(&hex::encode(htlc.payment_hash.0))
+                    .ok()
+                    .flatten();
+                let Some(p) = inv
+                    .and_then(|i| hex::decode(i.preimage).ok())
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                else {
+                    continue;
+                };
+                let mut tx = h.tx.clone();
+                tx.input[0].witness =
+                    signer.htlc_witness(&tx, 0, h, Some(&PaymentPreimage(p)), false);
+                tokio::task::block_in_place(|| chain.broadcast(&tx)).map_err(|e| {
+                    RpcError::failed(format!("dev-broadcast-revoked: HTLC-success: {e}"))
+                })?;
+                htlc_txids.push(tx.compute_txid().to_string());
+            }
+        }
         to_value(rpc::DevBroadcastRevokedResponse {
+            htlc_txids,
             number,
-            tx: hex_tx,
-            txid: tx.compute_txid().to_string(),
+            tx: bitcoin::consensus::encode::serialize_hex(&kept.tx),
+            txid: kept.txid().to_string(),
         })
     }
 
