@@ -1,7 +1,9 @@
 //! Interop with rust-lightning, live over TCP on loopback, on one regtest
 //! bitcoind: `ldk-node` (LDK 0.2) opens to lnkit and lnkit opens to it, with
 //! both channel types; payments both ways; `update_fee`; a disconnect in the
-//! middle of an update, then reestablish; a cooperative close.
+//! middle of an update, then reestablish; a cooperative close. And on
+//! chain: each force-closes on the other with HTLCs in flight both ways,
+//! lnkit is killed (-9) mid-resolution, and both recover their funds.
 
 mod common;
 
@@ -124,7 +126,12 @@ fn lnkit_channel(lnkit: &NodeProc, peer: &str) -> Value {
         .unwrap()
         .iter()
         .rev()
-        .find(|c| c["state"] != "CLOSINGD_COMPLETE" && c["state"] != "AWAITING_UNILATERAL")
+        .find(|c| {
+            !matches!(
+                c["state"].as_str(),
+                Some("CLOSINGD_COMPLETE" | "AWAITING_UNILATERAL" | "ONCHAIN")
+            )
+        })
         .cloned()
         .unwrap_or(Value::Null)
 }
@@ -356,4 +363,213 @@ fn ldk_and_lnkit_open_to_each_other_pay_update_fees_reestablish_and_close() {
     close(&btc, &lnkit, &plain_ldk, false);
     anchor_ldk.stop().unwrap();
     plain_ldk.stop().unwrap();
+}
+
+/// A hash LDK holds: `receive_for_hash`, claimed later with `claim_for_hash`.
+fn ldk_hold(node: &Node, n: u8, amount_msat: u64) -> (Bolt11Invoice, [u8; 32]) {
+    use ldk_node::bitcoin::hashes::{sha256, Hash};
+    let preimage = [n; 32];
+    let hash = sha256::Hash::hash(&preimage).to_byte_array();
+    let desc = Bolt11InvoiceDescription::Direct(Description::new(format!("hold{n}")).unwrap());
+    let inv = node
+        .bolt11_payment()
+        .receive_for_hash(
+            amount_msat,
+            &desc,
+            3600,
+            ldk_node::lightning_types::payment::PaymentHash(hash),
+        )
+        .unwrap();
+    (inv, preimage)
+}
+
+fn ldk_claim(node: &Node, preimage: [u8; 32], amount_msat: u64) {
+    use ldk_node::bitcoin::hashes::{sha256, Hash};
+    let hash = sha256::Hash::hash(&preimage).to_byte_array();
+    node.bolt11_payment()
+        .claim_for_hash(
+            ldk_node::lightning_types::payment::PaymentHash(hash),
+            amount_msat,
+            ldk_node::lightning_types::payment::PaymentPreimage(preimage),
+        )
+        .unwrap();
+}
+
+/// lnkit's hold invoice for `[n; 32]`'s hash.
+fn lnkit_hold(lnkit: &NodeProc, n: u8, amount_msat: u64) -> Bolt11Invoice {
+    use ldk_node::bitcoin::hashes::{sha256, Hash};
+    let hash = sha256::Hash::hash(&[n; 32]).to_byte_array();
+    let inv = lnkit.call(
+        "invoice",
+        json!({"amount_msat": amount_msat, "label": format!("hold{n}"), "description": "held",
+               "payment_hash": hex::encode(hash)}),
+    );
+    Bolt11Invoice::from_str(inv["bolt11"].as_str().unwrap()).unwrap()
+}
+
+/// Mine one block at a time, `pause` apart (LDK polls bitcoind every ~2 s).
+fn mine_slowly(btc: &Bitcoind, blocks: u32, pause_ms: u64) {
+    for _ in 0..blocks {
+        mine(btc, 1);
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    }
+}
+
+/// An HTLC each way held, then a force close by `lnkit_closes ? lnkit : LDK`;
+/// each side settles its held HTLC on chain; lnkit is killed mid-way.
+fn force_close_with_htlcs(
+    btc: &Bitcoind,
+    lnkit: &mut NodeProc,
+    node: &Node,
+    lnkit_closes: bool,
+    tag: u8,
+) {
+    let peer = node.node_id().to_string();
+    let ch = wait_normal(lnkit, &peer);
+    // lnkit -> LDK, held by LDK.
+    let (to_ldk, ldk_preimage) = ldk_hold(node, tag, 30_000_000);
+    let _ = lnkit.try_call("pay", json!({"bolt11": to_ldk.to_string(), "retry_for": 0}));
+    wait_event(node, 30, "PaymentClaimable", |e| {
+        matches!(e, Event::PaymentClaimable { .. })
+    });
+    // LDK -> lnkit, held by lnkit.
+    let to_lnkit = lnkit_hold(lnkit, tag + 1, 20_000_000);
+    node.bolt11_payment().send(&to_lnkit, None).unwrap();
+    lnkit.until("listpeerchannels", 30, |v| {
+        v["channels"].as_array().unwrap().iter().any(|c| {
+            c["channel_id"] == ch["channel_id"] && c["htlcs"].as_array().unwrap().len() == 2
+        })
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    if lnkit_closes {
+        let forced = lnkit.call("close", json!({"id": ch["channel_id"], "force": true}));
+        assert_eq!(forced["type"], "unilateral");
+    } else {
+        let details = node
+            .list_channels()
+            .into_iter()
+            .find(|c| c.channel_id.to_string() == ch["channel_id"].as_str().unwrap())
+            .unwrap();
+        node.force_close_channel(&details.user_channel_id, details.counterparty_node_id, None)
+            .unwrap();
+    }
+    // Either commitment may confirm (INTEROP.md): both sides handle both.
+    // (lnkit's force close sends no `error`: LDK learns it from the chain.)
+    mine_slowly(btc, 1, 2500);
+    wait_event(node, 60, "ChannelClosed", |e| {
+        matches!(e, Event::ChannelClosed { .. })
+    });
+    ldk_claim(node, ldk_preimage, 30_000_000);
+    lnkit.call(
+        "settleinvoice",
+        json!({"preimage": hex::encode([tag + 1; 32])}),
+    );
+    mine_slowly(btc, 6, 2500);
+    // kill -9 in the middle of the resolution: the claims are stored, the blocks replayed.
+    lnkit.kill_and_restart();
+    // Past both to_self_delays (LDK's default 144), in steps LDK's polling keeps up with.
+    for _ in 0..15 {
+        mine(btc, 10);
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let closed = lnkit.call("listclosedchannels", json!({}));
+        let done = closed["closedchannels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["channel_id"] == ch["channel_id"]);
+        let b = node.list_balances();
+        let tip: u32 = btc.cli(&["getblockcount"]).trim().parse().unwrap();
+        // LDK lists a swept output for 4032 blocks more (its PRUNE_DELAY_BLOCKS): 6 confirmations are enough.
+        let swept = b.pending_balances_from_channel_closures.iter().all(|p| {
+            matches!(p, ldk_node::PendingSweepBalance::AwaitingThresholdConfirmations { confirmation_height, .. } if confirmation_height + 5 <= tip)
+        });
+        if done && b.lightning_balances.is_empty() && swept {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not resolved: lnkit {} / LDK {:?} {:?}\n{}",
+            lnkit.call("listfunds", json!({}))["sweeps"],
+            b.lightning_balances,
+            b.pending_balances_from_channel_closures,
+            lnkit.log()
+        );
+        mine_slowly(btc, 1, 1500);
+    }
+    // Each learned the other's preimage on chain.
+    use ldk_node::bitcoin::hashes::{sha256, Hash};
+    let hash = hex::encode(sha256::Hash::hash(&ldk_preimage).to_byte_array());
+    let pays = lnkit.call("listpays", json!({}));
+    let ours = pays["pays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["payment_hash"] == hash)
+        .unwrap();
+    assert_eq!(
+        ours["status"], "complete",
+        "lnkit learned LDK's preimage on chain"
+    );
+    wait_event(node, 30, "PaymentSuccessful", |e| {
+        matches!(e, Event::PaymentSuccessful { .. })
+    });
+    let closed = lnkit.call("listclosedchannels", json!({}));
+    let c = closed["closedchannels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_id"] == ch["channel_id"])
+        .unwrap()
+        .clone();
+    println!(
+        "{} force-closed: lnkit resolved it as {}, swept {} sat, paid {} sat in claim fees",
+        if lnkit_closes { "lnkit" } else { "LDK" },
+        c["close_cause"],
+        c["swept_msat"].as_u64().unwrap() / 1000,
+        c["onchain_fees_msat"].as_u64().unwrap() / 1000
+    );
+    assert!(
+        c["swept_msat"].as_u64().unwrap() > 0,
+        "lnkit swept its funds back"
+    );
+}
+
+#[test]
+fn ldk_and_lnkit_force_close_on_each_other_with_htlcs_in_flight() {
+    let btc = Bitcoind::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut lnkit = NodeProc::start(dir.path(), "lnkit", &btc);
+    let (node, port) = ldk(dir.path(), "ldk-onchain", &btc, true);
+    let a = lnkit.call("newaddr", json!({}))["bech32"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    btc.cli(&["generatetoaddress", "2", &a]);
+    let addr = node.onchain_payment().new_address().unwrap().to_string();
+    btc.cli(&["generatetoaddress", "2", &addr]);
+    mine(&btc, 100);
+    lnkit.until("listfunds", 60, |v| {
+        v["outputs"].as_array().unwrap().len() >= 2
+    });
+    sync(&node);
+    let peer = node.node_id().to_string();
+    for (i, lnkit_closes) in [(0u8, true), (1u8, false)] {
+        lnkit.call("connect", json!({"id": format!("{peer}@127.0.0.1:{port}")}));
+        let opened = lnkit.call(
+            "fundchannel",
+            json!({"id": peer, "amount": 600_000, "channel_type": [12, 22]}),
+        );
+        assert_eq!(opened["channel_type"]["bits"], json!([12, 22]));
+        mine(&btc, 6);
+        wait_event(&node, 60, "ChannelReady", |e| {
+            matches!(e, Event::ChannelReady { .. })
+        });
+        wait_normal(&lnkit, &peer);
+        pay_both_ways(&lnkit, &node, 50_000_000, &format!("onchain-{i}"));
+        force_close_with_htlcs(&btc, &mut lnkit, &node, lnkit_closes, 10 + 2 * i);
+    }
+    node.stop().unwrap();
 }

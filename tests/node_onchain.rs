@@ -742,3 +742,32 @@ async fn bad_onchain_requests_name_what_is_wrong() {
     assert_eq!(dev.code, -32601);
     assert!(dev.message.contains("--dev"), "{}", dev.message);
 }
+
+/// Nobody closes: bob holds alice's HTLC past its expiry. BOLT 2 says alice
+/// MUST fail the channel then; she does, and times the HTLC out on chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offered_htlc_past_its_deadline_fails_the_channel_by_itself() {
+    let s = setup(true).await;
+    let h1 = hold(&s.a, &s.b, 1, 20_000).await;
+    let expiry = until(&s.a, "listpeerchannels", json!({}), |v| {
+        v["channels"][0]["htlcs"].as_array().unwrap().len() == 1
+    })
+    .await["channels"][0]["htlcs"][0]["expiry"]
+        .as_u64()
+        .unwrap() as u32;
+    let blocks = expiry + lnkit::channel::onchain::OFFERED_HTLC_GRACE - s.net.height();
+    s.net.mine_synced(blocks - 1, &[&s.a, &s.b]).await;
+    assert_eq!(
+        call(&s.a, "listpeerchannels", json!({})).await["channels"][0]["state"],
+        "CHANNELD_NORMAL",
+        "not before the deadline"
+    );
+    s.net.mine_synced(1, &[&s.a, &s.b]).await;
+    until(&s.a, "listpeerchannels", json!({}), |v| {
+        v["channels"][0]["state"] == "AWAITING_UNILATERAL"
+    })
+    .await;
+    mine_until_resolved(&s, 80).await;
+    assert_eq!(closed(&s.a).await["close_cause"], "our_commitment");
+    assert_eq!(status_of(&s.a, &h1).await, "failed");
+}

@@ -1329,6 +1329,7 @@ impl Core {
             let _ = b.commit();
         }
         self.update_depths();
+        self.fail_expiring_channels();
         self.drive_onchain();
     }
 
@@ -1346,6 +1347,22 @@ impl Core {
                     self.start_resolution(id, tx);
                 }
             }
+        }
+    }
+
+    /// BOLT 2's HTLC deadlines: a channel whose HTLC would otherwise be lost
+    /// is failed, and the HTLC resolved on chain.
+    fn fail_expiring_channels(&mut self) {
+        let height = self.height();
+        let due: Vec<(ChannelId, String)> = self
+            .channels
+            .values()
+            .filter(|c| c.onchain.is_none())
+            .filter_map(|c| Some((c.id, c.htlc_deadline_passed(height)?)))
+            .collect();
+        for (id, why) in due {
+            warn!(channel = %id, "force-closing: {why}");
+            let _ = self.drive(id, Event::ForceClose);
         }
     }
 
@@ -1997,7 +2014,12 @@ impl Core {
                 rpc::PeerChannel {
                     peer_id: c.peer.to_string(),
                     peer_connected: self.peers.get(&c.peer).is_some_and(|p| p.init.is_some()),
-                    state: c.phase.name().into(),
+                    // Core Lightning's name once the funding spend is confirmed.
+                    state: if c.onchain.as_ref().is_some_and(|r| r.confirmed_at.is_some()) {
+                        "ONCHAIN".into()
+                    } else {
+                        c.phase.name().into()
+                    },
                     channel_id: c.id.to_string(),
                     short_channel_id: c.scid.map(scid_string),
                     alias,

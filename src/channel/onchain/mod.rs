@@ -54,7 +54,60 @@ impl FundingSpend {
     }
 }
 
+/// BOLT 2 "the deadline for offered HTLCs": `G` blocks after `cltv_expiry`.
+pub const OFFERED_HTLC_GRACE: u32 = 2;
+/// BOLT 2 "the deadline for received HTLCs this node has fulfilled": `2R+G+S`
+/// blocks before `cltv_expiry` (18 is the BOLT's reasonable value).
+pub const FULFILLED_HTLC_MARGIN: u32 = 18;
+
 impl Channel {
+    /// BOLT 2 "Requirements" of the HTLC deadlines: an HTLC we offered that
+    /// is still in a current commitment `OFFERED_HTLC_GRACE` blocks after
+    /// its expiry, or one we fulfilled that is still there
+    /// `FULFILLED_HTLC_MARGIN` blocks before its expiry, means the channel
+    /// MUST be failed and the HTLC resolved on chain. Says why, if so.
+    pub fn htlc_deadline_passed(&self, height: u32) -> Option<String> {
+        if !matches!(
+            self.phase,
+            Phase::Normal | Phase::ShuttingDown | Phase::Negotiating
+        ) {
+            return None;
+        }
+        let fulfilled: Vec<u64> = self
+            .ledger
+            .ours
+            .entries
+            .iter()
+            .filter_map(|u| match u {
+                ledger::Update::Fulfill { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let mut commits = vec![self.ledger.local, self.ledger.remote];
+        commits.extend(self.ledger.remote_next);
+        for c in commits {
+            for h in self.ledger.view_of(&c).htlcs.values() {
+                let expiry = h.cltv_expiry.0;
+                if h.offerer == Side::Local && height >= expiry + OFFERED_HTLC_GRACE {
+                    return Some(format!(
+                        "the HTLC {} we offered expired at {expiry} and is unresolved at {height}",
+                        h.id
+                    ));
+                }
+                if h.offerer == Side::Remote
+                    && fulfilled.contains(&h.id)
+                    && height + FULFILLED_HTLC_MARGIN >= expiry
+                {
+                    return Some(format!(
+                        "the HTLC {} we fulfilled expires at {expiry} and its removal is not irrevocable at {height}",
+                        h.id
+                    ));
+                }
+            }
+        }
+        None
+    }
+
     /// Classify a transaction that spends this channel's funding output.
     /// Both sides' commitments hide their number under the same obscuring
     /// factor (BOLT 3), so ours is told apart by its txid.
