@@ -224,3 +224,38 @@ fn the_demo_runs_three_nodes_and_tells_the_story() {
         .unwrap();
     assert_eq!(a["result"]["channels"][0]["to_us_msat"], 925_000_000u64);
 }
+
+#[test]
+fn the_force_close_demo_resolves_htlcs_on_chain_and_punishes_a_breach() {
+    let run = lnkit(&["node", "demo", "--force-close", "--explain"], "");
+    let out = run.json();
+    let a = &out["closed"]["A"]["closedchannels"][0];
+    let c = &out["closed"]["C"]["closedchannels"][0];
+    assert_eq!(a["close_cause"], "our_commitment");
+    assert_eq!(c["close_cause"], "revoked_commitment");
+    // A gets its balance back (895,000 sat) plus bob's HTLC it claimed (20,000), less fees.
+    let a_back = a["swept_msat"].as_u64().unwrap() / 1000;
+    assert!(a_back > 895_000 && a_back < 895_000 + 20_000, "{a}");
+    // The whole B–C channel is C's, less the commitment's fee and the penalty's.
+    assert!(c["swept_msat"].as_u64().unwrap() / 1000 > 480_000, "{c}");
+    let steps = out["steps"].as_array().unwrap();
+    let pays = steps
+        .iter()
+        .rev()
+        .find(|s| s["node"] == "A" && s["method"] == "listpays")
+        .unwrap();
+    let held = pays["result"]["pays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["amount_msat"] == 30_000_000u64)
+        .unwrap();
+    assert_eq!(
+        held["status"], "complete",
+        "the preimage came from the chain"
+    );
+    for s in steps.iter().filter(|s| s["node"] != "chain") {
+        common::schema::assert_valid(s["method"].as_str().unwrap(), &s["result"]);
+    }
+    assert!(run.stderr.contains("revocation key"), "{}", run.stderr);
+}

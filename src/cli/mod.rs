@@ -35,6 +35,7 @@ pub mod invoice;
 pub mod keys;
 pub mod node;
 pub mod node_demo;
+mod node_demo_force;
 pub mod onion;
 pub mod onion_error;
 pub mod penalty;

@@ -3,6 +3,10 @@
 //! TCP. It funds them, connects and opens A–B and B–C, pays both ways on
 //! each channel and closes both cooperatively. Every step is a node RPC call;
 //! the output lists them with their answers, and `--explain` tells the story.
+//!
+//! With `--force-close` the closes are the hard ones (BOLT 5): A force-closes
+//! A–B with an HTLC held each way, both resolved on chain; B broadcasts a
+//! revoked state of B–C, and C's penalty takes everything.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,12 +27,15 @@ pub struct DemoArgs {
     /// Where the chain and the three datadirs go (default: a new temporary directory, removed after).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Close by force instead: A–B with HTLCs in flight resolved on chain, and a breach of B–C punished.
+    #[arg(long)]
+    force_close: bool,
 }
 
-struct Demo<'a> {
+pub(super) struct Demo<'a> {
     chain: SharedChain,
     steps: Vec<Value>,
-    ex: &'a mut Explain,
+    pub(super) ex: &'a mut Explain,
 }
 
 fn failed(what: &str) -> impl Fn(crate::node::rpc::RpcError) -> CliError + '_ {
@@ -36,7 +43,7 @@ fn failed(what: &str) -> impl Fn(crate::node::rpc::RpcError) -> CliError + '_ {
 }
 
 impl Demo<'_> {
-    async fn call(
+    pub(super) async fn call(
         &mut self,
         who: &str,
         n: &NodeHandle,
@@ -54,7 +61,7 @@ impl Demo<'_> {
         Ok(out)
     }
 
-    fn mine(&mut self, blocks: u32, to: &str, story: &str) -> Result<(), CliError> {
+    pub(super) fn mine(&mut self, blocks: u32, to: &str, story: &str) -> Result<(), CliError> {
         self.ex.line(format!("chain: {story}"));
         let script = to
             .parse::<Address<bitcoin::address::NetworkUnchecked>>()
@@ -70,7 +77,7 @@ impl Demo<'_> {
     }
 
     /// Poll a method until `f` holds (at most 60 s).
-    async fn until(
+    pub(super) async fn until(
         &mut self,
         n: &NodeHandle,
         method: &str,
@@ -88,12 +95,54 @@ impl Demo<'_> {
             "demo: timed out waiting for {what}"
         )))
     }
+
+    /// Mine one block at a time, each seen by every node, until `f` holds
+    /// for `n`'s `method` (at most `max` blocks); one step in the output.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn mine_until(
+        &mut self,
+        nodes: &[&NodeHandle],
+        n: &NodeHandle,
+        method: &str,
+        max: u32,
+        story: &str,
+        f: impl Fn(&Value) -> bool,
+    ) -> Result<Value, CliError> {
+        self.ex.line(format!("chain: {story}"));
+        let burn = bitcoin::ScriptBuf::new_op_return([]);
+        for mined in 0..=max {
+            let v = n.call(method, json!({})).await.map_err(failed(method))?;
+            if f(&v) {
+                self.steps.push(json!({"node": "chain", "method": "mine", "params": {"blocks": mined}, "result": {"until": method}}));
+                return Ok(v);
+            }
+            let tip = self
+                .chain
+                .mine(1, &burn)
+                .map_err(|e| CliError::failure(format!("demo: mine: {e}")))?;
+            let height = self
+                .chain
+                .header(&tip[0])
+                .map_err(|e| CliError::failure(format!("demo: {e}")))?
+                .height;
+            for node in nodes {
+                self.until(node, "getinfo", "a node to see the block", |v| {
+                    v["blockheight"].as_u64() >= Some(u64::from(height))
+                })
+                .await?;
+            }
+        }
+        Err(CliError::failure(format!(
+            "demo: {method} not as expected after {max} blocks"
+        )))
+    }
 }
 
 async fn start(
     root: &std::path::Path,
     name: &str,
     chain: &SharedChain,
+    dev: bool,
 ) -> Result<NodeHandle, CliError> {
     let d = Datadir(root.join(name));
     let entropy: [u8; 32] = bitcoin::secp256k1::rand::random();
@@ -108,7 +157,8 @@ async fn start(
             commit_time: Duration::from_millis(10),
             poll_interval: Duration::from_millis(50),
             channel: crate::channel::Config::default(),
-            dev: false,
+            // Only the breach story needs the developer method.
+            dev,
         },
         chain.clone(),
     )
@@ -131,7 +181,7 @@ pub fn run(args: DemoArgs, ex: &mut Explain) -> StepResult {
         .enable_all()
         .build()
         .map_err(|e| CliError::failure(format!("runtime: {e}")))?;
-    let result = rt.block_on(story(&root, ex));
+    let result = rt.block_on(story(&root, ex, args.force_close));
     if let Some(t) = temp {
         let _ = std::fs::remove_dir_all(t);
     }
@@ -145,15 +195,15 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
     Ok(p)
 }
 
-async fn story(root: &std::path::Path, ex: &mut Explain) -> StepResult {
+async fn story(root: &std::path::Path, ex: &mut Explain, force_close: bool) -> StepResult {
     let chain: SharedChain = Arc::new(
         EmbeddedChain::open(&root.join("chain"))
             .map_err(|e| CliError::failure(format!("demo: chain: {e}")))?,
     );
     ex.line("three nodes, A, B and C, on one embedded regtest chain (Bitcoin Core's kernel validates every block)");
-    let a = start(root, "a", &chain).await?;
-    let b = start(root, "b", &chain).await?;
-    let c = start(root, "c", &chain).await?;
+    let a = start(root, "a", &chain, force_close).await?;
+    let b = start(root, "b", &chain, force_close).await?;
+    let c = start(root, "c", &chain, force_close).await?;
     let mut d = Demo {
         chain: chain.clone(),
         steps: vec![],
@@ -277,6 +327,21 @@ async fn story(root: &std::path::Path, ex: &mut Explain) -> StepResult {
         "A's balance: 1,000,000 sat - 100,000 + 25,000",
     )
     .await?;
+    if force_close {
+        let closed = super::node_demo_force::force_closes(&mut d, [&a, &b, &c], &addr_a).await?;
+        for (n, _) in [(&a, "A"), (&b, "B"), (&c, "C")] {
+            let _ = n.call("stop", json!({})).await;
+        }
+        d.ex.line(format!(
+            "done: {} steps, every one a node RPC call",
+            d.steps.len()
+        ));
+        return Ok(json!({
+            "nodes": {"A": ida, "B": idb, "C": idc},
+            "steps": d.steps,
+            "closed": closed,
+        }));
+    }
     d.call(
         "A",
         &a,
