@@ -1066,3 +1066,186 @@ fn a_funding_spend_is_classified_as_bolt5_names_it() {
         FundingSpend::MutualClose
     );
 }
+
+/// Sign claim `w` of resolution `r` alone and check it with the kernel
+/// against the output it spends.
+fn claim_verifies(
+    signer: &ChannelSigner,
+    r: &lnkit::channel::onchain::Resolution,
+    w: &lnkit::channel::onchain::Watched,
+) {
+    use lnkit::channel::onchain::Role;
+    let dest = ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([0xbb; 20]));
+    let tx = match (&w.htlc_tx, &w.claim) {
+        (Some(h), _) => {
+            let preimage = match w.role {
+                Role::HtlcSuccess => Some(
+                    *r.preimages
+                        .iter()
+                        .find(|p| Some(p.payment_hash()) == w.htlc.as_ref().map(|h| h.payment_hash))
+                        .expect("a success claim has its preimage"),
+                ),
+                _ => None,
+            };
+            let mut tx = h.tx.clone();
+            tx.input[0].witness = signer.htlc_witness(&tx, 0, h, preimage.as_ref(), r.anchors);
+            tx
+        }
+        // An anchor alone is dust: it is spent with a wallet coin (a CPFP); here alone, for its script.
+        (None, Some(c)) if w.role == Role::Anchor => {
+            let mut tx = Transaction {
+                version: Version::TWO,
+                lock_time: LockTime::ZERO,
+                input: vec![bitcoin::TxIn {
+                    previous_output: c.outpoint,
+                    sequence: bitcoin::Sequence(c.sequence),
+                    ..Default::default()
+                }],
+                output: vec![bitcoin::TxOut {
+                    value: Amount::ZERO,
+                    script_pubkey: ScriptBuf::new_op_return([]),
+                }],
+            };
+            tx.input[0].witness = signer.claim_witness(&tx, 0, c);
+            tx
+        }
+        (None, Some(c)) => signer
+            .sign_claims(std::slice::from_ref(c), &dest, FeeratePerKw(253))
+            .unwrap(),
+        (None, None) => panic!("{:?} has no claim", w.role),
+    };
+    verify_transaction(&tx, std::slice::from_ref(&w.txout))
+        .unwrap_or_else(|e| panic!("{:?}: the kernel refuses the claim: {e}", w.role));
+}
+
+fn roles(r: &lnkit::channel::onchain::Resolution) -> Vec<lnkit::channel::onchain::Role> {
+    let mut v: Vec<_> = r.outputs.iter().map(|w| w.role).collect();
+    v.sort_by_key(|r| r.name());
+    v
+}
+
+#[test]
+fn every_spend_of_the_funding_gets_the_claims_bolt5_names_and_each_verifies() {
+    use lnkit::channel::onchain::{FundingSpend, Role};
+    for t in both_types() {
+        let negotiated = if t == ChannelType::AnchorsZeroFeeHtlcTx {
+            anchors()
+        } else {
+            Negotiated::default()
+        };
+        let mut p = Pair::open(t, Msat(300_000_000), negotiated);
+        // An HTLC each way, in flight.
+        p.pay(true, 20_000_000, 1);
+        p.pay(false, 25_000_000, 2);
+        p.settle();
+        p.check();
+        let theirs = p.b.ch.signed_local_commitment(&p.b.signer).unwrap();
+        let revoked_number = p.b.ch.ledger.local.number;
+        let ours = p.a.ch.signed_local_commitment(&p.a.signer).unwrap();
+        let stale = p.a.ch.clone();
+
+        // Their current commitment: to_remote, ours to reclaim, theirs to claim by preimage.
+        let mut r = p.a.ch.resolution(&p.a.signer, &theirs, &[]);
+        assert_eq!(
+            r.spend,
+            FundingSpend::TheirCommitment {
+                number: revoked_number
+            }
+        );
+        assert_eq!(
+            roles(&r),
+            [Role::HtlcClaim, Role::HtlcReclaim, Role::ToRemote],
+            "{t:?}"
+        );
+        r.provide_preimage(preimage(2));
+        for w in &r.outputs {
+            claim_verifies(&p.a.signer, &r, w);
+        }
+        // Our commitment: to_local, the anchor, HTLC-timeout, and HTLC-success with the preimage.
+        let mut r = p.a.ch.resolution(&p.a.signer, &ours, &[]);
+        assert!(matches!(r.spend, FundingSpend::OurCommitment { .. }));
+        let mut want = vec![Role::HtlcSuccess, Role::HtlcTimeout, Role::ToLocal];
+        if t == ChannelType::AnchorsZeroFeeHtlcTx {
+            want.insert(0, Role::Anchor);
+        }
+        assert_eq!(roles(&r), want, "{t:?}");
+        r.provide_preimage(preimage(2));
+        for w in &r.outputs {
+            claim_verifies(&p.a.signer, &r, w);
+        }
+
+        // Their next commitment, signed by us and not yet revoked-for: a third HTLC in it.
+        p.pay(true, 30_000_000, 3);
+        p.event(true, Event::Commit);
+        while p.deliver(false) {}
+        let next = p.b.ch.signed_local_commitment(&p.b.signer).unwrap();
+        let r = p.a.ch.resolution(&p.a.signer, &next, &[]);
+        assert_eq!(
+            r.spend,
+            FundingSpend::TheirCommitment {
+                number: revoked_number + 1
+            }
+        );
+        assert_eq!(
+            r.outputs
+                .iter()
+                .filter(|w| w.role == Role::HtlcReclaim)
+                .count(),
+            2,
+            "{t:?}: both our HTLCs, the new one too"
+        );
+        for w in r.outputs.iter().filter(|w| w.role != Role::HtlcClaim) {
+            claim_verifies(&p.a.signer, &r, w);
+        }
+        p.settle();
+        p.check();
+
+        // Their old commitment, now revoked: one penalty takes to_local and both HTLCs.
+        let htlcs = p.a.remote_commitments[&revoked_number].clone();
+        let mut r = p.a.ch.resolution(&p.a.signer, &theirs, &htlcs);
+        assert_eq!(
+            r.spend,
+            FundingSpend::Revoked {
+                number: revoked_number
+            }
+        );
+        let block = bitcoin::Block {
+            header: bitcoin::constants::genesis_block(Network::Regtest).header,
+            txdata: vec![theirs.clone()],
+        };
+        assert!(r.due(200).is_empty(), "nothing before it confirms");
+        r.block_connected(&block, 200);
+        assert_eq!(
+            roles(&r),
+            [Role::Penalty, Role::Penalty, Role::Penalty, Role::ToRemote],
+            "{t:?}"
+        );
+        let group = &r.due(200)[0];
+        assert_eq!(group.len(), 3, "the penalty claims all three at once");
+        let inputs: Vec<_> = group
+            .iter()
+            .map(|i| r.outputs[*i].claim.clone().unwrap())
+            .collect();
+        let dest = ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([0xbb; 20]));
+        let penalty =
+            p.a.signer
+                .sign_claims(&inputs, &dest, FeeratePerKw(253))
+                .unwrap();
+        let spent: Vec<_> = inputs.iter().map(|c| c.prevout.clone()).collect();
+        verify_transaction(&penalty, &spent).expect("the kernel accepts the penalty");
+
+        // A node that lost state sees their latest: only to_remote is known to be ours.
+        let r = stale.resolution(
+            &p.a.signer,
+            &p.b.ch.signed_local_commitment(&p.b.signer).unwrap(),
+            &[],
+        );
+        assert!(
+            matches!(r.spend, FundingSpend::Future { .. }),
+            "{:?}",
+            r.spend
+        );
+        assert_eq!(roles(&r), [Role::ToRemote]);
+        claim_verifies(&p.a.signer, &r, &r.outputs[0]);
+    }
+}

@@ -443,6 +443,34 @@ async fn breach(anchors: bool, with_htlc_txs: bool) {
         .collect();
     assert_eq!(second_stage.len(), usize::from(with_htlc_txs));
     s.net.mine_synced(1, &[a, b]).await;
+    let penalty = |v: &Value| -> Value {
+        v["sweeps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["kind"] == "penalty" && w["status"] == "broadcast")
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let first = penalty(&until(b, "listfunds", json!({}), |v| !penalty(v).is_null()).await);
+    if !with_htlc_txs {
+        // A block without it: the cheater's to_self_delay runs, so the penalty is replaced at a higher feerate.
+        s.net
+            .chain
+            .reorg(0, 1, &bitcoin::ScriptBuf::new_op_return([]))
+            .unwrap();
+        s.net.sync(&[a, b]).await;
+        let second = penalty(
+            &until(b, "listfunds", json!({}), |v| {
+                penalty(v)["claim_txid"] != first["claim_txid"]
+            })
+            .await,
+        );
+        assert!(
+            second["claim_feerate_perkw"].as_u64() > first["claim_feerate_perkw"].as_u64(),
+            "bumped: {first} -> {second}"
+        );
+    }
     let blocks = mine_until_resolved(&s, 60).await;
     let cb = closed(b).await;
     assert_eq!(cb["close_cause"], "revoked_commitment");
