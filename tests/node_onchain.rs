@@ -243,7 +243,8 @@ async fn fees_sat(n: &NodeHandle) -> u64 {
     closed(n).await["onchain_fees_msat"].as_u64().unwrap() / 1000
 }
 
-/// Every HTLC state on both sides, then a force close by `alice_closes ? alice : bob`.
+/// Every HTLC state on both sides — settled after the close, never settled,
+/// trimmed — then a force close by `alice_closes ? alice : bob`.
 async fn force_close_with_htlcs_in_flight(anchors: bool, alice_closes: bool) {
     let s = setup(anchors).await;
     let (a, b) = (&s.a, &s.b);
@@ -254,13 +255,14 @@ async fn force_close_with_htlcs_in_flight(anchors: bool, alice_closes: bool) {
     // bob -> alice: never settled, settled after the close.
     let h2 = hold(b, a, 2, 25_000).await;
     let h3 = hold(b, a, 3, 35_000).await;
+    let dust_b = hold(b, a, 6, 450).await;
     for n in [a, b] {
         until(n, "listpeerchannels", json!({}), |v| {
-            v["channels"][0]["htlcs"].as_array().unwrap().len() == 5
+            v["channels"][0]["htlcs"].as_array().unwrap().len() == 6
         })
         .await;
     }
-    // Let the last revoke_and_ack land: both commitments hold all five.
+    // Let the last revoke_and_ack land: both commitments hold all six.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (bal_a, bal_b) = (to_us_sat(a).await, to_us_sat(b).await);
     let (wallet_a, wallet_b) = (wallet_sat(a).await, wallet_sat(b).await);
@@ -303,10 +305,20 @@ async fn force_close_with_htlcs_in_flight(anchors: bool, alice_closes: bool) {
     );
     assert_eq!(status_of(b, &h2).await, "failed", "h2 timed out");
     assert_eq!(
+        status_of(b, &dust_b).await,
+        "failed",
+        "bob's trimmed one too"
+    );
+    assert_eq!(
         status_of(b, &h3).await,
         "complete",
         "h3: alice's preimage claim"
     );
+    // The hold invoices settled after the close were paid on chain.
+    for (n, label) in [(a, "hold3"), (b, "hold4")] {
+        let invs = call(n, "listinvoices", json!({"label": label})).await;
+        assert_eq!(invs["invoices"][0]["status"], "paid", "{label}");
+    }
     let ca = closed(a).await;
     let cb = closed(b).await;
     assert_eq!(ca["closing_txid"], cb["closing_txid"]);
@@ -328,7 +340,8 @@ async fn force_close_with_htlcs_in_flight(anchors: bool, alice_closes: bool) {
     );
 
     let commitment = tx_of(&s, ca["closing_txid"].as_str().unwrap());
-    let (cost, anchor_back) = commitment_cost(&s, &commitment, anchors, 400);
+    // Both trimmed HTLCs went to the miners: each was its offerer's, out of its balance already.
+    let (cost, anchor_back) = commitment_cost(&s, &commitment, anchors, 400 + 450);
     let rows = [
         Books {
             who: "alice",

@@ -104,12 +104,18 @@ impl Core {
         }
     }
 
-    /// Store every channel with a live resolution (after a poll's blocks).
+    /// Store every channel with a live resolution (after a poll's blocks),
+    /// and those that resolved at this tip.
     pub(super) fn persist_resolutions(&mut self) {
+        let tip = self.height();
         let chans: Vec<Channel> = self
             .channels
             .values()
-            .filter(|c| c.onchain.is_some())
+            .filter(|c| {
+                c.onchain
+                    .as_ref()
+                    .is_some_and(|r| r.resolved_at.is_none_or(|h| h >= tip))
+            })
             .cloned()
             .collect();
         if chans.is_empty() {
@@ -133,6 +139,9 @@ impl Core {
             match e {
                 OnchainEvent::Fulfilled { htlc, preimage } => {
                     info!(channel = %id, htlc = htlc.id, offerer = ?htlc.offerer, "HTLC fulfilled on chain");
+                    if htlc.offerer == Side::Remote {
+                        self.invoice_paid_on_chain(id, &htlc);
+                    }
                     if htlc.offerer == Side::Local {
                         actions.push(Action::PreimageLearned {
                             id: htlc.id,
@@ -160,11 +169,26 @@ impl Core {
                 }
             }
         }
-        if !actions.is_empty() {
+        if !actions.is_empty() || !self.staged_invoices.is_empty() {
             let mut queue = VecDeque::new();
             actions.push(Action::Persist);
             self.execute(id, actions, &mut queue);
         }
+    }
+
+    /// An HTLC paying our invoice, claimed on chain: the invoice is paid.
+    fn invoice_paid_on_chain(&mut self, id: ChannelId, htlc: &crate::channel::ledger::HtlcEntry) {
+        let Ok(Some(mut inv)) = self.store.invoice(&hex::encode(htlc.payment_hash.0)) else {
+            return;
+        };
+        if inv.paid_at.is_some() {
+            return;
+        }
+        inv.paid_at = Some(now_secs());
+        inv.amount_received_msat = Some(htlc.amount.0);
+        inv.paid_by = Some((id.to_string(), htlc.id));
+        info!(label = %inv.label, "invoice paid on chain");
+        self.staged_invoices.push(inv);
     }
 
     fn reserved_coins(&self, except: Option<ChannelId>) -> Vec<bitcoin::OutPoint> {
