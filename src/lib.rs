@@ -30,6 +30,7 @@ pub mod amount;
 pub mod chain;
 pub mod channel;
 pub mod cli;
+pub mod gossip;
 pub mod graph;
 pub mod invoice;
 pub mod keys;

@@ -1,0 +1,548 @@
+//! BOLT 7 "Routing Gossip", the receiving side, sans I/O: every
+//! `channel_announcement`, `channel_update` and `node_announcement` a peer
+//! sends is checked as the BOLT's receiver requirements say, then stored or
+//! ignored. A `warning` is owed only where the BOLT says so: for a bad
+//! signature or a message that does not decode. What is stored is what the
+//! node forwards to its peers and what feeds the toolkit's [`Graph`].
+//!
+//! The chain is asked through [`FundingSource`] whether an announced
+//! channel's funding output exists, pays the 2-of-2 of its bitcoin keys and
+//! is unspent; answers that cannot change are cached.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bitcoin::secp256k1::{PublicKey, Secp256k1, VerifyOnly};
+use bitcoin::{Amount, ScriptBuf};
+
+use crate::graph::{self, Graph, Policy};
+use crate::wire::gossip as sig;
+use crate::wire::message::{self, Message, Value};
+
+/// BOLT 7 "Recommendations for Channel Updates": a channel whose newest
+/// update is older than two weeks MAY be pruned.
+pub const STALE_AFTER_SECS: u64 = 14 * 24 * 3600;
+/// An update further than this in the future is "unreasonably far" (BOLT 7 MAY discard it).
+pub const FUTURE_SLACK_SECS: u64 = 24 * 3600;
+/// BOLT 7: a channel whose funding output is spent is forgotten after a 72-block delay.
+pub const SPENT_FORGET_BLOCKS: u32 = 72;
+
+/// What the chain says of a funding output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FundingOutput {
+    /// It exists and is unspent, with this many confirmations.
+    Unspent {
+        /// Its scriptPubKey.
+        script_pubkey: ScriptBuf,
+        /// Its value: the channel's capacity.
+        amount: Amount,
+        /// Confirmations.
+        confirmations: u32,
+    },
+    /// It existed and is spent.
+    Spent,
+    /// No such output (no such block, transaction or index).
+    Missing,
+    /// The chain could not be asked now.
+    Unavailable,
+}
+
+/// The chain lookups gossip needs.
+pub trait FundingSource {
+    /// The output a short channel id names.
+    fn funding_output(&mut self, scid: u64) -> FundingOutput;
+}
+
+/// What became of one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Stored, and to be forwarded to peers that asked for gossip.
+    Accepted,
+    /// Ignored as the BOLT says (stale, a duplicate, unknown, spent, rate-limited...).
+    Ignored(String),
+    /// Ignored, and the peer SHOULD get a `warning` with this text.
+    Warning(String),
+}
+
+/// A per-peer limit: at most `per_second` messages in any second, with `burst` more allowed once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained rate.
+    pub per_second: u32,
+    /// Extra allowance (an initial sync arrives in a burst).
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        // An initial sync of the whole mainnet graph (~60,000 channels, three messages each)
+        // fits in its burst; after that, gossip arrives at a few messages a second.
+        RateLimit {
+            per_second: 100,
+            burst: 250_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    tokens: f64,
+    at: u64,
+}
+
+/// One direction's newest `channel_update`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateEntry {
+    /// Its `timestamp`.
+    pub timestamp: u32,
+    /// Its policy.
+    pub policy: Policy,
+    /// The message, as received.
+    pub raw: Vec<u8>,
+}
+
+/// A channel known from its `channel_announcement`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelEntry {
+    /// `node_id_1`.
+    pub node_1: PublicKey,
+    /// `node_id_2`.
+    pub node_2: PublicKey,
+    /// The funding output's value.
+    pub capacity: Amount,
+    /// The announcement, as received.
+    pub raw: Vec<u8>,
+    /// When it was first accepted (seconds since 1970).
+    pub received_at: u64,
+    /// The two directions' updates: `[from node_1, from node_2]`.
+    pub updates: [Option<UpdateEntry>; 2],
+    /// The height its funding output was seen spent at.
+    pub spent_at: Option<u32>,
+}
+
+/// A node known from a `channel_announcement`, with its newest `node_announcement`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeEntry {
+    /// The newest `timestamp`.
+    pub timestamp: u32,
+    /// `alias`, its NUL padding trimmed.
+    pub alias: String,
+    /// `rgb_color`.
+    pub color: [u8; 3],
+    /// The announcement, as received.
+    pub raw: Option<Vec<u8>>,
+}
+
+/// The gossip a node has accepted.
+pub struct GossipStore {
+    chain_hash: [u8; 32],
+    secp: Secp256k1<VerifyOnly>,
+    /// Channels by short channel id.
+    pub channels: BTreeMap<u64, ChannelEntry>,
+    /// Nodes with at least one announced channel.
+    pub nodes: HashMap<PublicKey, NodeEntry>,
+    /// Funding answers that cannot change any more (found unspent: its script and value; or spent).
+    funding_cache: HashMap<u64, FundingOutput>,
+    limit: RateLimit,
+    buckets: HashMap<PublicKey, Bucket>,
+}
+
+fn field<'a>(m: &'a Message, name: &str) -> Option<&'a Value> {
+    m.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+}
+
+fn uint(m: &Message, name: &str) -> u64 {
+    match field(m, name) {
+        Some(Value::Uint(x)) | Some(Value::Scid(x)) => *x,
+        _ => 0,
+    }
+}
+
+fn point(m: &Message, name: &str) -> Option<PublicKey> {
+    match field(m, name) {
+        Some(Value::Point(p)) => Some(*p),
+        _ => None,
+    }
+}
+
+fn bytes<'a>(m: &'a Message, name: &str) -> &'a [u8] {
+    match field(m, name) {
+        Some(Value::Bytes(b)) => b,
+        _ => &[],
+    }
+}
+
+fn ignored(why: impl Into<String>) -> Verdict {
+    Verdict::Ignored(why.into())
+}
+
+impl GossipStore {
+    /// An empty store for the chain whose genesis hash (BOLT 7 `chain_hash` byte order) is `chain_hash`.
+    pub fn new(chain_hash: [u8; 32], limit: RateLimit) -> Self {
+        GossipStore {
+            chain_hash,
+            secp: Secp256k1::verification_only(),
+            channels: BTreeMap::new(),
+            nodes: HashMap::new(),
+            funding_cache: HashMap::new(),
+            limit,
+            buckets: HashMap::new(),
+        }
+    }
+
+    /// Take one token from `peer`'s bucket.
+    fn admit(&mut self, peer: &PublicKey, now: u64) -> bool {
+        let limit = self.limit;
+        let b = self.buckets.entry(*peer).or_insert(Bucket {
+            tokens: f64::from(limit.burst) + f64::from(limit.per_second),
+            at: now,
+        });
+        let cap = f64::from(limit.burst) + f64::from(limit.per_second);
+        b.tokens =
+            (b.tokens + (now.saturating_sub(b.at) as f64) * f64::from(limit.per_second)).min(cap);
+        b.at = now;
+        if b.tokens < 1.0 {
+            return false;
+        }
+        b.tokens -= 1.0;
+        true
+    }
+
+    /// Check and store one gossip message from `peer` (none: our own) at `now` (seconds since 1970).
+    pub fn ingest(
+        &mut self,
+        peer: Option<&PublicKey>,
+        raw: &[u8],
+        now: u64,
+        chain: &mut dyn FundingSource,
+    ) -> Verdict {
+        if let Some(p) = peer {
+            if !self.admit(p, now) {
+                return ignored("over the peer's gossip rate limit");
+            }
+        }
+        let m = match message::decode(raw) {
+            Ok(m) => m,
+            Err(e) => return Verdict::Warning(format!("gossip does not decode: {e}")),
+        };
+        match m.typ {
+            256 => self.channel_announcement(&m, raw, now, chain),
+            257 => self.node_announcement(&m, raw),
+            258 => self.channel_update(&m, raw, now),
+            t => ignored(format!("type {t} is not gossip this store takes")),
+        }
+    }
+
+    fn signatures_valid(
+        &self,
+        raw: &[u8],
+        update_signer: Option<&PublicKey>,
+    ) -> Result<(), String> {
+        let checks = sig::verify(&self.secp, raw, update_signer).map_err(|e| e.to_string())?;
+        match checks.iter().find(|c| !c.valid) {
+            Some(bad) => Err(format!(
+                "{} is not a valid signature by {}",
+                bad.field, bad.key
+            )),
+            None if checks.is_empty() => Err("no signature to check".into()),
+            None => Ok(()),
+        }
+    }
+
+    fn lookup(&mut self, scid: u64, chain: &mut dyn FundingSource) -> FundingOutput {
+        if let Some(known) = self.funding_cache.get(&scid) {
+            return known.clone();
+        }
+        let answer = chain.funding_output(scid);
+        match &answer {
+            // Deep enough: its script and value cannot change (a reorg this deep is not expected).
+            FundingOutput::Unspent { confirmations, .. } if *confirmations >= 6 => {
+                self.funding_cache.insert(scid, answer.clone());
+            }
+            FundingOutput::Spent => {
+                self.funding_cache.insert(scid, FundingOutput::Spent);
+            }
+            _ => {}
+        }
+        answer
+    }
+
+    /// BOLT 7 `channel_announcement`, receiver requirements, in their order.
+    fn channel_announcement(
+        &mut self,
+        m: &Message,
+        raw: &[u8],
+        now: u64,
+        chain: &mut dyn FundingSource,
+    ) -> Verdict {
+        if bytes(m, "chain_hash") != self.chain_hash {
+            return ignored("channel_announcement for another chain");
+        }
+        let scid = uint(m, "short_channel_id");
+        let (Some(n1), Some(n2), Some(k1), Some(k2)) = (
+            point(m, "node_id_1"),
+            point(m, "node_id_2"),
+            point(m, "bitcoin_key_1"),
+            point(m, "bitcoin_key_2"),
+        ) else {
+            return Verdict::Warning("channel_announcement: a key does not parse".into());
+        };
+        if let Some(known) = self.channels.get(&scid) {
+            if known.raw == raw {
+                return ignored("channel_announcement already known");
+            }
+        }
+        if n1.serialize() >= n2.serialize() {
+            return Verdict::Warning(
+                "channel_announcement: node_id_1 is not the lesser of the two node ids".into(),
+            );
+        }
+        let (script, capacity) = match self.lookup(scid, chain) {
+            FundingOutput::Unspent {
+                script_pubkey,
+                amount,
+                confirmations,
+            } => {
+                // BOLT 7: SHOULD ignore below 6 confirmations, MAY accept one block short.
+                if confirmations < 5 {
+                    return ignored(format!(
+                        "channel_announcement: the funding output has {confirmations} confirmations, 6 are needed"
+                    ));
+                }
+                (script_pubkey, amount)
+            }
+            FundingOutput::Spent => {
+                return ignored("channel_announcement: the funding output is spent")
+            }
+            FundingOutput::Missing => {
+                return ignored("channel_announcement: no such funding output on chain")
+            }
+            FundingOutput::Unavailable => {
+                return ignored("channel_announcement: the chain cannot be asked now")
+            }
+        };
+        if script != crate::script::funding_script(&k1, &k2).to_p2wsh() {
+            return ignored(
+                "channel_announcement: the funding output is not the 2-of-2 of its bitcoin keys",
+            );
+        }
+        if let Err(e) = self.signatures_valid(raw, None) {
+            return Verdict::Warning(format!("channel_announcement: {e}"));
+        }
+        for n in [n1, n2] {
+            self.nodes.entry(n).or_default();
+        }
+        self.channels.insert(
+            scid,
+            ChannelEntry {
+                node_1: n1,
+                node_2: n2,
+                capacity,
+                raw: raw.to_vec(),
+                received_at: now,
+                updates: [None, None],
+                spent_at: None,
+            },
+        );
+        Verdict::Accepted
+    }
+
+    /// BOLT 7 `channel_update`, receiver requirements.
+    fn channel_update(&mut self, m: &Message, raw: &[u8], now: u64) -> Verdict {
+        if bytes(m, "chain_hash") != self.chain_hash {
+            return ignored("channel_update for another chain");
+        }
+        let scid = uint(m, "short_channel_id");
+        let Some(ch) = self.channels.get(&scid) else {
+            return ignored("channel_update for a channel not announced");
+        };
+        let flags = uint(m, "channel_flags");
+        let dir = (flags & 1) as usize;
+        let disabled = flags & 2 != 0;
+        let signer = if dir == 0 { ch.node_1 } else { ch.node_2 };
+        if let Err(e) = self.signatures_valid(raw, Some(&signer)) {
+            return Verdict::Warning(format!("channel_update: {e}"));
+        }
+        if ch.spent_at.is_some() && !disabled {
+            return ignored("channel_update of a spent channel that does not disable it");
+        }
+        let timestamp = uint(m, "timestamp") as u32;
+        if u64::from(timestamp) > now + FUTURE_SLACK_SECS {
+            return ignored("channel_update timestamped unreasonably far in the future");
+        }
+        if u64::from(timestamp) + STALE_AFTER_SECS < now {
+            return ignored("channel_update older than two weeks");
+        }
+        if let Some(old) = &ch.updates[dir] {
+            if timestamp == old.timestamp {
+                return ignored(if old.raw == raw {
+                    "channel_update already known"
+                } else {
+                    "channel_update with the same timestamp and other fields"
+                });
+            }
+            if timestamp < old.timestamp {
+                return ignored("channel_update older than the one known");
+            }
+        }
+        let policy = Policy {
+            fee_base_msat: uint(m, "fee_base_msat") as u32,
+            fee_proportional_millionths: uint(m, "fee_proportional_millionths") as u32,
+            cltv_expiry_delta: uint(m, "cltv_expiry_delta") as u16,
+            htlc_minimum_msat: uint(m, "htlc_minimum_msat"),
+            htlc_maximum_msat: uint(m, "htlc_maximum_msat"),
+            present: true,
+            enabled: !disabled,
+        };
+        let ch = self.channels.get_mut(&scid).expect("found above");
+        ch.updates[dir] = Some(UpdateEntry {
+            timestamp,
+            policy,
+            raw: raw.to_vec(),
+        });
+        Verdict::Accepted
+    }
+
+    /// BOLT 7 `node_announcement`, receiver requirements.
+    fn node_announcement(&mut self, m: &Message, raw: &[u8]) -> Verdict {
+        let Some(id) = point(m, "node_id") else {
+            return Verdict::Warning("node_announcement: node_id is not a valid point".into());
+        };
+        if let Err(e) = self.signatures_valid(raw, None) {
+            return Verdict::Warning(format!("node_announcement: {e}"));
+        }
+        let timestamp = uint(m, "timestamp") as u32;
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return ignored("node_announcement of a node with no announced channel");
+        };
+        if node.raw.is_some() && timestamp <= node.timestamp {
+            return ignored("node_announcement not newer than the one known");
+        }
+        node.timestamp = timestamp;
+        node.alias = String::from_utf8_lossy(bytes(m, "alias"))
+            .trim_end_matches('\0')
+            .to_string();
+        node.color = bytes(m, "rgb_color").try_into().unwrap_or([0; 3]);
+        node.raw = Some(raw.to_vec());
+        Verdict::Accepted
+    }
+
+    /// The follower saw the funding output of `scid` spent at `height`.
+    pub fn funding_spent(&mut self, scid: u64, height: u32) {
+        self.funding_cache.insert(scid, FundingOutput::Spent);
+        if let Some(c) = self.channels.get_mut(&scid) {
+            c.spent_at.get_or_insert(height);
+        }
+    }
+
+    /// BOLT 7's pruning at `now` and chain height `height`: channels spent 72
+    /// blocks ago, and channels whose directions are all older than two
+    /// weeks (or, never updated, announced more than two weeks ago). Nodes
+    /// left without a channel go too. Returns the channels removed.
+    pub fn prune(&mut self, now: u64, height: u32) -> Vec<u64> {
+        let stale = |c: &ChannelEntry| {
+            let newest = c
+                .updates
+                .iter()
+                .flatten()
+                .map(|u| u64::from(u.timestamp))
+                .max()
+                .unwrap_or(c.received_at);
+            newest + STALE_AFTER_SECS < now
+        };
+        let gone: Vec<u64> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| {
+                c.spent_at
+                    .is_some_and(|h| h + SPENT_FORGET_BLOCKS <= height)
+                    || stale(c)
+            })
+            .map(|(scid, _)| *scid)
+            .collect();
+        for scid in &gone {
+            self.channels.remove(scid);
+        }
+        let live: std::collections::HashSet<PublicKey> = self
+            .channels
+            .values()
+            .flat_map(|c| [c.node_1, c.node_2])
+            .collect();
+        self.nodes.retain(|id, _| live.contains(id));
+        gone
+    }
+
+    /// The toolkit's graph of everything stored (spent channels excluded), indexed for the router.
+    pub fn to_graph(&self) -> Graph {
+        let mut index: HashMap<PublicKey, u32> = HashMap::new();
+        let mut g = Graph::default();
+        let mut node = |g: &mut Graph, p: PublicKey| -> u32 {
+            *index.entry(p).or_insert_with(|| {
+                g.pubkeys.push(p.serialize());
+                g.aliases.push(
+                    self.nodes
+                        .get(&p)
+                        .map(|n| n.alias.clone())
+                        .unwrap_or_default(),
+                );
+                (g.pubkeys.len() - 1) as u32
+            })
+        };
+        for (scid, c) in self.channels.iter().filter(|(_, c)| c.spent_at.is_none()) {
+            let (a, b) = (node(&mut g, c.node_1), node(&mut g, c.node_2));
+            g.channels.push(graph::Channel {
+                node_1: a,
+                node_2: b,
+                short_channel_id: Some(*scid),
+                capacity_sat: c.capacity.to_sat(),
+            });
+            for u in &c.updates {
+                g.policies
+                    .push(u.as_ref().map(|u| u.policy).unwrap_or_default());
+            }
+        }
+        g.index();
+        g
+    }
+}
+
+/// [`FundingSource`] over any [`crate::chain::ChainSource`]: the short
+/// channel id names a block height, a transaction index in it and an
+/// output index (BOLT 7); the UTXO set says whether it is spent.
+pub struct ChainFunding<'a, C: crate::chain::ChainSource + ?Sized>(pub &'a C);
+
+impl<C: crate::chain::ChainSource + ?Sized> FundingSource for ChainFunding<'_, C> {
+    fn funding_output(&mut self, scid: u64) -> FundingOutput {
+        let (height, index, vout) = (
+            (scid >> 40) as u32,
+            ((scid >> 16) & 0xff_ffff) as usize,
+            (scid & 0xffff) as u32,
+        );
+        let chain = self.0;
+        let Ok(tip) = chain.best_block() else {
+            return FundingOutput::Unavailable;
+        };
+        let hash = match chain.block_hash(height) {
+            Ok(Some(h)) => h,
+            Ok(None) => return FundingOutput::Missing,
+            Err(_) => return FundingOutput::Unavailable,
+        };
+        let Ok(block) = chain.block(&hash) else {
+            return FundingOutput::Unavailable;
+        };
+        let Some(tx) = block.txdata.get(index) else {
+            return FundingOutput::Missing;
+        };
+        let Some(out) = tx.output.get(vout as usize) else {
+            return FundingOutput::Missing;
+        };
+        match chain.utxo(&bitcoin::OutPoint::new(tx.compute_txid(), vout)) {
+            Ok(Some(_)) => FundingOutput::Unspent {
+                script_pubkey: out.script_pubkey.clone(),
+                amount: out.value,
+                confirmations: tip.height.saturating_sub(height) + 1,
+            },
+            Ok(None) => FundingOutput::Spent,
+            Err(_) => FundingOutput::Unavailable,
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! BOLT 7's receiver requirements on the gossip store: what is accepted,
+//! what is ignored, and what earns the peer a `warning` — each rejection
+//! the gossip issue names (a bad signature, a nonexistent or spent funding
+//! output, a stale timestamp, a replayed update), the rate limit, pruning,
+//! and the graph it feeds. Random bytes never panic it.
+
+use std::collections::HashMap;
+
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+use bitcoin::{Amount, ScriptBuf};
+use lnkit::gossip::{FundingOutput, FundingSource, GossipStore, RateLimit, Verdict};
+use lnkit::wire::gossip::sign;
+use lnkit::wire::message::{Message, Value as V};
+use proptest::prelude::*;
+
+const NOW: u64 = 1_800_000_000;
+
+fn chain_hash() -> [u8; 32] {
+    bitcoin::constants::ChainHash::REGTEST.to_bytes()
+}
+
+fn key(b: u8) -> SecretKey {
+    SecretKey::from_slice(&[b; 32]).unwrap()
+}
+
+/// A channel: its node keys (node_1 the lesser), bitcoin keys and scid.
+struct Chan {
+    nodes: [SecretKey; 2],
+    bitcoin: [SecretKey; 2],
+    scid: u64,
+}
+
+fn pk(k: &SecretKey) -> PublicKey {
+    PublicKey::from_secret_key(&Secp256k1::new(), k)
+}
+
+impl Chan {
+    fn new(seed: u8, scid: u64) -> Chan {
+        let (mut n1, mut n2) = (key(seed), key(seed + 1));
+        if pk(&n1).serialize() > pk(&n2).serialize() {
+            std::mem::swap(&mut n1, &mut n2);
+        }
+        Chan {
+            nodes: [n1, n2],
+            bitcoin: [key(seed + 100), key(seed + 101)],
+            scid,
+        }
+    }
+
+    fn funding_script(&self) -> ScriptBuf {
+        lnkit::script::funding_script(&pk(&self.bitcoin[0]), &pk(&self.bitcoin[1])).to_p2wsh()
+    }
+
+    fn announcement(&self) -> Vec<u8> {
+        let mut m = Message {
+            typ: 256,
+            name: Some("channel_announcement"),
+            fields: vec![
+                ("node_signature_1", V::Bytes(vec![0; 64])),
+                ("node_signature_2", V::Bytes(vec![0; 64])),
+                ("bitcoin_signature_1", V::Bytes(vec![0; 64])),
+                ("bitcoin_signature_2", V::Bytes(vec![0; 64])),
+                ("features", V::Features(vec![])),
+                ("chain_hash", V::Bytes(chain_hash().to_vec())),
+                ("short_channel_id", V::Scid(self.scid)),
+                ("node_id_1", V::Point(pk(&self.nodes[0]))),
+                ("node_id_2", V::Point(pk(&self.nodes[1]))),
+                ("bitcoin_key_1", V::Point(pk(&self.bitcoin[0]))),
+                ("bitcoin_key_2", V::Point(pk(&self.bitcoin[1]))),
+            ],
+            tlvs: vec![],
+            raw: None,
+        };
+        sign(
+            &Secp256k1::new(),
+            &mut m,
+            &[
+                ("node_signature_1", &self.nodes[0]),
+                ("node_signature_2", &self.nodes[1]),
+                ("bitcoin_signature_1", &self.bitcoin[0]),
+                ("bitcoin_signature_2", &self.bitcoin[1]),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn update(&self, dir: u8, timestamp: u64, fee_base: u64, signer: &SecretKey) -> Vec<u8> {
+        let mut m = Message {
+            typ: 258,
+            name: Some("channel_update"),
+            fields: vec![
+                ("signature", V::Bytes(vec![0; 64])),
+                ("chain_hash", V::Bytes(chain_hash().to_vec())),
+                ("short_channel_id", V::Scid(self.scid)),
+                ("timestamp", V::Uint(timestamp)),
+                ("message_flags", V::Uint(1)),
+                ("channel_flags", V::Uint(u64::from(dir))),
+                ("cltv_expiry_delta", V::Uint(40)),
+                ("htlc_minimum_msat", V::Uint(1000)),
+                ("fee_base_msat", V::Uint(fee_base)),
+                ("fee_proportional_millionths", V::Uint(100)),
+                ("htlc_maximum_msat", V::Uint(990_000_000)),
+            ],
+            tlvs: vec![],
+            raw: None,
+        };
+        sign(&Secp256k1::new(), &mut m, &[("signature", signer)]).unwrap()
+    }
+}
+
+fn node_announcement(k: &SecretKey, timestamp: u64, alias: &str) -> Vec<u8> {
+    let mut a = alias.as_bytes().to_vec();
+    a.resize(32, 0);
+    let mut m = Message {
+        typ: 257,
+        name: Some("node_announcement"),
+        fields: vec![
+            ("signature", V::Bytes(vec![0; 64])),
+            ("features", V::Features(vec![])),
+            ("timestamp", V::Uint(timestamp)),
+            ("node_id", V::Point(pk(k))),
+            ("rgb_color", V::Bytes(vec![1, 2, 3])),
+            ("alias", V::Bytes(a)),
+            ("addresses", V::Bytes(vec![])),
+        ],
+        tlvs: vec![],
+        raw: None,
+    };
+    sign(&Secp256k1::new(), &mut m, &[("signature", k)]).unwrap()
+}
+
+/// A chain that knows some funding outputs.
+#[derive(Default)]
+struct Chain {
+    outputs: HashMap<u64, FundingOutput>,
+    asked: usize,
+}
+
+impl FundingSource for Chain {
+    fn funding_output(&mut self, scid: u64) -> FundingOutput {
+        self.asked += 1;
+        self.outputs
+            .get(&scid)
+            .cloned()
+            .unwrap_or(FundingOutput::Missing)
+    }
+}
+
+fn unspent(c: &Chan, confirmations: u32) -> FundingOutput {
+    FundingOutput::Unspent {
+        script_pubkey: c.funding_script(),
+        amount: Amount::from_sat(1_000_000),
+        confirmations,
+    }
+}
+
+fn is_warning(v: &Verdict) -> bool {
+    matches!(v, Verdict::Warning(_))
+}
+
+fn is_ignored(v: &Verdict, why: &str) -> bool {
+    matches!(v, Verdict::Ignored(w) if w.contains(why))
+}
+
+#[test]
+fn announcements_and_updates_are_checked_as_bolt7_says() {
+    let peer = pk(&key(9));
+    let c = Chan::new(1, 700_000 << 40 | 5 << 16 | 1);
+    let mut chain = Chain::default();
+    chain.outputs.insert(c.scid, unspent(&c, 10));
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+
+    // An update before its channel: ignored; a node_announcement before any channel: ignored.
+    let up = c.update(0, NOW, 1000, &c.nodes[0]);
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &up, NOW, &mut chain),
+        "not announced"
+    ));
+    let na = node_announcement(&c.nodes[0], NOW, "alice");
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &na, NOW, &mut chain),
+        "no announced channel"
+    ));
+
+    let ann = c.announcement();
+    assert_eq!(
+        s.ingest(Some(&peer), &ann, NOW, &mut chain),
+        Verdict::Accepted
+    );
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &ann, NOW, &mut chain),
+        "already known"
+    ));
+    assert_eq!(
+        s.ingest(Some(&peer), &up, NOW, &mut chain),
+        Verdict::Accepted
+    );
+    assert_eq!(
+        s.ingest(Some(&peer), &na, NOW, &mut chain),
+        Verdict::Accepted
+    );
+    assert_eq!(s.nodes[&pk(&c.nodes[0])].alias, "alice");
+
+    // A replayed update, an older one, one with the same timestamp and other fields.
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &up, NOW, &mut chain),
+        "already known"
+    ));
+    let older = c.update(0, NOW - 10, 1000, &c.nodes[0]);
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &older, NOW, &mut chain),
+        "older than the one known"
+    ));
+    let same_time = c.update(0, NOW, 2000, &c.nodes[0]);
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &same_time, NOW, &mut chain),
+        "same timestamp"
+    ));
+    // Stale (two weeks) and far-future updates.
+    let stale = c.update(1, NOW - 15 * 24 * 3600, 1000, &c.nodes[1]);
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &stale, NOW, &mut chain),
+        "two weeks"
+    ));
+    let future = c.update(1, NOW + 2 * 24 * 3600, 1000, &c.nodes[1]);
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &future, NOW, &mut chain),
+        "future"
+    ));
+    // An update signed by the other direction's node: a warning.
+    let forged = c.update(1, NOW, 1000, &c.nodes[0]);
+    assert!(is_warning(&s.ingest(Some(&peer), &forged, NOW, &mut chain)));
+    let newer = c.update(0, NOW + 60, 5000, &c.nodes[0]);
+    assert_eq!(
+        s.ingest(Some(&peer), &newer, NOW + 60, &mut chain),
+        Verdict::Accepted
+    );
+
+    // The graph: one channel, its capacity, the newest policy of direction 0 only.
+    let g = s.to_graph();
+    assert_eq!(g.channels.len(), 1);
+    assert_eq!(g.channels[0].capacity_sat, 1_000_000);
+    assert_eq!(g.policies[0].fee_base_msat, 5000);
+    assert!(g.policies[0].enabled && !g.policies[1].present);
+    assert_eq!(
+        g.aliases[g.node(&pk(&c.nodes[0]).serialize()).unwrap() as usize],
+        "alice"
+    );
+}
+
+#[test]
+fn announcements_of_missing_spent_foreign_or_forged_channels_are_refused() {
+    let peer = pk(&key(9));
+    let mut chain = Chain::default();
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+    // No such output.
+    let missing = Chan::new(10, 1 << 40);
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &missing.announcement(), NOW, &mut chain),
+        "no such funding output"
+    ));
+    // Spent.
+    let spent = Chan::new(20, 2 << 40);
+    chain.outputs.insert(spent.scid, FundingOutput::Spent);
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &spent.announcement(), NOW, &mut chain),
+        "spent"
+    ));
+    // Too shallow.
+    let shallow = Chan::new(30, 3 << 40);
+    chain.outputs.insert(shallow.scid, unspent(&shallow, 2));
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &shallow.announcement(), NOW, &mut chain),
+        "confirmations"
+    ));
+    // The output pays someone else's 2-of-2.
+    let other = Chan::new(40, 4 << 40);
+    chain
+        .outputs
+        .insert(other.scid, unspent(&Chan::new(50, 0), 10));
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &other.announcement(), NOW, &mut chain),
+        "not the 2-of-2"
+    ));
+    // A bad signature: a warning.
+    let forged = Chan::new(60, 6 << 40);
+    chain.outputs.insert(forged.scid, unspent(&forged, 10));
+    let mut bytes = forged.announcement();
+    bytes[2 + 64 + 10] ^= 1; // inside node_signature_2
+    assert!(is_warning(&s.ingest(Some(&peer), &bytes, NOW, &mut chain)));
+    // Malformed: a warning, never a panic.
+    assert!(is_warning(&s.ingest(
+        Some(&peer),
+        &[1, 0, 3],
+        NOW,
+        &mut chain
+    )));
+    assert!(s.channels.is_empty());
+}
+
+#[test]
+fn funding_answers_are_cached_spends_remove_channels_and_stale_ones_are_pruned() {
+    let peer = pk(&key(9));
+    let mut chain = Chain::default();
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+    let a = Chan::new(70, 7 << 40);
+    let b = Chan::new(80, 8 << 40);
+    chain.outputs.insert(a.scid, unspent(&a, 10));
+    chain.outputs.insert(b.scid, unspent(&b, 10));
+    // A forged announcement costs one lookup; the genuine one after it costs none.
+    let mut forged = a.announcement();
+    forged[2 + 10] ^= 1;
+    assert!(is_warning(&s.ingest(Some(&peer), &forged, NOW, &mut chain)));
+    assert_eq!(chain.asked, 1);
+    assert_eq!(
+        s.ingest(Some(&peer), &a.announcement(), NOW, &mut chain),
+        Verdict::Accepted
+    );
+    assert_eq!(chain.asked, 1, "the deep answer was cached");
+    assert_eq!(
+        s.ingest(Some(&peer), &b.announcement(), NOW, &mut chain),
+        Verdict::Accepted
+    );
+    assert_eq!(
+        s.ingest(None, &b.update(0, NOW, 1, &b.nodes[0]), NOW, &mut chain),
+        Verdict::Accepted
+    );
+    // b's funding is spent at 900: after 72 blocks it is forgotten; a, never updated, goes stale.
+    s.funding_spent(b.scid, 900);
+    assert!(is_ignored(
+        &s.ingest(
+            None,
+            &b.update(0, NOW + 1, 2, &b.nodes[0]),
+            NOW + 1,
+            &mut chain
+        ),
+        "spent"
+    ));
+    assert!(s.prune(NOW + 10, 971).is_empty());
+    assert_eq!(
+        s.to_graph().channels.len(),
+        1,
+        "a spent channel leaves the graph at once"
+    );
+    assert_eq!(s.prune(NOW + 10, 972), vec![b.scid]);
+    assert_eq!(s.prune(NOW + 15 * 24 * 3600, 972), vec![a.scid]);
+    assert!(s.nodes.is_empty(), "nodes without channels go too");
+}
+
+#[test]
+fn a_peer_over_its_rate_limit_is_ignored_until_it_refills() {
+    let peer = pk(&key(9));
+    let mut chain = Chain::default();
+    let mut s = GossipStore::new(
+        chain_hash(),
+        RateLimit {
+            per_second: 5,
+            burst: 0,
+        },
+    );
+    let junk = [1u8, 2, 3];
+    for _ in 0..5 {
+        assert!(is_warning(&s.ingest(Some(&peer), &junk, NOW, &mut chain)));
+    }
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &junk, NOW, &mut chain),
+        "rate limit"
+    ));
+    let other = pk(&key(8));
+    assert!(
+        is_warning(&s.ingest(Some(&other), &junk, NOW, &mut chain)),
+        "per peer"
+    );
+    assert!(
+        is_warning(&s.ingest(Some(&peer), &junk, NOW + 1, &mut chain)),
+        "refilled"
+    );
+}
+
+proptest! {
+    /// The fuzz target's property, on stable: untrusted bytes never panic the store.
+    #[test]
+    fn random_gossip_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600), typ in 256u16..259) {
+        let mut chain = Chain::default();
+        let c = Chan::new(90, 9 << 40);
+        chain.outputs.insert(c.scid, unspent(&c, 10));
+        let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+        let _ = s.ingest(None, &c.announcement(), NOW, &mut chain);
+        let mut m = typ.to_be_bytes().to_vec();
+        m.extend(bytes);
+        let _ = s.ingest(Some(&pk(&key(9))), &m, NOW, &mut chain);
+        let _ = s.to_graph();
+    }
+}
+
+#[test]
+fn the_chain_answers_for_a_short_channel_id() {
+    use lnkit::chain::embedded::EmbeddedChain;
+    use lnkit::chain::Regtest;
+    use lnkit::gossip::ChainFunding;
+    let dir = tempfile::tempdir().unwrap();
+    let chain = EmbeddedChain::open(&dir.path().join("chain")).unwrap();
+    let c = Chan::new(110, 0);
+    // A coinbase paying the channel's 2-of-2: output 0 of transaction 0 of block 1.
+    chain.mine(1, &c.funding_script()).unwrap();
+    chain.mine(6, &ScriptBuf::new_op_return([])).unwrap();
+    let c = Chan { scid: 1 << 40, ..c };
+    let mut f = ChainFunding(&chain);
+    match f.funding_output(c.scid) {
+        FundingOutput::Unspent {
+            script_pubkey,
+            confirmations,
+            ..
+        } => {
+            assert_eq!(script_pubkey, c.funding_script());
+            assert_eq!(confirmations, 7);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        f.funding_output(1 << 40 | 1 << 16),
+        FundingOutput::Missing,
+        "no transaction 1"
+    );
+    assert_eq!(
+        f.funding_output(1 << 40 | 5),
+        FundingOutput::Missing,
+        "no output 5"
+    );
+    assert_eq!(
+        f.funding_output(500 << 40),
+        FundingOutput::Missing,
+        "no block 500"
+    );
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+    assert_eq!(
+        s.ingest(None, &c.announcement(), NOW, &mut f),
+        Verdict::Accepted
+    );
+}
