@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::{Amount, ScriptBuf};
 use lnkit::gossip::{FundingOutput, FundingSource, GossipStore, RateLimit, Verdict};
 use lnkit::wire::gossip::sign;
@@ -15,9 +15,8 @@ use proptest::prelude::*;
 
 const NOW: u64 = 1_800_000_000;
 
-fn chain_hash() -> [u8; 32] {
-    bitcoin::constants::ChainHash::REGTEST.to_bytes()
-}
+mod common;
+use common::gossip::{channel_announcement, channel_update, pk, regtest_chain_hash as chain_hash};
 
 fn key(b: u8) -> SecretKey {
     SecretKey::from_slice(&[b; 32]).unwrap()
@@ -28,10 +27,6 @@ struct Chan {
     nodes: [SecretKey; 2],
     bitcoin: [SecretKey; 2],
     scid: u64,
-}
-
-fn pk(k: &SecretKey) -> PublicKey {
-    PublicKey::from_secret_key(&Secp256k1::new(), k)
 }
 
 impl Chan {
@@ -52,59 +47,15 @@ impl Chan {
     }
 
     fn announcement(&self) -> Vec<u8> {
-        let mut m = Message {
-            typ: 256,
-            name: Some("channel_announcement"),
-            fields: vec![
-                ("node_signature_1", V::Bytes(vec![0; 64])),
-                ("node_signature_2", V::Bytes(vec![0; 64])),
-                ("bitcoin_signature_1", V::Bytes(vec![0; 64])),
-                ("bitcoin_signature_2", V::Bytes(vec![0; 64])),
-                ("features", V::Features(vec![])),
-                ("chain_hash", V::Bytes(chain_hash().to_vec())),
-                ("short_channel_id", V::Scid(self.scid)),
-                ("node_id_1", V::Point(pk(&self.nodes[0]))),
-                ("node_id_2", V::Point(pk(&self.nodes[1]))),
-                ("bitcoin_key_1", V::Point(pk(&self.bitcoin[0]))),
-                ("bitcoin_key_2", V::Point(pk(&self.bitcoin[1]))),
-            ],
-            tlvs: vec![],
-            raw: None,
-        };
-        sign(
-            &Secp256k1::new(),
-            &mut m,
-            &[
-                ("node_signature_1", &self.nodes[0]),
-                ("node_signature_2", &self.nodes[1]),
-                ("bitcoin_signature_1", &self.bitcoin[0]),
-                ("bitcoin_signature_2", &self.bitcoin[1]),
-            ],
+        channel_announcement(
+            [&self.nodes[0], &self.nodes[1]],
+            [&self.bitcoin[0], &self.bitcoin[1]],
+            self.scid,
         )
-        .unwrap()
     }
 
     fn update(&self, dir: u8, timestamp: u64, fee_base: u64, signer: &SecretKey) -> Vec<u8> {
-        let mut m = Message {
-            typ: 258,
-            name: Some("channel_update"),
-            fields: vec![
-                ("signature", V::Bytes(vec![0; 64])),
-                ("chain_hash", V::Bytes(chain_hash().to_vec())),
-                ("short_channel_id", V::Scid(self.scid)),
-                ("timestamp", V::Uint(timestamp)),
-                ("message_flags", V::Uint(1)),
-                ("channel_flags", V::Uint(u64::from(dir))),
-                ("cltv_expiry_delta", V::Uint(40)),
-                ("htlc_minimum_msat", V::Uint(1000)),
-                ("fee_base_msat", V::Uint(fee_base)),
-                ("fee_proportional_millionths", V::Uint(100)),
-                ("htlc_maximum_msat", V::Uint(990_000_000)),
-            ],
-            tlvs: vec![],
-            raw: None,
-        };
-        sign(&Secp256k1::new(), &mut m, &[("signature", signer)]).unwrap()
+        channel_update(self.scid, timestamp, u64::from(dir), fee_base, signer)
     }
 }
 

@@ -6,8 +6,8 @@ use bitcoin::hashes::{sha256d, Hash};
 use bitcoin::secp256k1::{Message, PublicKey, Secp256k1, SecretKey};
 use lightning::ln::msgs::{ChannelAnnouncement, ChannelUpdate};
 use lightning::util::ser::{LengthReadable, Writeable};
-use lnkit::wire::gossip;
-use lnkit::wire::message::{Message as LnMsg, Value as V};
+
+mod common;
 
 fn key(b: u8) -> SecretKey {
     SecretKey::from_slice(&[b; 32]).unwrap()
@@ -22,39 +22,8 @@ fn ldk_reads_and_verifies_lnkit_gossip() {
         std::mem::swap(&mut n1, &mut n2);
         std::mem::swap(&mut b1, &mut b2);
     }
-    let mut m = LnMsg {
-        typ: 256,
-        name: Some("channel_announcement"),
-        fields: vec![
-            ("node_signature_1", V::Bytes(vec![0; 64])),
-            ("node_signature_2", V::Bytes(vec![0; 64])),
-            ("bitcoin_signature_1", V::Bytes(vec![0; 64])),
-            ("bitcoin_signature_2", V::Bytes(vec![0; 64])),
-            ("features", V::Features(vec![])),
-            (
-                "chain_hash",
-                V::Bytes(bitcoin::constants::ChainHash::REGTEST.to_bytes().to_vec()),
-            ),
-            ("short_channel_id", V::Scid((103 << 40) | (1 << 16))),
-            ("node_id_1", V::Point(pk(&n1))),
-            ("node_id_2", V::Point(pk(&n2))),
-            ("bitcoin_key_1", V::Point(pk(&b1))),
-            ("bitcoin_key_2", V::Point(pk(&b2))),
-        ],
-        tlvs: vec![],
-        raw: None,
-    };
-    let bytes = gossip::sign(
-        &secp,
-        &mut m,
-        &[
-            ("node_signature_1", &n1),
-            ("node_signature_2", &n2),
-            ("bitcoin_signature_1", &b1),
-            ("bitcoin_signature_2", &b2),
-        ],
-    )
-    .unwrap();
+    let bytes =
+        common::gossip::channel_announcement([&n1, &n2], [&b1, &b2], (103 << 40) | (1 << 16));
     let ann =
         <ChannelAnnouncement as LengthReadable>::read_from_fixed_length_buffer(&mut &bytes[2..])
             .expect("LDK decodes lnkit's channel_announcement");
@@ -70,29 +39,8 @@ fn ldk_reads_and_verifies_lnkit_gossip() {
     }
     assert_eq!(ann.contents.short_channel_id, (103 << 40) | (1 << 16));
 
-    let mut u = LnMsg {
-        typ: 258,
-        name: Some("channel_update"),
-        fields: vec![
-            ("signature", V::Bytes(vec![0; 64])),
-            (
-                "chain_hash",
-                V::Bytes(bitcoin::constants::ChainHash::REGTEST.to_bytes().to_vec()),
-            ),
-            ("short_channel_id", V::Scid((103 << 40) | (1 << 16))),
-            ("timestamp", V::Uint(1_700_000_000)),
-            ("message_flags", V::Uint(1)),
-            ("channel_flags", V::Uint(1)),
-            ("cltv_expiry_delta", V::Uint(144)),
-            ("htlc_minimum_msat", V::Uint(1000)),
-            ("fee_base_msat", V::Uint(1000)),
-            ("fee_proportional_millionths", V::Uint(100)),
-            ("htlc_maximum_msat", V::Uint(990_000_000)),
-        ],
-        tlvs: vec![],
-        raw: None,
-    };
-    let bytes = gossip::sign(&secp, &mut u, &[("signature", &n2)]).unwrap();
+    let bytes =
+        common::gossip::channel_update((103 << 40) | (1 << 16), 1_700_000_000, 1, 1000, &n2);
     let upd = <ChannelUpdate as LengthReadable>::read_from_fixed_length_buffer(&mut &bytes[2..])
         .expect("LDK decodes lnkit's channel_update");
     let digest = Message::from_digest(sha256d::Hash::hash(&upd.contents.encode()).to_byte_array());

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod bitcoind;
+pub mod gossip;
 pub mod graphs;
 pub mod inprocess;
 pub mod node;
