@@ -36,6 +36,7 @@ use crate::tx::commitment::{ChannelType, FeeratePerKw, Side};
 use crate::wire::message::{self as wire_msg, Message, Value as WireValue};
 use crate::wire::tlv::DecodedRecord;
 
+mod gossip;
 mod hold;
 mod resolve;
 
@@ -178,6 +179,8 @@ struct Core {
     staged_invoices: Vec<InvoiceRecord>,
     pending_close: HashMap<ChannelId, (Reply, Instant)>,
     funding_seen: HashMap<Txid, (u32, u32)>,
+    /// The network's gossip (BOLT 7).
+    gossip: crate::gossip::GossipStore,
     commit_at: Option<Instant>,
     reconnect: HashMap<PublicKey, (Instant, Duration)>,
     listen: Option<SocketAddr>,
@@ -274,6 +277,10 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         staged_invoices: vec![],
         pending_close: HashMap::new(),
         funding_seen: HashMap::new(),
+        gossip: crate::gossip::GossipStore::new(
+            bitcoin::constants::ChainHash::using_genesis_block(opts.network).to_bytes(),
+            crate::gossip::RateLimit::default(),
+        ),
         commit_at: None,
         reconnect: HashMap::new(),
         listen,
@@ -293,6 +300,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         }
     }
     core.funding_from_chain();
+    core.load_gossip();
     core.redecide_incoming();
     // Claims and commitments in flight go out again (a mempool may have lost them).
     core.drive_onchain();
@@ -300,6 +308,8 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
     let (done_tx, done) = oneshot::channel();
     tokio::spawn(async move {
         core.run(&mut rx).await;
+        // Stopped means released: the datadir's lock and the stores go before the word does.
+        drop(core);
         let _ = done_tx.send(());
     });
     Ok(NodeHandle {
@@ -693,7 +703,9 @@ impl Core {
         }
         let cm = match ChannelMessage::from_message(&m) {
             Ok(Some(cm)) => cm,
-            Ok(None) => return, // gossip and unknown odd messages: not this node's business yet
+            // BOLT 7 gossip goes to the gossip store; unknown odd messages are ignored (BOLT 1).
+            Ok(None) if matches!(m.typ, 256..=258) => return self.on_gossip(Some(peer), bytes),
+            Ok(None) => return,
             Err(e) => return self.hang_up(peer, Some(e.to_string())),
         };
         let id = cm.channel_id();
@@ -1329,6 +1341,7 @@ impl Core {
             let _ = b.commit();
         }
         self.update_depths();
+        self.gossip.prune(now_secs(), tip.height);
         self.fail_expiring_channels();
         self.drive_onchain();
     }
@@ -1606,6 +1619,8 @@ impl Core {
             "listinvoices" => rpc::parse(params).and_then(|r| self.listinvoices(r)),
             "listpays" => rpc::parse(params).and_then(|r| self.listpays(r)),
             "listclosedchannels" => rpc::parse(params).and_then(|r| self.listclosedchannels(r)),
+            "listchannels" => rpc::parse(params).and_then(|r| self.listchannels(r)),
+            "listnodes" => rpc::parse(params).and_then(|r| self.listnodes(r)),
             "bumpfee" => rpc::parse(params).and_then(|r| self.bumpfee(r)),
             "dev-broadcast-revoked" => {
                 rpc::parse(params).and_then(|r| self.dev_broadcast_revoked(r))

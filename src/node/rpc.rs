@@ -196,6 +196,85 @@ pub struct ListclosedchannelsResponse {
     pub closedchannels: Vec<ClosedChannel>,
 }
 
+/// `listchannels`: the network's channels the node knows from gossip (BOLT 7).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListchannelsRequest {
+    /// Only this channel (`BLOCKxTXxOUT`).
+    #[serde(default)]
+    pub short_channel_id: Option<String>,
+    /// Only directions from this node.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// One direction of a channel, as Core Lightning's `listchannels` shows it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct GossipChannel {
+    /// The node the direction starts at.
+    pub source: String,
+    /// The other node.
+    pub destination: String,
+    /// `BLOCKxTXxOUT`.
+    pub short_channel_id: String,
+    /// 0 from `node_id_1`, 1 from `node_id_2`.
+    pub direction: u8,
+    /// Announced (always, for gossip).
+    pub public: bool,
+    /// The funding output's value.
+    pub amount_msat: u64,
+    /// Not disabled by its latest `channel_update`.
+    pub active: bool,
+    /// The latest `channel_update`'s timestamp.
+    pub last_update: u32,
+    /// `fee_base_msat`.
+    pub base_fee_millisatoshi: u32,
+    /// `fee_proportional_millionths`.
+    pub fee_per_millionth: u32,
+    /// `cltv_expiry_delta`.
+    pub delay: u16,
+    /// `htlc_minimum_msat`.
+    pub htlc_minimum_msat: u64,
+    /// `htlc_maximum_msat`.
+    pub htlc_maximum_msat: u64,
+}
+
+/// `listchannels`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListchannelsResponse {
+    /// Each direction with a `channel_update`.
+    pub channels: Vec<GossipChannel>,
+}
+
+/// `listnodes`: the network's nodes the node knows from gossip.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListnodesRequest {
+    /// Only this node.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// A node, as Core Lightning's `listnodes` shows it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct GossipNode {
+    /// Its id.
+    pub nodeid: String,
+    /// Its `node_announcement`'s alias (absent: none received).
+    pub alias: Option<String>,
+    /// `rgb_color`, hex.
+    pub color: Option<String>,
+    /// The `node_announcement`'s timestamp.
+    pub last_timestamp: Option<u32>,
+}
+
+/// `listnodes`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListnodesResponse {
+    /// The nodes.
+    pub nodes: Vec<GossipNode>,
+}
+
 /// `settleinvoice`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -744,6 +823,8 @@ methods! {
     "cancelinvoice", CancelinvoiceRequest, EmptyResponse, "cancel a hold invoice: its HTLCs are failed";
     "listinvoices", ListinvoicesRequest, ListinvoicesResponse, "invoices and their status";
     "listpays", ListpaysRequest, ListpaysResponse, "payments and their status";
+    "listchannels", ListchannelsRequest, ListchannelsResponse, "the network's channels known from gossip (BOLT 7)";
+    "listnodes", ListnodesRequest, ListnodesResponse, "the network's nodes known from gossip";
     "listclosedchannels", ListclosedchannelsRequest, ListclosedchannelsResponse, "channels whose every output is resolved on chain";
     "bumpfee", BumpfeeRequest, BumpfeeResponse, "raise the feerate of a closing channel's pending claims";
     "dev-broadcast-revoked", DevBroadcastRevokedRequest, DevBroadcastRevokedResponse, "--dev only: broadcast an old revoked commitment of ours (to test a breach)";

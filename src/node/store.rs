@@ -14,7 +14,7 @@ use crate::channel::ledger::HtlcEntry;
 use crate::channel::{Channel, ChannelId};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Each step takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -46,6 +46,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE dev_commitments (
         channel_id BLOB NOT NULL, number INTEGER NOT NULL, tx TEXT NOT NULL,
         PRIMARY KEY (channel_id, number));",
+    // 3 -> 4: the network's gossip we accepted (BOLT 7), as received: one
+    // row per channel_announcement, per direction's newest channel_update,
+    // per node's newest node_announcement.
+    "CREATE TABLE gossip (key BLOB PRIMARY KEY, kind INTEGER NOT NULL, raw BLOB NOT NULL);",
 ];
 
 /// A store failure.
@@ -192,6 +196,15 @@ impl Store {
             Some(j) => serde_json::from_str(&j)?,
             None => vec![],
         })
+    }
+
+    /// Every stored gossip message, announcements first (the order they must be taken in again).
+    pub fn gossip(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT raw FROM gossip ORDER BY kind, key")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// `--dev`: our signed commitment `number`, hex.
@@ -404,6 +417,15 @@ impl Batch<'_> {
         self.0.execute(
             "INSERT OR REPLACE INTO dev_commitments (channel_id, number, tx) VALUES (?1, ?2, ?3)",
             params![&id.0[..], number as i64, tx],
+        )?;
+        Ok(())
+    }
+
+    /// A gossip message accepted: `key` names what it replaces (its channel, direction or node).
+    pub fn put_gossip(&self, key: &[u8], kind: u16, raw: &[u8]) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT OR REPLACE INTO gossip (key, kind, raw) VALUES (?1, ?2, ?3)",
+            params![key, kind, raw],
         )?;
         Ok(())
     }
