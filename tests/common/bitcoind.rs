@@ -222,6 +222,21 @@ impl Bitcoind {
             p2p_port: free_port(),
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
         };
+        // A free port can be taken by another process between our probe and
+        // bitcoind's bind: then it exits at once, and new ports are tried.
+        for _ in 0..4 {
+            match node.try_spawn() {
+                Ok(()) => return node,
+                Err(e)
+                    if e.contains("Unable to start HTTP server")
+                        || e.contains("Unable to bind") =>
+                {
+                    node.rpc_port = free_port();
+                    node.p2p_port = free_port();
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
         node.spawn();
         node
     }
@@ -245,6 +260,12 @@ impl Bitcoind {
     }
 
     fn spawn(&mut self) {
+        if let Err(e) = self.try_spawn() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let _ = std::fs::remove_file(self.cookie());
         let child = Command::new(self.bin.join("bitcoind"))
             .arg(format!("-{}", self.chain))
@@ -267,10 +288,10 @@ impl Bitcoind {
             .spawn()
             .expect("start bitcoind");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -278,10 +299,11 @@ impl Bitcoind {
                 if let Some(mut e) = self.child.as_mut().unwrap().stderr.take() {
                     let _ = e.read_to_string(&mut err);
                 }
-                panic!(
+                self.child = None;
+                return Err(format!(
                     "bitcoind exited at start ({status}): {err}{}",
                     self.log_tail()
-                );
+                ));
             }
             if self.cookie().exists() {
                 let network = if self.chain == "signet" {
@@ -296,7 +318,7 @@ impl Bitcoind {
                 ));
                 // Answering at all is ready; IBD is what a peerless signet says.
                 if matches!(answer, Ok(_) | Err(ChainError::InitialBlockDownload { .. })) {
-                    return;
+                    return Ok(());
                 }
             }
             assert!(
