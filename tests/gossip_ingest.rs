@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::{Amount, ScriptBuf};
 use lnkit::gossip::{FundingOutput, FundingSource, GossipStore, RateLimit, Verdict};
@@ -99,6 +100,7 @@ impl FundingSource for Chain {
 
 fn unspent(c: &Chan, confirmations: u32) -> FundingOutput {
     FundingOutput::Unspent {
+        outpoint: bitcoin::OutPoint::new(bitcoin::Txid::from_byte_array([c.scid as u8; 32]), 0),
         script_pubkey: c.funding_script(),
         amount: Amount::from_sat(1_000_000),
         confirmations,
@@ -276,8 +278,29 @@ fn funding_answers_are_cached_spends_remove_channels_and_stale_ones_are_pruned()
         s.ingest(None, &b.update(0, NOW, 1, &b.nodes[0]), NOW, &mut chain),
         Verdict::Accepted
     );
-    // b's funding is spent at 900: after 72 blocks it is forgotten; a, never updated, goes stale.
-    s.funding_spent(b.scid, 900);
+    // b's funding is spent in block 900 (the follower's block): after 72 blocks it is forgotten;
+    // a, never updated, goes stale.
+    let spend = bitcoin::Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![bitcoin::TxIn {
+            previous_output: bitcoin::OutPoint::new(
+                bitcoin::Txid::from_byte_array([b.scid as u8; 32]),
+                0,
+            ),
+            ..Default::default()
+        }],
+        output: vec![],
+    };
+    let block = bitcoin::Block {
+        header: bitcoin::constants::genesis_block(bitcoin::Network::Regtest).header,
+        txdata: vec![spend],
+    };
+    s.block_connected(&block, 900);
+    // A reorg takes the spend away, and the same block brings it back.
+    s.block_disconnected(900);
+    assert_eq!(s.to_graph().channels.len(), 2, "unspent again");
+    s.block_connected(&block, 900);
     assert!(is_ignored(
         &s.ingest(
             None,

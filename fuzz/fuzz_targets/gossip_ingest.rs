@@ -15,6 +15,7 @@ impl FundingSource for AnyChain {
             0 => FundingOutput::Missing,
             1 => FundingOutput::Spent,
             _ => FundingOutput::Unspent {
+                outpoint: bitcoin::OutPoint::default(),
                 script_pubkey: bitcoin::ScriptBuf::new(),
                 amount: bitcoin::Amount::from_sat(scid % 1_000_000),
                 confirmations: (scid % 10) as u32,

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, VerifyOnly};
-use bitcoin::{Amount, ScriptBuf};
+use bitcoin::{Amount, Block, OutPoint, ScriptBuf};
 
 use crate::graph::{self, Graph, Policy};
 use crate::wire::gossip as sig;
@@ -31,6 +31,8 @@ pub const SPENT_FORGET_BLOCKS: u32 = 72;
 pub enum FundingOutput {
     /// It exists and is unspent, with this many confirmations.
     Unspent {
+        /// Where it is.
+        outpoint: OutPoint,
         /// Its scriptPubKey.
         script_pubkey: ScriptBuf,
         /// Its value: the channel's capacity.
@@ -109,6 +111,8 @@ pub struct ChannelEntry {
     pub node_2: PublicKey,
     /// The funding output's value.
     pub capacity: Amount,
+    /// The funding output, watched for its spend.
+    pub outpoint: OutPoint,
     /// The announcement, as received.
     pub raw: Vec<u8>,
     /// When it was first accepted (seconds since 1970).
@@ -144,6 +148,7 @@ pub struct GossipStore {
     funding_cache: HashMap<u64, FundingOutput>,
     limit: RateLimit,
     buckets: HashMap<PublicKey, Bucket>,
+    by_outpoint: HashMap<OutPoint, u64>,
 }
 
 fn field<'a>(m: &'a Message, name: &str) -> Option<&'a Value> {
@@ -186,6 +191,7 @@ impl GossipStore {
             funding_cache: HashMap::new(),
             limit,
             buckets: HashMap::new(),
+            by_outpoint: HashMap::new(),
         }
     }
 
@@ -296,8 +302,9 @@ impl GossipStore {
                 "channel_announcement: node_id_1 is not the lesser of the two node ids".into(),
             );
         }
-        let (script, capacity) = match self.lookup(scid, chain) {
+        let (script, capacity, outpoint) = match self.lookup(scid, chain) {
             FundingOutput::Unspent {
+                outpoint,
                 script_pubkey,
                 amount,
                 confirmations,
@@ -308,7 +315,7 @@ impl GossipStore {
                         "channel_announcement: the funding output has {confirmations} confirmations, 6 are needed"
                     ));
                 }
-                (script_pubkey, amount)
+                (script_pubkey, amount, outpoint)
             }
             FundingOutput::Spent => {
                 return ignored("channel_announcement: the funding output is spent")
@@ -331,12 +338,14 @@ impl GossipStore {
         for n in [n1, n2] {
             self.nodes.entry(n).or_default();
         }
+        self.by_outpoint.insert(outpoint, scid);
         self.channels.insert(
             scid,
             ChannelEntry {
                 node_1: n1,
                 node_2: n2,
                 capacity,
+                outpoint,
                 raw: raw.to_vec(),
                 received_at: now,
                 updates: [None, None],
@@ -426,6 +435,28 @@ impl GossipStore {
         Verdict::Accepted
     }
 
+    /// A block joined the chain: channels whose funding it spends are
+    /// marked spent (BOLT 7: forgotten after 72 blocks, not forwarded).
+    pub fn block_connected(&mut self, block: &Block, height: u32) {
+        for tx in &block.txdata {
+            for input in &tx.input {
+                if let Some(scid) = self.by_outpoint.get(&input.previous_output).copied() {
+                    self.funding_spent(scid, height);
+                }
+            }
+        }
+    }
+
+    /// A block left the chain: a spend it held is undone.
+    pub fn block_disconnected(&mut self, height: u32) {
+        for (scid, c) in self.channels.iter_mut() {
+            if c.spent_at.is_some_and(|h| h >= height) {
+                c.spent_at = None;
+                self.funding_cache.remove(scid);
+            }
+        }
+    }
+
     /// The follower saw the funding output of `scid` spent at `height`.
     pub fn funding_spent(&mut self, scid: u64, height: u32) {
         self.funding_cache.insert(scid, FundingOutput::Spent);
@@ -460,7 +491,9 @@ impl GossipStore {
             .map(|(scid, _)| *scid)
             .collect();
         for scid in &gone {
-            self.channels.remove(scid);
+            if let Some(c) = self.channels.remove(scid) {
+                self.by_outpoint.remove(&c.outpoint);
+            }
         }
         let live: std::collections::HashSet<PublicKey> = self
             .channels
@@ -537,6 +570,7 @@ impl<C: crate::chain::ChainSource + ?Sized> FundingSource for ChainFunding<'_, C
         };
         match chain.utxo(&bitcoin::OutPoint::new(tx.compute_txid(), vout)) {
             Ok(Some(_)) => FundingOutput::Unspent {
+                outpoint: bitcoin::OutPoint::new(tx.compute_txid(), vout),
                 script_pubkey: out.script_pubkey.clone(),
                 amount: out.value,
                 confirmations: tip.height.saturating_sub(height) + 1,

@@ -1318,6 +1318,7 @@ impl Core {
                     r.block_disconnected(*h);
                 }
             }
+            self.gossip.block_disconnected(*h);
         }
         for (block, height) in &blocks.connected {
             if let Err(e) = self.wallet.block_connected(block, *height) {
@@ -1325,6 +1326,7 @@ impl Core {
             }
             self.watch_funding_spends(block, *height);
             self.resolutions_block(block, *height);
+            self.gossip.block_connected(block, *height);
             for (i, tx) in block.txdata.iter().enumerate() {
                 let txid = tx.compute_txid();
                 if watching.contains_key(&txid) {
