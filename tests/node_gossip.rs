@@ -1,7 +1,8 @@
 //! Gossip into the node: a peer over BOLT 8 sends a channel_announcement and
 //! a channel_update; the node checks them against the
 //! embedded chain, lists them (`listchannels`, `listnodes`), keeps them across
-//! a restart, and answers a forged update with a `warning`.
+//! a restart, exports it as a graph file the toolkit reads, and answers a
+//! forged update with a `warning`.
 
 use std::time::Duration;
 
@@ -98,6 +99,23 @@ async fn gossip_from_a_peer_is_checked_listed_and_kept() {
     assert_eq!(c["base_fee_millisatoshi"], 1000);
     let nodes = call(&n, "listnodes", json!({})).await;
     assert_eq!(nodes["nodes"].as_array().unwrap().len(), 2);
+    // The node's view, exported, is a graph the toolkit reads.
+    let file = net.dir.path().join("graph.hex");
+    let out = call(
+        &n,
+        "exportgraph",
+        json!({"file": file.display().to_string()}),
+    )
+    .await;
+    assert_eq!(
+        (out["channels"].as_u64(), out["messages"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let g = lnkit::graph::import::load(std::fs::read(&file).unwrap(), None).unwrap();
+    assert_eq!(g.channels.len(), 1);
+    assert_eq!(g.channels[0].short_channel_id, Some(scid));
+    assert_eq!(g.policies[0].fee_base_msat, 1000);
+    assert!(g.policies[0].present && !g.policies[1].present);
     // A restart keeps it.
     call(&n, "stop", json!({})).await;
     n.stopped().await;

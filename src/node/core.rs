@@ -1623,6 +1623,7 @@ impl Core {
             "listclosedchannels" => rpc::parse(params).and_then(|r| self.listclosedchannels(r)),
             "listchannels" => rpc::parse(params).and_then(|r| self.listchannels(r)),
             "listnodes" => rpc::parse(params).and_then(|r| self.listnodes(r)),
+            "exportgraph" => rpc::parse(params).and_then(|r| self.exportgraph(r)),
             "bumpfee" => rpc::parse(params).and_then(|r| self.bumpfee(r)),
             "dev-broadcast-revoked" => {
                 rpc::parse(params).and_then(|r| self.dev_broadcast_revoked(r))

@@ -275,6 +275,25 @@ pub struct ListnodesResponse {
     pub nodes: Vec<GossipNode>,
 }
 
+/// `exportgraph`: write the node's view of the network for the toolkit.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportgraphRequest {
+    /// The file to write: the gossip as hex lines, which `lnkit route --graph` (and every graph step) reads.
+    pub file: String,
+}
+
+/// `exportgraph`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ExportgraphResponse {
+    /// The file written.
+    pub file: String,
+    /// Channels in it.
+    pub channels: usize,
+    /// Messages in it.
+    pub messages: usize,
+}
+
 /// `settleinvoice`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -825,6 +844,7 @@ methods! {
     "listpays", ListpaysRequest, ListpaysResponse, "payments and their status";
     "listchannels", ListchannelsRequest, ListchannelsResponse, "the network's channels known from gossip (BOLT 7)";
     "listnodes", ListnodesRequest, ListnodesResponse, "the network's nodes known from gossip";
+    "exportgraph", ExportgraphRequest, ExportgraphResponse, "write the known gossip as hex lines, a graph file the toolkit reads";
     "listclosedchannels", ListclosedchannelsRequest, ListclosedchannelsResponse, "channels whose every output is resolved on chain";
     "bumpfee", BumpfeeRequest, BumpfeeResponse, "raise the feerate of a closing channel's pending claims";
     "dev-broadcast-revoked", DevBroadcastRevokedRequest, DevBroadcastRevokedResponse, "--dev only: broadcast an old revoked commitment of ours (to test a breach)";

@@ -105,6 +105,39 @@ impl Core {
         to_value(rpc::ListchannelsResponse { channels })
     }
 
+    /// Every live channel's announcement and updates, and the nodes'
+    /// announcements, as hex lines (the format `graph::import` reads).
+    pub(super) fn exportgraph(&self, r: rpc::ExportgraphRequest) -> Result<Value, RpcError> {
+        let mut lines = vec![];
+        let mut channels = 0;
+        for c in self
+            .gossip
+            .channels
+            .values()
+            .filter(|c| c.spent_at.is_none())
+        {
+            channels += 1;
+            lines.push(hex::encode(&c.raw));
+            lines.extend(c.updates.iter().flatten().map(|u| hex::encode(&u.raw)));
+        }
+        lines.extend(
+            self.gossip
+                .nodes
+                .values()
+                .filter_map(|n| n.raw.as_ref())
+                .map(hex::encode),
+        );
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(&r.file, text)
+            .map_err(|e| RpcError::param("file", format!("cannot write {}: {e}", r.file)))?;
+        to_value(rpc::ExportgraphResponse {
+            file: r.file,
+            channels,
+            messages: lines.len(),
+        })
+    }
+
     pub(super) fn listnodes(&self, r: rpc::ListnodesRequest) -> Result<Value, RpcError> {
         let only =
             r.id.as_deref()
