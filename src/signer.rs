@@ -432,29 +432,6 @@ mod hex_items {
     }
 }
 
-impl ClaimInput {
-    /// From a toolkit spend, with the key named instead.
-    pub fn from_spend(s: &crate::tx::sweep::SpendInput, key: SpendKey) -> Self {
-        use crate::tx::sweep::WitnessTemplate;
-        let (witness_script, after_sig) = match &s.template {
-            WitnessTemplate::P2wsh {
-                witness_script,
-                after_sig,
-            } => (Some(witness_script.clone()), after_sig.clone()),
-            WitnessTemplate::P2wpkh => (None, vec![]),
-        };
-        ClaimInput {
-            outpoint: s.outpoint,
-            prevout: s.prevout.clone(),
-            witness_script,
-            after_sig,
-            key,
-            sequence: s.sequence.0,
-            lock_time: s.lock_time.map(|l| l.to_consensus_u32()),
-        }
-    }
-}
-
 /// The holder's half of one of our HTLC transactions (BOLT 3), kept until
 /// it is broadcast: the counterparty's signature was checked when it came.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -531,72 +508,28 @@ impl ChannelSigner {
         index: usize,
         c: &ClaimInput,
     ) -> bitcoin::Witness {
-        use bitcoin::hashes::Hash;
-        let key = self.spend_key(&c.key);
-        let pubkey = key.public_key(&self.secp);
-        let mut cache = bitcoin::sighash::SighashCache::new(tx);
-        let digest = match &c.witness_script {
-            Some(ws) => cache
-                .p2wsh_signature_hash(index, ws, c.prevout.value, bitcoin::EcdsaSighashType::All)
-                .expect("index in range")
-                .to_byte_array(),
-            None => {
-                let spk =
-                    ScriptBuf::new_p2wpkh(&bitcoin::CompressedPublicKey(pubkey).wpubkey_hash());
-                cache
-                    .p2wpkh_signature_hash(
-                        index,
-                        &spk,
-                        c.prevout.value,
-                        bitcoin::EcdsaSighashType::All,
-                    )
-                    .expect("index in range")
-                    .to_byte_array()
-            }
-        };
-        let sig = self
-            .secp
-            .sign_ecdsa(&bitcoin::secp256k1::Message::from_digest(digest), &key);
-        let mut w = bitcoin::Witness::new();
-        w.push(bitcoin::ecdsa::Signature::sighash_all(sig).to_vec());
-        match &c.witness_script {
-            Some(ws) => {
-                for item in &c.after_sig {
-                    w.push(item);
-                }
-                w.push(ws.as_bytes());
-            }
-            None => w.push(pubkey.serialize()),
-        }
-        w
+        crate::tx::sweep::input_witness(&self.secp, tx, index, &self.spend_input(c))
     }
 
-    /// The witness of input `index` of `tx`, our HTLC transaction `h` (BOLT 3
+    /// The witness of `tx`'s input 0, our HTLC transaction `h` (BOLT 3
     /// "HTLC-Timeout and HTLC-Success Transactions"): the counterparty's
     /// signature, ours over the final transaction (which may carry a wallet
     /// input and change under anchors), and the preimage for a success.
     pub fn htlc_witness(
         &self,
         tx: &Transaction,
-        index: usize,
         h: &HtlcSpend,
         preimage: Option<&crate::payment::PaymentPreimage>,
         anchors: bool,
     ) -> bitcoin::Witness {
-        use bitcoin::hashes::Hash;
         let key = self.spend_key(&SpendKey::Htlc { point: h.point });
-        let digest = bitcoin::sighash::SighashCache::new(tx)
-            .p2wsh_signature_hash(
-                index,
-                &h.witness_script,
-                h.amount,
-                bitcoin::EcdsaSighashType::All,
-            )
-            .expect("index in range");
-        let ours = self.secp.sign_ecdsa(
-            &bitcoin::secp256k1::Message::from_digest(digest.to_byte_array()),
-            &key,
+        let msg = htlc_sighash(
+            tx,
+            &h.witness_script,
+            h.amount,
+            bitcoin::EcdsaSighashType::All,
         );
+        let ours = self.secp.sign_ecdsa(&msg, &key);
         let their_type = if anchors {
             bitcoin::EcdsaSighashType::SinglePlusAnyoneCanPay
         } else {

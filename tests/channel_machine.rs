@@ -1088,7 +1088,7 @@ fn claim_verifies(
                 _ => None,
             };
             let mut tx = h.tx.clone();
-            tx.input[0].witness = signer.htlc_witness(&tx, 0, h, preimage.as_ref(), r.anchors);
+            tx.input[0].witness = signer.htlc_witness(&tx, h, preimage.as_ref(), r.anchors);
             tx
         }
         // An anchor alone is dust: it is spent with a wallet coin (a CPFP); here alone, for its script.

@@ -87,6 +87,26 @@ async fn setup(anchors: bool) -> Setup {
     }
 }
 
+/// Wait (bounded) until both sides show `n` HTLCs, then let the last
+/// `revoke_and_ack` land: both commitments hold them all.
+async fn committed(s: &Setup, n: usize) {
+    for node in [&s.a, &s.b] {
+        until(node, "listpeerchannels", json!({}), |v| {
+            v["channels"][0]["htlcs"].as_array().unwrap().len() == n
+        })
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+}
+
+fn type_name(anchors: bool) -> &'static str {
+    if anchors {
+        "anchors_zero_fee_htlc_tx"
+    } else {
+        "static_remotekey"
+    }
+}
+
 fn preimage(n: u8) -> PaymentPreimage {
     PaymentPreimage([n; 32])
 }
@@ -256,14 +276,7 @@ async fn force_close_with_htlcs_in_flight(anchors: bool, alice_closes: bool) {
     let h2 = hold(b, a, 2, 25_000).await;
     let h3 = hold(b, a, 3, 35_000).await;
     let dust_b = hold(b, a, 6, 450).await;
-    for n in [a, b] {
-        until(n, "listpeerchannels", json!({}), |v| {
-            v["channels"][0]["htlcs"].as_array().unwrap().len() == 6
-        })
-        .await;
-    }
-    // Let the last revoke_and_ack land: both commitments hold all six.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    committed(&s, 6).await;
     let (bal_a, bal_b) = (to_us_sat(a).await, to_us_sat(b).await);
     let (wallet_a, wallet_b) = (wallet_sat(a).await, wallet_sat(b).await);
 
@@ -371,11 +384,7 @@ async fn force_close_with_htlcs_in_flight(anchors: bool, alice_closes: bool) {
         } else {
             "bob"
         },
-        if anchors {
-            "anchors_zero_fee_htlc_tx"
-        } else {
-            "static_remotekey"
-        }
+        type_name(anchors)
     );
     print_books(&case, &rows);
 }
@@ -408,13 +417,7 @@ async fn breach(anchors: bool, with_htlc_txs: bool) {
     let (a, b) = (&s.a, &s.b);
     let h1 = hold(a, b, 1, 20_000).await;
     let _h3 = hold(b, a, 3, 35_000).await;
-    for n in [a, b] {
-        until(n, "listpeerchannels", json!({}), |v| {
-            v["channels"][0]["htlcs"].as_array().unwrap().len() == 2
-        })
-        .await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    committed(&s, 2).await;
     let revoked = call(a, "listpeerchannels", json!({})).await["channels"][0]["commitment_number"]
         .as_u64()
         .unwrap();
@@ -426,13 +429,7 @@ async fn breach(anchors: bool, with_htlc_txs: bool) {
     )
     .await;
     call(b, "cancelinvoice", json!({"payment_hash": h1})).await;
-    for n in [a, b] {
-        until(n, "listpeerchannels", json!({}), |v| {
-            v["channels"][0]["htlcs"].as_array().unwrap().is_empty()
-        })
-        .await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    committed(&s, 0).await;
     let (wallet_a, wallet_b) = (wallet_sat(a).await, wallet_sat(b).await);
     let cheat = call(
         a,
@@ -525,11 +522,7 @@ async fn breach(anchors: bool, with_htlc_txs: bool) {
     ];
     let case = format!(
         "breach of commitment {revoked} ({}){}: punished, resolved {blocks} blocks after",
-        if anchors {
-            "anchors_zero_fee_htlc_tx"
-        } else {
-            "static_remotekey"
-        },
+        type_name(anchors),
         if with_htlc_txs {
             ", the cheater's HTLC-success first"
         } else {
@@ -557,13 +550,7 @@ async fn a_reorg_under_the_commitment_is_redone() {
     let (a, b) = (&s.a, &s.b);
     let h1 = hold(a, b, 1, 20_000).await;
     let _h3 = hold(b, a, 3, 35_000).await;
-    for n in [a, b] {
-        until(n, "listpeerchannels", json!({}), |v| {
-            v["channels"][0]["htlcs"].as_array().unwrap().len() == 2
-        })
-        .await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    committed(&s, 2).await;
     call(a, "close", json!({"id": s.channel_id, "force": true})).await;
     s.net.mine_synced(1, &[a, b]).await;
     call(
@@ -611,13 +598,7 @@ async fn cpfp_through_the_anchor_bumped_by_rbf() {
     let s = setup(true).await;
     let (a, b) = (&s.a, &s.b);
     let _h1 = hold(a, b, 1, 20_000).await;
-    for n in [a, b] {
-        until(n, "listpeerchannels", json!({}), |v| {
-            v["channels"][0]["htlcs"].as_array().unwrap().len() == 1
-        })
-        .await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    committed(&s, 1).await;
     let wallet_b = wallet_sat(b).await;
     let bal_b = to_us_sat(b).await;
     s.net

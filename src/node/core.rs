@@ -2193,25 +2193,13 @@ impl Core {
                     "give a preimage or (for a hold invoice) a payment_hash, not both",
                 ))
             }
-            (Some(p), None) => Some(PaymentPreimage(
-                hex::decode(p)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| RpcError::param("preimage", "32 bytes of hex are expected"))?,
-            )),
+            (Some(p), None) => Some(PaymentPreimage(rpc::hex32("preimage", p)?)),
             (None, Some(_)) => None,
             (None, None) => Some(PaymentPreimage(random32())),
         };
         let hash = match (&preimage, &r.payment_hash) {
             (Some(p), _) => p.payment_hash(),
-            (None, Some(h)) => PaymentHash(
-                hex::decode(h)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| {
-                        RpcError::param("payment_hash", "32 bytes of hex are expected")
-                    })?,
-            ),
+            (None, Some(h)) => PaymentHash(rpc::hex32("payment_hash", h)?),
             (None, None) => unreachable!("a preimage is drawn when neither is given"),
         };
         if self

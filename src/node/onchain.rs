@@ -310,7 +310,7 @@ fn claim(
                     return None;
                 }
             };
-            tx.input[0].witness = ctx.signer.htlc_witness(&tx, 0, &h, preimage.as_ref(), true);
+            tx.input[0].witness = ctx.signer.htlc_witness(&tx, &h, preimage.as_ref(), true);
             (tx, inputs)
         } else {
             // Its fee was set when it was signed (BOLT 3): it goes as it is.
@@ -318,9 +318,7 @@ fn claim(
                 return None;
             }
             let mut tx = h.tx.clone();
-            tx.input[0].witness = ctx
-                .signer
-                .htlc_witness(&tx, 0, &h, preimage.as_ref(), false);
+            tx.input[0].witness = ctx.signer.htlc_witness(&tx, &h, preimage.as_ref(), false);
             (tx, vec![])
         }
     } else {

@@ -882,6 +882,14 @@ impl RpcError {
     }
 }
 
+/// A 32-byte hex field (a preimage, a payment hash), or the error naming it.
+pub fn hex32(field: &str, s: &str) -> Result<[u8; 32], RpcError> {
+    hex::decode(s)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| RpcError::param(field, "32 bytes of hex are expected"))
+}
+
 /// Parse a request's params into its type: unknown fields and wrong types name the field.
 pub fn parse<T: serde::de::DeserializeOwned>(params: serde_json::Value) -> Result<T, RpcError> {
     let params = if params.is_null() {

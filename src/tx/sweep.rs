@@ -92,6 +92,43 @@ fn witness_for(template: &WitnessTemplate, sig: Vec<u8>, pubkey: &PublicKey) -> 
     w
 }
 
+/// The witness of input `index` of `tx`, which spends `input`: its
+/// SIGHASH_ALL signature laid out as its template says. A spend that shares
+/// its transaction with other inputs (a CPFP's wallet coin) is signed with it.
+pub fn input_witness<C: Signing>(
+    secp: &Secp256k1<C>,
+    tx: &Transaction,
+    index: usize,
+    input: &SpendInput,
+) -> Witness {
+    let pubkey = PublicKey::from_secret_key(secp, &input.key);
+    let mut cache = SighashCache::new(tx);
+    let digest = match &input.template {
+        WitnessTemplate::P2wsh { witness_script, .. } => cache
+            .p2wsh_signature_hash(
+                index,
+                witness_script,
+                input.prevout.value,
+                EcdsaSighashType::All,
+            )
+            .expect("input index in range")
+            .to_byte_array(),
+        WitnessTemplate::P2wpkh => {
+            let spk = ScriptBuf::new_p2wpkh(&CompressedPublicKey(pubkey).wpubkey_hash());
+            cache
+                .p2wpkh_signature_hash(index, &spk, input.prevout.value, EcdsaSighashType::All)
+                .expect("input index in range")
+                .to_byte_array()
+        }
+    };
+    let sig = secp.sign_ecdsa(&Message::from_digest(digest), &input.key);
+    witness_for(
+        &input.template,
+        bitcoin::ecdsa::Signature::sighash_all(sig).to_vec(),
+        &pubkey,
+    )
+}
+
 /// Build and sign one transaction spending every input to `destination`.
 pub fn build_spend<C: Signing>(
     secp: &Secp256k1<C>,
@@ -154,24 +191,8 @@ pub fn build_spend<C: Signing>(
         t.input.iter_mut().for_each(|i| i.witness = Witness::new());
         t
     };
-    let mut cache = SighashCache::new(&unsigned);
     for (k, i) in inputs.iter().enumerate() {
-        let digest = match &i.template {
-            WitnessTemplate::P2wsh { witness_script, .. } => cache
-                .p2wsh_signature_hash(k, witness_script, i.prevout.value, EcdsaSighashType::All)
-                .expect("input index in range")
-                .to_byte_array(),
-            WitnessTemplate::P2wpkh => {
-                let spk = ScriptBuf::new_p2wpkh(&CompressedPublicKey(pubkeys[k]).wpubkey_hash());
-                cache
-                    .p2wpkh_signature_hash(k, &spk, i.prevout.value, EcdsaSighashType::All)
-                    .expect("input index in range")
-                    .to_byte_array()
-            }
-        };
-        let sig = secp.sign_ecdsa(&Message::from_digest(digest), &i.key);
-        let sig = bitcoin::ecdsa::Signature::sighash_all(sig).to_vec();
-        tx.input[k].witness = witness_for(&i.template, sig, &pubkeys[k]);
+        tx.input[k].witness = input_witness(secp, &unsigned, k, i);
     }
     Ok(tx)
 }

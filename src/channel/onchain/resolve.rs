@@ -188,8 +188,6 @@ pub struct HtlcOutcome {
     pub htlc: HtlcEntry,
     /// What became of it.
     pub fate: Fate,
-    /// Whether the node was told.
-    pub reported: bool,
 }
 
 /// What the node must carry out of a block.
@@ -528,7 +526,6 @@ impl Resolution {
             return vec![];
         }
         o.fate = fate;
-        o.reported = true;
         match (fate, preimage) {
             (Fate::Fulfilled, Some(preimage)) => vec![OnchainEvent::Fulfilled {
                 htlc: o.htlc.clone(),
@@ -674,7 +671,6 @@ impl Channel {
             .map(|htlc| HtlcOutcome {
                 htlc,
                 fate: Fate::Pending,
-                reported: false,
             })
             .collect();
         // Preimages we already gave away off chain.

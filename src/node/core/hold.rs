@@ -37,12 +37,7 @@ impl Core {
         &mut self,
         r: rpc::SettleinvoiceRequest,
     ) -> Result<Value, RpcError> {
-        let preimage = PaymentPreimage(
-            hex::decode(&r.preimage)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| RpcError::param("preimage", "32 bytes of hex are expected"))?,
-        );
+        let preimage = PaymentPreimage(rpc::hex32("preimage", &r.preimage)?);
         let hash = preimage.payment_hash();
         let mut inv = self.hold_invoice("preimage", &hash)?;
         if inv.preimage.is_empty() {
@@ -96,12 +91,7 @@ impl Core {
         &mut self,
         r: rpc::CancelinvoiceRequest,
     ) -> Result<Value, RpcError> {
-        let hash = PaymentHash(
-            hex::decode(&r.payment_hash)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| RpcError::param("payment_hash", "32 bytes of hex are expected"))?,
-        );
+        let hash = PaymentHash(rpc::hex32("payment_hash", &r.payment_hash)?);
         let mut inv = self.hold_invoice("payment_hash", &hash)?;
         if !inv.preimage.is_empty() {
             return Err(RpcError::param("payment_hash", "the invoice is settled"));

@@ -453,8 +453,7 @@ impl Core {
                     continue;
                 };
                 let mut tx = h.tx.clone();
-                tx.input[0].witness =
-                    signer.htlc_witness(&tx, 0, h, Some(&PaymentPreimage(p)), false);
+                tx.input[0].witness = signer.htlc_witness(&tx, h, Some(&PaymentPreimage(p)), false);
                 tokio::task::block_in_place(|| chain.broadcast(&tx)).map_err(|e| {
                     RpcError::failed(format!("dev-broadcast-revoked: HTLC-success: {e}"))
                 })?;
