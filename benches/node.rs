@@ -36,6 +36,7 @@ async fn start(
                 ..Default::default()
             },
             dev: false,
+            gossip: Default::default(),
         },
         chain.clone(),
     )

@@ -210,6 +210,17 @@ impl NodeSigner {
         crate::onion::packet::peel(&self.secp, packet, &self.secret, associated_data, path_key)
     }
 
+    /// Sign one of our BOLT 7 gossip messages (a channel_announcement's
+    /// node half, a node_announcement, a channel_update): the digest is
+    /// computed here, from the message, so nothing else can be signed.
+    pub fn sign_gossip(
+        &self,
+        m: &crate::wire::message::Message,
+    ) -> Result<bitcoin::secp256k1::ecdsa::Signature, crate::wire::message::MessageError> {
+        let digest = crate::wire::gossip::digest(m)?;
+        Ok(self.secp.sign_ecdsa(&digest, &self.secret))
+    }
+
     /// Sign a BOLT 11 invoice.
     pub fn sign_invoice(
         &self,
@@ -284,6 +295,26 @@ impl ChannelSigner {
     /// `funding_pubkey`.
     pub fn funding_pubkey(&self) -> PublicKey {
         self.funding.public_key(&self.secp)
+    }
+
+    /// The funding key's half of a `channel_announcement` (BOLT 7
+    /// `announcement_signatures` `bitcoin_signature`). Refused unless the
+    /// announcement names our funding key.
+    pub fn sign_channel_announcement(
+        &self,
+        m: &crate::wire::message::Message,
+    ) -> Result<bitcoin::secp256k1::ecdsa::Signature, crate::wire::message::MessageError> {
+        use crate::wire::message::{MessageError, Value};
+        let ours = self.funding_pubkey();
+        let names_us = m.typ == 256
+            && m.fields.iter().any(|(n, v)| {
+                (*n == "bitcoin_key_1" || *n == "bitcoin_key_2") && *v == Value::Point(ours)
+            });
+        if !names_us {
+            return Err(MessageError::Value("bitcoin_key"));
+        }
+        let digest = crate::wire::gossip::digest(m)?;
+        Ok(self.secp.sign_ecdsa(&digest, &self.funding))
     }
 
     /// Every public key `open_channel` / `accept_channel` carry.

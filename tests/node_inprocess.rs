@@ -36,6 +36,7 @@ async fn node(net: &Net, name: &str) -> NodeHandle {
             poll_interval: Duration::from_millis(50),
             channel: lnkit::channel::Config::default(),
             dev: true,
+            gossip: Default::default(),
         },
         net.chain.clone(),
     )

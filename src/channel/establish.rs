@@ -56,6 +56,7 @@ impl Channel {
             failure: None,
             incoming: Default::default(),
             onchain: None,
+            gossip: Default::default(),
         }
     }
 

@@ -521,6 +521,9 @@ pub struct Channel {
     /// of ours it left (BOLT 5).
     #[serde(default)]
     pub onchain: Option<Box<onchain::Resolution>>,
+    /// BOLT 7: our relay policy, the announcement's halves, our updates' timestamps.
+    #[serde(default)]
+    pub gossip: crate::gossip::announce::ChannelGossip,
 }
 
 /// The channel's view of a `commitment_signed`'s commitment.

@@ -33,7 +33,7 @@ pub enum NodeCommand {
     /// Create a node's datadir and its BIP 39 seed (printed once), or restore one with --mnemonic.
     Init(InitArgs),
     /// Run the node in the foreground on --bitcoind or --chain-dir.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print a method's request and response JSON Schemas.
     Schema(SchemaArgs),
     /// Three nodes in one process on an embedded chain: fund, open, pay both ways, close.
@@ -77,6 +77,15 @@ pub struct RunArgs {
     /// Enable developer methods (`dev-broadcast-revoked`), for tests; never on a node with real funds.
     #[arg(long)]
     dev: bool,
+    /// An address for our node_announcement, HOST:PORT (repeatable; default: the listen address).
+    #[arg(long, value_name = "HOST:PORT")]
+    announce_addr: Vec<String>,
+    /// The node_announcement colour, 6 hex digits (default: from the node id).
+    #[arg(long, value_name = "RRGGBB")]
+    rgb: Option<String>,
+    /// Gossip on a test's clock: flush every second, disable a channel 1 s after its peer leaves (Core Lightning's --dev-fast-gossip).
+    #[arg(long)]
+    dev_fast_gossip: bool,
 }
 
 /// Flags of `lnkit node schema`.
@@ -111,7 +120,7 @@ fn network_of(input: &Input, config: &[(String, String)]) -> Result<Network, Cli
 pub fn run(args: NodeArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
     match args.command {
         NodeCommand::Init(a) => init(a, input),
-        NodeCommand::Run(a) => run_node(a, input),
+        NodeCommand::Run(a) => run_node(*a, input),
         NodeCommand::Schema(a) => schema(&a.method),
         NodeCommand::Demo(a) => super::node_demo::run(a, ex),
         NodeCommand::Method(words) => call(words, input),
@@ -202,6 +211,24 @@ fn run_node(a: RunArgs, input: &Input) -> StepResult {
         d.lock()
             .map_err(|e| CliError::bad(format!("--datadir: {e}")))?,
     );
+    let mut gossip = core::GossipOptions::default();
+    for a in a.announce_addr.iter().cloned().chain(conf("announce-addr")) {
+        gossip.addresses.push(
+            crate::gossip::announce::NetAddress::parse(&a)
+                .map_err(|e| CliError::bad(format!("--announce-addr: {e}")))?,
+        );
+    }
+    if let Some(rgb) = a.rgb.clone().or_else(|| conf("rgb")) {
+        let bytes = hex::decode(&rgb)
+            .ok()
+            .and_then(|b| <[u8; 3]>::try_from(b).ok())
+            .ok_or_else(|| CliError::bad(format!("--rgb: `{rgb}` is not 6 hex digits")))?;
+        gossip.color = Some(bytes);
+    }
+    if a.dev_fast_gossip {
+        gossip.flush = Duration::from_secs(1);
+        gossip.disable_after = Duration::from_secs(1);
+    }
     let backend = super::chain::backend(&backend, network)?;
     let chain: SharedChain = Arc::from(chain::open(&backend).map_err(super::chain::chain_failed)?);
     let opts = NodeOptions {
@@ -216,6 +243,7 @@ fn run_node(a: RunArgs, input: &Input) -> StepResult {
         poll_interval: Duration::from_millis(500),
         channel: crate::channel::Config::default(),
         dev: a.dev,
+        gossip,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

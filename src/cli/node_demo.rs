@@ -159,6 +159,7 @@ async fn start(
             channel: crate::channel::Config::default(),
             // Only the breach story needs the developer method.
             dev,
+            gossip: Default::default(),
         },
         chain.clone(),
     )

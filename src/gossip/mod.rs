@@ -9,6 +9,9 @@
 //! channel's funding output exists, pays the 2-of-2 of its bitcoin keys and
 //! is unspent; answers that cannot change are cached.
 
+pub mod announce;
+pub mod sync;
+
 use std::collections::{BTreeMap, HashMap};
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, VerifyOnly};
@@ -149,6 +152,30 @@ pub struct GossipStore {
     limit: RateLimit,
     buckets: HashMap<PublicKey, Bucket>,
     by_outpoint: HashMap<OutPoint, u64>,
+    live: LiveGraph,
+}
+
+/// The router's graph, kept current behind the store. A policy change of a
+/// direction the graph already holds is written in place (the CSR arrays
+/// stay as they are); anything that changes the topology marks it stale,
+/// and it is rebuilt at its next use.
+#[derive(Default)]
+struct LiveGraph {
+    graph: Graph,
+    stale: bool,
+    channel_index: HashMap<u64, usize>,
+    node_index: HashMap<PublicKey, usize>,
+    rebuilds: u64,
+    in_place: u64,
+}
+
+/// How the live graph has been kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveGraphStats {
+    /// Full rebuilds.
+    pub rebuilds: u64,
+    /// Changes written in place.
+    pub in_place: u64,
 }
 
 fn field<'a>(m: &'a Message, name: &str) -> Option<&'a Value> {
@@ -192,6 +219,10 @@ impl GossipStore {
             limit,
             buckets: HashMap::new(),
             by_outpoint: HashMap::new(),
+            live: LiveGraph {
+                stale: true,
+                ..LiveGraph::default()
+            },
         }
     }
 
@@ -352,6 +383,7 @@ impl GossipStore {
                 spent_at: None,
             },
         );
+        self.live.stale = true;
         Verdict::Accepted
     }
 
@@ -408,6 +440,7 @@ impl GossipStore {
             policy,
             raw: raw.to_vec(),
         });
+        self.live.set_policy(scid, dir, policy);
         Verdict::Accepted
     }
 
@@ -432,6 +465,10 @@ impl GossipStore {
             .to_string();
         node.color = bytes(m, "rgb_color").try_into().unwrap_or([0; 3]);
         node.raw = Some(raw.to_vec());
+        let alias = node.alias.clone();
+        if let Some(&i) = self.live.node_index.get(&id) {
+            self.live.graph.aliases[i] = alias;
+        }
         Verdict::Accepted
     }
 
@@ -453,6 +490,7 @@ impl GossipStore {
             if c.spent_at.is_some_and(|h| h >= height) {
                 c.spent_at = None;
                 self.funding_cache.remove(scid);
+                self.live.stale = true;
             }
         }
     }
@@ -462,6 +500,15 @@ impl GossipStore {
         self.funding_cache.insert(scid, FundingOutput::Spent);
         if let Some(c) = self.channels.get_mut(&scid) {
             c.spent_at.get_or_insert(height);
+            // Out of the router's graph at once: both directions disabled in place.
+            for dir in 0..2 {
+                let mut p = c.updates[dir]
+                    .as_ref()
+                    .map(|u| u.policy)
+                    .unwrap_or_default();
+                p.enabled = false;
+                self.live.set_policy(scid, dir, p);
+            }
         }
     }
 
@@ -495,6 +542,9 @@ impl GossipStore {
                 self.by_outpoint.remove(&c.outpoint);
             }
         }
+        if !gone.is_empty() {
+            self.live.stale = true;
+        }
         let live: std::collections::HashSet<PublicKey> = self
             .channels
             .values()
@@ -502,6 +552,43 @@ impl GossipStore {
             .collect();
         self.nodes.retain(|id, _| live.contains(id));
         gone
+    }
+
+    /// The live graph the router uses: current with every accepted message,
+    /// rebuilt only when the topology changed since it was last built.
+    pub fn graph(&mut self) -> &Graph {
+        if self.live.stale {
+            let graph = self.to_graph();
+            self.live.channel_index = graph
+                .channels
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.short_channel_id.map(|s| (s, i)))
+                .collect();
+            self.live.node_index = graph
+                .pubkeys
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| PublicKey::from_slice(p).ok().map(|k| (k, i)))
+                .collect();
+            self.live.graph = graph;
+            self.live.stale = false;
+            self.live.rebuilds += 1;
+        }
+        &self.live.graph
+    }
+
+    /// How the live graph has been kept up to date.
+    pub fn graph_stats(&self) -> LiveGraphStats {
+        LiveGraphStats {
+            rebuilds: self.live.rebuilds,
+            in_place: self.live.in_place,
+        }
+    }
+
+    /// The chain this store takes gossip for (BOLT 7 `chain_hash` byte order).
+    pub fn chain_hash(&self) -> [u8; 32] {
+        self.chain_hash
     }
 
     /// The toolkit's graph of everything stored (spent channels excluded), indexed for the router.
@@ -535,6 +622,23 @@ impl GossipStore {
         }
         g.index();
         g
+    }
+}
+
+impl LiveGraph {
+    /// A direction's new policy: in place when the graph already routes over
+    /// that direction, else the graph is stale.
+    fn set_policy(&mut self, scid: u64, dir: usize, policy: Policy) {
+        if self.stale {
+            return;
+        }
+        match self.channel_index.get(&scid) {
+            Some(&i) if self.graph.policies[2 * i + dir].present => {
+                self.graph.policies[2 * i + dir] = policy;
+                self.in_place += 1;
+            }
+            _ => self.stale = true,
+        }
     }
 }
 

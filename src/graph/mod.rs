@@ -9,7 +9,7 @@
 pub mod import;
 
 /// One direction's policy (BOLT 7 `channel_update`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     /// `fee_base_msat`.
     pub fee_base_msat: u32,

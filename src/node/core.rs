@@ -3,7 +3,7 @@
 //! blocks). For each channel step it commits the store, then sends: a
 //! message never leaves before the state it depends on is durable.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -36,6 +36,7 @@ use crate::tx::commitment::{ChannelType, FeeratePerKw, Side};
 use crate::wire::message::{self as wire_msg, Message, Value as WireValue};
 use crate::wire::tlv::DecodedRecord;
 
+mod announce;
 mod gossip;
 mod hold;
 mod resolve;
@@ -62,6 +63,32 @@ pub struct NodeOptions {
     pub channel: channel::Config,
     /// Developer methods (`dev-broadcast-revoked`); off by default.
     pub dev: bool,
+    /// BOLT 7: what we announce, and how often gossip moves.
+    pub gossip: GossipOptions,
+}
+
+/// The node's BOLT 7 settings.
+#[derive(Clone, Debug)]
+pub struct GossipOptions {
+    /// The staggered broadcast's period (BOLT 7: SHOULD flush every 60 seconds).
+    pub flush: Duration,
+    /// A peer away this long has its announced channels disabled.
+    pub disable_after: Duration,
+    /// `node_announcement` addresses (none: the listen address, if it names a host).
+    pub addresses: Vec<crate::gossip::announce::NetAddress>,
+    /// `rgb_color` (none: the node id's first three bytes after the parity, as Core Lightning does).
+    pub color: Option<[u8; 3]>,
+}
+
+impl Default for GossipOptions {
+    fn default() -> Self {
+        GossipOptions {
+            flush: Duration::from_secs(60),
+            disable_after: Duration::from_secs(60),
+            addresses: vec![],
+            color: None,
+        }
+    }
 }
 
 /// Why a node could not start.
@@ -145,6 +172,7 @@ struct PeerState {
     negotiated: Negotiated,
     last_ping: Instant,
     ping_outstanding: Option<Instant>,
+    gossip: gossip::PeerGossip,
 }
 
 /// BOLT 1: a `ping` every so often, and a peer silent past the timeout is dropped.
@@ -181,6 +209,13 @@ struct Core {
     funding_seen: HashMap<Txid, (u32, u32)>,
     /// The network's gossip (BOLT 7).
     gossip: crate::gossip::GossipStore,
+    /// Gossip waiting for the next flush.
+    outbox: gossip::Outbox,
+    next_gossip_flush: Instant,
+    /// Channels whose `announcement_signatures` went out on this connection.
+    announcement_sigs_sent: HashSet<ChannelId>,
+    /// Peers with channels, gone since then (their channels get disabled).
+    offline_since: HashMap<PublicKey, Instant>,
     commit_at: Option<Instant>,
     reconnect: HashMap<PublicKey, (Instant, Duration)>,
     listen: Option<SocketAddr>,
@@ -281,6 +316,10 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
             bitcoin::constants::ChainHash::using_genesis_block(opts.network).to_bytes(),
             crate::gossip::RateLimit::default(),
         ),
+        outbox: Default::default(),
+        next_gossip_flush: Instant::now(),
+        announcement_sigs_sent: HashSet::new(),
+        offline_since: HashMap::new(),
         commit_at: None,
         reconnect: HashMap::new(),
         listen,
@@ -301,6 +340,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
     }
     core.funding_from_chain();
     core.load_gossip();
+    core.node_announcement_at_start();
     core.redecide_incoming();
     // Claims and commitments in flight go out again (a mempool may have lost them).
     core.drive_onchain();
@@ -580,6 +620,7 @@ impl Core {
                 negotiated: Negotiated::default(),
                 last_ping: Instant::now(),
                 ping_outstanding: None,
+                gossip: Default::default(),
             },
         );
         // BOLT 1: `init` first, with our features and our chain.
@@ -648,14 +689,25 @@ impl Core {
             .filter(|c| c.peer == peer)
             .map(|c| c.id)
             .collect();
-        for id in ids {
-            let _ = self.drive(id, Event::Disconnected);
+        for id in &ids {
+            self.announcement_sigs_sent.remove(id);
+            let _ = self.drive(*id, Event::Disconnected);
+        }
+        if !ids.is_empty() {
+            self.offline_since.insert(peer, Instant::now());
         }
     }
 
     fn on_peer_message(&mut self, peer: PublicKey, bytes: &[u8]) {
         let m = match wire_msg::decode(bytes) {
             Ok(m) => m,
+            // BOLT 7: malformed gossip gets a warning, and the connection stays.
+            Err(_)
+                if bytes.len() >= 2
+                    && matches!(u16::from_be_bytes([bytes[0], bytes[1]]), 256..=258) =>
+            {
+                return self.on_gossip(Some(peer), bytes)
+            }
             Err(e) => {
                 return self.hang_up(peer, Some(format!("a message that does not decode: {e}")))
             }
@@ -700,6 +752,12 @@ impl Core {
             }
             Some("init") => return self.hang_up(peer, Some("a second init".into())),
             _ => {}
+        }
+        if m.typ == 259 {
+            return self.on_announcement_signatures(peer, &m);
+        }
+        if self.on_query_message(peer, &m) {
+            return;
         }
         let cm = match ChannelMessage::from_message(&m) {
             Ok(Some(cm)) => cm,
@@ -821,6 +879,8 @@ impl Core {
             }
             let _ = self.drive(id, Event::Connected);
         }
+        self.offline_since.remove(&peer);
+        self.start_gossip_sync(peer);
     }
 
     fn on_open_channel(&mut self, peer: PublicKey, open: channel::OpenChannel) {
@@ -890,6 +950,10 @@ impl Core {
             };
             let signer = self.signer(index);
             let ch = self.channels.get_mut(&id).expect("checked");
+            let was = (
+                ch.phase == Phase::Normal && ch.live,
+                ch.phase == Phase::Normal,
+            );
             let actions = match ch.handle(&signer, ev) {
                 Ok(a) => a,
                 Err(e) if first => return Err(e),
@@ -900,6 +964,7 @@ impl Core {
             };
             first = false;
             self.execute(id, actions, &mut queue);
+            self.gossip_after_step(id, was);
         }
         Ok(())
     }
@@ -1343,6 +1408,10 @@ impl Core {
             let _ = b.commit();
         }
         self.update_depths();
+        let ids: Vec<ChannelId> = self.channels.keys().copied().collect();
+        for id in ids {
+            self.maybe_announce(id);
+        }
         self.gossip.prune(now_secs(), tip.height);
         self.fail_expiring_channels();
         self.drive_onchain();
@@ -1488,6 +1557,12 @@ impl Core {
                 self.spawn_connect(peer, addr);
             }
         }
+        self.gossip_timers();
+        self.sync_timers();
+        if now >= self.next_gossip_flush {
+            self.next_gossip_flush = now + self.opts.gossip.flush;
+            self.flush_gossip();
+        }
         // BOLT 2 update_fee: the opener keeps its commitments' feerate near the chain's estimate.
         if now >= self.next_fee_check {
             self.next_fee_check = now + FEE_CHECK_INTERVAL;
@@ -1624,6 +1699,8 @@ impl Core {
             "listchannels" => rpc::parse(params).and_then(|r| self.listchannels(r)),
             "listnodes" => rpc::parse(params).and_then(|r| self.listnodes(r)),
             "exportgraph" => rpc::parse(params).and_then(|r| self.exportgraph(r)),
+            "setchannel" => rpc::parse(params).and_then(|r| self.setchannel(r)),
+            "getroute" => rpc::parse(params).and_then(|r| self.getroute(r)),
             "bumpfee" => rpc::parse(params).and_then(|r| self.bumpfee(r)),
             "dev-broadcast-revoked" => {
                 rpc::parse(params).and_then(|r| self.dev_broadcast_revoked(r))
@@ -1992,7 +2069,7 @@ impl Core {
                 push,
                 feerate: self.fee_estimate(6),
                 channel_type,
-                announce: r.announce.unwrap_or(false),
+                announce: r.announce.unwrap_or(true),
                 negotiated,
                 config: self.opts.channel.clone(),
             },
@@ -2096,6 +2173,8 @@ impl Core {
                             },
                         })
                     }),
+                    private: !c.announce,
+                    updates: self.channel_updates_info(c),
                 }
             })
             .collect();

@@ -23,6 +23,19 @@ pub fn our_features() -> Vec<u8> {
     from_bits(OUR_BITS)
 }
 
+/// Our `node_announcement` features: those of `init`, less
+/// `option_data_loss_protect` and `gossip_queries`, which only concern a
+/// connection (BOLT 9 gives neither the N context). The assumed bits stay,
+/// as LDK and Core Lightning set them, so that payers see them.
+pub fn node_announcement_features() -> Vec<u8> {
+    let bits: Vec<u16> = OUR_BITS
+        .iter()
+        .copied()
+        .filter(|b| !matches!(b, 0 | 1 | 6 | 7))
+        .collect();
+    from_bits(&bits)
+}
+
 /// Whether a feature (by its even bit) is set, required or optional.
 fn has(features: &[u8], even: u16) -> bool {
     let b = bits(features);

@@ -266,6 +266,12 @@ pub struct GossipNode {
     pub color: Option<String>,
     /// The `node_announcement`'s timestamp.
     pub last_timestamp: Option<u32>,
+    /// Its addresses, as `HOST:PORT` (BOLT 7 address descriptors).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    /// Its `features`, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<String>,
 }
 
 /// `listnodes`'s answer.
@@ -292,6 +298,97 @@ pub struct ExportgraphResponse {
     pub channels: usize,
     /// Messages in it.
     pub messages: usize,
+}
+
+/// `setchannel`: our relay policy, announced in our `channel_update` (Core Lightning's names).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetchannelRequest {
+    /// A channel (id or short channel id), a peer's node id (all its channels), or `all`.
+    pub id: String,
+    /// `fee_base_msat`.
+    pub feebase: Option<u32>,
+    /// `fee_proportional_millionths`.
+    pub feeppm: Option<u32>,
+    /// `htlc_minimum_msat` we forward.
+    pub htlcmin: Option<u64>,
+    /// `htlc_maximum_msat` we forward (capped by the channel).
+    pub htlcmax: Option<u64>,
+    /// `cltv_expiry_delta` (an lnkit extension; Core Lightning sets it node-wide).
+    pub cltv_expiry_delta: Option<u16>,
+}
+
+/// One channel's policy after `setchannel`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SetchannelChannel {
+    /// The peer.
+    pub peer_id: String,
+    /// The channel id.
+    pub channel_id: String,
+    /// Its short channel id, once confirmed.
+    pub short_channel_id: Option<String>,
+    /// `fee_base_msat`.
+    pub fee_base_msat: u32,
+    /// `fee_proportional_millionths`.
+    pub fee_proportional_millionths: u32,
+    /// `cltv_expiry_delta`.
+    pub cltv_expiry_delta: u16,
+    /// `htlc_minimum_msat` we forward.
+    pub minimum_htlc_out_msat: u64,
+    /// `htlc_maximum_msat` we forward.
+    pub maximum_htlc_out_msat: u64,
+}
+
+/// `setchannel`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SetchannelResponse {
+    /// The channels changed.
+    pub channels: Vec<SetchannelChannel>,
+}
+
+/// `getroute`: a route over the live graph (Core Lightning's method).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetrouteRequest {
+    /// The destination node id.
+    pub id: String,
+    /// What the destination gets.
+    pub amount_msat: u64,
+    /// Accepted for Core Lightning compatibility; the toolkit's router weighs risk itself.
+    pub riskfactor: Option<f64>,
+    /// The final CLTV delta (default 18).
+    pub cltv: Option<u32>,
+    /// The source (default: this node).
+    pub fromid: Option<String>,
+    /// Most hops (default 20).
+    pub maxhops: Option<usize>,
+    /// Channels (`SCID/DIRECTION`) or nodes to avoid.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// One hop of a `getroute` route.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RouteHop {
+    /// The node this hop reaches.
+    pub id: String,
+    /// The channel it takes.
+    pub channel: String,
+    /// Its direction (0: from `node_id_1`).
+    pub direction: u8,
+    /// What this hop carries (with the fees of the hops after it).
+    pub amount_msat: u64,
+    /// The CLTV delta from here to the end.
+    pub delay: u32,
+    /// Always `tlv`.
+    pub style: String,
+}
+
+/// `getroute`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct GetrouteResponse {
+    /// The hops.
+    pub route: Vec<RouteHop>,
 }
 
 /// `settleinvoice`.
@@ -465,7 +562,7 @@ pub struct FundchannelRequest {
     /// Funding transaction feerate, sat per 1000 weight (default: the chain's estimate).
     #[serde(default)]
     pub feerate_per_kw: Option<u32>,
-    /// Announce the channel (default: false until gossip).
+    /// Announce the channel to the network (BOLT 7; default true, as Core Lightning).
     #[serde(default)]
     pub announce: Option<bool>,
     /// Give the peer this much at open.
@@ -572,6 +669,35 @@ pub struct PeerChannel {
     pub closing_txids: Vec<String>,
     /// What spent the funding output, once one confirmed (BOLT 5).
     pub funding_spend: Option<FundingSpendInfo>,
+    /// Not announced to the network (BOLT 7).
+    pub private: bool,
+    /// Both directions' relay policies: ours, and the peer's (from its
+    /// `channel_update`, to us directly or through gossip), as Core Lightning shows them.
+    pub updates: ChannelUpdatesInfo,
+}
+
+/// A direction's `channel_update` fields.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct UpdatePolicyInfo {
+    /// `htlc_minimum_msat`.
+    pub htlc_minimum_msat: u64,
+    /// `htlc_maximum_msat`.
+    pub htlc_maximum_msat: u64,
+    /// `cltv_expiry_delta`.
+    pub cltv_expiry_delta: u16,
+    /// `fee_base_msat`.
+    pub fee_base_msat: u32,
+    /// `fee_proportional_millionths`.
+    pub fee_proportional_millionths: u32,
+}
+
+/// `listpeerchannels` `updates`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelUpdatesInfo {
+    /// Ours.
+    pub local: UpdatePolicyInfo,
+    /// The peer's, once it sent one.
+    pub remote: Option<UpdatePolicyInfo>,
 }
 
 /// The transaction that spent a channel's funding output.
@@ -845,6 +971,8 @@ methods! {
     "listchannels", ListchannelsRequest, ListchannelsResponse, "the network's channels known from gossip (BOLT 7)";
     "listnodes", ListnodesRequest, ListnodesResponse, "the network's nodes known from gossip";
     "exportgraph", ExportgraphRequest, ExportgraphResponse, "write the known gossip as hex lines, a graph file the toolkit reads";
+    "setchannel", SetchannelRequest, SetchannelResponse, "set a channel's fees and HTLC limits, announced in a new channel_update";
+    "getroute", GetrouteRequest, GetrouteResponse, "a route over the live graph, by the toolkit's router";
     "listclosedchannels", ListclosedchannelsRequest, ListclosedchannelsResponse, "channels whose every output is resolved on chain";
     "bumpfee", BumpfeeRequest, BumpfeeResponse, "raise the feerate of a closing channel's pending claims";
     "dev-broadcast-revoked", DevBroadcastRevokedRequest, DevBroadcastRevokedResponse, "--dev only: broadcast an old revoked commitment of ours (to test a breach)";

@@ -60,6 +60,23 @@ pub fn sign<C: Signing>(
     message::encode(m)
 }
 
+/// What the signatures of a message cover (BOLT 7): the double-SHA256 of
+/// everything after them, with whatever is in the signature fields now
+/// (they are not part of it).
+pub fn digest(m: &Message) -> Result<Msg, MessageError> {
+    let offset = signed_offset(m.typ).ok_or(MessageError::Value("type"))?;
+    Ok(signed_digest(&message::encode(m)?, offset))
+}
+
+/// Put a signature in one of a message's signature fields.
+pub fn set_signature(m: &mut Message, field: &str, signature: &Signature) {
+    set(
+        m,
+        field,
+        Value::Bytes(signature.serialize_compact().to_vec()),
+    );
+}
+
 /// One signature checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignatureCheck {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bitcoin::{Address, Network, ScriptBuf};
 use lnkit::chain::embedded::EmbeddedChain;
-use lnkit::node::core::{self, NodeHandle, NodeOptions, SharedChain};
+use lnkit::node::core::{self, GossipOptions, NodeHandle, NodeOptions, SharedChain};
 use lnkit::node::datadir::Datadir;
 use serde_json::{json, Value};
 
@@ -80,6 +80,11 @@ impl Net {
                 poll_interval: Duration::from_millis(20),
                 channel,
                 dev,
+                gossip: GossipOptions {
+                    flush: Duration::from_millis(100),
+                    disable_after: Duration::from_secs(1),
+                    ..Default::default()
+                },
             },
             self.chain.clone(),
         )

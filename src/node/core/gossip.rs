@@ -6,10 +6,83 @@
 use super::*;
 use crate::gossip::{ChainFunding, Verdict};
 
+/// BOLT 7 sync: this many peers are asked for the whole graph by query.
+pub(super) const SYNC_PEERS: usize = 3;
+/// A query sync step that gets no answer this long is given up (some
+/// implementations ignore `query_short_channel_ids`), and the peer is
+/// asked by `gossip_timestamp_filter` instead.
+const SYNC_STALL: Duration = Duration::from_secs(15);
+/// BOLT 7 gossip_timestamp_filter: peers other than the sync peers are
+/// asked for what is newer than this (LDK asks an hour back too).
+const RECENT_SECS: u64 = 3600;
+
+/// Where a gossip message comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// A peer: stored, and relayed at the next flush to peers that asked.
+    Peer(PublicKey),
+    /// Our own: stored and sent to every peer at once (BOLT 7: our own gossip ignores filters).
+    Ours,
+    /// Our store, at start.
+    Stored,
+}
+
+/// What is waiting for the next flush (BOLT 7 "staggered broadcast").
+#[derive(Default)]
+pub(super) struct Outbox {
+    /// Relayed messages: from whom, the bytes, their timestamp.
+    relay: Vec<(PublicKey, Vec<u8>, u32)>,
+    /// Announcements accepted but not yet sent: they go just before their
+    /// first update (BOLT 7: never without one).
+    announcements: HashMap<u64, Vec<u8>>,
+}
+
+/// Per-peer gossip state.
+#[derive(Default)]
+pub(super) struct PeerGossip {
+    /// Their `gossip_timestamp_filter`: (first, range).
+    pub filter: Option<(u32, u32)>,
+    /// Our query sync with them, and when it last moved.
+    pub sync: Option<(crate::gossip::sync::Syncer, Instant)>,
+    /// Whether we queried them (they count among the sync peers).
+    pub queried: bool,
+}
+
+fn typ_of(bytes: &[u8]) -> u16 {
+    u16::from_be_bytes([bytes[0], bytes[1]])
+}
+
+/// A gossip message's timestamp (a channel_announcement has none: 0).
+fn timestamp_of(m: &Message) -> u32 {
+    match m.fields.iter().find(|(n, _)| *n == "timestamp") {
+        Some((_, WireValue::Uint(t))) => *t as u32,
+        _ => 0,
+    }
+}
+
 impl Core {
-    /// A gossip message from `peer` (none: from our own store at start).
+    /// A gossip message from a peer.
     pub(super) fn on_gossip(&mut self, peer: Option<PublicKey>, bytes: &[u8]) {
+        let origin = peer.map_or(Origin::Stored, Origin::Peer);
+        if let (Origin::Peer(p), 258) = (origin, typ_of(bytes)) {
+            if self.on_direct_update(p, bytes) {
+                return;
+            }
+        }
+        self.take_gossip(origin, bytes);
+    }
+
+    /// Our own message: through the same checks as anyone's.
+    pub(super) fn own_gossip(&mut self, bytes: &[u8]) {
+        self.take_gossip(Origin::Ours, bytes);
+    }
+
+    fn take_gossip(&mut self, origin: Origin, bytes: &[u8]) -> Verdict {
         let chain = self.chain.clone();
+        let peer = match origin {
+            Origin::Peer(p) => Some(p),
+            _ => None,
+        };
         let verdict = tokio::task::block_in_place(|| {
             self.gossip.ingest(
                 peer.as_ref(),
@@ -18,16 +91,36 @@ impl Core {
                 &mut ChainFunding(chain.as_ref()),
             )
         });
-        match verdict {
-            Verdict::Accepted if peer.is_some() => {
+        if let Some(state) = peer.and_then(|p| self.peers.get_mut(&p)) {
+            if let Some((_, at)) = state.gossip.sync.as_mut() {
+                *at = Instant::now();
+            }
+        }
+        match &verdict {
+            Verdict::Accepted if origin != Origin::Stored => {
                 let key = gossip_key(bytes);
-                let typ = u16::from_be_bytes([bytes[0], bytes[1]]);
+                let typ = typ_of(bytes);
                 let write = self.store.batch().and_then(|b| {
                     b.put_gossip(&key, typ, bytes)?;
                     b.commit()
                 });
                 if let Err(e) = write {
                     warn!("gossip not stored: {e}");
+                }
+                match origin {
+                    Origin::Ours => {
+                        let peers: Vec<PublicKey> = self
+                            .peers
+                            .iter()
+                            .filter(|(_, s)| s.init.is_some())
+                            .map(|(p, _)| *p)
+                            .collect();
+                        for p in peers {
+                            self.send_raw(&p, bytes.to_vec());
+                        }
+                    }
+                    Origin::Peer(p) => self.queue_relay(p, bytes),
+                    Origin::Stored => {}
                 }
             }
             Verdict::Accepted => {}
@@ -40,19 +133,306 @@ impl Core {
                         &p,
                         &ChannelMessage::Warning {
                             channel_id: ChannelId([0; 32]),
-                            data: why.into_bytes(),
+                            data: why.clone().into_bytes(),
                         },
                     );
+                } else if origin == Origin::Ours {
+                    warn!("our own gossip was refused: {why}");
                 }
             }
         }
+        verdict
+    }
+
+    /// BOLT 7 "SHOULD accept channel_updates for its own channels (even if
+    /// non-public)": the peer's update for an unannounced channel of ours,
+    /// under an alias or the real scid. True when it was one.
+    fn on_direct_update(&mut self, peer: PublicKey, bytes: &[u8]) -> bool {
+        let Ok(m) = wire_msg::decode(bytes) else {
+            return false;
+        };
+        let scid = match m.fields.iter().find(|(n, _)| *n == "short_channel_id") {
+            Some((_, WireValue::Scid(s))) => *s,
+            _ => return false,
+        };
+        if self.gossip.channels.contains_key(&scid) {
+            return false;
+        }
+        let Some(id) = self
+            .channels
+            .values()
+            .find(|c| c.peer == peer && (c.our_alias == Some(scid) || c.scid == Some(scid)))
+            .map(|c| c.id)
+        else {
+            return false;
+        };
+        let valid = crate::wire::gossip::verify(&self.secp, bytes, Some(&peer))
+            .is_ok_and(|c| c.iter().all(|c| c.valid));
+        if !valid {
+            self.send(
+                &peer,
+                &ChannelMessage::Warning {
+                    channel_id: id,
+                    data: b"channel_update: the signature does not verify".to_vec(),
+                },
+            );
+            return true;
+        }
+        let u = |name: &str| match m.fields.iter().find(|(n, _)| *n == name) {
+            Some((_, WireValue::Uint(x))) => *x,
+            _ => 0,
+        };
+        let policy = crate::graph::Policy {
+            fee_base_msat: u("fee_base_msat") as u32,
+            fee_proportional_millionths: u("fee_proportional_millionths") as u32,
+            cltv_expiry_delta: u("cltv_expiry_delta") as u16,
+            htlc_minimum_msat: u("htlc_minimum_msat"),
+            htlc_maximum_msat: u("htlc_maximum_msat"),
+            present: true,
+            enabled: u("channel_flags") & 2 == 0,
+        };
+        if let Some(ch) = self.channels.get_mut(&id) {
+            ch.gossip.their_policy = Some(policy);
+        }
+        if let Some(ch) = self.channels.get(&id).cloned() {
+            self.put_channel_now(&ch);
+        }
+        debug!(%peer, channel = %id, "the peer's policy for our unannounced channel");
+        true
+    }
+
+    fn queue_relay(&mut self, from: PublicKey, bytes: &[u8]) {
+        let Ok(m) = wire_msg::decode(bytes) else {
+            return;
+        };
+        if m.typ == 256 {
+            if let Some((_, WireValue::Scid(s))) =
+                m.fields.iter().find(|(n, _)| *n == "short_channel_id")
+            {
+                self.outbox.announcements.insert(*s, bytes.to_vec());
+            }
+            return;
+        }
+        self.outbox
+            .relay
+            .push((from, bytes.to_vec(), timestamp_of(&m)));
+    }
+
+    /// BOLT 7 rebroadcasting: what came in since the last flush goes to every
+    /// peer whose filter takes it, never back to its sender.
+    pub(super) fn flush_gossip(&mut self) {
+        let relay = std::mem::take(&mut self.outbox.relay);
+        if relay.is_empty() {
+            return;
+        }
+        let mut out: Vec<(PublicKey, Vec<u8>, u32)> = vec![];
+        for (from, raw, ts) in relay {
+            if typ_of(&raw) == 258 {
+                let scid = u64::from_be_bytes(raw[98..106].try_into().expect("8 bytes"));
+                if let Some(a) = self.outbox.announcements.remove(&scid) {
+                    out.push((from, a, ts));
+                }
+            }
+            out.push((from, raw, ts));
+        }
+        let peers: Vec<(PublicKey, (u32, u32))> = self
+            .peers
+            .iter()
+            .filter_map(|(p, s)| Some((*p, s.gossip.filter?)))
+            .collect();
+        for (peer, (first, range)) in peers {
+            for (from, raw, ts) in &out {
+                if *from != peer && crate::gossip::sync::in_filter(*ts, first, range) {
+                    self.send_raw(&peer, raw.clone());
+                }
+            }
+        }
+    }
+
+    /// After `init`: ask the peer for gossip. The first few peers get a full
+    /// sync by query; every peer is sent a `gossip_timestamp_filter`.
+    pub(super) fn start_gossip_sync(&mut self, peer: PublicKey) {
+        let chain_hash = self.gossip.chain_hash();
+        let queried = self.peers.values().filter(|s| s.gossip.queried).count();
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if queried < SYNC_PEERS {
+            let mut syncer = crate::gossip::sync::Syncer::new(chain_hash);
+            let query = syncer.start();
+            state.gossip.sync = Some((syncer, Instant::now()));
+            state.gossip.queried = true;
+            self.send_raw(&peer, query);
+        } else {
+            let first = now_secs().saturating_sub(RECENT_SECS) as u32;
+            self.send_raw(
+                &peer,
+                crate::gossip::sync::timestamp_filter(chain_hash, first, u32::MAX - first),
+            );
+        }
+    }
+
+    /// A sync that ended (or stalled): from now on, the filter keeps us current.
+    fn end_sync(&mut self, peer: PublicKey, complete: bool) {
+        let chain_hash = self.gossip.chain_hash();
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some((s, _)) = state.gossip.sync.take() else {
+            return;
+        };
+        // A stalled sync falls back on the filter's dump (two weeks: BOLT 7's pruning horizon).
+        let back = if complete {
+            RECENT_SECS
+        } else {
+            crate::gossip::STALE_AFTER_SECS
+        };
+        let first = now_secs().saturating_sub(back) as u32;
+        info!(%peer, channels_asked = s.asked, complete, "gossip sync with the peer done");
+        self.send_raw(
+            &peer,
+            crate::gossip::sync::timestamp_filter(chain_hash, first, u32::MAX - first),
+        );
+    }
+
+    /// Syncs that got no answer for [`SYNC_STALL`].
+    pub(super) fn sync_timers(&mut self) {
+        let stalled: Vec<PublicKey> = self
+            .peers
+            .iter()
+            .filter(|(_, s)| {
+                s.gossip
+                    .sync
+                    .as_ref()
+                    .is_some_and(|(_, at)| at.elapsed() >= SYNC_STALL)
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for p in stalled {
+            warn!(peer = %p, "gossip sync stalled; asking by timestamp filter instead");
+            self.end_sync(p, false);
+        }
+    }
+
+    /// The BOLT 7 query messages, both directions. True when `m` was one.
+    pub(super) fn on_query_message(&mut self, peer: PublicKey, m: &Message) -> bool {
+        use crate::gossip::sync;
+        let chain_hash = self.gossip.chain_hash();
+        let get = |name: &str| m.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+        if !matches!(m.typ, 261..=265) {
+            return false;
+        }
+        if get("chain_hash") != Some(&WireValue::Bytes(chain_hash.to_vec())) {
+            // BOLT 7: another chain's queries get nothing (and a reply says we lack it).
+            if m.typ == 261 {
+                let end = Message {
+                    typ: 262,
+                    name: Some("reply_short_channel_ids_end"),
+                    fields: vec![
+                        (
+                            "chain_hash",
+                            get("chain_hash")
+                                .cloned()
+                                .unwrap_or(WireValue::Bytes(vec![0; 32])),
+                        ),
+                        ("full_information", WireValue::Uint(0)),
+                    ],
+                    tlvs: vec![],
+                    raw: None,
+                };
+                if let Ok(b) = wire_msg::encode(&end) {
+                    self.send_raw(&peer, b);
+                }
+            }
+            return true;
+        }
+        let uint = |name: &str| match get(name) {
+            Some(WireValue::Uint(x)) => *x,
+            _ => 0,
+        };
+        match m.typ {
+            263 => {
+                let option = m
+                    .tlvs
+                    .iter()
+                    .find(|r| r.typ == 1)
+                    .and_then(|r| crate::wire::bigsize::BigSize::decode(&r.value).ok())
+                    .map_or(0, |(v, _)| v.0);
+                for reply in sync::reply_channel_range(
+                    &self.gossip,
+                    uint("first_blocknum") as u32,
+                    uint("number_of_blocks") as u32,
+                    option,
+                ) {
+                    self.send_raw(&peer, reply);
+                }
+            }
+            261 => match sync::reply_short_channel_ids(&self.gossip, m) {
+                Ok(replies) => {
+                    for reply in replies {
+                        self.send_raw(&peer, reply);
+                    }
+                }
+                Err(e) => self.send(
+                    &peer,
+                    &ChannelMessage::Warning {
+                        channel_id: ChannelId([0; 32]),
+                        data: format!("query_short_channel_ids: {e}").into_bytes(),
+                    },
+                ),
+            },
+            265 => {
+                let (first, range) = (
+                    uint("first_timestamp") as u32,
+                    uint("timestamp_range") as u32,
+                );
+                if let Some(s) = self.peers.get_mut(&peer) {
+                    s.gossip.filter = Some((first, range));
+                }
+                for raw in sync::since(&self.gossip, first, range) {
+                    self.send_raw(&peer, raw);
+                }
+            }
+            264 | 262 => {
+                let Some(state) = self.peers.get_mut(&peer) else {
+                    return true;
+                };
+                let Some((syncer, at)) = state.gossip.sync.as_mut() else {
+                    return true;
+                };
+                *at = Instant::now();
+                let step = if m.typ == 264 {
+                    syncer.on_reply_channel_range(&self.gossip, m)
+                } else {
+                    syncer.on_reply_end()
+                };
+                let done = syncer.state == sync::SyncState::Done;
+                match step {
+                    Ok(Some(query)) => self.send_raw(&peer, query),
+                    Ok(None) if done => self.end_sync(peer, true),
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.send(
+                            &peer,
+                            &ChannelMessage::Warning {
+                                channel_id: ChannelId([0; 32]),
+                                data: e.clone().into_bytes(),
+                            },
+                        );
+                        self.end_sync(peer, false);
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
     }
 
     /// The stored gossip, taken in again at start.
     pub(super) fn load_gossip(&mut self) {
         let stored = self.store.gossip().unwrap_or_default();
         for raw in stored {
-            self.on_gossip(None, &raw);
+            self.take_gossip(Origin::Stored, &raw);
         }
     }
 
@@ -105,6 +485,80 @@ impl Core {
         to_value(rpc::ListchannelsResponse { channels })
     }
 
+    /// `getroute`: the toolkit's router over the live graph.
+    pub(super) fn getroute(&mut self, r: rpc::GetrouteRequest) -> Result<Value, RpcError> {
+        let dest = Self::peer_id("id", &r.id)?;
+        let from = r
+            .fromid
+            .as_deref()
+            .map(|s| Self::peer_id("fromid", s))
+            .transpose()?
+            .unwrap_or(self.node_id);
+        if r.amount_msat == 0 {
+            return Err(RpcError::param("amount_msat", "must be above zero"));
+        }
+        let g = self.gossip.graph();
+        let node = |field: &str, p: &PublicKey| {
+            g.node(&p.serialize()).ok_or_else(|| {
+                RpcError::param(field, format!("{p} has no public channel in the graph"))
+            })
+        };
+        let (src, dst) = (node("fromid", &from)?, node("id", &dest)?);
+        let mut req = crate::route::RouteRequest::new(src, dst, r.amount_msat);
+        req.final_cltv_expiry_delta = r.cltv.unwrap_or(18);
+        if let Some(h) = r.maxhops {
+            req.max_hops = h;
+        }
+        for x in &r.exclude {
+            if let Ok(p) = x.parse::<PublicKey>() {
+                if let Some(n) = g.node(&p.serialize()) {
+                    req.avoid_nodes.insert(n);
+                }
+                continue;
+            }
+            let (scid, dir) = x
+                .split_once('/')
+                .and_then(|(s, d)| {
+                    Some((crate::wire::tlv::scid_from_str(s)?, d.parse::<u32>().ok()?))
+                })
+                .filter(|(_, d)| *d < 2)
+                .ok_or_else(|| {
+                    RpcError::param(
+                        "exclude",
+                        format!("`{x}`: expected SCID/DIRECTION (0 or 1) or a node id"),
+                    )
+                })?;
+            if let Some(i) = g
+                .channels
+                .iter()
+                .position(|c| c.short_channel_id == Some(scid))
+            {
+                req.avoid_directions.insert(2 * i as u32 + dir);
+            }
+        }
+        let route = crate::route::find_route(g, &req).map_err(|e| RpcError {
+            code: 205,
+            message: format!("getroute: {e}"),
+        })?;
+        let hops = route
+            .hops
+            .iter()
+            .map(|h| rpc::RouteHop {
+                id: hex::encode(g.pubkeys[h.node as usize]),
+                channel: scid_string(
+                    g.channels[(h.direction / 2) as usize]
+                        .short_channel_id
+                        .unwrap_or(0),
+                ),
+                direction: (h.direction % 2) as u8,
+                amount_msat: h.amount_msat,
+                delay: h.cltv_delta,
+                style: "tlv".into(),
+            })
+            .collect();
+        to_value(rpc::GetrouteResponse { route: hops })
+    }
+
     /// Every live channel's announcement and updates, and the nodes'
     /// announcements, as hex lines (the format `graph::import` reads).
     pub(super) fn exportgraph(&self, r: rpc::ExportgraphRequest) -> Result<Value, RpcError> {
@@ -153,10 +607,26 @@ impl Core {
                 alias: n.raw.as_ref().map(|_| n.alias.clone()),
                 color: n.raw.as_ref().map(|_| hex::encode(n.color)),
                 last_timestamp: n.raw.as_ref().map(|_| n.timestamp),
+                addresses: node_field(n.raw.as_deref(), "addresses")
+                    .and_then(|b| crate::gossip::announce::decode_addresses(&b).ok())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                features: node_field(n.raw.as_deref(), "features").map(hex::encode),
             })
             .collect();
         nodes.sort_by(|a, b| a.nodeid.cmp(&b.nodeid));
         to_value(rpc::ListnodesResponse { nodes })
+    }
+}
+
+/// A field of a stored `node_announcement`.
+fn node_field(raw: Option<&[u8]>, name: &str) -> Option<Vec<u8>> {
+    let m = wire_msg::decode(raw?).ok()?;
+    match m.fields.into_iter().find(|(n, _)| *n == name)?.1 {
+        WireValue::Bytes(b) | WireValue::Features(b) => Some(b),
+        _ => None,
     }
 }
 

@@ -75,7 +75,7 @@ impl Core {
         self.put_channel_now(&ch);
     }
 
-    fn put_channel_now(&mut self, ch: &Channel) {
+    pub(super) fn put_channel_now(&mut self, ch: &Channel) {
         let write = self.store.batch().and_then(|b| {
             b.put_channel(ch)?;
             b.commit()

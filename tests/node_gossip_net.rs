@@ -1,0 +1,255 @@
+//! BOLT 7 across a network of lnkit nodes on the embedded chain:
+//! a — b — c — d with public channels, and b — d private. At 6
+//! confirmations each public channel's ends exchange
+//! `announcement_signatures`; the announcements, updates and node
+//! announcements reach every node, relayed hop by hop; the private channel
+//! reaches nobody but its peer, under its alias. A policy change and a
+//! peer going offline propagate; a new node syncs the whole graph by
+//! query; a restart keeps it; the router runs on it.
+
+use std::collections::BTreeSet;
+
+use lnkit::node::core::NodeHandle;
+use serde_json::{json, Value};
+
+mod common;
+use common::inprocess::{call, new_address, try_call, until, Net};
+
+const FUNDING_SAT: u64 = 1_000_000;
+
+async fn connect(from: &NodeHandle, to: &NodeHandle) {
+    call(
+        from,
+        "connect",
+        json!({"id": format!("{}@{}", to.node_id, to.listen.unwrap())}),
+    )
+    .await;
+}
+
+/// The (scid, direction) pairs a node's `listchannels` shows.
+fn directions(v: &Value) -> BTreeSet<(String, u64)> {
+    v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["short_channel_id"].as_str().unwrap().to_string(),
+                c["direction"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn direction_of<'a>(v: &'a Value, scid: &str, source: &NodeHandle) -> Option<&'a Value> {
+    v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["short_channel_id"] == scid && c["source"] == source.node_id.to_string())
+}
+
+async fn scid_of(n: &NodeHandle, peer: &NodeHandle) -> String {
+    let v = call(n, "listpeerchannels", json!({})).await;
+    v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["peer_id"] == peer.node_id.to_string())
+        .unwrap()["short_channel_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_nodes_announce_relay_disable_sync_and_keep_their_graph() {
+    let net = Net::new();
+    let config = lnkit::channel::Config::default();
+    let a = net.node("a", config.clone()).await;
+    let b = net.node("b", config.clone()).await;
+    let c = net.node("c", config.clone()).await;
+    let d = net.node("d", config.clone()).await;
+    let all = [&a, &b, &c, &d];
+    // Two coins each: b funds two channels in one block.
+    for n in all {
+        let addr = new_address(n).await;
+        net.mine(2, &addr);
+    }
+    net.mine(100, &new_address(&a).await);
+    net.sync(&all).await;
+
+    // a—b, b—c, c—d public; b—d private.
+    for (from, to, announce) in [
+        (&a, &b, true),
+        (&b, &c, true),
+        (&c, &d, true),
+        (&b, &d, false),
+    ] {
+        connect(from, to).await;
+        call(
+            from,
+            "fundchannel",
+            json!({"id": to.node_id.to_string(), "amount": FUNDING_SAT, "announce": announce}),
+        )
+        .await;
+    }
+    net.mine_synced(3, &all).await;
+    for n in all {
+        until(n, "listpeerchannels", json!({}), |v| {
+            v["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["state"] == "CHANNELD_NORMAL")
+        })
+        .await;
+    }
+    // Not announced below 6 confirmations: nobody knows any channel yet.
+    assert_eq!(
+        call(&a, "listchannels", json!({})).await["channels"],
+        json!([])
+    );
+    net.mine_synced(2, &all).await;
+    assert_eq!(
+        call(&b, "listchannels", json!({})).await["channels"],
+        json!([]),
+        "announced at 5 confirmations"
+    );
+    net.mine_synced(1, &all).await;
+
+    let (ab, bc, cd) = (
+        scid_of(&a, &b).await,
+        scid_of(&b, &c).await,
+        scid_of(&c, &d).await,
+    );
+    let bd = scid_of(&b, &d).await;
+    let public: BTreeSet<(String, u64)> = [&ab, &bc, &cd]
+        .iter()
+        .flat_map(|s| [((*s).clone(), 0), ((*s).clone(), 1)])
+        .collect();
+    // Everyone learns all three public channels, both directions, and all four nodes with their aliases.
+    for n in all {
+        until(n, "listchannels", json!({}), |v| directions(v) == public).await;
+        let nodes = until(n, "listnodes", json!({}), |v| {
+            v["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["alias"].is_string())
+                .count()
+                == 4
+        })
+        .await;
+        let aliases: BTreeSet<&str> = nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["alias"].as_str().unwrap())
+            .collect();
+        assert_eq!(aliases, BTreeSet::from(["a", "b", "c", "d"]));
+        // Each node announces where it listens.
+        assert!(nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["addresses"].as_array().is_some_and(|a| a.len() == 1)));
+    }
+    // The private channel is nobody's gossip, but d has b's policy for it, sent under the alias.
+    for n in all {
+        let v = call(n, "listchannels", json!({"short_channel_id": bd})).await;
+        assert_eq!(v["channels"], json!([]), "the private channel leaked");
+    }
+    let d_view = call(&d, "listpeerchannels", json!({})).await;
+    let private = d_view["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["short_channel_id"] == bd)
+        .unwrap();
+    assert_eq!(private["private"], true);
+    assert_eq!(private["updates"]["remote"]["fee_base_msat"], 1000);
+
+    // A policy change at b reaches a and d, two and one hops away.
+    let set = call(
+        &b,
+        "setchannel",
+        json!({"id": bc, "feebase": 5000, "feeppm": 250, "htlcmin": 2000}),
+    )
+    .await;
+    assert_eq!(set["channels"][0]["fee_base_msat"], 5000);
+    for n in [&a, &d] {
+        until(n, "listchannels", json!({"short_channel_id": bc}), |v| {
+            direction_of(v, &bc, &b).is_some_and(|d| {
+                d["base_fee_millisatoshi"] == 5000
+                    && d["fee_per_millionth"] == 250
+                    && d["htlc_minimum_msat"] == 2000
+            })
+        })
+        .await;
+    }
+    // The router runs on the live graph: a to d goes a→b→c→d and pays b's new fee.
+    let route = call(
+        &a,
+        "getroute",
+        json!({"id": d.node_id.to_string(), "amount_msat": 10_000_000u64, "riskfactor": 10}),
+    )
+    .await;
+    let hops: Vec<&str> = route["route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(hops, [ab.as_str(), bc.as_str(), cd.as_str()]);
+    let first = route["route"][0]["amount_msat"].as_u64().unwrap();
+    // c charges 1000 + 10 ppm, b 5000 + 250 ppm on what it forwards.
+    let c_fee = 1000 + 10_000_000 * 10 / 1_000_000;
+    let b_fee = 5000 + (10_000_000 + c_fee) * 250 / 1_000_000;
+    assert_eq!(first, 10_000_000 + c_fee + b_fee);
+    let bad = try_call(&a, "setchannel", json!({"id": bc, "feebase": 1})).await;
+    assert!(
+        bad.unwrap_err().message.contains("id"),
+        "a's channel list has no b—c"
+    );
+
+    // d goes away: c disables its direction of c—d, and a hears of it.
+    call(&d, "stop", json!({})).await;
+    d.stopped().await;
+    until(&a, "listchannels", json!({"short_channel_id": cd}), |v| {
+        direction_of(v, &cd, &c).is_some_and(|d| d["active"] == false)
+    })
+    .await;
+
+    // A new node that knows only a syncs the whole public graph by query.
+    let e = net.node("e", config.clone()).await;
+    connect(&e, &a).await;
+    until(&e, "listchannels", json!({}), |v| directions(v) == public).await;
+    let synced = call(&e, "listchannels", json!({})).await;
+    assert_eq!(
+        direction_of(&synced, &bc, &b).unwrap()["base_fee_millisatoshi"],
+        5000
+    );
+    assert_eq!(direction_of(&synced, &cd, &c).unwrap()["active"], false);
+
+    // A restart keeps the graph: a, started again, lists it before any peer is back.
+    call(&a, "stop", json!({})).await;
+    a.stopped().await;
+    let a = net.start("a", config.clone()).await;
+    let kept = call(&a, "listchannels", json!({})).await;
+    assert_eq!(directions(&kept), public);
+    assert_eq!(
+        direction_of(&kept, &bc, &b).unwrap()["base_fee_millisatoshi"],
+        5000
+    );
+    assert_eq!(
+        call(&a, "listnodes", json!({})).await["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    for n in [&a, &b, &c, &e] {
+        call(n, "stop", json!({})).await;
+    }
+}
