@@ -51,6 +51,9 @@ fn ldk(dir: &std::path::Path, name: &str, btc: &Bitcoind, anchors: bool) -> (Nod
     ])
     .unwrap();
     b.set_entropy_seed_bytes([name.len() as u8 + 40; 64]);
+    // An alias and a listening address make LDK a node that can announce
+    // channels; without them it refuses lnkit's announced opens (BOLT 7 is on by default).
+    b.set_node_alias(name.to_string()).unwrap();
     let node = b.build().unwrap();
     node.start().unwrap();
     (node, p2p)
@@ -572,4 +575,187 @@ fn ldk_and_lnkit_force_close_on_each_other_with_htlcs_in_flight() {
         force_close_with_htlcs(&btc, &mut lnkit, &node, lnkit_closes, 10 + 2 * i);
     }
     node.stop().unwrap();
+}
+
+/// The (scid, direction) pairs an lnkit node's `listchannels` shows.
+fn listed_directions(n: &NodeProc) -> std::collections::BTreeSet<(String, u64)> {
+    n.call("listchannels", json!({}))["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["short_channel_id"].as_str().unwrap().to_string(),
+                c["direction"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn scid_u64(s: &str) -> u64 {
+    lnkit::wire::tlv::scid_from_str(s).unwrap()
+}
+
+/// BOLT 7 with LDK: four lnkit nodes a—b—c—d, and LDK with a channel to d
+/// (lnkit's open) and one to a (LDK's open), all public. Every lnkit node
+/// learns LDK's channels, updates and node announcement, relayed across
+/// the line; LDK learns every lnkit channel, including those it has no
+/// part in, and every lnkit node's alias.
+#[test]
+fn ldk_and_four_lnkit_nodes_announce_and_relay_each_others_gossip() {
+    let btc = Bitcoind::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fast = ["--dev-fast-gossip"];
+    let ln: Vec<NodeProc> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|n| NodeProc::start_with(dir.path(), n, &btc, &[&fast[..], &["--alias", n]].concat()))
+        .collect();
+    let (ldk_node, ldk_port) = ldk(dir.path(), "ldk-gossip", &btc, true);
+    for n in &ln {
+        let a = n.call("newaddr", json!({}))["bech32"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        btc.cli(&["generatetoaddress", "1", &a]);
+    }
+    let addr = ldk_node
+        .onchain_payment()
+        .new_address()
+        .unwrap()
+        .to_string();
+    btc.cli(&["generatetoaddress", "1", &addr]);
+    mine(&btc, 100);
+    for n in &ln {
+        n.until("listfunds", 60, |v| {
+            !v["outputs"].as_array().unwrap().is_empty()
+        });
+    }
+    sync(&ldk_node);
+    let ldk_id = ldk_node.node_id().to_string();
+    // a—b, b—c, c—d, d—LDK opened by lnkit.
+    for (i, j) in [(0, 1), (1, 2), (2, 3)] {
+        ln[i].call("connect", json!({"id": ln[j].address()}));
+        ln[i].call(
+            "fundchannel",
+            json!({"id": ln[j].node_id, "amount": 500_000}),
+        );
+    }
+    ln[3].call(
+        "connect",
+        json!({"id": format!("{ldk_id}@127.0.0.1:{ldk_port}")}),
+    );
+    ln[3].call("fundchannel", json!({"id": ldk_id, "amount": 500_000}));
+    wait_event(&ldk_node, 30, "ChannelPending", |e| {
+        matches!(e, Event::ChannelPending { .. })
+    });
+    // LDK opens an announced channel to a.
+    let a_id = ldk_node_pk(&ln[0].node_id);
+    let a_addr = SocketAddress::from_str(&format!("127.0.0.1:{}", ln[0].port)).unwrap();
+    ldk_node
+        .open_announced_channel(a_id, a_addr, 400_000, None, None)
+        .unwrap();
+    wait_event(&ldk_node, 30, "ChannelPending", |e| {
+        matches!(e, Event::ChannelPending { .. })
+    });
+    // Deep enough to announce, a block at a time so each node sees each depth.
+    for _ in 0..7 {
+        mine(&btc, 1);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let scids: Vec<String> = [(0, 1), (1, 2), (2, 3)]
+        .iter()
+        .map(|(i, j)| {
+            let v = ln[*i].call("listpeerchannels", json!({}));
+            v["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["peer_id"] == ln[*j].node_id)
+                .unwrap()["short_channel_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let with_ldk: Vec<String> = [0usize, 3]
+        .iter()
+        .map(|i| {
+            let v = ln[*i].until("listpeerchannels", 60, |v| {
+                v["channels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["peer_id"] == ldk_id && c["short_channel_id"].is_string())
+            });
+            v["channels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["peer_id"] == ldk_id)
+                .unwrap()["short_channel_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let every: std::collections::BTreeSet<(String, u64)> = scids
+        .iter()
+        .chain(&with_ldk)
+        .flat_map(|s| [(s.clone(), 0), (s.clone(), 1)])
+        .collect();
+    // Every lnkit node: all five channels, both directions, LDK's among them; LDK's alias.
+    for n in &ln {
+        n.until("listchannels", 120, |_| listed_directions(n) == every);
+        n.until("listnodes", 60, |v| {
+            v["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["nodeid"] == ldk_id && x["alias"] == "ldk-gossip")
+        });
+    }
+    // LDK: all five channels with both updates, and each lnkit node's alias.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let graph = ldk_node.network_graph();
+    loop {
+        let complete = scids.iter().chain(&with_ldk).all(|s| {
+            graph
+                .channel(scid_u64(s))
+                .is_some_and(|c| c.one_to_two.is_some() && c.two_to_one.is_some())
+        });
+        let named = ln.iter().zip(["a", "b", "c", "d"]).all(|(n, alias)| {
+            let id = ldk_node::lightning::routing::gossip::NodeId::from_str(&n.node_id).unwrap();
+            graph
+                .node(&id)
+                .and_then(|x| x.announcement_info)
+                .is_some_and(|a| a.alias().to_string() == alias)
+        });
+        if complete && named {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "LDK's graph lacks lnkit's gossip: channels {:?}",
+            graph.list_channels()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A policy change at b reaches LDK, three hops away.
+    ln[1].call("setchannel", json!({"id": scids[1], "feebase": 4321}));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let b_is_one = ln[1].node_id < ln[2].node_id;
+    loop {
+        let c = graph.channel(scid_u64(&scids[1])).unwrap();
+        let from_b = if b_is_one { c.one_to_two } else { c.two_to_one };
+        if from_b.is_some_and(|u| u.fees.base_msat == 4321) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b's new fee never reached LDK");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ldk_node.stop().unwrap();
+}
+
+fn ldk_node_pk(s: &str) -> ldk_node::bitcoin::secp256k1::PublicKey {
+    ldk_node::bitcoin::secp256k1::PublicKey::from_str(s).unwrap()
 }

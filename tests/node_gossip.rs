@@ -109,11 +109,16 @@ async fn gossip_from_a_peer_is_checked_listed_and_kept() {
     .await;
     assert_eq!(
         (out["channels"].as_u64(), out["messages"].as_u64()),
-        (Some(1), Some(2))
+        (Some(1), Some(3)),
+        "the announcement, its capacity record and one update"
     );
     let g = lnkit::graph::import::load(std::fs::read(&file).unwrap(), None).unwrap();
     assert_eq!(g.channels.len(), 1);
     assert_eq!(g.channels[0].short_channel_id, Some(scid));
+    assert_eq!(
+        g.channels[0].capacity_sat * 1000,
+        listed["channels"][0]["amount_msat"].as_u64().unwrap()
+    );
     assert_eq!(g.policies[0].fee_base_msat, 1000);
     assert!(g.policies[0].present && !g.policies[1].present);
     // A restart keeps it.

@@ -360,11 +360,15 @@ fn lnd_describegraph(v: &Value) -> Result<Graph, ImportError> {
 }
 
 /// Raw gossip: one hex message per line (channel_announcement, channel_update, node_announcement).
+/// Core Lightning's gossip_store record of a channel's capacity, after its announcement.
+pub const GOSSIP_STORE_CHANNEL_AMOUNT: u16 = 4101;
+
 fn gossip_lines(text: &str) -> Result<Graph, ImportError> {
     let mut nodes = Nodes::default();
     let mut by_scid: HashMap<u64, usize> = HashMap::new();
     let (mut channels, mut policies) = (vec![], vec![]);
     let mut updates = vec![];
+    let mut last_announced: Option<usize> = None;
     for (i, line) in text
         .lines()
         .enumerate()
@@ -386,7 +390,7 @@ fn gossip_lines(text: &str) -> Result<Graph, ImportError> {
                     (get("short_channel_id"), get("node_id_1"), get("node_id_2"))
                 {
                     let (a, b) = (nodes.get(a.serialize()), nodes.get(b.serialize()));
-                    by_scid.entry(scid).or_insert_with(|| {
+                    let c = *by_scid.entry(scid).or_insert_with(|| {
                         channels.push(Channel {
                             node_1: a,
                             node_2: b,
@@ -396,6 +400,16 @@ fn gossip_lines(text: &str) -> Result<Graph, ImportError> {
                         policies.extend([Policy::default(), Policy::default()]);
                         channels.len() - 1
                     });
+                    last_announced = Some(c);
+                }
+            }
+            // Core Lightning's gossip_store_channel_amount (type 4101): the
+            // capacity of the channel announced just before, u64 satoshis.
+            _ if m.typ == GOSSIP_STORE_CHANNEL_AMOUNT => {
+                if let (Some(c), Some(raw)) = (last_announced, m.raw.as_deref()) {
+                    if let Ok(sat) = <[u8; 8]>::try_from(raw) {
+                        channels[c].capacity_sat = u64::from_be_bytes(sat);
+                    }
                 }
             }
             Some("channel_update") => updates.push(m),

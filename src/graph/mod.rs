@@ -103,6 +103,21 @@ impl Graph {
         (self.in_start, self.in_edges) = csr(n, &dirs, |d| self.endpoints(d).1);
     }
 
+    /// The heap memory the graph holds, in bytes (its arrays' capacities and the aliases' text).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.pubkeys.capacity() * 33
+            + self.aliases.capacity() * size_of::<String>()
+            + self.aliases.iter().map(String::capacity).sum::<usize>()
+            + self.channels.capacity() * size_of::<Channel>()
+            + self.policies.capacity() * size_of::<Policy>()
+            + (self.out_start.capacity()
+                + self.out_edges.capacity()
+                + self.in_start.capacity()
+                + self.in_edges.capacity())
+                * size_of::<u32>()
+    }
+
     /// Outgoing directions of a node.
     pub fn out(&self, node: u32) -> &[u32] {
         &self.out_edges

@@ -33,13 +33,18 @@ pub fn free_port() -> u16 {
 impl NodeProc {
     /// `lnkit node init` in `dir/name`, then `run` on `btc`.
     pub fn start(dir: &Path, name: &str, btc: &Bitcoind) -> NodeProc {
+        Self::start_with(dir, name, btc, &[])
+    }
+
+    /// `start`, with extra flags for `run`.
+    pub fn start_with(dir: &Path, name: &str, btc: &Bitcoind, extra: &[&str]) -> NodeProc {
         let datadir = dir.join(name);
         let init = super::lnkit(
             &["node", "init", "--datadir", datadir.to_str().unwrap()],
             "",
         );
         let node_id = init.json()["node_id"].as_str().unwrap().to_string();
-        Self::run(datadir, node_id, btc, &[])
+        Self::run(datadir, node_id, btc, extra)
     }
 
     /// Run again on an existing datadir (after the last process was dropped), with extra flags.

@@ -572,6 +572,12 @@ impl Core {
         {
             channels += 1;
             lines.push(hex::encode(&c.raw));
+            // Its capacity, as Core Lightning's gossip_store records it (the announcement has none).
+            let mut amount = crate::graph::import::GOSSIP_STORE_CHANNEL_AMOUNT
+                .to_be_bytes()
+                .to_vec();
+            amount.extend(c.capacity.to_sat().to_be_bytes());
+            lines.push(hex::encode(amount));
             lines.extend(c.updates.iter().flatten().map(|u| hex::encode(&u.raw)));
         }
         lines.extend(
