@@ -473,3 +473,24 @@ fn the_live_graph_takes_policy_changes_in_place_and_rebuilds_on_new_channels() {
     );
     assert_eq!(store.graph_stats().rebuilds, before.rebuilds + 1);
 }
+
+proptest::proptest! {
+    /// The same property as the `gossip_queries` fuzz target, on stable:
+    /// random query traffic and addresses never panic the answers or the sync.
+    #[test]
+    fn random_query_traffic_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400), typ in 261u16..266) {
+        let mut chain = Chain::default();
+        let mut store = GossipStore::new(regtest_chain_hash(), RateLimit::default());
+        network(2, 2, &mut store, &mut chain);
+        let _ = ann::decode_addresses(&bytes);
+        let mut raw = typ.to_be_bytes().to_vec();
+        raw.extend(&bytes);
+        if let Ok(m) = message::decode(&raw) {
+            let _ = sync::reply_short_channel_ids(&store, &m);
+            let mut s = Syncer::new(regtest_chain_hash());
+            let _ = s.start();
+            let _ = s.on_reply_channel_range(&store, &m);
+            let _ = s.on_reply_end();
+        }
+    }
+}

@@ -271,10 +271,12 @@ impl GossipStore {
 
     fn signatures_valid(
         &self,
+        m: &Message,
         raw: &[u8],
         update_signer: Option<&PublicKey>,
     ) -> Result<(), String> {
-        let checks = sig::verify(&self.secp, raw, update_signer).map_err(|e| e.to_string())?;
+        let checks =
+            sig::verify_decoded(&self.secp, m, raw, update_signer).map_err(|e| e.to_string())?;
         match checks.iter().find(|c| !c.valid) {
             Some(bad) => Err(format!(
                 "{} is not a valid signature by {}",
@@ -363,7 +365,7 @@ impl GossipStore {
                 "channel_announcement: the funding output is not the 2-of-2 of its bitcoin keys",
             );
         }
-        if let Err(e) = self.signatures_valid(raw, None) {
+        if let Err(e) = self.signatures_valid(m, raw, None) {
             return Verdict::Warning(format!("channel_announcement: {e}"));
         }
         for n in [n1, n2] {
@@ -400,7 +402,7 @@ impl GossipStore {
         let dir = (flags & 1) as usize;
         let disabled = flags & 2 != 0;
         let signer = if dir == 0 { ch.node_1 } else { ch.node_2 };
-        if let Err(e) = self.signatures_valid(raw, Some(&signer)) {
+        if let Err(e) = self.signatures_valid(m, raw, Some(&signer)) {
             return Verdict::Warning(format!("channel_update: {e}"));
         }
         if ch.spent_at.is_some() && !disabled {
@@ -449,7 +451,7 @@ impl GossipStore {
         let Some(id) = point(m, "node_id") else {
             return Verdict::Warning("node_announcement: node_id is not a valid point".into());
         };
-        if let Err(e) = self.signatures_valid(raw, None) {
+        if let Err(e) = self.signatures_valid(m, raw, None) {
             return Verdict::Warning(format!("node_announcement: {e}"));
         }
         let timestamp = uint(m, "timestamp") as u32;

@@ -109,7 +109,16 @@ pub fn verify<C: Verification>(
     bytes: &[u8],
     update_signer: Option<&PublicKey>,
 ) -> Result<Vec<SignatureCheck>, GossipError> {
-    let m = message::decode(bytes)?;
+    verify_decoded(secp, &message::decode(bytes)?, bytes, update_signer)
+}
+
+/// [`verify`] of a message already decoded from `bytes` (its keys are not parsed twice).
+pub fn verify_decoded<C: Verification>(
+    secp: &Secp256k1<C>,
+    m: &Message,
+    bytes: &[u8],
+    update_signer: Option<&PublicKey>,
+) -> Result<Vec<SignatureCheck>, GossipError> {
     let offset = signed_offset(m.typ).ok_or(GossipError::NotGossip(m.typ))?;
     let digest = signed_digest(bytes, offset);
     let pairs: Vec<(&'static str, PublicKey)> = match m.typ {
@@ -121,12 +130,12 @@ pub fn verify<C: Verification>(
         ]
         .into_iter()
         .zip(["node_id_1", "node_id_2", "bitcoin_key_1", "bitcoin_key_2"])
-        .filter_map(|(s, k)| match get(&m, k) {
+        .filter_map(|(s, k)| match get(m, k) {
             Some(Value::Point(p)) => Some((s, *p)),
             _ => None,
         })
         .collect(),
-        257 => match get(&m, "node_id") {
+        257 => match get(m, "node_id") {
             Some(Value::Point(p)) => vec![("signature", *p)],
             _ => vec![],
         },
@@ -135,7 +144,7 @@ pub fn verify<C: Verification>(
     Ok(pairs
         .into_iter()
         .map(|(field, key)| {
-            let valid = match get(&m, field) {
+            let valid = match get(m, field) {
                 Some(Value::Bytes(b)) => Signature::from_compact(b)
                     .is_ok_and(|sig| secp.verify_ecdsa(&digest, &sig, &key).is_ok()),
                 _ => false,
