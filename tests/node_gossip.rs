@@ -71,21 +71,73 @@ async fn gossip_from_a_peer_is_checked_listed_and_kept() {
             peer.send(m).unwrap();
         }
         peer.send(&forged).unwrap();
-        // The answer to the forged update (pings may come first).
-        loop {
+        // The answer to the forged update (pings and our sync's queries may come first).
+        let next_warning = |peer: &mut lnkit::wire::peer::Peer<std::net::TcpStream>| loop {
             let m = message::decode(&peer.recv().unwrap()).unwrap();
             if m.name == Some("warning") {
                 return m;
             }
+        };
+        let first = next_warning(&mut peer);
+        // A truncated update: a warning too, and the connection stays (a ping is answered).
+        peer.send(&forged[..60]).unwrap();
+        let truncated = next_warning(&mut peer);
+        // announcement_signatures for a channel we do not have with this peer: a warning.
+        let sigs = Message {
+            typ: 259,
+            name: Some("announcement_signatures"),
+            fields: vec![
+                ("channel_id", W::Bytes(vec![7; 32])),
+                ("short_channel_id", W::Scid(scid)),
+                ("node_signature", W::Bytes(vec![1; 64])),
+                ("bitcoin_signature", W::Bytes(vec![1; 64])),
+            ],
+            tlvs: vec![],
+            raw: None,
+        };
+        peer.send(&message::encode(&sigs).unwrap()).unwrap();
+        let unknown = next_warning(&mut peer);
+        let ping = Message {
+            typ: 18,
+            name: Some("ping"),
+            fields: vec![
+                ("num_pong_bytes", W::Uint(3)),
+                ("ignored", W::Bytes(vec![])),
+            ],
+            tlvs: vec![],
+            raw: None,
+        };
+        peer.send(&message::encode(&ping).unwrap()).unwrap();
+        loop {
+            if message::decode(&peer.recv().unwrap()).unwrap().name == Some("pong") {
+                break;
+            }
         }
+        (first, truncated, unknown)
     })
     .await
     .unwrap();
-    let text = warning.fields.iter().find_map(|(f, v)| match (f, v) {
-        (&"data", W::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-        _ => None,
-    });
-    assert!(text.unwrap().contains("signature"), "the warning says why");
+    let (warning, truncated, unknown) = warning;
+    let said = |m: &Message| {
+        m.fields.iter().find_map(|(f, v)| match (f, v) {
+            (&"data", W::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+            _ => None,
+        })
+    };
+    assert!(
+        said(&truncated).unwrap().contains("does not decode"),
+        "{:?}",
+        said(&truncated)
+    );
+    assert!(
+        said(&warning).unwrap().contains("signature"),
+        "the warning says why"
+    );
+    assert!(
+        said(&unknown).unwrap().contains("unknown channel"),
+        "{:?}",
+        said(&unknown)
+    );
     let listed = until(&n, "listchannels", json!({}), |v: &Value| {
         v["channels"].as_array().unwrap().len() == 1
     })

@@ -172,6 +172,8 @@ struct PeerState {
     negotiated: Negotiated,
     last_ping: Instant,
     ping_outstanding: Option<Instant>,
+    /// When the last message came (a live connection is kept over a new duplicate).
+    last_recv: Instant,
     gossip: gossip::PeerGossip,
 }
 
@@ -551,7 +553,8 @@ impl Core {
     fn input(&mut self, input: Input) {
         match input {
             Input::Peer(PeerEvent::Message(peer, conn, bytes)) => {
-                if self.peers.get(&peer).map(|p| p.handle.conn) == Some(conn) {
+                if let Some(p) = self.peers.get_mut(&peer).filter(|p| p.handle.conn == conn) {
+                    p.last_recv = Instant::now();
                     self.on_peer_message(peer, &bytes);
                 }
             }
@@ -593,8 +596,26 @@ impl Core {
         outbound: bool,
     ) {
         let remote = transport.remote_static;
-        if self.peers.contains_key(&remote) {
-            // A new connection replaces the old one (BOLT 2: channels reestablish on it).
+        if let Some(old) = self.peers.get(&remote) {
+            if old.last_recv.elapsed() < PING_INTERVAL {
+                // Both sides dialled at once (a reconnect racing `connect`): the live
+                // connection stays and the new one is dropped, as LDK does; two
+                // implementations that each replaced would lose both.
+                debug!(peer = %remote, "a second connection while one is live: dropped");
+                if let Some(theirs) = old.init.clone() {
+                    let response = rpc::ConnectResponse {
+                        id: remote.to_string(),
+                        features: hex::encode(&theirs),
+                        direction: "out".into(),
+                        address: old.address.clone(),
+                    };
+                    for reply in self.pending_connect.remove(&remote).unwrap_or_default() {
+                        let _ = reply.send(to_value(&response));
+                    }
+                }
+                return;
+            }
+            // A quiet old connection is likely dead: the new one replaces it (BOLT 2: channels reestablish on it).
             self.peer_gone(remote);
         }
         self.next_conn += 1;
@@ -620,6 +641,7 @@ impl Core {
                 negotiated: Negotiated::default(),
                 last_ping: Instant::now(),
                 ping_outstanding: None,
+                last_recv: Instant::now(),
                 gossip: Default::default(),
             },
         );
