@@ -253,3 +253,63 @@ async fn four_nodes_announce_relay_disable_sync_and_keep_their_graph() {
         call(n, "stop", json!({})).await;
     }
 }
+
+/// BOLT 7 pruning drops a channel silent for two weeks, so an announced
+/// channel's update (and the node announcement) is made again before that:
+/// here on a 2-second clock, with nothing else changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn announced_updates_are_refreshed_before_receivers_would_prune_them() {
+    let net = Net::new();
+    let config = lnkit::channel::Config::default();
+    let gossip = lnkit::node::core::GossipOptions {
+        keepalive: std::time::Duration::from_secs(2),
+        ..Net::gossip()
+    };
+    let a = net.start_gossiping("a", config.clone(), true, gossip).await;
+    let b = net.node("b", config.clone()).await;
+    net.mine(1, &new_address(&a).await);
+    net.mine(100, &new_address(&b).await);
+    net.sync(&[&a, &b]).await;
+    connect(&a, &b).await;
+    call(
+        &a,
+        "fundchannel",
+        json!({"id": b.node_id.to_string(), "amount": FUNDING_SAT}),
+    )
+    .await;
+    net.mine_synced(6, &[&a, &b]).await;
+    let scid = scid_of(&a, &b).await;
+    let seen = until(&b, "listchannels", json!({}), |v| {
+        direction_of(v, &scid, &a).is_some()
+    })
+    .await;
+    let first = direction_of(&seen, &scid, &a).unwrap()["last_update"]
+        .as_u64()
+        .unwrap();
+    let node_ts = |v: &Value| {
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["nodeid"] == a.node_id.to_string())
+            .and_then(|n| n["last_timestamp"].as_u64())
+    };
+    let node_first =
+        node_ts(&until(&b, "listnodes", json!({}), |v| node_ts(v).is_some()).await).unwrap();
+    let refreshed = until(&b, "listchannels", json!({}), |v| {
+        direction_of(v, &scid, &a).is_some_and(|d| d["last_update"].as_u64().unwrap() >= first + 2)
+    })
+    .await;
+    let d = direction_of(&refreshed, &scid, &a).unwrap();
+    assert_eq!(
+        (d["base_fee_millisatoshi"].as_u64(), d["active"].as_bool()),
+        (Some(1000), Some(true))
+    );
+    until(&b, "listnodes", json!({}), |v| {
+        node_ts(v).is_some_and(|t| t >= node_first + 2)
+    })
+    .await;
+    for n in [&a, &b] {
+        call(n, "stop", json!({})).await;
+    }
+}

@@ -78,6 +78,9 @@ pub struct GossipOptions {
     pub addresses: Vec<crate::gossip::announce::NetAddress>,
     /// `rgb_color` (none: the node id's first three bytes after the parity, as Core Lightning does).
     pub color: Option<[u8; 3]>,
+    /// Our announced updates and node announcement are made again this long
+    /// after the last one (13 days: receivers prune after two weeks, BOLT 7).
+    pub keepalive: Duration,
 }
 
 impl Default for GossipOptions {
@@ -87,6 +90,7 @@ impl Default for GossipOptions {
             disable_after: Duration::from_secs(60),
             addresses: vec![],
             color: None,
+            keepalive: Duration::from_secs(crate::gossip::announce::KEEPALIVE_SECS),
         }
     }
 }

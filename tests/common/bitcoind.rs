@@ -1,13 +1,13 @@
 //! A real bitcoind for the tests.
 //!
-//! Built once from the Bitcoin Core source that the `libbitcoinkernel-sys`
-//! crate vendors (found with `cargo metadata`), with cmake, and cached outside
-//! the repository under `~/.cache/lnkit/bitcoind-<crate version>/`, behind a
-//! file lock so that concurrent test binaries build it once. Each test starts
+//! Built once by `scripts/build-test-bitcoind.sh` from the Bitcoin Core
+//! source that the `libbitcoinkernel-sys` crate vendors (found with `cargo
+//! metadata`), with cmake, and cached outside the repository under
+//! `~/.cache/lnkit/bitcoind-<crate version>/`, behind a file lock so that
+//! concurrent test binaries (and `.ci/run`'s early build) build it once. Each test starts
 //! its own on 127.0.0.1 with free ports and a temporary datadir; the
 //! [`Bitcoind`] guard stops it when dropped, so also when a test fails.
 
-use std::fs::File;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -18,164 +18,38 @@ use bitcoin::Network;
 use lnkit::chain::bitcoind::{BitcoindChain, BitcoindConfig, RpcAuth};
 use lnkit::chain::ChainError;
 
-/// The crate whose vendored source we build.
-const SOURCE_CRATE: &str = "libbitcoinkernel-sys";
 /// How long a build may take (about 5 minutes on 2 cores) or be waited for.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(45 * 60);
 /// How long bitcoind may take to answer its first RPC, or to stop.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// cmake flags: the daemon and the CLI, nothing else (no wallet, IPC, ZMQ,
-/// tests, bench, GUI). The crate leaves out `src/node/data/ip_asn.dat`, so no
-/// embedded ASMap.
-const CMAKE_FLAGS: &[&str] = &[
-    "-DCMAKE_BUILD_TYPE=Release",
-    "-DBUILD_DAEMON=ON",
-    "-DBUILD_CLI=ON",
-    "-DENABLE_WALLET=OFF",
-    "-DENABLE_IPC=OFF",
-    "-DWITH_ZMQ=OFF",
-    "-DBUILD_TESTS=OFF",
-    "-DBUILD_BENCH=OFF",
-    "-DBUILD_GUI=OFF",
-    "-DBUILD_KERNEL_LIB=OFF",
-    "-DBUILD_TX=OFF",
-    "-DBUILD_UTIL=OFF",
-    "-DBUILD_WALLET_TOOL=OFF",
-    "-DBUILD_BITCOIN_BIN=OFF",
-    "-DBUILD_FUZZ_BINARY=OFF",
-    "-DENABLE_EXTERNAL_SIGNER=OFF",
-    "-DWITH_EMBEDDED_ASMAP=OFF",
-];
-
-fn cache_root() -> PathBuf {
-    if let Ok(dir) = std::env::var("LNKIT_CACHE") {
-        return PathBuf::from(dir);
-    }
-    if let Ok(dir) = std::env::var("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("lnkit");
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
-    PathBuf::from(home).join(".cache").join("lnkit")
-}
-
-/// The vendored source: `(crate version, path of its bitcoin/ folder)`.
-fn vendored_source() -> (String, PathBuf) {
-    let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+/// The directory holding `bitcoind` and `bitcoin-cli`, built first if the
+/// cache does not have them yet, by `scripts/build-test-bitcoind.sh` (the
+/// one place that knows how; `.ci/run` starts it early, in the background,
+/// and a test that comes first waits on its lock).
+pub fn binaries() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-bitcoind.sh");
+    let out = Command::new("timeout")
+        .arg(BUILD_TIMEOUT.as_secs().to_string())
+        .arg("bash")
+        .arg(&script)
+        .env("CARGO", env!("CARGO"))
         .stderr(Stdio::inherit())
         .output()
-        .expect("run cargo metadata");
-    assert!(out.status.success(), "cargo metadata failed");
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
-    let pkg = meta["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .find(|p| p["name"] == SOURCE_CRATE)
-        .unwrap_or_else(|| panic!("{SOURCE_CRATE} is not in cargo metadata"));
-    let manifest = PathBuf::from(pkg["manifest_path"].as_str().expect("manifest_path"));
-    let version = pkg["version"].as_str().expect("version").to_string();
-    (version, manifest.parent().unwrap().join("bitcoin"))
-}
-
-/// Take `path`'s exclusive lock, waiting at most [`BUILD_TIMEOUT`].
-fn lock_file(path: &Path) -> File {
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let start = Instant::now();
-    loop {
-        match f.try_lock() {
-            Ok(()) => return f,
-            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < BUILD_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(500))
-            }
-            Err(e) => panic!("lock {}: {e}", path.display()),
-        }
-    }
-}
-
-fn run_logged(cmd: &mut Command, log: &Path, what: &str) {
-    let file = File::create(log).unwrap();
-    let status = cmd
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .status()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e} (is cmake installed?)"));
-    if !status.success() {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(40).collect();
-        panic!(
-            "{what} failed ({status}); last lines of {}:\n{}",
-            log.display(),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-    }
-}
-
-/// The directory holding `bitcoind` and `bitcoin-cli`, building them first if
-/// the cache does not have them yet.
-pub fn binaries() -> PathBuf {
-    let (version, source) = vendored_source();
-    let root = cache_root();
-    std::fs::create_dir_all(&root).unwrap();
-    let key = format!("bitcoind-{SOURCE_CRATE}-{version}");
-    let bin = root.join(&key).join("bin");
-    if bin.join("bitcoind").exists() && bin.join("bitcoin-cli").exists() {
-        return bin;
-    }
-    let _lock = lock_file(&root.join(format!("{key}.lock")));
-    if bin.join("bitcoind").exists() && bin.join("bitcoin-cli").exists() {
-        return bin; // another process built it while we waited
-    }
-    let build = root.join(format!("{key}-build"));
-    std::fs::create_dir_all(&build).unwrap();
-    eprintln!(
-        "building bitcoind from {} into {} (once; about 5 minutes on 2 cores)",
-        source.display(),
-        root.join(&key).display()
+        .unwrap_or_else(|e| panic!("{}: cannot run: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed ({}); is cmake installed?",
+        script.display(),
+        out.status
     );
-    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let mut configure = Command::new("cmake");
-    configure
-        .arg("-S")
-        .arg(&source)
-        .arg("-B")
-        .arg(&build)
-        .args(CMAKE_FLAGS);
-    run_logged(
-        &mut configure,
-        &root.join(format!("{key}-configure.log")),
-        "cmake configure",
-    );
-    let mut compile = Command::new("cmake");
-    compile
-        .arg("--build")
-        .arg(&build)
-        .args(["--target", "bitcoind", "bitcoin-cli", "-j"])
-        .arg(jobs.to_string());
-    run_logged(
-        &mut compile,
-        &root.join(format!("{key}-build.log")),
-        "cmake --build",
-    );
-    // Install by renaming a complete folder, so a half-copied one is never taken.
-    let staging = root.join(format!("{key}-staging"));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(staging.join("bin")).unwrap();
-    for name in ["bitcoind", "bitcoin-cli"] {
-        std::fs::copy(build.join("bin").join(name), staging.join("bin").join(name))
-            .unwrap_or_else(|e| panic!("copy {name}: {e}"));
-    }
-    let _ = std::fs::remove_dir_all(root.join(&key));
-    std::fs::rename(&staging, root.join(&key)).unwrap();
-    let _ = std::fs::remove_dir_all(&build);
-    bin
+    let text = String::from_utf8_lossy(&out.stdout);
+    PathBuf::from(
+        text.lines()
+            .last()
+            .expect("the script prints the bin directory")
+            .trim(),
+    )
 }
 
 fn free_port() -> u16 {

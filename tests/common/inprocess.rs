@@ -46,15 +46,7 @@ impl Net {
         channel: lnkit::channel::Config,
         dev: bool,
     ) -> NodeHandle {
-        let d = Datadir(self.dir.path().join(name));
-        if !d.0.exists() {
-            d.init(
-                Network::Regtest,
-                None,
-                [name.len() as u8 + name.as_bytes()[0]; 32],
-            )
-            .unwrap();
-        }
+        // `start_gossiping` creates the datadir (its seed follows from the name).
         self.start_with(name, channel, dev).await
     }
 
@@ -70,6 +62,36 @@ impl Net {
         channel: lnkit::channel::Config,
         dev: bool,
     ) -> NodeHandle {
+        self.start_gossiping(name, channel, dev, Self::gossip())
+            .await
+    }
+
+    /// The gossip timers of the tests: a flush every 100 ms, a peer away 1 s disabled.
+    pub fn gossip() -> GossipOptions {
+        GossipOptions {
+            flush: Duration::from_millis(100),
+            disable_after: Duration::from_secs(1),
+            ..Default::default()
+        }
+    }
+
+    /// Start the node in `name`'s datadir (created if new) with these gossip settings.
+    pub async fn start_gossiping(
+        &self,
+        name: &str,
+        channel: lnkit::channel::Config,
+        dev: bool,
+        gossip: GossipOptions,
+    ) -> NodeHandle {
+        let d = Datadir(self.dir.path().join(name));
+        if !d.0.exists() {
+            d.init(
+                Network::Regtest,
+                None,
+                [name.len() as u8 + name.as_bytes()[0]; 32],
+            )
+            .unwrap();
+        }
         core::start(
             NodeOptions {
                 datadir: Datadir(self.dir.path().join(name)),
@@ -80,11 +102,7 @@ impl Net {
                 poll_interval: Duration::from_millis(20),
                 channel,
                 dev,
-                gossip: GossipOptions {
-                    flush: Duration::from_millis(100),
-                    disable_after: Duration::from_secs(1),
-                    ..Default::default()
-                },
+                gossip,
             },
             self.chain.clone(),
         )

@@ -68,6 +68,11 @@ impl Core {
             return;
         }
         let (peer, scid, announced) = (ch.peer, ch.scid, ch.gossip.announcement.is_some());
+        let assemble = !announced && ch.gossip.their_signatures.is_some();
+        if self.announcement_sigs_sent.contains(&id) && !assemble {
+            // Nothing to send or to make: no signing on every block.
+            return;
+        }
         let Some(unsigned) = self.unsigned_announcement(id) else {
             return;
         };
@@ -207,8 +212,9 @@ impl Core {
         if let Some(ch) = self.channels.get(&id).cloned() {
             self.put_channel_now(&ch);
         }
-        // BOLT 7: "MUST respond with its own" — a retransmission gets ours again.
-        self.announcement_sigs_sent.remove(&id);
+        // BOLT 7: "MUST respond with its own": ours goes out unless it already
+        // did on this connection (once each way per connection, or two lnkit
+        // nodes would answer each other forever).
         self.maybe_announce(id);
     }
 
@@ -401,17 +407,18 @@ impl Core {
             }
         }
         let secs = now_secs();
+        let keepalive = self.opts.gossip.keepalive.as_secs();
         let stale: Vec<(ChannelId, bool)> = self
             .channels
             .values()
             .filter(|c| c.phase == Phase::Normal && c.gossip.announcement.is_some())
-            .filter(|c| u64::from(c.gossip.last_update) + ann::KEEPALIVE_SECS <= secs)
+            .filter(|c| u64::from(c.gossip.last_update) + keepalive <= secs)
             .map(|c| (c.id, c.gossip.last_disabled))
             .collect();
         for (id, disabled) in stale {
             self.broadcast_update(id, disabled);
         }
-        if stale_node_announcement(&self.gossip, &self.node_id, secs) {
+        if stale_node_announcement(&self.gossip, &self.node_id, secs, keepalive) {
             self.refresh_node_announcement();
         }
     }
@@ -534,9 +541,14 @@ impl Core {
 
 /// Our `node_announcement` would be pruned soon by receivers (they keep a
 /// node only while it has a channel, but many also drop old announcements).
-fn stale_node_announcement(store: &crate::gossip::GossipStore, node: &PublicKey, now: u64) -> bool {
+fn stale_node_announcement(
+    store: &crate::gossip::GossipStore,
+    node: &PublicKey,
+    now: u64,
+    keepalive: u64,
+) -> bool {
     store
         .nodes
         .get(node)
-        .is_some_and(|n| n.raw.is_some() && u64::from(n.timestamp) + ann::KEEPALIVE_SECS <= now)
+        .is_some_and(|n| n.raw.is_some() && u64::from(n.timestamp) + keepalive <= now)
 }

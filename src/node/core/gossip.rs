@@ -257,7 +257,13 @@ impl Core {
         let Some(state) = self.peers.get_mut(&peer) else {
             return;
         };
-        if queried < SYNC_PEERS {
+        // BOLT 7: a peer without `gossip_queries` is not worth querying.
+        let offers_queries = state.init.as_deref().is_some_and(|f| {
+            crate::wire::features::bits(f)
+                .iter()
+                .any(|b| matches!(b, 6 | 7))
+        });
+        if queried < SYNC_PEERS && offers_queries {
             let mut syncer = crate::gossip::sync::Syncer::new(chain_hash);
             let query = syncer.start();
             state.gossip.sync = Some((syncer, Instant::now()));
