@@ -114,6 +114,42 @@ fn run_takes_its_options_from_the_config_file_and_a_second_node_is_refused() {
     std::fs::write(d.join("config"), "network=regtest\ncolor=blue\n").unwrap();
     lnkit(&["node", "run", "--datadir", ds], "")
         .assert_bad_input("config", &["unknown option `color`"]);
+    // Our node_announcement's options: a bad colour or address names its flag.
+    let chain_dir = dir.path().join("bad-chain");
+    let cd = chain_dir.to_str().unwrap();
+    std::fs::write(
+        d.join("config"),
+        "network=regtest\nrgb=00ff00\nannounce-addr=203.0.113.1:9735\n",
+    )
+    .unwrap();
+    lnkit(
+        &[
+            "node",
+            "run",
+            "--datadir",
+            ds,
+            "--chain-dir",
+            cd,
+            "--rgb",
+            "blue",
+        ],
+        "",
+    )
+    .assert_bad_input("--rgb", &["`blue` is not 6 hex digits"]);
+    lnkit(
+        &[
+            "node",
+            "run",
+            "--datadir",
+            ds,
+            "--chain-dir",
+            cd,
+            "--announce-addr",
+            "host:0",
+        ],
+        "",
+    )
+    .assert_bad_input("--announce-addr", &["port 0"]);
     let chain = dir.path().join("chain");
     std::fs::write(
         d.join("config"),

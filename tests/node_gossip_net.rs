@@ -207,6 +207,20 @@ async fn four_nodes_announce_relay_disable_sync_and_keep_their_graph() {
     let c_fee = 1000 + 10_000_000 * 10 / 1_000_000;
     let b_fee = 5000 + (10_000_000 + c_fee) * 250 / 1_000_000;
     assert_eq!(first, 10_000_000 + c_fee + b_fee);
+    for (params, field) in [
+        (
+            json!({"id": d.node_id.to_string(), "amount_msat": 0}),
+            "amount_msat",
+        ),
+        (
+            json!({"id": d.node_id.to_string(), "amount_msat": 1000, "exclude": ["1x2"]}),
+            "exclude",
+        ),
+        (json!({"id": "02zz", "amount_msat": 1000}), "id"),
+    ] {
+        let e = try_call(&a, "getroute", params).await.unwrap_err();
+        assert!(e.message.contains(field), "{}", e.message);
+    }
     let bad = try_call(&a, "setchannel", json!({"id": bc, "feebase": 1})).await;
     assert!(
         bad.unwrap_err().message.contains("id"),

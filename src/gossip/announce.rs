@@ -56,6 +56,24 @@ impl Default for RelayPolicy {
     }
 }
 
+impl RelayPolicy {
+    /// The `htlc_minimum_msat` and `htlc_maximum_msat` our `channel_update`
+    /// announces (BOLT 7): the minimum at least what the peer accepts; the
+    /// maximum at most the capacity and the peer's
+    /// `max_htlc_value_in_flight_msat`, and not below the minimum.
+    pub fn htlc_limits(
+        &self,
+        capacity: Msat,
+        their_minimum: Msat,
+        their_in_flight: Msat,
+    ) -> (Msat, Msat) {
+        let minimum = self.htlc_minimum_msat.0.max(their_minimum.0);
+        let most = capacity.0.min(their_in_flight.0);
+        let maximum = self.htlc_maximum_msat.map_or(most, |m| m.0.min(most));
+        (Msat(minimum), Msat(maximum.max(minimum)))
+    }
+}
+
 /// Where a channel stands in BOLT 7, kept with the channel.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelGossip {

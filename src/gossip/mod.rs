@@ -427,15 +427,7 @@ impl GossipStore {
                 return ignored("channel_update older than the one known");
             }
         }
-        let policy = Policy {
-            fee_base_msat: uint(m, "fee_base_msat") as u32,
-            fee_proportional_millionths: uint(m, "fee_proportional_millionths") as u32,
-            cltv_expiry_delta: uint(m, "cltv_expiry_delta") as u16,
-            htlc_minimum_msat: uint(m, "htlc_minimum_msat"),
-            htlc_maximum_msat: uint(m, "htlc_maximum_msat"),
-            present: true,
-            enabled: !disabled,
-        };
+        let policy = Policy::from_update(m);
         let ch = self.channels.get_mut(&scid).expect("found above");
         ch.updates[dir] = Some(UpdateEntry {
             timestamp,

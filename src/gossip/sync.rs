@@ -9,7 +9,7 @@ use crate::wire::bigsize::BigSize;
 use crate::wire::message::{self, encode_scids, Message, MessageSchema, Value};
 use crate::wire::tlv::DecodedRecord;
 
-use super::{ChannelEntry, GossipStore};
+use super::{field, uint, ChannelEntry, GossipStore};
 
 /// BOLT 1 caps a message at 65535 bytes; a reply's fixed part and TLV
 /// headers take well under 535 of them.
@@ -80,17 +80,6 @@ fn read_bigsizes(b: &[u8]) -> Result<Vec<u64>, String> {
         rest = &rest[n..];
     }
     Ok(out)
-}
-
-fn field<'a>(m: &'a Message, name: &str) -> Option<&'a Value> {
-    m.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-}
-
-fn uint(m: &Message, name: &str) -> u64 {
-    match field(m, name) {
-        Some(Value::Uint(x)) => *x,
-        _ => 0,
-    }
 }
 
 fn scids(m: &Message) -> Result<Vec<u64>, String> {

@@ -433,16 +433,7 @@ fn gossip_lines(text: &str) -> Result<Graph, ImportError> {
         let Some(&c) = by_scid.get(&get("short_channel_id")) else {
             continue;
         };
-        let flags = get("channel_flags");
-        policies[2 * c + (flags & 1) as usize] = Policy {
-            fee_base_msat: get("fee_base_msat") as u32,
-            fee_proportional_millionths: get("fee_proportional_millionths") as u32,
-            cltv_expiry_delta: get("cltv_expiry_delta") as u16,
-            htlc_minimum_msat: get("htlc_minimum_msat"),
-            htlc_maximum_msat: get("htlc_maximum_msat"),
-            present: true,
-            enabled: flags & 2 == 0,
-        };
+        policies[2 * c + (get("channel_flags") & 1) as usize] = Policy::from_update(&m);
     }
     Ok(Graph {
         pubkeys: nodes.pubkeys,

@@ -28,6 +28,27 @@ pub struct Policy {
 }
 
 /// A channel between two nodes.
+impl Policy {
+    /// A decoded `channel_update`'s policy (BOLT 7): its fields, and the
+    /// `disable` bit of `channel_flags`. Absent fields read as 0.
+    pub fn from_update(m: &crate::wire::message::Message) -> Policy {
+        use crate::wire::message::Value;
+        let get = |f: &str| match m.fields.iter().find(|(n, _)| *n == f).map(|(_, v)| v) {
+            Some(Value::Uint(x)) => *x,
+            _ => 0,
+        };
+        Policy {
+            fee_base_msat: get("fee_base_msat") as u32,
+            fee_proportional_millionths: get("fee_proportional_millionths") as u32,
+            cltv_expiry_delta: get("cltv_expiry_delta") as u16,
+            htlc_minimum_msat: get("htlc_minimum_msat"),
+            htlc_maximum_msat: get("htlc_maximum_msat"),
+            present: true,
+            enabled: get("channel_flags") & 2 == 0,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Channel {
     /// `node_id_1`: the lesser pubkey.

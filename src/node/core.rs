@@ -606,13 +606,7 @@ impl Core {
                 // connection stays and the new one is dropped, as LDK does; two
                 // implementations that each replaced would lose both.
                 debug!(peer = %remote, "a second connection while one is live: dropped");
-                if let Some(theirs) = old.init.clone() {
-                    let response = rpc::ConnectResponse {
-                        id: remote.to_string(),
-                        features: hex::encode(&theirs),
-                        direction: "out".into(),
-                        address: old.address.clone(),
-                    };
+                if let Some(response) = self.connect_response(&remote) {
                     for reply in self.pending_connect.remove(&remote).unwrap_or_default() {
                         let _ = reply.send(to_value(&response));
                     }
@@ -884,12 +878,7 @@ impl Core {
         };
         info!(%peer, %address, "peer connected");
         self.reconnect.remove(&peer);
-        let response = rpc::ConnectResponse {
-            id: peer.to_string(),
-            features: hex::encode(&theirs),
-            direction: "out".into(),
-            address,
-        };
+        let response = self.connect_response(&peer).expect("init stored above");
         for reply in self.pending_connect.remove(&peer).unwrap_or_default() {
             let _ = reply.send(to_value(&response));
         }
@@ -1964,17 +1953,23 @@ impl Core {
             let _ = b.put_peer(&peer.serialize(), &addr);
             let _ = b.commit();
         }
-        if let Some(p) = self.peers.get(&peer).filter(|p| p.init.is_some()) {
+        if let Some(response) = self.connect_response(&peer) {
             // Already connected: answer with the live connection, as Core Lightning does.
-            return Ok(Connecting::Already(to_value(rpc::ConnectResponse {
-                id: peer.to_string(),
-                features: hex::encode(p.init.clone().unwrap_or_default()),
-                direction: "out".into(),
-                address: p.address.clone(),
-            })?));
+            return Ok(Connecting::Already(to_value(response)?));
         }
         self.spawn_connect(peer, addr);
         Ok(Connecting::Started(peer))
+    }
+
+    /// `connect`'s answer for a peer whose `init` is in.
+    fn connect_response(&self, peer: &PublicKey) -> Option<rpc::ConnectResponse> {
+        let p = self.peers.get(peer)?;
+        Some(rpc::ConnectResponse {
+            id: peer.to_string(),
+            features: hex::encode(p.init.as_ref()?),
+            direction: "out".into(),
+            address: p.address.clone(),
+        })
     }
 
     fn peer_id(field: &str, s: &str) -> Result<PublicKey, RpcError> {

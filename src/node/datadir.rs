@@ -197,6 +197,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "alias",
     "log-level",
     "commit-time",
+    "announce-addr",
+    "rgb",
 ];
 
 /// The network's name in lnkit's options.

@@ -275,13 +275,10 @@ impl Core {
             ch.their_alias.or(ch.scid)?
         };
         let p = ch.gossip.policy;
-        let capacity = Msat(ch.funding_amount.to_sat() * 1000);
-        let htlc_minimum = Msat(p.htlc_minimum_msat.0.max(theirs.htlc_minimum.0));
-        let most = capacity.0.min(theirs.max_htlc_value_in_flight.0);
-        let htlc_maximum = Msat(
-            p.htlc_maximum_msat
-                .map_or(most, |m| m.0.min(most))
-                .max(htlc_minimum.0),
+        let (htlc_minimum, htlc_maximum) = p.htlc_limits(
+            Msat(ch.funding_amount.to_sat() * 1000),
+            theirs.htlc_minimum,
+            theirs.max_htlc_value_in_flight,
         );
         let fields = UpdateFields {
             short_channel_id: scid,
@@ -426,10 +423,12 @@ impl Core {
     /// `listpeerchannels` `updates`: our policy, and the peer's.
     pub(super) fn channel_updates_info(&self, c: &Channel) -> rpc::ChannelUpdatesInfo {
         let p = c.gossip.policy;
-        let most = (c.funding_amount.to_sat() * 1000).min(
+        let (minimum, maximum) = p.htlc_limits(
+            Msat(c.funding_amount.to_sat() * 1000),
+            c.theirs.as_ref().map_or(Msat(0), |t| t.htlc_minimum),
             c.theirs
                 .as_ref()
-                .map_or(u64::MAX, |t| t.max_htlc_value_in_flight.0),
+                .map_or(Msat(u64::MAX), |t| t.max_htlc_value_in_flight),
         );
         let from_gossip = c.scid.and_then(|s| {
             let e = self.gossip.channels.get(&s)?;
@@ -445,8 +444,8 @@ impl Core {
         };
         rpc::ChannelUpdatesInfo {
             local: rpc::UpdatePolicyInfo {
-                htlc_minimum_msat: p.htlc_minimum_msat.0,
-                htlc_maximum_msat: p.htlc_maximum_msat.map_or(most, |m| m.0.min(most)),
+                htlc_minimum_msat: minimum.0,
+                htlc_maximum_msat: maximum.0,
                 cltv_expiry_delta: p.cltv_expiry_delta,
                 fee_base_msat: p.fee_base_msat,
                 fee_proportional_millionths: p.fee_proportional_millionths,
@@ -531,7 +530,7 @@ impl Core {
                 fee_base_msat: p.fee_base_msat,
                 fee_proportional_millionths: p.fee_proportional_millionths,
                 cltv_expiry_delta: p.cltv_expiry_delta,
-                minimum_htlc_out_msat: p.htlc_minimum_msat.0,
+                minimum_htlc_out_msat: self.channel_updates_info(ch).local.htlc_minimum_msat,
                 maximum_htlc_out_msat: self.channel_updates_info(ch).local.htlc_maximum_msat,
             });
         }

@@ -178,19 +178,7 @@ impl Core {
             );
             return true;
         }
-        let u = |name: &str| match m.fields.iter().find(|(n, _)| *n == name) {
-            Some((_, WireValue::Uint(x))) => *x,
-            _ => 0,
-        };
-        let policy = crate::graph::Policy {
-            fee_base_msat: u("fee_base_msat") as u32,
-            fee_proportional_millionths: u("fee_proportional_millionths") as u32,
-            cltv_expiry_delta: u("cltv_expiry_delta") as u16,
-            htlc_minimum_msat: u("htlc_minimum_msat"),
-            htlc_maximum_msat: u("htlc_maximum_msat"),
-            present: true,
-            enabled: u("channel_flags") & 2 == 0,
-        };
+        let policy = crate::graph::Policy::from_update(&m);
         if let Some(ch) = self.channels.get_mut(&id) {
             ch.gossip.their_policy = Some(policy);
         }
