@@ -256,10 +256,92 @@ fn amp_shares_xor_to_the_root_and_children_hash_right() {
 
 #[test]
 fn the_simulated_loop_never_sends_more_than_the_amount() {
-    // A small random network: a ring with chords.
+    let g = ring_with_chords(11);
+    let mut successes = 0;
+    for seed in 0..20 {
+        let mut req = SplitRequest::new(0, 15, 300_000_000);
+        req.max_fee_msat = 3_000_000;
+        let mut hidden = simulate::draw_balances(&g, seed);
+        let total_before: u64 = hidden.iter().sum();
+        let o = simulate::simulate(&g, &req, &mut hidden, 10);
+        assert!(o.delivered_msat <= req.amount_msat, "{o:?}");
+        assert!(o.fee_paid_msat <= req.max_fee_msat, "{o:?}");
+        assert!(o.rounds <= 10);
+        assert_eq!(o.success, o.delivered_msat == req.amount_msat);
+        // Liquidity only moves between the two directions of a channel.
+        assert_eq!(hidden.iter().sum::<u64>(), total_before);
+        for (c, ch) in g.channels.iter().enumerate() {
+            assert_eq!(hidden[2 * c] + hidden[2 * c + 1], ch.capacity_sat * 1000);
+        }
+        successes += usize::from(o.success);
+    }
+    assert!(successes > 0, "some payment of 300k sat should arrive");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// The node's payment loop, with parts in flight together and their
+    /// outcomes in any order: what is delivered and in flight never exceeds
+    /// the amount, nor their fees the budget, whatever fails where.
+    #[test]
+    fn the_payment_loop_never_sends_more_than_the_amount_nor_fees_past_the_budget(
+        graph_seed in 0u64..1000,
+        amount in 1_000_000u64..600_000_000,
+        budget in 0u64..4_000_000,
+        single_first in proptest::bool::ANY,
+        events in proptest::collection::vec((0u8..4, 0usize..32, 0usize..8), 1..60),
+    ) {
+        use lnkit::mpp::learn::{route_hops, Knowledge};
+        use lnkit::mpp::session::{PaymentSession, Strategy};
+        let g = ring_with_chords(graph_seed);
+        let mut req = SplitRequest::new(0, 15, amount);
+        req.max_fee_msat = budget;
+        let strategy = if single_first {
+            Strategy::SinglePathFirst { min_probability: 0.5, mpp: true }
+        } else {
+            Strategy::Split
+        };
+        let mut s = PaymentSession::new(req, strategy, 6);
+        let mut known = Knowledge::new(0);
+        let mut out: Vec<lnkit::route::Route> = vec![];
+        for (what, pick, hop) in events {
+            if what == 0 || out.is_empty() {
+                let liquidity = known.liquidity(0, |d| {
+                    Some((d, g.channels[(d / 2) as usize].capacity_sat * 1000))
+                });
+                if let Ok(parts) = s.plan(&g, liquidity) {
+                    out.extend(parts);
+                }
+            } else {
+                let part = out.remove(pick % out.len());
+                let hops = route_hops(&g, &part);
+                if what == 1 {
+                    s.part_settled(&part);
+                    known.learn_success(&hops, 0);
+                } else {
+                    s.part_failed(&part);
+                    known.learn_failure(&hops, hop % hops.len(), 0);
+                }
+            }
+            let in_flight: u64 = out.iter().map(|r| r.hops.last().unwrap().amount_msat).sum();
+            let fees: u64 = out.iter().map(|r| r.total_fee_msat).sum();
+            proptest::prop_assert_eq!(in_flight, s.in_flight_msat);
+            proptest::prop_assert!(s.delivered_msat + in_flight <= amount);
+            proptest::prop_assert!(s.fee_paid_msat + fees <= budget);
+            for r in &out {
+                proptest::prop_assert_eq!(g.endpoints(r.hops[0].direction).0, 0);
+                proptest::prop_assert_eq!(r.hops.last().unwrap().node, 15);
+            }
+        }
+    }
+}
+
+/// A small random network: a ring of 30 nodes with chords.
+fn ring_with_chords(seed: u64) -> Graph {
     let n = 30u32;
     let mut chans = vec![];
-    let mut seed = 11u64;
+    let mut seed = seed;
     let mut next = |m: u64| {
         seed = seed
             .wrapping_mul(6364136223846793005)
@@ -283,24 +365,5 @@ fn the_simulated_loop_never_sends_more_than_the_amount() {
             ));
         }
     }
-    let g = graph(n as usize, &chans);
-    let mut successes = 0;
-    for seed in 0..20 {
-        let mut req = SplitRequest::new(0, 15, 300_000_000);
-        req.max_fee_msat = 3_000_000;
-        let mut hidden = simulate::draw_balances(&g, seed);
-        let total_before: u64 = hidden.iter().sum();
-        let o = simulate::simulate(&g, &req, &mut hidden, 10);
-        assert!(o.delivered_msat <= req.amount_msat, "{o:?}");
-        assert!(o.fee_paid_msat <= req.max_fee_msat, "{o:?}");
-        assert!(o.rounds <= 10);
-        assert_eq!(o.success, o.delivered_msat == req.amount_msat);
-        // Liquidity only moves between the two directions of a channel.
-        assert_eq!(hidden.iter().sum::<u64>(), total_before);
-        for (c, ch) in g.channels.iter().enumerate() {
-            assert_eq!(hidden[2 * c] + hidden[2 * c + 1], ch.capacity_sat * 1000);
-        }
-        successes += usize::from(o.success);
-    }
-    assert!(successes > 0, "some payment of 300k sat should arrive");
+    graph(n as usize, &chans)
 }

@@ -241,8 +241,22 @@ fn the_demo_runs_three_nodes_and_tells_the_story() {
     let out = run.json();
     let steps = out["steps"].as_array().unwrap();
     let pays: Vec<_> = steps.iter().filter(|s| s["method"] == "pay").collect();
-    assert_eq!(pays.len(), 4, "both ways on each channel");
+    assert_eq!(
+        pays.len(),
+        5,
+        "both ways on each channel, then A to C through B"
+    );
     assert!(pays.iter().all(|p| p["result"]["status"] == "complete"));
+    // A pays C 50,000,000 msat; B keeps 1,000 msat + 10 ppm.
+    assert_eq!(pays[4]["node"], "A");
+    assert_eq!(pays[4]["result"]["destination"], out["nodes"]["C"]);
+    assert_eq!(pays[4]["result"]["amount_sent_msat"], 50_001_500u64);
+    let fwd = steps
+        .iter()
+        .find(|s| s["node"] == "B" && s["method"] == "listforwards")
+        .unwrap();
+    assert_eq!(fwd["result"]["forwards"][0]["fee_msat"], 1_500);
+    assert_eq!(fwd["result"]["forwards"][0]["status"], "settled");
     let closes: Vec<_> = steps.iter().filter(|s| s["method"] == "close").collect();
     assert!(closes.len() == 2 && closes.iter().all(|c| c["result"]["type"] == "mutual"));
     for s in steps.iter().filter(|s| s["node"] != "chain") {

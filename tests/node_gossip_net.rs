@@ -13,18 +13,9 @@ use lnkit::node::core::NodeHandle;
 use serde_json::{json, Value};
 
 mod common;
-use common::inprocess::{call, new_address, try_call, until, Net};
+use common::inprocess::{call, connect, new_address, scid_of, try_call, until, Net};
 
 const FUNDING_SAT: u64 = 1_000_000;
-
-async fn connect(from: &NodeHandle, to: &NodeHandle) {
-    call(
-        from,
-        "connect",
-        json!({"id": format!("{}@{}", to.node_id, to.listen.unwrap())}),
-    )
-    .await;
-}
 
 /// The (scid, direction) pairs a node's `listchannels` shows.
 fn directions(v: &Value) -> BTreeSet<(String, u64)> {
@@ -47,19 +38,6 @@ fn direction_of<'a>(v: &'a Value, scid: &str, source: &NodeHandle) -> Option<&'a
         .unwrap()
         .iter()
         .find(|c| c["short_channel_id"] == scid && c["source"] == source.node_id.to_string())
-}
-
-async fn scid_of(n: &NodeHandle, peer: &NodeHandle) -> String {
-    let v = call(n, "listpeerchannels", json!({})).await;
-    v["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["peer_id"] == peer.node_id.to_string())
-        .unwrap()["short_channel_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1238,6 +1238,24 @@ impl Channel {
             .collect()
     }
 
+    /// Whether an HTLC we offered with this id is still ours to resolve:
+    /// held, in our log, or on either side's latest commitment.
+    pub fn has_offered(&self, id: u64) -> bool {
+        let is_it = |u: &Update| matches!(u, Update::Add(a) if a.id == id);
+        self.holding
+            .iter()
+            .chain(&self.ledger.ours.entries)
+            .any(is_it)
+            || [self.ledger.local, self.ledger.remote_latest()]
+                .iter()
+                .any(|c| {
+                    self.ledger
+                        .view_of(c)
+                        .htlcs
+                        .contains_key(&(Side::Local, id))
+                })
+    }
+
     /// Our balance and theirs on our current commitment, HTLCs aside.
     pub fn balances(&self) -> (Msat, Msat) {
         let v = self.ledger.view_of(&self.ledger.local);

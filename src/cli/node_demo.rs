@@ -1,7 +1,8 @@
 //! `lnkit node demo`: three nodes in one process on an embedded regtest
 //! chain, each with its own datadir and loopback port, talking over real
 //! TCP. It funds them, connects and opens A–B and B–C, pays both ways on
-//! each channel and closes both cooperatively. Every step is a node RPC call;
+//! each channel, then (the channels announced) A pays C through B, and
+//! closes both cooperatively. Every step is a node RPC call;
 //! the output lists them with their answers, and `--explain` tells the story.
 //!
 //! With `--force-close` the closes are the hard ones (BOLT 5): A force-closes
@@ -159,7 +160,11 @@ async fn start(
             channel: crate::channel::Config::default(),
             // Only the breach story needs the developer method.
             dev,
-            gossip: Default::default(),
+            // Gossip on a demo's clock: relayed every half second, not every minute.
+            gossip: core::GossipOptions {
+                flush: Duration::from_millis(500),
+                ..Default::default()
+            },
         },
         chain.clone(),
     )
@@ -343,6 +348,7 @@ async fn story(root: &std::path::Path, ex: &mut Explain, force_close: bool) -> S
             "closed": closed,
         }));
     }
+    across(&mut d, [&a, &b, &c], &addr_a).await?;
     d.call(
         "A",
         &a,
@@ -385,4 +391,42 @@ async fn story(root: &std::path::Path, ex: &mut Explain, force_close: bool) -> S
         "steps": d.steps,
         "final_funds_a": funds,
     }))
+}
+
+/// The channels announced (BOLT 7), A pays C through B (BOLT 4), and B shows what it forwarded.
+async fn across(d: &mut Demo<'_>, [a, b, c]: [&NodeHandle; 3], to: &str) -> StepResult {
+    d.mine(
+        3,
+        to,
+        "six confirmations: A–B and B–C are announced (BOLT 7)",
+    )?;
+    d.until(a, "listchannels", "A to learn B–C from B's gossip", |v| {
+        v["channels"].as_array().is_some_and(|cs| cs.len() == 4)
+    })
+    .await?;
+    let inv = d
+        .call(
+            "C",
+            c,
+            "invoice",
+            json!({"amount_msat": 50_000_000, "label": "across", "description": "A pays C through B"}),
+            "an invoice from C, who has no channel with A",
+        )
+        .await?;
+    d.call(
+        "A",
+        a,
+        "pay",
+        json!({"bolt11": inv["bolt11"]}),
+        "a route over the live graph, an onion of two hops; B peels its layer and forwards",
+    )
+    .await?;
+    d.call(
+        "B",
+        b,
+        "listforwards",
+        json!({}),
+        "B kept its fee: 1,000 msat + 10 ppm (Core Lightning's default policy)",
+    )
+    .await
 }

@@ -57,6 +57,15 @@ impl Default for RelayPolicy {
 }
 
 impl RelayPolicy {
+    /// What we charge to forward `amount` over this channel (BOLT 7 "HTLC Fees").
+    pub fn fee(&self, amount: Msat) -> Msat {
+        Msat(crate::route::forwarding_fee_msat(
+            self.fee_base_msat,
+            self.fee_proportional_millionths,
+            amount.0,
+        ))
+    }
+
     /// The `htlc_minimum_msat` and `htlc_maximum_msat` our `channel_update`
     /// announces (BOLT 7): the minimum at least what the peer accepts; the
     /// maximum at most the capacity and the peer's

@@ -151,6 +151,46 @@ impl Graph {
             [self.in_start[node as usize] as usize..self.in_start[node as usize + 1] as usize]
     }
 
+    /// The node index of a pubkey, added (with no alias) when new.
+    pub fn node_or_add(&mut self, pubkey: [u8; 33]) -> u32 {
+        self.node(&pubkey).unwrap_or_else(|| {
+            self.pubkeys.push(pubkey);
+            self.aliases.push(String::new());
+            (self.pubkeys.len() - 1) as u32
+        })
+    }
+
+    /// Add a channel the gossip does not hold (a private channel of ours, a
+    /// BOLT 11 route hint's hop), with its policy from `from` to `to` only;
+    /// returns that direction. Call [`Graph::index`] once all are added.
+    pub fn push_channel(
+        &mut self,
+        from: [u8; 33],
+        to: [u8; 33],
+        short_channel_id: Option<u64>,
+        capacity_sat: u64,
+        policy: Policy,
+    ) -> u32 {
+        let (a, b) = (self.node_or_add(from), self.node_or_add(to));
+        // BOLT 7 numbering: direction 0 leaves the lesser pubkey.
+        let forward = from < to;
+        let (node_1, node_2) = if forward { (a, b) } else { (b, a) };
+        self.channels.push(Channel {
+            node_1,
+            node_2,
+            short_channel_id,
+            capacity_sat,
+        });
+        let c = self.channels.len() as u32 - 1;
+        let (p0, p1) = if forward {
+            (policy, Policy::default())
+        } else {
+            (Policy::default(), policy)
+        };
+        self.policies.extend([p0, p1]);
+        2 * c + u32::from(!forward)
+    }
+
     /// The node index of a pubkey.
     pub fn node(&self, pubkey: &[u8; 33]) -> Option<u32> {
         self.pubkeys
@@ -278,4 +318,30 @@ fn csr(n: usize, dirs: &[u32], key: impl Fn(u32) -> u32) -> (Vec<u32>, Vec<u32>)
         fill[k] += 1;
     }
     (start, edges)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pushed_channel_routes_in_its_one_direction() {
+        let (lo, hi) = ([2u8; 33], [3u8; 33]);
+        let policy = Policy {
+            htlc_maximum_msat: u64::MAX,
+            present: true,
+            enabled: true,
+            ..Default::default()
+        };
+        let mut g = Graph::default();
+        // From the greater key: direction 1 of the channel.
+        let d = g.push_channel(hi, lo, Some(7), 0, policy);
+        g.index();
+        assert_eq!(d, 1);
+        let (from, to) = g.endpoints(d);
+        assert_eq!((g.pubkeys[from as usize], g.pubkeys[to as usize]), (hi, lo));
+        assert_eq!(g.out(from), &[d]);
+        assert!(g.out(to).is_empty(), "the other direction has no policy");
+        assert_eq!(g.node_or_add(lo), to);
+    }
 }

@@ -11,6 +11,8 @@
 //! recomputed exactly as forwarding nodes charge them (BOLT 7 "HTLC Fees").
 
 pub mod amp;
+pub mod learn;
+pub mod session;
 pub mod simulate;
 
 use std::cmp::Reverse;

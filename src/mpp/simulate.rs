@@ -3,7 +3,9 @@
 //! what the sender knows, and the remainder re-split, until paid or out of
 //! rounds or budget.
 
-use super::{split, SplitRequest};
+use super::learn::{route_hops, Knowledge};
+use super::session::{PaymentSession, PlanError, Strategy};
+use super::SplitRequest;
 use crate::graph::Graph;
 use crate::route::Route;
 
@@ -54,74 +56,68 @@ pub struct Outcome {
 pub fn attempt(
     g: &Graph,
     hidden: &mut [u64],
-    known: &mut std::collections::HashMap<u32, (u64, u64)>,
+    known: &mut Knowledge<u32>,
     route: &Route,
 ) -> Result<(), usize> {
-    let cap = |d: u32| {
-        g.channels[(d / 2) as usize]
-            .capacity_sat
-            .saturating_mul(1000)
-    };
-    for (i, h) in route.hops.iter().enumerate() {
-        let d = h.direction;
-        if hidden[d as usize] < h.amount_msat {
-            let e = known.entry(d).or_insert((0, cap(d)));
-            e.1 = e.1.min(h.amount_msat - 1);
-            e.0 = e.0.min(e.1);
-            for prev in &route.hops[..i] {
-                let e = known
-                    .entry(prev.direction)
-                    .or_insert((0, cap(prev.direction)));
-                e.0 = e.0.max(prev.amount_msat).min(e.1);
-            }
-            return Err(i);
-        }
+    let hops = route_hops(g, route);
+    if let Some(i) = route
+        .hops
+        .iter()
+        .position(|h| hidden[h.direction as usize] < h.amount_msat)
+    {
+        known.learn_failure(&hops, i, 0);
+        return Err(i);
     }
     for h in &route.hops {
         let d = h.direction as usize;
         hidden[d] -= h.amount_msat;
         hidden[d ^ 1] += h.amount_msat;
-        let e = known.entry(h.direction).or_insert((0, cap(h.direction)));
-        *e = (
-            e.0.saturating_sub(h.amount_msat),
-            e.1.saturating_sub(h.amount_msat),
-        );
     }
+    known.learn_success(&hops, 0);
     Ok(())
 }
 
-/// Pay `req.amount_msat` against `hidden`, re-splitting what is left after each round.
+/// Pay `req.amount_msat` against `hidden`: the node's payment loop
+/// (`PaymentSession` and `Knowledge`), each round split by min-cost flow.
 pub fn simulate(g: &Graph, req: &SplitRequest, hidden: &mut [u64], max_rounds: usize) -> Outcome {
     let mut out = Outcome::default();
-    let mut known = req.liquidity.clone();
-    while out.delivered_msat < req.amount_msat && out.rounds < max_rounds {
-        let mut r = req.clone();
-        r.amount_msat = req.amount_msat - out.delivered_msat;
-        r.max_fee_msat = req.max_fee_msat - out.fee_paid_msat;
-        r.liquidity = known.clone();
-        out.rounds += 1;
-        let s = match split(g, &r) {
-            Ok(s) => s,
+    let mut known = Knowledge::new(0);
+    for (d, (lo, hi)) in &req.liquidity {
+        known.set(*d, *lo, *hi, 0);
+    }
+    let mut session = PaymentSession::new(req.clone(), Strategy::Split, max_rounds);
+    while !session.is_complete() {
+        let liquidity = known.liquidity(0, |d| Some((d, capacity(g, d))));
+        let parts = match session.plan(g, liquidity) {
+            Ok(parts) => parts,
+            Err(PlanError::Attempts(_)) => break,
             Err(e) => {
                 out.stopped = Some(e.to_string());
-                return out;
+                break;
             }
         };
-        out.solve_us.push(s.solver.time_us);
-        for part in &s.parts {
-            out.parts_tried += 1;
+        for part in &parts {
             match attempt(g, hidden, &mut known, part) {
-                Ok(()) => {
-                    out.delivered_msat += part.hops.last().expect("a hop").amount_msat;
-                    out.fee_paid_msat += part.total_fee_msat;
-                }
-                Err(_) => out.parts_failed += 1,
+                Ok(()) => session.part_settled(part),
+                Err(_) => session.part_failed(part),
             }
         }
     }
-    out.success = out.delivered_msat == req.amount_msat;
+    out.rounds = session.attempts;
+    out.parts_tried = session.parts_tried;
+    out.parts_failed = session.parts_failed;
+    out.fee_paid_msat = session.fee_paid_msat;
+    out.delivered_msat = session.delivered_msat;
+    out.success = session.is_complete();
+    out.solve_us = session.solve_us;
     if !out.success && out.stopped.is_none() {
         out.stopped = Some(format!("out of rounds ({max_rounds})"));
     }
     out
+}
+
+fn capacity(g: &Graph, d: u32) -> u64 {
+    g.channels[(d / 2) as usize]
+        .capacity_sat
+        .saturating_mul(1000)
 }

@@ -21,7 +21,7 @@ use super::features;
 use super::pay::{self, Decision};
 use super::peer::{self, PeerEvent, PeerHandle};
 use super::rpc::{self, RpcError};
-use super::store::{InvoiceRecord, PaymentRecord, Store, StoreError};
+use super::store::{ForwardRecord, InvoiceRecord, PaymentRecord, Store, StoreError};
 use super::wallet::{Wallet, WalletError};
 use crate::amount::Msat;
 use crate::chain::follower::{ChainListener, Follower};
@@ -37,8 +37,11 @@ use crate::wire::message::{self as wire_msg, Message, Value as WireValue};
 use crate::wire::tlv::DecodedRecord;
 
 mod announce;
+mod forwarding;
 mod gossip;
 mod hold;
+mod payments;
+mod receive;
 mod resolve;
 
 /// A chain shared by the nodes of one process (the demo) or owned by one.
@@ -205,12 +208,22 @@ struct Core {
     inputs: mpsc::UnboundedSender<Input>,
     pending_connect: HashMap<PublicKey, Vec<Reply>>,
     pending_open: HashMap<ChannelId, Reply>,
-    /// Payments in flight, by the HTLC that carries them, and the `pay` call waiting.
-    pending_pay: HashMap<(ChannelId, u64), Option<Reply>>,
+    /// Payments under way (their loop, parts and waiting `pay` call), by hash.
+    outgoing: HashMap<PaymentHash, payments::Outgoing>,
+    /// The payment each of our HTLCs in flight is a part of.
+    parts: HashMap<(ChannelId, u64), PaymentHash>,
+    /// Payments whose parts ended in the last step: answered or retried after it.
+    payments_due: Vec<PaymentHash>,
+    /// What our payments have taught us of the network's liquidity.
+    knowledge: crate::mpp::learn::Knowledge<payments::DirKey>,
     /// Payment records to commit with the next channel step (the HTLC's own).
     staged_payments: Vec<PaymentRecord>,
     /// Invoices paid by a fulfil about to be made: stored in that step's transaction.
     staged_invoices: Vec<InvoiceRecord>,
+    /// Forwards to store with the next channel step (the outgoing HTLC's, or the refusal's).
+    staged_forwards: Vec<ForwardRecord>,
+    /// Incoming HTLCs to forward once the step that committed them is stored and sent.
+    forwards_due: Vec<forwarding::DueForward>,
     pending_close: HashMap<ChannelId, (Reply, Instant)>,
     funding_seen: HashMap<Txid, (u32, u32)>,
     /// The network's gossip (BOLT 7).
@@ -223,6 +236,8 @@ struct Core {
     /// Peers with channels, gone since then (their channels get disabled).
     offline_since: HashMap<PublicKey, Instant>,
     commit_at: Option<Instant>,
+    /// Multi-part payments to us, held until whole (BOLT 4), by hash.
+    mpp_sets: HashMap<PaymentHash, receive::MppSet>,
     reconnect: HashMap<PublicKey, (Instant, Duration)>,
     listen: Option<SocketAddr>,
     next_fee_check: Instant,
@@ -298,7 +313,6 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
     spawn_rpc(unix, inputs.clone());
     let node_signer = seed.node();
     let node_id = seed.node_id();
-    let payments = store.payments()?;
     let mut core = Core {
         secp: Secp256k1::new(),
         follower: Follower::new(tip),
@@ -313,9 +327,14 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         inputs: inputs.clone(),
         pending_connect: HashMap::new(),
         pending_open: HashMap::new(),
-        pending_pay: HashMap::new(),
+        outgoing: HashMap::new(),
+        parts: HashMap::new(),
+        payments_due: vec![],
+        knowledge: crate::mpp::learn::Knowledge::new(payments::LEARNING_HALF_LIFE_SECS),
         staged_payments: vec![],
         staged_invoices: vec![],
+        staged_forwards: vec![],
+        forwards_due: vec![],
         pending_close: HashMap::new(),
         funding_seen: HashMap::new(),
         gossip: crate::gossip::GossipStore::new(
@@ -327,6 +346,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         announcement_sigs_sent: HashSet::new(),
         offline_since: HashMap::new(),
         commit_at: None,
+        mpp_sets: HashMap::new(),
         reconnect: HashMap::new(),
         listen,
         next_fee_check: Instant::now(),
@@ -337,13 +357,6 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         opts,
         _lock: lock,
     };
-    for p in payments.into_iter().filter(|p| p.status == "pending") {
-        if let Ok(id) =
-            hex::decode(&p.channel_id).map(|b| ChannelId(b.try_into().unwrap_or([0; 32])))
-        {
-            core.pending_pay.insert((id, p.htlc_id), None);
-        }
-    }
     core.funding_from_chain();
     core.load_gossip();
     core.node_announcement_at_start();
@@ -980,6 +993,8 @@ impl Core {
             first = false;
             self.execute(id, actions, &mut queue);
             self.gossip_after_step(id, was);
+            self.run_forwards(&mut queue);
+            self.run_payments();
         }
         Ok(())
     }
@@ -1005,6 +1020,9 @@ impl Core {
         // Invoices decided in the previous step land with this one: the fulfil that pays them.
         let invoices: Vec<InvoiceRecord> = std::mem::take(&mut self.staged_invoices);
         let mut payments: Vec<PaymentRecord> = std::mem::take(&mut self.staged_payments);
+        let mut forwards: Vec<ForwardRecord> = std::mem::take(&mut self.staged_forwards);
+        // Answers for the incoming side of HTLCs we forwarded, sent once this step is stored.
+        let mut upstream: Vec<(ChannelId, Event)> = vec![];
         let mut replies: Vec<(Reply, Result<Value, RpcError>)> = vec![];
         let mut persist = false;
         let mut forget = false;
@@ -1046,63 +1064,31 @@ impl Core {
                     }
                 }
                 Action::HtlcReceived(add) => {
-                    let decision = if ch.over_dust_exposure(add) {
+                    if ch.over_dust_exposure(add) {
                         warn!(channel = %id, htlc = add.id, "failing a dust HTLC: the dust exposure is over max_dust_htlc_exposure_msat");
-                        Some(self.fail_temporary(add))
+                        queue.push_back((id, self.fail_temporary(add)));
                     } else {
-                        self.decide(add)
-                    };
-                    if let Some(d) = decision {
-                        queue.push_back((id, d));
+                        queue.extend(self.decide(add));
                     }
                 }
                 Action::PreimageLearned { id: htlc, preimage } => {
-                    if let Some(mut rec) = self.payment_of(id, *htlc, &payments) {
-                        rec.status = "complete".into();
-                        rec.preimage = Some(hex::encode(preimage.0));
-                        rec.completed_at = Some(now_secs());
-                        if let Some(reply) = self
-                            .pending_pay
-                            .get_mut(&(id, *htlc))
-                            .and_then(Option::take)
-                        {
-                            replies.push((reply, to_value(pay_response(&rec))));
-                        }
-                        payments.push(rec);
+                    if let Some(f) = self.forward_of(id, *htlc, &forwards) {
+                        self.forward_settled(f, *preimage, &mut forwards, &mut upstream);
+                    }
+                    if let Some(rec) = self.payment_of(id, *htlc, &payments) {
+                        let result = payments::PartResult::Settled(*preimage);
+                        payments.push(self.end_part(id, *htlc, rec, result));
                     }
                 }
                 Action::HtlcResolved {
                     id: htlc, outcome, ..
-                } => {
-                    let reply = self.pending_pay.remove(&(id, *htlc)).flatten();
-                    let rec = self
-                        .payment_of(id, *htlc, &payments)
-                        .filter(|_| !matches!(outcome, Outcome::Fulfilled(_)));
-                    if let Some(mut rec) = rec {
-                        let ss: [u8; 32] = hex::decode(&rec.session_key)
-                            .ok()
-                            .and_then(|b| b.try_into().ok())
-                            .unwrap_or([0; 32]);
-                        let why = match outcome {
-                            Outcome::Failed(reason) if reason.is_empty() => "the HTLC was dropped before it was committed".to_string(),
-                            Outcome::Failed(reason) => pay::read_failure(&ss, reason),
-                            Outcome::Malformed { failure_code, .. } => format!("the payee could not read the onion (failure code {failure_code:#06x})"),
-                            Outcome::FailedOnChain => "the channel closed on chain and the HTLC timed out there".to_string(),
-                            Outcome::Fulfilled(_) => unreachable!("filtered above"),
-                        };
-                        rec.status = "failed".into();
-                        rec.failure = Some(why.clone());
-                        rec.completed_at = Some(now_secs());
-                        if let Some(reply) = reply {
-                            replies.push((
-                                reply,
-                                Err(RpcError {
-                                    code: 204,
-                                    message: format!("pay: failed: {why}"),
-                                }),
-                            ));
-                        }
-                        payments.push(rec);
+                } if !matches!(outcome, Outcome::Fulfilled(_)) => {
+                    if let Some(f) = self.forward_of(id, *htlc, &forwards) {
+                        self.forward_failed(f, outcome, &mut forwards, &mut upstream);
+                    }
+                    if let Some(rec) = self.payment_of(id, *htlc, &payments) {
+                        let result = payments::PartResult::Failed(outcome.clone());
+                        payments.push(self.end_part(id, *htlc, rec, result));
                     }
                 }
                 Action::Failed { reason } => {
@@ -1140,7 +1126,8 @@ impl Core {
                 },
             ));
         }
-        if persist || !invoices.is_empty() || !payments.is_empty() || forget {
+        if persist || !invoices.is_empty() || !payments.is_empty() || !forwards.is_empty() || forget
+        {
             let mut write = || -> Result<(), StoreError> {
                 let b = self.store.batch()?;
                 if forget {
@@ -1168,6 +1155,9 @@ impl Core {
                 for p in &payments {
                     b.put_payment(p)?;
                 }
+                for f in &forwards {
+                    b.put_forward(f)?;
+                }
                 b.commit()
             };
             if let Err(e) = write() {
@@ -1184,6 +1174,20 @@ impl Core {
         }
         for (reply, result) in replies {
             let _ = reply.send(result);
+        }
+        for (incoming, ev) in upstream {
+            match ev {
+                // BOLT 5: an incoming HTLC already on chain is claimed there with the preimage.
+                Event::Fulfill { preimage, .. }
+                    if self
+                        .channels
+                        .get(&incoming)
+                        .is_some_and(|c| c.onchain.is_some()) =>
+                {
+                    self.provide_onchain_preimage(incoming, preimage);
+                }
+                ev => queue.push_back((incoming, ev)),
+            }
         }
         for a in actions {
             match a {
@@ -1246,8 +1250,25 @@ impl Core {
             })
             .collect();
         for (id, add) in pending {
-            if let Some(decision) = self.decide(&add) {
-                let _ = self.drive(id, decision);
+            let answers = match self.stored_forward_answer(id, &add) {
+                Some(answer) => answer.map(|ev| (id, ev)).into_iter().collect(),
+                None => self.decide(&add),
+            };
+            for (id, ev) in answers {
+                let _ = self.drive(id, ev);
+            }
+            self.drive_forwards();
+        }
+    }
+
+    /// Forward what was decided outside a channel step (a restart, a
+    /// cancelled hold), then run what that leads to.
+    fn drive_forwards(&mut self) {
+        let mut queue = VecDeque::new();
+        self.run_forwards(&mut queue);
+        for (id, ev) in queue {
+            if let Err(e) = self.drive(id, ev) {
+                warn!(channel = %id, "refused: {e}");
             }
         }
     }
@@ -1266,6 +1287,7 @@ impl Core {
             .find(|p| p.channel_id == cid && p.htlc_id == htlc)
             .cloned()
             .or_else(|| self.store.payment_by_htlc(&cid, htlc).ok().flatten())
+            .filter(|p| p.status == "pending")
     }
 
     /// `temporary_channel_failure` for an HTLC we refuse to hold (BOLT 4).
@@ -1280,62 +1302,6 @@ impl Core {
                 .into(),
                 failure_code: crate::channel::BADONION | 5,
             },
-        }
-    }
-
-    /// The payee's answer to an irrevocably committed HTLC.
-    fn decide(&mut self, add: &channel::UpdateAddHtlc) -> Option<Event> {
-        let mut inv = self
-            .store
-            .invoice(&add.payment_hash.to_string())
-            .ok()
-            .flatten();
-        if let Some(updated) = self
-            .staged_invoices
-            .iter()
-            .find(|i| i.payment_hash == hex::encode(add.payment_hash.0))
-        {
-            inv = Some(updated.clone());
-        }
-        let channel = add.channel_id.to_string();
-        match pay::decide(
-            &self.node_signer,
-            &channel,
-            add,
-            inv.as_ref(),
-            self.height(),
-            now_secs(),
-        ) {
-            Decision::Fulfill(preimage) => {
-                let mut inv = inv.expect("a fulfilled HTLC has its invoice");
-                if inv.paid_by.is_none() {
-                    inv.paid_at = Some(now_secs());
-                    inv.amount_received_msat = Some(add.amount.0);
-                    inv.paid_by = Some((channel, add.id));
-                }
-                info!(label = %inv.label, amount_msat = add.amount.0, "invoice paid");
-                self.staged_invoices.push(inv);
-                Some(Event::Fulfill {
-                    id: add.id,
-                    preimage,
-                })
-            }
-            Decision::Fail(reason, why) => {
-                info!(htlc = add.id, "failing an incoming HTLC: {why}");
-                Some(Event::Fail { id: add.id, reason })
-            }
-            Decision::Malformed(sha256_of_onion, failure_code) => Some(Event::FailMalformed {
-                id: add.id,
-                sha256_of_onion,
-                failure_code,
-            }),
-            Decision::Hold => {
-                info!(
-                    htlc = add.id,
-                    "holding an incoming HTLC for its hold invoice"
-                );
-                None
-            }
         }
     }
 
@@ -1593,6 +1559,11 @@ impl Core {
         for id in expired {
             let _ = self.drive(id, Event::ForceClose);
         }
+        self.expire_mpp_sets();
+        // Payments whose deadline passed with nothing in flight are answered.
+        let late: Vec<PaymentHash> = self.outgoing.keys().copied().collect();
+        self.payments_due.extend(late);
+        self.run_payments();
     }
 
     fn update_fees(&mut self) {
@@ -1682,11 +1653,16 @@ impl Core {
                 Err(e) => Err(e),
             },
             "invoice" => rpc::parse(params).and_then(|r| self.invoice(r)),
-            "pay" => match rpc::parse(params).and_then(|r| self.pay(r)) {
-                Ok((key, wait)) => {
-                    if let Some(p) = self.pending_pay.get_mut(&key) {
+            "pay" | "keysend" => match if method == "pay" {
+                rpc::parse(params).and_then(|r| self.pay(r))
+            } else {
+                rpc::parse(params).and_then(|r| self.keysend(r))
+            } {
+                Ok((hash, wait)) => {
+                    if let Some(p) = self.outgoing.get_mut(&hash) {
                         let (tx, rx) = oneshot::channel();
-                        *p = Some(tx);
+                        p.reply = Some(tx);
+                        let method = method.to_string();
                         tokio::spawn(async move {
                             let result = match tokio::time::timeout(wait, rx).await {
                                 Ok(Ok(r)) => r,
@@ -1694,7 +1670,7 @@ impl Core {
                                 Err(_) => Err(RpcError {
                                     code: 210,
                                     message: format!(
-                                        "pay: still pending after {} s; see listpays",
+                                        "{method}: still pending after {} s; see listpays",
                                         wait.as_secs()
                                     ),
                                 }),
@@ -1710,6 +1686,7 @@ impl Core {
             "cancelinvoice" => rpc::parse(params).and_then(|r| self.cancelinvoice(r)),
             "listinvoices" => rpc::parse(params).and_then(|r| self.listinvoices(r)),
             "listpays" => rpc::parse(params).and_then(|r| self.listpays(r)),
+            "listforwards" => rpc::parse(params).and_then(|r| self.listforwards(r)),
             "listclosedchannels" => rpc::parse(params).and_then(|r| self.listclosedchannels(r)),
             "listchannels" => rpc::parse(params).and_then(|r| self.listchannels(r)),
             "listnodes" => rpc::parse(params).and_then(|r| self.listnodes(r)),
@@ -2334,6 +2311,7 @@ impl Core {
             expiry,
             cltv,
             now,
+            self.route_hints(amount),
         )
         .map_err(|e| RpcError::param("description", e))?;
         let rec = InvoiceRecord {
@@ -2352,6 +2330,7 @@ impl Core {
             paid_by: None,
             hold: preimage.is_none(),
             canceled: false,
+            paid_parts: vec![],
         };
         let b = self.store.batch().map_err(RpcError::failed)?;
         b.put_invoice(&rec).map_err(RpcError::failed)?;
@@ -2364,138 +2343,32 @@ impl Core {
         })
     }
 
-    fn pay(&mut self, r: rpc::PayRequest) -> Result<((ChannelId, u64), Duration), RpcError> {
-        let decoded = crate::invoice::decode(&self.secp, r.bolt11.trim())
-            .map_err(|e| RpcError::param("bolt11", e))?;
-        let inv = &decoded.invoice;
-        let net = crate::invoice::network(&inv.currency);
-        let ours_is_testnet = matches!(self.opts.network, Network::Testnet | Network::Testnet4);
-        if net != self.opts.network && !(ours_is_testnet && net == Network::Testnet) {
-            return Err(RpcError::param(
-                "bolt11",
-                format!(
-                    "an invoice for {}, but this node is on {}",
-                    network_name(net),
-                    network_name(self.opts.network)
-                ),
-            ));
-        }
-        let now = now_secs();
-        if now > inv.expires_at() {
-            return Err(RpcError::param(
-                "bolt11",
-                format!("the invoice expired {} s ago", now - inv.expires_at()),
-            ));
-        }
-        let amount = match (inv.amount_msat, r.amount_msat) {
-            (Some(a), None) => Msat(a),
-            (Some(_), Some(_)) => {
-                return Err(RpcError::param(
-                    "amount_msat",
-                    "the invoice has an amount; do not give one",
-                ))
-            }
-            (None, Some(a)) => Msat(a),
-            (None, None) => {
-                return Err(RpcError::param(
-                    "amount_msat",
-                    "the invoice has no amount: give one",
-                ))
-            }
-        };
-        let hash = PaymentHash(
-            inv.payment_hash()
-                .ok_or_else(|| RpcError::param("bolt11", "no payment hash"))?,
-        );
-        let secret = inv
-            .fields
-            .iter()
-            .find_map(|f| match f {
-                crate::invoice::Field::PaymentSecret(s) => Some(*s),
-                _ => None,
-            })
-            .ok_or_else(|| RpcError::param("bolt11", "the invoice has no payment_secret"))?;
-        let metadata = inv.fields.iter().find_map(|f| match f {
-            crate::invoice::Field::Metadata(m) => Some(m.clone()),
-            _ => None,
-        });
-        let payee = decoded.payee;
-        if self
-            .store
-            .payments()
-            .map_err(RpcError::failed)?
-            .iter()
-            .any(|p| p.payment_hash == hash.to_string() && p.status != "failed")
-        {
-            return Err(RpcError {
-                code: 200,
-                message: "bolt11: this invoice is already paid or being paid".into(),
-            });
-        }
-        let candidates: Vec<&Channel> = self
+    /// BOLT 11 `r` hints for our private channels that can take `amount`
+    /// in (Core Lightning's default): each names the peer, the alias it gave
+    /// us (BOLT 2: usable in `r` fields) and the peer's policy toward us.
+    /// The three with the most inbound room.
+    fn route_hints(&self, amount: Option<Msat>) -> Vec<Vec<crate::invoice::RouteHop>> {
+        let mut private: Vec<(Msat, crate::invoice::RouteHop)> = self
             .channels
             .values()
-            .filter(|c| c.peer == payee && c.is_usable())
+            .filter(|c| c.is_usable() && c.gossip.announcement.is_none() && !c.announce)
+            .filter(|c| amount.is_none_or(|a| c.receivable() >= a))
+            .filter_map(|c| {
+                let policy = c.gossip.their_policy?;
+                Some((
+                    c.receivable(),
+                    crate::invoice::RouteHop {
+                        pubkey: c.peer,
+                        short_channel_id: c.their_alias.or(c.scid)?,
+                        fee_base_msat: policy.fee_base_msat,
+                        fee_proportional_millionths: policy.fee_proportional_millionths,
+                        cltv_expiry_delta: policy.cltv_expiry_delta,
+                    },
+                ))
+            })
             .collect();
-        let Some(ch) = candidates.iter().max_by_key(|c| c.spendable()) else {
-            return Err(RpcError { code: 205, message: format!("bolt11: no open channel with the payee {payee}; this node pays its direct peers only") });
-        };
-        let capacity = ch.spendable();
-        if amount > capacity {
-            return Err(RpcError::param(
-                "amount_msat",
-                format!(
-                    "{} msat is above the outbound capacity of {} msat to {payee}",
-                    amount.0, capacity.0
-                ),
-            ));
-        }
-        let id = ch.id;
-        let cltv = CltvExpiry(
-            self.height() + inv.min_final_cltv_expiry_delta() as u32 + pay::FINAL_CLTV_MARGIN,
-        );
-        let payload = crate::onion::payload::HopPayload {
-            amt_to_forward: amount,
-            outgoing_cltv: cltv,
-            short_channel_id: None,
-            payment_data: Some((secret, amount)),
-            payment_metadata: metadata,
-        };
-        let session = SecretKey::new(&mut bitcoin::secp256k1::rand::thread_rng());
-        let (onion, ss) = pay::direct_onion(&self.secp, &session, &payee, &payload, &hash)
-            .map_err(|e| RpcError::param("bolt11", e))?;
-        let ch = self.channels.get_mut(&id).expect("found");
-        let (htlc_id, actions) = ch
-            .add_htlc(amount, hash, cltv, onion)
-            .map_err(|e| match e {
-                CommandError::Capacity { .. } => RpcError::param("amount_msat", e),
-                e => RpcError::failed(format!("pay: {e}")),
-            })?;
-        let rec = PaymentRecord {
-            id: 0,
-            payment_hash: hash.to_string(),
-            bolt11: Some(r.bolt11.trim().to_string()),
-            destination: payee.to_string(),
-            amount_msat: amount.0,
-            amount_sent_msat: amount.0,
-            status: "pending".into(),
-            preimage: None,
-            channel_id: id.to_string(),
-            htlc_id,
-            session_key: hex::encode(ss),
-            created_at: now,
-            completed_at: None,
-            failure: None,
-        };
-        // The record lands in the same transaction as the channel that carries its HTLC.
-        self.staged_payments.push(rec);
-        self.pending_pay.insert((id, htlc_id), None);
-        info!(%payee, amount_msat = amount.0, channel = %id, htlc = htlc_id, "paying");
-        self.execute(id, actions, &mut VecDeque::new());
-        Ok((
-            (id, htlc_id),
-            Duration::from_secs(r.retry_for.unwrap_or(60)),
-        ))
+        private.sort_by_key(|(room, _)| std::cmp::Reverse(*room));
+        private.into_iter().take(3).map(|(_, h)| vec![h]).collect()
     }
 
     fn listinvoices(&self, r: rpc::ListinvoicesRequest) -> Result<Value, RpcError> {
@@ -2529,52 +2402,9 @@ impl Core {
             .collect();
         to_value(rpc::ListinvoicesResponse { invoices })
     }
-
-    fn listpays(&self, r: rpc::ListpaysRequest) -> Result<Value, RpcError> {
-        let pays = self
-            .store
-            .payments()
-            .map_err(RpcError::failed)?
-            .into_iter()
-            .filter(|p| r.payment_hash.as_ref().is_none_or(|h| *h == p.payment_hash))
-            .filter(|p| {
-                r.bolt11
-                    .as_ref()
-                    .is_none_or(|b| Some(b) == p.bolt11.as_ref())
-            })
-            .filter(|p| r.status.as_ref().is_none_or(|s| *s == p.status))
-            .map(|p| rpc::PayInfo {
-                payment_hash: p.payment_hash,
-                status: p.status,
-                destination: p.destination,
-                created_at: p.created_at,
-                completed_at: p.completed_at,
-                amount_msat: p.amount_msat,
-                amount_sent_msat: p.amount_sent_msat,
-                preimage: p.preimage,
-                bolt11: p.bolt11,
-                number_of_parts: 1,
-                failure: p.failure,
-            })
-            .collect();
-        to_value(rpc::ListpaysResponse { pays })
-    }
 }
 
 enum Connecting {
     Started(PublicKey),
     Already(Value),
-}
-
-fn pay_response(p: &PaymentRecord) -> rpc::PayResponse {
-    rpc::PayResponse {
-        payment_preimage: p.preimage.clone().unwrap_or_default(),
-        payment_hash: p.payment_hash.clone(),
-        destination: p.destination.clone(),
-        amount_msat: p.amount_msat,
-        amount_sent_msat: p.amount_sent_msat,
-        created_at: p.created_at,
-        parts: 1,
-        status: p.status.clone(),
-    }
 }

@@ -15,6 +15,7 @@ pub const OUR_BITS: &[u16] = &[
     27, // option_shutdown_anysegwit
     45, // option_channel_type
     47, // option_scid_alias
+    55, // keysend (bLIP 3): we take spontaneous payments
     61, // option_simple_close
 ];
 

@@ -4,6 +4,7 @@
 pub mod core;
 pub mod datadir;
 pub mod features;
+pub mod forward;
 pub mod onchain;
 pub mod pay;
 pub mod peer;

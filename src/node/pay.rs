@@ -22,7 +22,8 @@ pub const DEFAULT_FINAL_CLTV_DELTA: u32 = 18;
 /// Blocks a sender adds to the final CLTV, so a block found in flight does not fail it.
 pub const FINAL_CLTV_MARGIN: u32 = 3;
 
-/// The invoice fields and signature for `record`'s payment.
+/// The invoice fields and signature for `record`'s payment; `hints` are
+/// BOLT 11 `r` fields, each a path to us over a channel the network does not know.
 #[allow(clippy::too_many_arguments)]
 pub fn make_invoice(
     signer: &NodeSigner,
@@ -34,20 +35,23 @@ pub fn make_invoice(
     expiry: u64,
     cltv_delta: u32,
     now: u64,
+    hints: Vec<Vec<crate::invoice::RouteHop>>,
 ) -> Result<String, crate::invoice::InvoiceError> {
+    let mut fields = vec![
+        Field::PaymentHash(hash.0),
+        Field::PaymentSecret(*secret),
+        Field::Description(description.to_string()),
+        Field::Expiry(expiry),
+        Field::MinFinalCltvExpiryDelta(u64::from(cltv_delta)),
+        // var_onion_optin required, payment_secret required, basic_mpp optional.
+        Field::Features(vec![8, 14, 17]),
+    ];
+    fields.extend(hints.into_iter().map(Field::RouteHint));
     let invoice = Invoice {
         currency: currency.to_string(),
         amount_msat: amount.map(|a| a.0),
         timestamp: now,
-        fields: vec![
-            Field::PaymentHash(hash.0),
-            Field::PaymentSecret(*secret),
-            Field::Description(description.to_string()),
-            Field::Expiry(expiry),
-            Field::MinFinalCltvExpiryDelta(u64::from(cltv_delta)),
-            // var_onion_optin required, payment_secret required, basic_mpp optional.
-            Field::Features(vec![8, 14, 17]),
-        ],
+        fields,
     };
     signer.sign_invoice(&invoice)
 }
@@ -75,6 +79,45 @@ pub enum Decision {
     Malformed([u8; 32], u16),
     /// A hold invoice without its preimage yet: the HTLC waits.
     Hold,
+    /// The onion names a next hop: forward it, if our policy allows.
+    Forward(Box<Forward>),
+    /// One part of a multi-part payment: the node holds it until the set is whole.
+    Part(Box<SetPart>),
+}
+
+/// An HTLC of a multi-part set (BOLT 4 "Basic Multi-Part Payments").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetPart {
+    /// The set's `total_msat`.
+    pub total: Msat,
+    /// What this part pays (`amt_to_forward`).
+    pub amount: Msat,
+    /// Our shared secret with the sender (an `mpp_timeout` is wrapped with it).
+    pub shared_secret: [u8; 32],
+    /// The invoice's preimage (none for a hold invoice not yet settled).
+    pub preimage: Option<PaymentPreimage>,
+}
+
+/// BOLT 4: the final node fails a set still incomplete after "at least 60 seconds".
+pub const MPP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The final CLTV delta we ask of keysend payments (no invoice to say one):
+/// LND's and Core Lightning's default for keysend.
+pub const KEYSEND_FINAL_CLTV_DELTA: u32 = 40;
+
+/// What a forwarding hop read from the onion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Forward {
+    /// The onion's `short_channel_id`: the next channel.
+    pub short_channel_id: u64,
+    /// `amt_to_forward`.
+    pub amt_to_forward: Msat,
+    /// `outgoing_cltv_value`.
+    pub outgoing_cltv: CltvExpiry,
+    /// The onion for the next hop.
+    pub next_onion: Vec<u8>,
+    /// Our shared secret with the sender: failures going back are wrapped with it.
+    pub shared_secret: [u8; 32],
 }
 
 fn code(name: &str) -> u16 {
@@ -125,11 +168,6 @@ pub fn decide(
     };
     let ss = peeled.shared_secret;
     let fail = |m: FailureMessage, why: String| Decision::Fail(failure_onion(&ss, &m), why);
-    let simple = |name: &str| FailureMessage {
-        code: code(name),
-        fields: vec![],
-        tlvs: vec![],
-    };
     let payload = match HopPayload::decode(&peeled.payload) {
         Ok(p) => p,
         Err(e) => {
@@ -144,14 +182,69 @@ pub fn decide(
             return fail(m, format!("the payload is invalid: {e}"));
         }
     };
-    if peeled.next.is_some() {
-        // Forwarding is the next step; until then we are only ever the last hop.
-        return fail(
-            simple("unknown_next_peer"),
-            "asked to forward; this node does not forward yet".into(),
-        );
+    if let Some(next) = &peeled.next {
+        let Some(scid) = payload.short_channel_id else {
+            // BOLT 4: a forwarding payload without short_channel_id (type 6) is invalid.
+            let m = FailureMessage::named(
+                "invalid_onion_payload",
+                vec![
+                    ("type", FailureValue::Uint(6)),
+                    ("offset", FailureValue::Uint(0)),
+                ],
+            );
+            return fail(m, "a forwarding payload without short_channel_id".into());
+        };
+        return Decision::Forward(Box::new(Forward {
+            short_channel_id: scid,
+            amt_to_forward: payload.amt_to_forward,
+            outgoing_cltv: payload.outgoing_cltv,
+            next_onion: next.serialize(),
+            shared_secret: ss,
+        }));
     }
     let unknown = |why: String| fail(unknown_details(htlc, height), why);
+    if payload.outgoing_cltv != htlc.cltv_expiry {
+        let m = FailureMessage::named(
+            "final_incorrect_cltv_expiry",
+            vec![(
+                "cltv_expiry",
+                FailureValue::Uint(u64::from(htlc.cltv_expiry.0)),
+            )],
+        );
+        return fail(
+            m,
+            "the onion's outgoing_cltv_value is not the HTLC's cltv_expiry".into(),
+        );
+    }
+    if payload.amt_to_forward > htlc.amount {
+        let m = FailureMessage::named(
+            "final_incorrect_htlc_amount",
+            vec![("incoming_htlc_amt", FailureValue::Uint(htlc.amount.0))],
+        );
+        return fail(
+            m,
+            "the HTLC carries less than the onion's amt_to_forward".into(),
+        );
+    }
+    if let Some(p) = payload.keysend_preimage {
+        // bLIP 3 keysend: the preimage comes with the payment, no invoice needed.
+        let p = PaymentPreimage(p);
+        if p.payment_hash() != htlc.payment_hash {
+            return unknown("the keysend preimage does not hash to the payment_hash".into());
+        }
+        if htlc.cltv_expiry < CltvExpiry(height + KEYSEND_FINAL_CLTV_DELTA) {
+            return unknown(format!(
+                "cltv_expiry {} is below the height {height} plus {KEYSEND_FINAL_CLTV_DELTA} for keysend",
+                htlc.cltv_expiry.0
+            ));
+        }
+        if let Some(inv) = invoice.filter(|i| i.paid_at.is_some()) {
+            if !inv.paid_by_htlc(channel, htlc.id) {
+                return unknown("this payment_hash is already paid".into());
+            }
+        }
+        return Decision::Fulfill(p);
+    }
     let Some(inv) = invoice else {
         return unknown("no invoice has this payment_hash".into());
     };
@@ -163,45 +256,15 @@ pub fn decide(
         return unknown("the invoice's preimage is unreadable".into());
     }
     let secret = hex::decode(&inv.payment_secret).unwrap_or_default();
-    if payload.outgoing_cltv != htlc.cltv_expiry {
-        let m = FailureMessage {
-            code: code("final_incorrect_cltv_expiry"),
-            fields: vec![(
-                "cltv_expiry",
-                FailureValue::Uint(u64::from(htlc.cltv_expiry.0)),
-            )],
-            tlvs: vec![],
-        };
-        return fail(
-            m,
-            "the onion's outgoing_cltv_value is not the HTLC's cltv_expiry".into(),
-        );
-    }
-    if payload.amt_to_forward > htlc.amount {
-        let m = FailureMessage {
-            code: code("final_incorrect_htlc_amount"),
-            fields: vec![("incoming_htlc_amt", FailureValue::Uint(htlc.amount.0))],
-            tlvs: vec![],
-        };
-        return fail(
-            m,
-            "the HTLC carries less than the onion's amt_to_forward".into(),
-        );
-    }
-    match &payload.payment_data {
-        Some((s, total)) if s[..] == secret[..] => {
-            if *total != htlc.amount {
-                return unknown(
-                    "a multi-part payment; this node takes single parts only for now".into(),
-                );
-            }
-        }
+    // BOLT 4: for every check, "amount paid" is the set's `total_msat`.
+    let total = match &payload.payment_data {
+        Some((s, total)) if s[..] == secret[..] => *total,
         Some(_) => return unknown("the payment_secret does not match the invoice's".into()),
         None => return unknown("the onion has no payment_secret".into()),
-    }
-    if let Some((c, id)) = &inv.paid_by {
+    };
+    if inv.paid_at.is_some() {
         // The same HTLC again (we restarted before our fulfil was stored): fulfil it again.
-        if let (true, Some(p)) = (c == channel && *id == htlc.id, preimage) {
+        if let (true, Some(p)) = (inv.paid_by_htlc(channel, htlc.id), preimage) {
             return Decision::Fulfill(PaymentPreimage(p));
         }
         return unknown("the invoice is already paid".into());
@@ -211,10 +274,10 @@ pub fn decide(
     }
     if let Some(asked) = inv.amount_msat {
         // BOLT 4: less than asked, or more than twice, is refused.
-        if htlc.amount.0 < asked || htlc.amount.0 > asked.saturating_mul(2) {
+        if total.0 < asked || total.0 > asked.saturating_mul(2) {
             return unknown(format!(
-                "{} msat arrived for an invoice of {asked} msat",
-                htlc.amount.0
+                "{} msat is paid for an invoice of {asked} msat",
+                total.0
             ));
         }
     }
@@ -223,6 +286,15 @@ pub fn decide(
             "cltv_expiry {} is below the height {height} plus the invoice's min_final_cltv_expiry_delta {}",
             htlc.cltv_expiry.0, inv.min_final_cltv_expiry_delta
         ));
+    }
+    if total > payload.amt_to_forward {
+        // BOLT 4 "Basic Multi-Part Payments": one HTLC of a set, held until the set is whole.
+        return Decision::Part(Box::new(SetPart {
+            total,
+            amount: payload.amt_to_forward,
+            shared_secret: ss,
+            preimage: preimage.map(PaymentPreimage),
+        }));
     }
     match preimage {
         Some(p) => Decision::Fulfill(PaymentPreimage(p)),

@@ -796,9 +796,46 @@ pub struct PayRequest {
     /// For an invoice without an amount.
     #[serde(default)]
     pub amount_msat: Option<u64>,
-    /// Seconds to wait for the outcome (default 60).
+    /// Seconds to keep trying, and to wait for the outcome (default 60).
     #[serde(default)]
     pub retry_for: Option<u64>,
+    /// The fee budget, msat, over all attempts (default: `maxfeepercent`).
+    #[serde(default)]
+    pub maxfee_msat: Option<u64>,
+    /// The fee budget as a percentage of the amount (default 0.5).
+    #[serde(default)]
+    pub maxfeepercent: Option<f64>,
+    /// A fee budget never below this, msat (default 5000).
+    #[serde(default)]
+    pub exemptfee_msat: Option<u64>,
+    /// At most this many attempts, each a new plan of parts (default 10).
+    #[serde(default)]
+    pub max_attempts: Option<usize>,
+}
+
+/// `keysend`: pay a node without an invoice (bLIP 3).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeysendRequest {
+    /// The payee's node id.
+    pub destination: String,
+    /// What the payee gets.
+    pub amount_msat: u64,
+    /// Seconds to keep trying, and to wait for the outcome (default 60).
+    #[serde(default)]
+    pub retry_for: Option<u64>,
+    /// The fee budget, msat, over all attempts (default: `maxfeepercent`).
+    #[serde(default)]
+    pub maxfee_msat: Option<u64>,
+    /// The fee budget as a percentage of the amount (default 0.5).
+    #[serde(default)]
+    pub maxfeepercent: Option<f64>,
+    /// A fee budget never below this, msat (default 5000).
+    #[serde(default)]
+    pub exemptfee_msat: Option<u64>,
+    /// At most this many attempts (default 10).
+    #[serde(default)]
+    pub max_attempts: Option<usize>,
 }
 
 /// `pay`'s answer.
@@ -902,10 +939,43 @@ pub struct PayInfo {
     pub preimage: Option<String>,
     /// The invoice.
     pub bolt11: Option<String>,
-    /// Parts.
+    /// Parts that arrived.
     pub number_of_parts: u32,
     /// The failure, decoded from its onion.
     pub failure: Option<String>,
+    /// Every part of every attempt, in the order sent.
+    pub attempts: Vec<PayPart>,
+}
+
+/// One part of a payment: an HTLC of ours and its route.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PayPart {
+    /// The attempt that sent it (1 for the first).
+    pub attempt: u32,
+    /// `pending`, `complete` or `failed`.
+    pub status: String,
+    /// Our channel that carries it.
+    pub channel_id: String,
+    /// Its HTLC's id there.
+    pub htlc_id: u64,
+    /// What it delivers to the payee.
+    pub amount_msat: MsatField,
+    /// What it costs us, fees included.
+    pub amount_sent_msat: MsatField,
+    /// The hops after us, the payee last.
+    pub route: Vec<crate::node::store::PartHop>,
+    /// Seconds since 1970.
+    pub created_at: u64,
+    /// Seconds since 1970.
+    pub completed_at: Option<u64>,
+    /// Why it failed, decoded from the failure onion.
+    pub failure: Option<String>,
+    /// The BOLT 4 failure's name.
+    pub failcode: Option<String>,
+    /// The node that sent the failure.
+    pub erring_node: Option<String>,
+    /// The channel out of it that failed (none when the payee did).
+    pub erring_channel: Option<String>,
 }
 
 /// `listpays`'s answer.
@@ -913,6 +983,61 @@ pub struct PayInfo {
 pub struct ListpaysResponse {
     /// The payments.
     pub pays: Vec<PayInfo>,
+}
+
+/// `listforwards` (Core Lightning's).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListforwardsRequest {
+    /// Only `offered`, `settled`, `failed` or `local_failed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only HTLCs that came in on this channel (short channel id).
+    #[serde(default)]
+    pub in_channel: Option<String>,
+    /// Only HTLCs that went out on this channel (short channel id).
+    #[serde(default)]
+    pub out_channel: Option<String>,
+}
+
+/// One HTLC we were asked to forward.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ForwardInfo {
+    /// The channel it came in on.
+    pub in_channel: String,
+    /// The incoming HTLC's id.
+    pub in_htlc_id: u64,
+    /// What came in.
+    pub in_msat: MsatField,
+    /// The channel it went out on (the one the onion named, if it never went out).
+    pub out_channel: Option<String>,
+    /// The outgoing HTLC's id.
+    pub out_htlc_id: Option<u64>,
+    /// What the onion asked us to forward.
+    pub out_msat: MsatField,
+    /// What we keep (`in_msat - out_msat`), unless we refused it.
+    pub fee_msat: Option<MsatField>,
+    /// The payment hash.
+    pub payment_hash: String,
+    /// `offered`, `settled`, `failed` or `local_failed`.
+    pub status: String,
+    /// `tlv`.
+    pub style: String,
+    /// Seconds since 1970.
+    pub received_time: u64,
+    /// Seconds since 1970.
+    pub resolved_time: Option<u64>,
+    /// The BOLT 4 failure we returned, when it was ours.
+    pub failcode: Option<String>,
+    /// Why it failed.
+    pub failreason: Option<String>,
+}
+
+/// `listforwards`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListforwardsResponse {
+    /// The forwards, oldest first.
+    pub forwards: Vec<ForwardInfo>,
 }
 
 /// `stop`.
@@ -963,11 +1088,13 @@ methods! {
     "listpeerchannels", ListpeerchannelsRequest, ListpeerchannelsResponse, "every channel, with balances and HTLCs";
     "close", CloseRequest, CloseResponse, "close a channel: mutual, or unilateral after a timeout";
     "invoice", InvoiceRequest, InvoiceResponse, "create a BOLT 11 invoice";
-    "pay", PayRequest, PayResponse, "pay a BOLT 11 invoice";
+    "pay", PayRequest, PayResponse, "pay a BOLT 11 invoice, to a peer or across the network (multi-part when one path will not do)";
+    "keysend", KeysendRequest, PayResponse, "pay a node without an invoice, the preimage in the onion (bLIP 3)";
     "settleinvoice", SettleinvoiceRequest, EmptyResponse, "settle a hold invoice with its preimage: its HTLCs are fulfilled (on chain too)";
     "cancelinvoice", CancelinvoiceRequest, EmptyResponse, "cancel a hold invoice: its HTLCs are failed";
     "listinvoices", ListinvoicesRequest, ListinvoicesResponse, "invoices and their status";
     "listpays", ListpaysRequest, ListpaysResponse, "payments and their status";
+    "listforwards", ListforwardsRequest, ListforwardsResponse, "HTLCs we forwarded (or refused to), with their fees and outcomes";
     "listchannels", ListchannelsRequest, ListchannelsResponse, "the network's channels known from gossip (BOLT 7)";
     "listnodes", ListnodesRequest, ListnodesResponse, "the network's nodes known from gossip";
     "exportgraph", ExportgraphRequest, ExportgraphResponse, "write the known gossip as hex lines, a graph file the toolkit reads";

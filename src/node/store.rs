@@ -14,7 +14,7 @@ use crate::channel::ledger::HtlcEntry;
 use crate::channel::{Channel, ChannelId};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Each step takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -50,6 +50,14 @@ const MIGRATIONS: &[&str] = &[
     // row per channel_announcement, per direction's newest channel_update,
     // per node's newest node_announcement.
     "CREATE TABLE gossip (key BLOB PRIMARY KEY, kind INTEGER NOT NULL, raw BLOB NOT NULL);",
+    // 4 -> 5: HTLCs we forward, by the incoming HTLC, found again by the
+    // outgoing one when it resolves.
+    "CREATE TABLE forwards (
+        in_channel TEXT NOT NULL, in_htlc INTEGER NOT NULL,
+        out_channel TEXT, out_htlc INTEGER,
+        received_at INTEGER NOT NULL, record TEXT NOT NULL,
+        PRIMARY KEY (in_channel, in_htlc));
+     CREATE INDEX forwards_by_out ON forwards (out_channel, out_htlc);",
 ];
 
 /// A store failure.
@@ -104,10 +112,21 @@ pub struct InvoiceRecord {
     /// Cancelled: its HTLCs are failed.
     #[serde(default)]
     pub canceled: bool,
+    /// Every HTLC of the set that paid it (a multi-part payment's parts).
+    #[serde(default)]
+    pub paid_parts: Vec<(String, u64)>,
+}
+
+impl InvoiceRecord {
+    /// Whether this HTLC is one of those that paid the invoice (a restart answers it again).
+    pub fn paid_by_htlc(&self, channel: &str, htlc: u64) -> bool {
+        let is = |(c, id): &(String, u64)| c == channel && *id == htlc;
+        self.paid_by.iter().chain(&self.paid_parts).any(is)
+    }
 }
 
 /// A payment as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRecord {
     /// Its row id.
     #[serde(default)]
@@ -138,6 +157,84 @@ pub struct PaymentRecord {
     pub completed_at: Option<u64>,
     /// Why it failed.
     pub failure: Option<String>,
+    /// The whole payment's amount, when this HTLC is one part of it (0: it is the whole).
+    #[serde(default)]
+    pub total_msat: u64,
+    /// Which attempt of the payment sent this part (1 for the first).
+    #[serde(default)]
+    pub attempt: u32,
+    /// The part's route, from our peer to the payee.
+    #[serde(default)]
+    pub route: Vec<PartHop>,
+    /// The onion's shared secret with each hop, hex: a failure is decoded
+    /// with them, even after a restart (empty in older records: `session_key`).
+    #[serde(default)]
+    pub shared_secrets: Vec<String>,
+    /// The failure's BOLT 4 name.
+    #[serde(default)]
+    pub failcode: Option<String>,
+    /// The node that reported the failure.
+    #[serde(default)]
+    pub erring_node: Option<String>,
+    /// The channel out of it that failed (none when the payee reported it).
+    #[serde(default)]
+    pub erring_channel: Option<String>,
+}
+
+/// One hop of a payment's part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PartHop {
+    /// The node reached.
+    pub id: String,
+    /// The channel taken to it (short channel id, or an alias).
+    pub channel: String,
+    /// 0 or 1 (BOLT 7: 0 leaves the lesser node id).
+    pub direction: u8,
+    /// What crosses the channel.
+    pub amount_msat: u64,
+    /// The HTLC's `cltv_expiry` on that channel.
+    pub cltv_expiry: u32,
+}
+
+/// An HTLC we were asked to forward, as stored (Core Lightning's `listforwards`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardRecord {
+    /// The incoming channel.
+    pub in_channel: String,
+    /// The incoming HTLC's id.
+    pub in_htlc_id: u64,
+    /// What came in.
+    pub in_msat: u64,
+    /// The incoming HTLC's `cltv_expiry`.
+    pub in_cltv: u32,
+    /// The outgoing channel, once an HTLC went out.
+    pub out_channel: Option<String>,
+    /// The outgoing HTLC's id.
+    pub out_htlc_id: Option<u64>,
+    /// What the onion asked us to forward.
+    pub out_msat: u64,
+    /// The outgoing `cltv_expiry`.
+    pub out_cltv: u32,
+    /// The `short_channel_id` the onion named.
+    pub requested_scid: u64,
+    /// `payment_hash`, hex.
+    pub payment_hash: String,
+    /// Our shared secret with the sender, hex: failures going back are wrapped with it.
+    pub shared_secret: String,
+    /// `offered`, `settled`, `failed` (downstream) or `local_failed` (by us).
+    pub status: String,
+    /// Once settled.
+    pub preimage: Option<String>,
+    /// The failure onion sent back, hex (sent again after a restart).
+    pub fail_onion: Option<String>,
+    /// The failure's name.
+    pub failcode: Option<String>,
+    /// Why it failed.
+    pub failreason: Option<String>,
+    /// Seconds since 1970.
+    pub received_at: u64,
+    /// Seconds since 1970.
+    pub resolved_at: Option<u64>,
 }
 
 /// The store.
@@ -273,6 +370,50 @@ impl Store {
         Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
     }
 
+    /// The forward of an incoming HTLC.
+    pub fn forward_by_in(
+        &self,
+        channel_id: &str,
+        htlc_id: u64,
+    ) -> Result<Option<ForwardRecord>, StoreError> {
+        self.forward_where("in_channel = ?1 AND in_htlc = ?2", channel_id, htlc_id)
+    }
+
+    /// The forward an outgoing HTLC of ours carries.
+    pub fn forward_by_out(
+        &self,
+        channel_id: &str,
+        htlc_id: u64,
+    ) -> Result<Option<ForwardRecord>, StoreError> {
+        self.forward_where("out_channel = ?1 AND out_htlc = ?2", channel_id, htlc_id)
+    }
+
+    fn forward_where(
+        &self,
+        clause: &str,
+        channel_id: &str,
+        htlc_id: u64,
+    ) -> Result<Option<ForwardRecord>, StoreError> {
+        let rec: Option<String> = self
+            .conn
+            .query_row(
+                &format!("SELECT record FROM forwards WHERE {clause}"),
+                params![channel_id, htlc_id as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    /// Every forward, oldest first.
+    pub fn forwards(&self) -> Result<Vec<ForwardRecord>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT record FROM forwards ORDER BY received_at, rowid")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+    }
+
     /// The payment an HTLC of ours carries.
     pub fn payment_by_htlc(
         &self,
@@ -382,6 +523,24 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Store a forward, new or updated: it is keyed by its incoming HTLC.
+    pub fn put_forward(&self, f: &ForwardRecord) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT INTO forwards (in_channel, in_htlc, out_channel, out_htlc, received_at, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(in_channel, in_htlc) DO UPDATE SET out_channel = ?3, out_htlc = ?4, record = ?6",
+            params![
+                f.in_channel,
+                f.in_htlc_id as i64,
+                f.out_channel,
+                f.out_htlc_id.map(|i| i as i64),
+                f.received_at as i64,
+                serde_json::to_string(f)?
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Store a payment, new or updated: it is keyed by the HTLC that carries it.
     pub fn put_payment(&self, p: &PaymentRecord) -> Result<(), StoreError> {
         let hash = hex::decode(&p.payment_hash).unwrap_or_default();
@@ -484,6 +643,7 @@ mod tests {
             created_at: 0,
             completed_at: None,
             failure: None,
+            ..Default::default()
         };
         conn.execute(
             "INSERT INTO payments (payment_hash, record) VALUES (?1, ?2)",
@@ -526,5 +686,46 @@ mod tests {
             "failed"
         );
         assert_eq!(s.payments_of(&hex::encode([1; 32])).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_forward_is_found_by_either_htlc_and_updated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("f.sqlite")).unwrap();
+        let offered = ForwardRecord {
+            in_channel: "aa".into(),
+            in_htlc_id: 3,
+            in_msat: 1_001_010,
+            in_cltv: 234,
+            out_channel: Some("bb".into()),
+            out_htlc_id: Some(9),
+            out_msat: 1_000_000,
+            out_cltv: 200,
+            requested_scid: 42,
+            payment_hash: "cc".into(),
+            shared_secret: "dd".into(),
+            status: "offered".into(),
+            preimage: None,
+            fail_onion: None,
+            failcode: None,
+            failreason: None,
+            received_at: 1,
+            resolved_at: None,
+        };
+        let b = s.batch().unwrap();
+        b.put_forward(&offered).unwrap();
+        b.commit().unwrap();
+        assert_eq!(s.forward_by_out("bb", 9).unwrap(), Some(offered.clone()));
+        assert_eq!(s.forward_by_out("bb", 8).unwrap(), None);
+        let settled = ForwardRecord {
+            status: "settled".into(),
+            preimage: Some("ee".into()),
+            ..offered
+        };
+        let b = s.batch().unwrap();
+        b.put_forward(&settled).unwrap();
+        b.commit().unwrap();
+        assert_eq!(s.forward_by_in("aa", 3).unwrap(), Some(settled.clone()));
+        assert_eq!(s.forwards().unwrap(), vec![settled]);
     }
 }

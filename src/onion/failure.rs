@@ -214,6 +214,21 @@ pub enum FailureMessageError {
 }
 
 impl FailureMessage {
+    /// The failure BOLT 4 names `name`, with its fields in order.
+    ///
+    /// # Panics
+    /// On a name BOLT 4 does not define: the names are the code's own constants.
+    pub fn named(name: &str, fields: Vec<(&'static str, FailureValue)>) -> Self {
+        let code = FailureCode::by_name(name)
+            .unwrap_or_else(|| panic!("{name} is not a BOLT 4 failure"))
+            .code;
+        FailureMessage {
+            code,
+            fields,
+            tlvs: vec![],
+        }
+    }
+
     /// The wire bytes: `u16 failure_code || data || tlv_stream`.
     pub fn encode(&self) -> Result<Vec<u8>, FailureMessageError> {
         let mut out = self.code.to_be_bytes().to_vec();

@@ -50,8 +50,17 @@ pub const PAYLOAD: Namespace = Namespace {
             name: "total_amount_msat",
             fields: &[("total_amount_msat", FieldType::Tu64)],
         },
+        RecordSchema {
+            typ: KEYSEND_TYPE,
+            name: "keysend_preimage",
+            fields: &[("keysend_preimage", FieldType::Bytes(32))],
+        },
     ],
 };
+
+/// Spontaneous payments ("keysend", bLIP 3): the final hop's payload carries
+/// the preimage, under this odd type, so a payee without an invoice can claim.
+pub const KEYSEND_TYPE: u64 = 5_482_373_484;
 
 /// BOLT 4 "Inside `encrypted_recipient_data`: `encrypted_data_tlv`".
 pub const ENCRYPTED_DATA_TLV: Namespace = Namespace {
@@ -157,6 +166,8 @@ pub struct HopPayload {
     pub payment_data: Option<([u8; 32], crate::amount::Msat)>,
     /// `payment_metadata`.
     pub payment_metadata: Option<Vec<u8>>,
+    /// The keysend preimage (bLIP 3; final hop).
+    pub keysend_preimage: Option<[u8; 32]>,
 }
 
 /// A payload that is not a valid BOLT 4 payment payload.
@@ -202,6 +213,12 @@ impl HopPayload {
                 value: m.clone(),
             });
         }
+        if let Some(p) = &self.keysend_preimage {
+            records.push(Record {
+                typ: KEYSEND_TYPE,
+                value: p.to_vec(),
+            });
+        }
         encode_stream(&records)
     }
 
@@ -236,6 +253,7 @@ impl HopPayload {
                 Some((secret, crate::amount::Msat(uint(8, 1)?)))
             }),
             payment_metadata: bytes_of(16, 0),
+            keysend_preimage: bytes_of(KEYSEND_TYPE, 0).and_then(|p| p.try_into().ok()),
         })
     }
 }
@@ -252,6 +270,7 @@ mod tests {
             short_channel_id: None,
             payment_data: Some(([7; 32], crate::amount::Msat(2_000_000))),
             payment_metadata: Some(vec![1, 2, 3]),
+            keysend_preimage: Some([9; 32]),
         };
         assert_eq!(HopPayload::decode(&p.encode()).unwrap(), p);
         assert_eq!(

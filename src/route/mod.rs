@@ -162,8 +162,17 @@ impl Route {
 
 /// BOLT 7: the fee a node charges to forward `amount_msat` over a direction.
 pub fn fee_msat(p: &Policy, amount_msat: u64) -> u64 {
-    u64::from(p.fee_base_msat)
-        + (u128::from(amount_msat) * u128::from(p.fee_proportional_millionths) / 1_000_000) as u64
+    forwarding_fee_msat(p.fee_base_msat, p.fee_proportional_millionths, amount_msat)
+}
+
+/// BOLT 7 "HTLC Fees": `fee_base_msat + amount_to_forward * fee_proportional_millionths / 1000000`.
+pub fn forwarding_fee_msat(
+    fee_base_msat: u32,
+    fee_proportional_millionths: u32,
+    amount_msat: u64,
+) -> u64 {
+    u64::from(fee_base_msat)
+        + (u128::from(amount_msat) * u128::from(fee_proportional_millionths) / 1_000_000) as u64
 }
 
 /// The uniform-liquidity success probability of sending `amount` over a

@@ -3,7 +3,7 @@
 //! A feature vector is big-endian: bit 0 is the lowest bit of the last byte.
 //! Each feature has an even (required) and an odd (optional) bit: "it's OK to be odd".
 
-/// The features BOLT 9 names, by their even bit.
+/// The features BOLT 9 names (and keysend, bLIP 3), by their even bit.
 pub const FEATURES: &[(u16, &str)] = &[
     (0, "option_data_loss_protect"),
     (4, "option_upfront_shutdown_script"),
@@ -26,6 +26,7 @@ pub const FEATURES: &[(u16, &str)] = &[
     (46, "option_scid_alias"),
     (48, "option_payment_metadata"),
     (50, "option_zeroconf"),
+    (54, "keysend"),
     (60, "option_simple_close"),
     (62, "option_splice"),
 ];

@@ -155,9 +155,19 @@ pub async fn try_call(
     method: &str,
     params: Value,
 ) -> Result<Value, lnkit::node::rpc::RpcError> {
-    tokio::time::timeout(Duration::from_secs(60), n.call(method, params.clone()))
+    try_call_within(n, method, params, Duration::from_secs(60)).await
+}
+
+/// A call answered within `limit` (a call that waits on a protocol timer).
+pub async fn try_call_within(
+    n: &NodeHandle,
+    method: &str,
+    params: Value,
+    limit: Duration,
+) -> Result<Value, lnkit::node::rpc::RpcError> {
+    tokio::time::timeout(limit, n.call(method, params.clone()))
         .await
-        .unwrap_or_else(|_| panic!("{method} {params}: no answer in 60 s"))
+        .unwrap_or_else(|_| panic!("{method} {params}: no answer in {limit:?}"))
 }
 
 /// Wait (bounded: 30 s; a loaded 2-core machine is slow, never stuck) until
@@ -195,6 +205,30 @@ pub async fn wallet_sat(n: &NodeHandle) -> u64 {
 
 pub async fn new_address(n: &NodeHandle) -> String {
     call(n, "newaddr", json!({})).await["bech32"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `from` connects to `to` over loopback.
+pub async fn connect(from: &NodeHandle, to: &NodeHandle) {
+    call(
+        from,
+        "connect",
+        json!({"id": format!("{}@{}", to.node_id, to.listen.unwrap())}),
+    )
+    .await;
+}
+
+/// The short channel id of `n`'s channel with `peer`.
+pub async fn scid_of(n: &NodeHandle, peer: &NodeHandle) -> String {
+    let v = call(n, "listpeerchannels", json!({})).await;
+    v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["peer_id"] == peer.node_id.to_string())
+        .unwrap()["short_channel_id"]
         .as_str()
         .unwrap()
         .to_string()

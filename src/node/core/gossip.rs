@@ -100,6 +100,10 @@ impl Core {
             Verdict::Accepted if origin != Origin::Stored => {
                 let key = gossip_key(bytes);
                 let typ = typ_of(bytes);
+                if let Some(direction) = update_direction(bytes) {
+                    // BOLT 4: a failed channel is restored by a new channel_update.
+                    self.knowledge.forget(direction);
+                }
                 let write = self.store.batch().and_then(|b| {
                     b.put_gossip(&key, typ, bytes)?;
                     b.commit()
@@ -622,12 +626,23 @@ impl Core {
 }
 
 /// A field of a stored `node_announcement`.
-fn node_field(raw: Option<&[u8]>, name: &str) -> Option<Vec<u8>> {
+pub(super) fn node_field(raw: Option<&[u8]>, name: &str) -> Option<Vec<u8>> {
     let m = wire_msg::decode(raw?).ok()?;
     match m.fields.into_iter().find(|(n, _)| *n == name)?.1 {
         WireValue::Bytes(b) | WireValue::Features(b) => Some(b),
         _ => None,
     }
+}
+
+/// A `channel_update`'s direction: its short channel id and the direction
+/// bit of `channel_flags` (BOLT 7).
+fn update_direction(raw: &[u8]) -> Option<(u64, u8)> {
+    let m = wire_msg::decode(raw).ok().filter(|m| m.typ == 258)?;
+    let get = |name: &str| match m.fields.iter().find(|(n, _)| *n == name)?.1 {
+        WireValue::Uint(v) | WireValue::Scid(v) => Some(v),
+        _ => None,
+    };
+    Some((get("short_channel_id")?, (get("channel_flags")? & 1) as u8))
 }
 
 /// What a stored gossip message replaces: its channel (announcement), its

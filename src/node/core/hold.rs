@@ -47,10 +47,12 @@ impl Core {
             b.commit().map_err(RpcError::failed)?;
         }
         for (id, add) in self.held(&hash) {
-            if inv.paid_by.is_none() {
-                inv.paid_at = Some(now_secs());
-                inv.amount_received_msat = Some(add.amount.0);
-                inv.paid_by = Some((id.to_string(), add.id));
+            if !inv.paid_by_htlc(&id.to_string(), add.id) {
+                inv.paid_at.get_or_insert(now_secs());
+                inv.paid_by.get_or_insert((id.to_string(), add.id));
+                inv.paid_parts.push((id.to_string(), add.id));
+                inv.amount_received_msat =
+                    Some(inv.amount_received_msat.unwrap_or(0) + add.amount.0);
             }
             info!(label = %inv.label, htlc = add.id, "hold invoice settled");
             self.staged_invoices.push(inv.clone());
@@ -73,17 +75,8 @@ impl Core {
             .map(|c| c.id)
             .collect();
         for id in on_chain {
-            let ch = self.channels.get_mut(&id).expect("listed");
-            ch.onchain
-                .as_mut()
-                .expect("filtered")
-                .provide_preimage(preimage);
-            let ch = ch.clone();
-            let b = self.store.batch().map_err(RpcError::failed)?;
-            b.put_channel(&ch).map_err(RpcError::failed)?;
-            b.commit().map_err(RpcError::failed)?;
+            self.provide_onchain_preimage(id, preimage);
         }
-        self.drive_onchain();
         to_value(rpc::EmptyResponse {})
     }
 
@@ -100,9 +93,9 @@ impl Core {
         let b = self.store.batch().map_err(RpcError::failed)?;
         b.put_invoice(&inv).map_err(RpcError::failed)?;
         b.commit().map_err(RpcError::failed)?;
-        for (id, add) in self.held(&hash) {
-            if let Some(decision) = self.decide(&add) {
-                let _ = self.drive(id, decision);
+        for (_, add) in self.held(&hash) {
+            for (id, ev) in self.decide(&add) {
+                let _ = self.drive(id, ev);
             }
         }
         to_value(rpc::EmptyResponse {})

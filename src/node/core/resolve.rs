@@ -53,6 +53,10 @@ impl Core {
                 r.provide_preimage(PaymentPreimage(p));
             }
         }
+        // And those we forwarded and were paid for downstream.
+        for p in self.forwarded_preimages(id) {
+            r.provide_preimage(p);
+        }
         if r.destination.is_none() {
             r.destination = self
                 .wallet
@@ -73,6 +77,20 @@ impl Core {
         ch.onchain = Some(Box::new(r));
         let ch = ch.clone();
         self.put_channel_now(&ch);
+    }
+
+    /// A preimage for an HTLC this channel's resolution holds on chain: it is claimed with it.
+    pub(super) fn provide_onchain_preimage(&mut self, id: ChannelId, preimage: PaymentPreimage) {
+        let Some(ch) = self.channels.get_mut(&id) else {
+            return;
+        };
+        let Some(r) = ch.onchain.as_mut().filter(|r| !r.is_resolved()) else {
+            return;
+        };
+        r.provide_preimage(preimage);
+        let ch = ch.clone();
+        self.put_channel_now(&ch);
+        self.drive_onchain();
     }
 
     pub(super) fn put_channel_now(&mut self, ch: &Channel) {
@@ -173,6 +191,14 @@ impl Core {
             let mut queue = VecDeque::new();
             actions.push(Action::Persist);
             self.execute(id, actions, &mut queue);
+            // What it settles upstream (a forward's incoming HTLC) goes out now.
+            for (id, ev) in queue {
+                if let Err(e) = self.drive(id, ev) {
+                    warn!(channel = %id, "refused: {e}");
+                }
+            }
+            // And the payments it ended are answered (or tried again).
+            self.run_payments();
         }
     }
 

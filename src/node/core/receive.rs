@@ -1,0 +1,213 @@
+//! The payee's side: the answer to each irrevocably committed incoming
+//! HTLC (`pay::decide`), keysend payments recorded as paid invoices, and
+//! multi-part sets held until whole, or failed with `mpp_timeout` (BOLT 4
+//! "Basic Multi-Part Payments").
+
+use super::*;
+use crate::onion::failure::{FailureMessage, FailureValue};
+
+/// A multi-part payment to us, gathering.
+pub(super) struct MppSet {
+    total: Msat,
+    parts: Vec<SetHtlc>,
+    since: Instant,
+}
+
+struct SetHtlc {
+    channel: ChannelId,
+    htlc: u64,
+    amount: Msat,
+    shared_secret: [u8; 32],
+}
+
+impl Core {
+    /// The answer to an irrevocably committed HTLC: events for its channel
+    /// (and, when it completes a set, for the channels of the other parts).
+    pub(super) fn decide(&mut self, add: &channel::UpdateAddHtlc) -> Vec<(ChannelId, Event)> {
+        let hash_hex = hex::encode(add.payment_hash.0);
+        let mut inv = self.store.invoice(&hash_hex).ok().flatten();
+        if let Some(updated) = self
+            .staged_invoices
+            .iter()
+            .rev()
+            .find(|i| i.payment_hash == hash_hex)
+        {
+            inv = Some(updated.clone());
+        }
+        let id = add.channel_id;
+        let channel = id.to_string();
+        let one = |ev| vec![(id, ev)];
+        match pay::decide(
+            &self.node_signer,
+            &channel,
+            add,
+            inv.as_ref(),
+            self.height(),
+            now_secs(),
+        ) {
+            Decision::Fulfill(preimage) => {
+                let mut inv = inv.unwrap_or_else(|| keysend_record(add, preimage));
+                if inv.paid_at.is_none() {
+                    inv.paid_at = Some(now_secs());
+                    inv.amount_received_msat = Some(add.amount.0);
+                    inv.paid_by = Some((channel, add.id));
+                }
+                info!(label = %inv.label, amount_msat = add.amount.0, "invoice paid");
+                self.staged_invoices.push(inv);
+                one(Event::Fulfill {
+                    id: add.id,
+                    preimage,
+                })
+            }
+            Decision::Fail(reason, why) => {
+                info!(htlc = add.id, "failing an incoming HTLC: {why}");
+                one(Event::Fail { id: add.id, reason })
+            }
+            Decision::Malformed(sha256_of_onion, failure_code) => one(Event::FailMalformed {
+                id: add.id,
+                sha256_of_onion,
+                failure_code,
+            }),
+            Decision::Forward(onion) => {
+                self.forwards_due.push(forwarding::DueForward {
+                    incoming: id,
+                    add: add.clone(),
+                    onion: *onion,
+                });
+                vec![]
+            }
+            Decision::Part(part) => {
+                let inv = inv.expect("a set's part has its invoice");
+                self.set_part(add, inv, *part)
+            }
+            Decision::Hold => {
+                info!(
+                    htlc = add.id,
+                    "holding an incoming HTLC for its hold invoice"
+                );
+                vec![]
+            }
+        }
+    }
+
+    /// One part of a set arrived: hold it, or, when the set is whole, fulfil them all.
+    fn set_part(
+        &mut self,
+        add: &channel::UpdateAddHtlc,
+        mut inv: InvoiceRecord,
+        part: pay::SetPart,
+    ) -> Vec<(ChannelId, Event)> {
+        let set = self
+            .mpp_sets
+            .entry(add.payment_hash)
+            .or_insert_with(|| MppSet {
+                total: part.total,
+                parts: vec![],
+                since: Instant::now(),
+            });
+        if set.total != part.total {
+            // BOLT 4: SHOULD fail the set if total_msat differs; this part goes, the set waits.
+            let m = FailureMessage::named(
+                "incorrect_or_unknown_payment_details",
+                vec![
+                    ("htlc_msat", FailureValue::Uint(add.amount.0)),
+                    ("height", FailureValue::Uint(u64::from(self.height()))),
+                ],
+            );
+            info!(
+                htlc = add.id,
+                "failing a part whose total_msat differs from its set's"
+            );
+            let reason = pay::failure_onion(&part.shared_secret, &m);
+            return vec![(add.channel_id, Event::Fail { id: add.id, reason })];
+        }
+        if !set
+            .parts
+            .iter()
+            .any(|p| p.channel == add.channel_id && p.htlc == add.id)
+        {
+            set.parts.push(SetHtlc {
+                channel: add.channel_id,
+                htlc: add.id,
+                amount: part.amount,
+                shared_secret: part.shared_secret,
+            });
+        }
+        let got: Msat = set.parts.iter().map(|p| p.amount).sum();
+        info!(payment_hash = %add.payment_hash, parts = set.parts.len(), got_msat = got.0, total_msat = set.total.0, "part of a multi-part payment");
+        if got < set.total {
+            return vec![];
+        }
+        let set = self.mpp_sets.remove(&add.payment_hash).expect("present");
+        let Some(preimage) = part.preimage else {
+            // A hold invoice: the whole set waits for settleinvoice.
+            return vec![];
+        };
+        inv.paid_at = Some(now_secs());
+        inv.amount_received_msat = Some(got.0);
+        for p in &set.parts {
+            let key = (p.channel.to_string(), p.htlc);
+            inv.paid_by.get_or_insert(key.clone());
+            inv.paid_parts.push(key);
+        }
+        info!(label = %inv.label, amount_msat = got.0, parts = set.parts.len(), "invoice paid");
+        self.staged_invoices.push(inv);
+        set.parts
+            .iter()
+            .map(|p| {
+                (
+                    p.channel,
+                    Event::Fulfill {
+                        id: p.htlc,
+                        preimage,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Sets incomplete after `MPP_TIMEOUT` are failed, every part with `mpp_timeout`.
+    pub(super) fn expire_mpp_sets(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<PaymentHash> = self
+            .mpp_sets
+            .iter()
+            .filter(|(_, s)| now.duration_since(s.since) >= pay::MPP_TIMEOUT)
+            .map(|(h, _)| *h)
+            .collect();
+        for hash in expired {
+            let set = self.mpp_sets.remove(&hash).expect("listed");
+            info!(payment_hash = %hash, parts = set.parts.len(), "failing an incomplete multi-part payment: mpp_timeout");
+            let m = FailureMessage::named("mpp_timeout", vec![]);
+            for p in set.parts {
+                let reason = pay::failure_onion(&p.shared_secret, &m);
+                if let Err(e) = self.drive(p.channel, Event::Fail { id: p.htlc, reason }) {
+                    warn!(channel = %p.channel, htlc = p.htlc, "mpp_timeout not sent: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// A keysend payment, recorded as a paid invoice (as Core Lightning lists them).
+fn keysend_record(add: &channel::UpdateAddHtlc, preimage: PaymentPreimage) -> InvoiceRecord {
+    let now = now_secs();
+    InvoiceRecord {
+        label: format!("keysend-{}", add.payment_hash),
+        bolt11: String::new(),
+        payment_hash: add.payment_hash.to_string(),
+        preimage: hex::encode(preimage.0),
+        payment_secret: String::new(),
+        amount_msat: None,
+        description: "keysend".into(),
+        created_at: now,
+        expires_at: now,
+        min_final_cltv_expiry_delta: pay::KEYSEND_FINAL_CLTV_DELTA,
+        paid_at: None,
+        amount_received_msat: None,
+        paid_by: None,
+        hold: false,
+        canceled: false,
+        paid_parts: vec![],
+    }
+}
