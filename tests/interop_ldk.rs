@@ -3,7 +3,9 @@
 //! both channel types; payments both ways; `update_fee`; a disconnect in the
 //! middle of an update, then reestablish; a cooperative close. And on
 //! chain: each force-closes on the other with HTLCs in flight both ways,
-//! lnkit is killed (-9) mid-resolution, and both recover their funds.
+//! lnkit is killed (-9) mid-resolution, and both recover their funds. And
+//! across a mixed network: each forwards the other's payments, an LDK hop's
+//! failure is decoded to its origin, and keysend goes both ways.
 
 mod common;
 
@@ -758,4 +760,243 @@ fn ldk_and_four_lnkit_nodes_announce_and_relay_each_others_gossip() {
 
 fn ldk_node_pk(s: &str) -> ldk_node::bitcoin::secp256k1::PublicKey {
     ldk_node::bitcoin::secp256k1::PublicKey::from_str(s).unwrap()
+}
+
+/// `n`'s short channel id with `peer`, once it has one.
+fn scid_with(n: &NodeProc, peer: &str) -> String {
+    let v = n.until("listpeerchannels", 60, |v| {
+        v["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["peer_id"] == peer && c["short_channel_id"].is_string())
+    });
+    v["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["peer_id"] == peer)
+        .unwrap()["short_channel_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Payments across a mixed network, a — L1 — c — L2 (lnkit, LDK, lnkit,
+/// LDK): lnkit → LDK → lnkit and LDK → lnkit → LDK, an LDK hop's failure
+/// decoded to its origin, and keysend both ways between lnkit and LDK.
+#[test]
+fn payments_cross_ldk_and_lnkit_nodes_each_forwarding_for_the_other() {
+    let btc = Bitcoind::start();
+    let dir = tempfile::tempdir().unwrap();
+    let fast = ["--dev-fast-gossip"];
+    let a = NodeProc::start_with(
+        dir.path(),
+        "a",
+        &btc,
+        &[&fast[..], &["--alias", "a"]].concat(),
+    );
+    let c = NodeProc::start_with(
+        dir.path(),
+        "c",
+        &btc,
+        &[&fast[..], &["--alias", "c"]].concat(),
+    );
+    // (The seed follows from the name's length: two lengths, two nodes.)
+    let (l1, l1_port) = ldk(dir.path(), "ldk-one", &btc, true);
+    let (l2, l2_port) = ldk(dir.path(), "ldk-second", &btc, true);
+    for n in [&a, &c] {
+        let addr = n.call("newaddr", json!({}))["bech32"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        btc.cli(&["generatetoaddress", "2", &addr]);
+    }
+    // LDK takes an incoming anchor channel only with coins on chain (INTEROP.md).
+    for n in [&l1, &l2] {
+        let addr = n.onchain_payment().new_address().unwrap().to_string();
+        btc.cli(&["generatetoaddress", "1", &addr]);
+    }
+    mine(&btc, 100);
+    for n in [&a, &c] {
+        n.until("listfunds", 60, |v| {
+            v["outputs"].as_array().unwrap().len() >= 2
+        });
+    }
+    sync(&l1);
+    sync(&l2);
+    let (l1_id, l2_id) = (l1.node_id().to_string(), l2.node_id().to_string());
+    // a—L1, c—L1 and c—L2, all opened by lnkit, all announced.
+    for (n, id, port, ldk_node) in [
+        (&a, &l1_id, l1_port, &l1),
+        (&c, &l1_id, l1_port, &l1),
+        (&c, &l2_id, l2_port, &l2),
+    ] {
+        n.call("connect", json!({"id": format!("{id}@127.0.0.1:{port}")}));
+        n.call("fundchannel", json!({"id": id, "amount": 500_000}));
+        wait_event(ldk_node, 30, "ChannelPending", |e| {
+            matches!(e, Event::ChannelPending { .. })
+        });
+    }
+    mine_slowly(&btc, 7, 700);
+    wait_normal(&a, &l1_id);
+    wait_normal(&c, &l1_id);
+    wait_normal(&c, &l2_id);
+    let (a_l1, c_l1, c_l2) = (
+        scid_with(&a, &l1_id),
+        scid_with(&c, &l1_id),
+        scid_with(&c, &l2_id),
+    );
+    // L1 needs room toward c: c pays it 40,000 sat. (LDK takes at most
+    // 10% of a channel in flight: amounts here stay under 50,000 sat.)
+    let desc = Bolt11InvoiceDescription::Direct(Description::new("room".into()).unwrap());
+    let room = l1
+        .bolt11_payment()
+        .receive(40_000_000, &desc, 3600)
+        .unwrap();
+    c.call("pay", json!({"bolt11": room.to_string()}));
+    wait_event(&l1, 30, "PaymentReceived", |e| {
+        matches!(e, Event::PaymentReceived { .. })
+    });
+    // Everyone knows every channel, both directions.
+    for n in [&a, &c] {
+        n.until("listchannels", 120, |v| {
+            let cs = v["channels"].as_array().unwrap();
+            cs.len() == 6 && cs.iter().all(|x| x["active"] == true)
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while ![&c_l1, &c_l2].iter().all(|s| {
+        l1.network_graph()
+            .channel(scid_u64(s))
+            .is_some_and(|ch| ch.one_to_two.is_some() && ch.two_to_one.is_some())
+    }) {
+        assert!(Instant::now() < deadline, "L1 never learned c's channels");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // 1. lnkit → LDK → lnkit: L1 forwards for a, keeping its fee.
+    let inv = c.call(
+        "invoice",
+        json!({"amount_msat": 20_000_000, "label": "via-ldk", "description": "a to c via L1"}),
+    );
+    let paid = a.call("pay", json!({"bolt11": inv["bolt11"]}));
+    assert_eq!(paid["status"], "complete");
+    assert!(
+        paid["amount_sent_msat"].as_u64().unwrap() > 20_000_000,
+        "L1 took a fee: {paid}"
+    );
+    let pays = a.call("listpays", json!({"bolt11": inv["bolt11"]}));
+    let route = &pays["pays"][0]["attempts"][0]["route"];
+    assert_eq!(route[0]["id"], l1_id);
+    assert_eq!(route[0]["channel"], a_l1);
+    assert_eq!(route[1]["channel"], c_l1);
+    wait_event(&l1, 30, "PaymentForwarded", |e| {
+        matches!(e, Event::PaymentForwarded { .. })
+    });
+    assert_eq!(
+        c.call("listinvoices", json!({"label": "via-ldk"}))["invoices"][0]["status"],
+        "paid"
+    );
+
+    // An LDK hop's failure, decoded: more than L1 has toward c.
+    let big = c.call(
+        "invoice",
+        json!({"amount_msat": 25_000_000, "label": "too-big", "description": "more than L1 has"}),
+    );
+    let e = a
+        .try_call("pay", json!({"bolt11": big["bolt11"]}))
+        .unwrap_err();
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "temporary_channel_failure from hop 1 ({l1_id}) on channel {c_l1}"
+        )),
+        "{msg}"
+    );
+    let part = &a.call("listpays", json!({"bolt11": big["bolt11"]}))["pays"][0]["attempts"][0];
+    assert_eq!(part["erring_node"], l1_id);
+    assert_eq!(part["failcode"], "temporary_channel_failure");
+
+    // 2. LDK → lnkit → LDK: c forwards for L1.
+    let desc = Bolt11InvoiceDescription::Direct(Description::new("via-lnkit".into()).unwrap());
+    let to_l2 = l2
+        .bolt11_payment()
+        .receive(10_000_000, &desc, 3600)
+        .unwrap();
+    l1.bolt11_payment().send(&to_l2, None).unwrap();
+    wait_event(&l1, 60, "PaymentSuccessful", |e| {
+        matches!(e, Event::PaymentSuccessful { .. })
+    });
+    wait_event(&l2, 30, "PaymentReceived", |e| {
+        matches!(
+            e,
+            Event::PaymentReceived {
+                amount_msat: 10_000_000,
+                ..
+            }
+        )
+    });
+    let fwd = c.until("listforwards", 30, |v| {
+        v["forwards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["status"] == "settled" && f["out_channel"] == c_l2.as_str())
+    });
+    let f = fwd["forwards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["status"] == "settled" && f["out_channel"] == c_l2.as_str())
+        .unwrap();
+    assert_eq!(f["in_channel"], c_l1);
+    assert_eq!(f["out_msat"], 10_000_000);
+    assert!(f["fee_msat"].as_u64().unwrap() >= 1_000, "{f}");
+
+    // 3. keysend, lnkit → LDK and LDK → lnkit.
+    // LDK sets keysend (feature 55) in its node_announcement only, not in init.
+    a.until("listnodes", 90, |v| {
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["nodeid"] == l1_id.as_str() && x["features"].is_string())
+    });
+    let sent = a.call(
+        "keysend",
+        json!({"destination": l1_id, "amount_msat": 7_000_000}),
+    );
+    assert_eq!(sent["status"], "complete");
+    wait_event(&l1, 30, "PaymentReceived", |e| {
+        matches!(
+            e,
+            Event::PaymentReceived {
+                amount_msat: 7_000_000,
+                ..
+            }
+        )
+    });
+    l1.spontaneous_payment()
+        .send(3_000_000, ldk_node_pk(&a.node_id), None)
+        .unwrap();
+    wait_event(&l1, 60, "PaymentSuccessful", |e| {
+        matches!(e, Event::PaymentSuccessful { .. })
+    });
+    let keysends = a.until("listinvoices", 30, |v| {
+        v["invoices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["description"] == "keysend" && i["status"] == "paid")
+    });
+    let k = keysends["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["description"] == "keysend")
+        .unwrap();
+    assert_eq!(k["amount_received_msat"], 3_000_000);
+    l1.stop().unwrap();
+    l2.stop().unwrap();
 }
