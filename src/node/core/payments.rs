@@ -176,10 +176,14 @@ impl Core {
         let count = parts.len();
         let mut sent = 0;
         for route in parts {
-            match self.send_part(hash, &pg, route, attempt) {
+            let first = route.hops.first().map(|h| dir_key(&pg.graph, h.direction));
+            match self.send_part(hash, &pg, route.clone(), attempt) {
                 Ok(()) => sent += 1,
                 Err(why) => {
+                    // Never sent: not in flight, and that first channel is not tried again.
                     let p = self.outgoing.get_mut(&hash).expect("under way");
+                    p.session.part_failed(&route);
+                    p.excluded.extend(first);
                     p.tried.push(format!("attempt {attempt}: {why}"));
                 }
             }
