@@ -52,11 +52,6 @@ impl<K: Copy + Eq + Hash> Knowledge<K> {
         }
     }
 
-    /// Directions with something learned.
-    pub fn len(&self) -> usize {
-        self.learned.len()
-    }
-
     /// Whether nothing is learned.
     pub fn is_empty(&self) -> bool {
         self.learned.is_empty()

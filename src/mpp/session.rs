@@ -111,7 +111,7 @@ impl PaymentSession {
         self.delivered_msat == self.request.amount_msat
     }
 
-    /// Parts in flight or not, nothing is pending.
+    /// No part is in flight.
     pub fn is_idle(&self) -> bool {
         self.in_flight_msat == 0
     }

@@ -80,6 +80,12 @@ fn no_update() -> (&'static str, FailureValue) {
     ("channel_update", FailureValue::Bytes(vec![]))
 }
 
+/// `temporary_channel_failure` (BOLT 4: the outgoing channel cannot take
+/// the HTLC now), with an empty `channel_update`.
+pub fn temporary_channel_failure() -> FailureMessage {
+    FailureMessage::named("temporary_channel_failure", vec![no_update()])
+}
+
 /// The channels that may carry the HTLC, best first, or the failure to
 /// return. Checks run in BOLT 4's order, against the named channel's policy
 /// (the failure reports it), and each other candidate must meet its own.

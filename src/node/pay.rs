@@ -1,16 +1,16 @@
-//! Payments at one hop: the invoice we issue, the onion we send, and what
-//! the payee decides on an incoming HTLC (BOLT 4 "Payload for the Last
-//! Node" and "Failure Messages"). Pure functions over the toolkit's invoice,
-//! onion and failure codecs; the node stores and sends.
+//! The payee's and the hop's side of a payment: the invoice we issue, and
+//! what we decide on an incoming HTLC once its onion is peeled — fulfil,
+//! fail, hold, take as a part of a set, or forward (BOLT 4 "Payload for the
+//! Last Node" and "Failure Messages"). Pure functions over the toolkit's
+//! invoice, onion and failure codecs; the node stores and sends.
 
-use bitcoin::secp256k1::{All, PublicKey, Secp256k1, SecretKey};
 use sha2::{Digest, Sha256};
 
 use crate::amount::Msat;
 use crate::channel::UpdateAddHtlc;
 use crate::invoice::{Field, Invoice};
 use crate::onion::failure::{self, FailureCode, FailureMessage, FailureValue};
-use crate::onion::packet::{create_onion, OnionPacket};
+use crate::onion::packet::OnionPacket;
 use crate::onion::payload::HopPayload;
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 use crate::signer::NodeSigner;
@@ -54,18 +54,6 @@ pub fn make_invoice(
         fields,
     };
     signer.sign_invoice(&invoice)
-}
-
-/// An onion to `payee`, our direct peer, and the shared secret to read its failure.
-pub fn direct_onion(
-    secp: &Secp256k1<All>,
-    session_key: &SecretKey,
-    payee: &PublicKey,
-    payload: &HopPayload,
-    hash: &PaymentHash,
-) -> Result<(Vec<u8>, [u8; 32]), crate::onion::packet::CreateError> {
-    let created = create_onion(secp, session_key, &[(*payee, payload.encode())], &hash.0)?;
-    Ok((created.packet.serialize(), created.hops[0].shared_secret))
 }
 
 /// What the payee does with an HTLC.
@@ -138,14 +126,13 @@ pub fn failure_onion(shared_secret: &[u8; 32], message: &FailureMessage) -> Vec<
 
 /// BOLT 4: `incorrect_or_unknown_payment_details` with the HTLC's amount and our height.
 fn unknown_details(htlc: &UpdateAddHtlc, height: u32) -> FailureMessage {
-    FailureMessage {
-        code: code("incorrect_or_unknown_payment_details"),
-        fields: vec![
+    FailureMessage::named(
+        "incorrect_or_unknown_payment_details",
+        vec![
             ("htlc_msat", FailureValue::Uint(htlc.amount.0)),
             ("height", FailureValue::Uint(u64::from(height))),
         ],
-        tlvs: vec![],
-    }
+    )
 }
 
 /// The payee's decision on an irrevocably committed HTLC: peel the onion,
@@ -171,14 +158,13 @@ pub fn decide(
     let payload = match HopPayload::decode(&peeled.payload) {
         Ok(p) => p,
         Err(e) => {
-            let m = FailureMessage {
-                code: code("invalid_onion_payload"),
-                fields: vec![
+            let m = FailureMessage::named(
+                "invalid_onion_payload",
+                vec![
                     ("type", FailureValue::Uint(0)),
                     ("offset", FailureValue::Uint(0)),
                 ],
-                tlvs: vec![],
-            };
+            );
             return fail(m, format!("the payload is invalid: {e}"));
         }
     };
@@ -308,40 +294,8 @@ pub fn temporary_failure(signer: &NodeSigner, htlc: &UpdateAddHtlc) -> Option<Ve
     let peeled = signer
         .peel_onion(&packet, &htlc.payment_hash.0, htlc.path_key.as_ref())
         .ok()?;
-    let m = FailureMessage {
-        code: code("temporary_channel_failure"),
-        // BOLT 4: `channel_update` of the channel; none yet without gossip (an empty one).
-        fields: vec![("channel_update", FailureValue::Bytes(vec![]))],
-        tlvs: vec![],
-    };
-    Some(failure_onion(&peeled.shared_secret, &m))
-}
-
-/// The name (and fields) of the failure a payee sent back.
-pub fn read_failure(shared_secret: &[u8; 32], reason: &[u8]) -> String {
-    match failure::decode_failure(&[*shared_secret], reason, None) {
-        Ok(d) => match FailureMessage::decode(&d.failure_message) {
-            Ok(m) => {
-                let fields: Vec<String> = m
-                    .fields
-                    .iter()
-                    .map(|(n, v)| match v {
-                        FailureValue::Uint(u) => format!("{n}={u}"),
-                        FailureValue::Bytes(b) => format!("{n}={}", hex::encode(b)),
-                    })
-                    .collect();
-                let name = m
-                    .name()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("failure code {:#06x}", m.code));
-                if fields.is_empty() {
-                    format!("{name} from the payee")
-                } else {
-                    format!("{name} from the payee ({})", fields.join(", "))
-                }
-            }
-            Err(e) => format!("an unreadable failure message from the payee: {e}"),
-        },
-        Err(e) => format!("a failure onion that does not decode: {e}"),
-    }
+    Some(failure_onion(
+        &peeled.shared_secret,
+        &super::forward::temporary_channel_failure(),
+    ))
 }

@@ -118,6 +118,24 @@ pub struct InvoiceRecord {
 }
 
 impl InvoiceRecord {
+    /// Record an HTLC that pays the invoice (one of a set's parts, or the
+    /// only one); the same HTLC twice counts once.
+    pub fn record_htlc(
+        &mut self,
+        channel: String,
+        htlc: u64,
+        amount: crate::amount::Msat,
+        now: u64,
+    ) {
+        if self.paid_by_htlc(&channel, htlc) {
+            return;
+        }
+        self.paid_at.get_or_insert(now);
+        self.paid_by.get_or_insert((channel.clone(), htlc));
+        self.paid_parts.push((channel, htlc));
+        self.amount_received_msat = Some(self.amount_received_msat.unwrap_or(0) + amount.0);
+    }
+
     /// Whether this HTLC is one of those that paid the invoice (a restart answers it again).
     pub fn paid_by_htlc(&self, channel: &str, htlc: u64) -> bool {
         let is = |(c, id): &(String, u64)| c == channel && *id == htlc;

@@ -138,10 +138,7 @@ impl Core {
                     }
                 }
                 forward::Refusal {
-                    message: FailureMessage::named(
-                        "temporary_channel_failure",
-                        vec![("channel_update", FailureValue::Bytes(vec![]))],
-                    ),
+                    message: forward::temporary_channel_failure(),
                     why: format!(
                         "the next channel refused the HTLC: {}",
                         last.map_or_else(|| "no channel".to_string(), |e| e.to_string())
@@ -214,9 +211,9 @@ impl Core {
         upstream: &mut Vec<(ChannelId, Event)>,
     ) {
         let ss = rpc::hex32("shared_secret", &f.shared_secret).unwrap_or([0; 32]);
-        let ours = |name: &str, fields| {
-            let m = FailureMessage::named(name, fields);
-            (pay::failure_onion(&ss, &m), Some(name.to_string()))
+        let ours = |m: FailureMessage| {
+            let name = m.name().map(str::to_string);
+            (pay::failure_onion(&ss, &m), name)
         };
         let (reason, failcode, why) = match outcome {
             Outcome::Failed(r) if !r.is_empty() => {
@@ -225,10 +222,7 @@ impl Core {
                 (r, None, "failed downstream".to_string())
             }
             Outcome::Failed(_) => {
-                let (r, c) = ours(
-                    "temporary_channel_failure",
-                    vec![("channel_update", FailureValue::Bytes(vec![]))],
-                );
+                let (r, c) = ours(forward::temporary_channel_failure());
                 (
                     r,
                     c,
@@ -240,22 +234,18 @@ impl Core {
                 sha256_of_onion,
             } => {
                 // BOLT 4: the hop before a malformed onion reports it in a failure of its own.
-                let m = FailureMessage {
+                let (r, c) = ours(FailureMessage {
                     code: *failure_code,
                     fields: vec![(
                         "sha256_of_onion",
                         FailureValue::Bytes(sha256_of_onion.to_vec()),
                     )],
                     tlvs: vec![],
-                };
-                (
-                    pay::failure_onion(&ss, &m),
-                    m.name().map(str::to_string),
-                    "the next hop could not read the onion".into(),
-                )
+                });
+                (r, c, "the next hop could not read the onion".into())
             }
             Outcome::FailedOnChain => {
-                let (r, c) = ours("permanent_channel_failure", vec![]);
+                let (r, c) = ours(FailureMessage::named("permanent_channel_failure", vec![]));
                 (r, c, "the outgoing HTLC timed out on chain".into())
             }
             Outcome::Fulfilled(_) => return,

@@ -47,13 +47,7 @@ impl Core {
             b.commit().map_err(RpcError::failed)?;
         }
         for (id, add) in self.held(&hash) {
-            if !inv.paid_by_htlc(&id.to_string(), add.id) {
-                inv.paid_at.get_or_insert(now_secs());
-                inv.paid_by.get_or_insert((id.to_string(), add.id));
-                inv.paid_parts.push((id.to_string(), add.id));
-                inv.amount_received_msat =
-                    Some(inv.amount_received_msat.unwrap_or(0) + add.amount.0);
-            }
+            inv.record_htlc(id.to_string(), add.id, add.amount, now_secs());
             info!(label = %inv.label, htlc = add.id, "hold invoice settled");
             self.staged_invoices.push(inv.clone());
             if let Err(e) = self.drive(

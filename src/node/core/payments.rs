@@ -120,7 +120,12 @@ impl Core {
         max_attempts: Option<usize>,
     ) -> Result<(), RpcError> {
         if target.payee == self.node_id {
-            return Err(RpcError::param("bolt11", "the payee is this node"));
+            let field = if target.bolt11.is_some() {
+                "bolt11"
+            } else {
+                "destination"
+            };
+            return Err(RpcError::param(field, "the payee is this node"));
         }
         let mut req = SplitRequest::new(0, 0, amount.0);
         req.max_fee_msat = max_fee.0;

@@ -47,11 +47,7 @@ impl Core {
         ) {
             Decision::Fulfill(preimage) => {
                 let mut inv = inv.unwrap_or_else(|| keysend_record(add, preimage));
-                if inv.paid_at.is_none() {
-                    inv.paid_at = Some(now_secs());
-                    inv.amount_received_msat = Some(add.amount.0);
-                    inv.paid_by = Some((channel, add.id));
-                }
+                inv.record_htlc(channel, add.id, add.amount, now_secs());
                 info!(label = %inv.label, amount_msat = add.amount.0, "invoice paid");
                 self.staged_invoices.push(inv);
                 one(Event::Fulfill {
@@ -143,12 +139,8 @@ impl Core {
             // A hold invoice: the whole set waits for settleinvoice.
             return vec![];
         };
-        inv.paid_at = Some(now_secs());
-        inv.amount_received_msat = Some(got.0);
         for p in &set.parts {
-            let key = (p.channel.to_string(), p.htlc);
-            inv.paid_by.get_or_insert(key.clone());
-            inv.paid_parts.push(key);
+            inv.record_htlc(p.channel.to_string(), p.htlc, p.amount, now_secs());
         }
         info!(label = %inv.label, amount_msat = got.0, parts = set.parts.len(), "invoice paid");
         self.staged_invoices.push(inv);

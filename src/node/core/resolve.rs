@@ -207,12 +207,10 @@ impl Core {
         let Ok(Some(mut inv)) = self.store.invoice(&hex::encode(htlc.payment_hash.0)) else {
             return;
         };
-        if inv.paid_at.is_some() {
+        if inv.paid_by_htlc(&id.to_string(), htlc.id) {
             return;
         }
-        inv.paid_at = Some(now_secs());
-        inv.amount_received_msat = Some(htlc.amount.0);
-        inv.paid_by = Some((id.to_string(), htlc.id));
+        inv.record_htlc(id.to_string(), htlc.id, htlc.amount, now_secs());
         info!(label = %inv.label, "invoice paid on chain");
         self.staged_invoices.push(inv);
     }
