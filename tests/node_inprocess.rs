@@ -273,3 +273,27 @@ async fn a_peer_that_requires_a_feature_we_lack_gets_a_warning_and_is_dropped() 
     let info = call(&n, "getinfo", json!({})).await;
     assert_eq!(info["num_peers"], 0, "and the connection is gone");
 }
+
+/// A node started on a chain with history: its wallet, born at genesis,
+/// takes the blocks after it (they connect to its genesis checkpoint).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_started_late_in_the_chain_sees_its_coins() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = EmbeddedChain::open(&dir.path().join("chain")).unwrap();
+    let net = Net {
+        chain: Arc::new(chain),
+        _dir: dir,
+    };
+    mine(&net, 110, "bcrt1ql3e9pgs3mmwuwrh95fecme0s0qtn2880hlwwpw");
+    let n = node(&net, "late").await;
+    let addr = call(&n, "newaddr", json!({})).await["bech32"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    mine(&net, 1, &addr);
+    let funds = until(&n, "listfunds", |v| {
+        !v["outputs"].as_array().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(funds["outputs"][0]["amount_msat"], 5_000_000_000_000_u64);
+}

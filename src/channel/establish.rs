@@ -52,6 +52,7 @@ impl Channel {
             their_ready: false,
             live: true,
             holding: vec![],
+            unsent: 0,
             shutdown: ShutdownState::default(),
             failure: None,
             incoming: Default::default(),

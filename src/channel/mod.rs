@@ -21,6 +21,7 @@ mod reestablish;
 mod shutdown;
 mod update;
 
+use crate::tx::commitment::CommitmentKeys;
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{ecdsa, PublicKey, SecretKey};
 use bitcoin::{Amount, BlockHash, OutPoint, ScriptBuf, Transaction, Txid};
@@ -510,6 +511,10 @@ pub struct Channel {
     pub live: bool,
     /// Our updates dropped by a disconnect before we signed them: sent again after reestablish.
     pub holding: Vec<Update>,
+    /// The holding cell: how many of our newest log entries wait unsent
+    /// for the `revoke_and_ack` of the round in flight (sent, then signed, in one burst).
+    #[serde(default)]
+    pub unsent: usize,
     /// Closing.
     pub shutdown: ShutdownState,
     /// Why it failed.
@@ -646,8 +651,21 @@ impl Channel {
         number: u64,
         point: PerCommitmentPoint,
     ) -> Result<Built, String> {
+        let keys = self.keys_for(holder, point)?;
+        self.build_keyed(view, holder, number, keys)
+    }
+
+    /// [`Channel::build`] with the commitment's keys already derived (the
+    /// signer needs them again: deriving them is five point multiplications).
+    fn build_keyed(
+        &self,
+        view: &View,
+        holder: Side,
+        number: u64,
+        keys: CommitmentKeys,
+    ) -> Result<Built, String> {
         let htlcs = Self::htlcs_of(view, holder);
-        let params = self.params_for(view, holder, number, point, &htlcs)?;
+        let params = self.params_keyed(view, holder, number, keys, &htlcs)?;
         let commitment = build_commitment(&params).map_err(|e| e.to_string())?;
         Ok(Built { commitment, htlcs })
     }
@@ -660,19 +678,14 @@ impl Channel {
         point: PublicKey,
     ) -> Result<ChannelMessage, String> {
         let view = self.ledger.view_of(c);
-        let built = self.build(&view, Side::Remote, c.number, PerCommitmentPoint(point))?;
+        let keys = self.keys_for(Side::Remote, PerCommitmentPoint(point))?;
+        let built = self.build_keyed(&view, Side::Remote, c.number, keys)?;
         let signature = signer.sign_funding_spend(
             &built.commitment.tx,
             &self.funding_script(),
             self.funding_amount,
         );
-        let params = self.params_for(
-            &view,
-            Side::Remote,
-            c.number,
-            PerCommitmentPoint(point),
-            &built.htlcs,
-        )?;
+        let params = self.params_keyed(&view, Side::Remote, c.number, keys, &built.htlcs)?;
         let htlc_signatures = signer.sign_counterparty_htlcs(&built.commitment, &params);
         Ok(ChannelMessage::CommitmentSigned {
             channel_id: self.id,
@@ -690,12 +703,23 @@ impl Channel {
         point: PerCommitmentPoint,
         htlcs: &'a [Htlc],
     ) -> Result<CommitmentParams<'a>, String> {
+        let keys = self.keys_for(holder, point)?;
+        self.params_keyed(view, holder, number, keys, htlcs)
+    }
+
+    fn params_keyed<'a>(
+        &self,
+        view: &View,
+        holder: Side,
+        number: u64,
+        keys: CommitmentKeys,
+        htlcs: &'a [Htlc],
+    ) -> Result<CommitmentParams<'a>, String> {
         let theirs = self.theirs();
         let (h, c) = match holder {
             Side::Local => (&self.ours, theirs),
             Side::Remote => (theirs, &self.ours),
         };
-        let keys = self.keys_for(holder, point)?;
         let (opener_pb, accepter_pb) = match self.opener {
             Side::Local => (&self.ours.pubkeys.payment, &theirs.pubkeys.payment),
             Side::Remote => (&theirs.pubkeys.payment, &self.ours.pubkeys.payment),
@@ -730,8 +754,9 @@ impl Channel {
     ) -> Result<(), Violation> {
         let view = self.ledger.view_of(c);
         let point = signer.per_commitment_point(CommitmentNumber(c.number));
+        let keys = self.keys_for(Side::Local, point).map_err(fail)?;
         let built = self
-            .build(&view, Side::Local, c.number, point)
+            .build_keyed(&view, Side::Local, c.number, keys)
             .map_err(fail)?;
         let msg = funding_spend_sighash(
             &built.commitment.tx,
@@ -748,7 +773,7 @@ impl Channel {
                 ))
             })?;
         let params = self
-            .params_for(&view, Side::Local, c.number, point, &built.htlcs)
+            .params_keyed(&view, Side::Local, c.number, keys, &built.htlcs)
             .map_err(fail)?;
         signer.verify_holder_htlcs(&built.commitment, &params, htlc_sigs).map_err(|i| {
             fail(format!(

@@ -26,6 +26,8 @@ impl Channel {
         self.ledger.next_htlc_id -= adds(&held);
         held.append(&mut self.holding);
         self.holding = held;
+        // The holding cell's entries were just taken back with the rest.
+        self.unsent = 0;
         if self.phase == Phase::Negotiating {
             // BOLT 2: the closing negotiation restarts on reconnection.
             self.phase = Phase::ShuttingDown;

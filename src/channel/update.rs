@@ -116,11 +116,33 @@ impl Channel {
             self.holding.push(u);
             return vec![Action::Persist];
         }
+        if self.ledger.remote_next.is_some() || self.unsent > 0 {
+            // A round is in flight: the update waits in the holding cell, in
+            // our log (so every check sees it) but unsent, and leaves with
+            // the next `commitment_signed` once their `revoke_and_ack`
+            // comes (as LDK does; BOLT 2 allows either).
+            self.ledger.ours.entries.push_back(u);
+            self.unsent += 1;
+            return vec![Action::Persist];
+        }
         let msg = self.update_message(&u);
         self.ledger.ours.entries.push_back(u);
         // Stored before it leaves: after a crash the update is still ours to
         // sign or, unsigned, to send again after reestablish.
         vec![Action::Persist, Action::Send(msg)]
+    }
+
+    /// Empty the holding cell: its updates go out, to be signed next.
+    fn release_held(&mut self) -> Vec<Action> {
+        let n = std::mem::take(&mut self.unsent);
+        let len = self.ledger.ours.entries.len();
+        self.ledger
+            .ours
+            .entries
+            .iter()
+            .skip(len - n)
+            .map(|u| Action::Send(self.update_message(u)))
+            .collect()
     }
 
     pub(super) fn update_message(&self, u: &Update) -> ChannelMessage {
@@ -329,6 +351,7 @@ impl Channel {
             Some(next_point),
         );
         let mut out = vec![Action::Persist];
+        out.extend(self.release_held());
         out.extend(self.after_fold());
         if let Some(script) = self.shutdown.ours.clone().filter(|_| !self.shutdown.sent) {
             out.extend(self.send_shutdown_when_clean(signer, script));

@@ -3,7 +3,7 @@
 //! blocks). For each channel step it commits the store, then sends: a
 //! message never leaves before the state it depends on is durable.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,7 +25,7 @@ use super::store::{ForwardRecord, InvoiceRecord, PaymentRecord, Store, StoreErro
 use super::wallet::{Wallet, WalletError};
 use crate::amount::Msat;
 use crate::chain::follower::{ChainListener, Follower};
-use crate::chain::{BlockRef, Regtest};
+use crate::chain::{BlockRef, Regtest, RejectKind};
 use crate::channel::{
     self, channel_type_bits, channel_type_from_bits, Action, Channel, ChannelId, ChannelMessage,
     CommandError, Event, Negotiated, OpenRequest, Outcome, Phase,
@@ -236,6 +236,9 @@ struct Core {
     /// Peers with channels, gone since then (their channels get disabled).
     offline_since: HashMap<PublicKey, Instant>,
     commit_at: Option<Instant>,
+    /// While a group of inputs is handled: the messages and answers that
+    /// wait for the group's one store commit (nothing leaves before it is durable).
+    held: Option<Held>,
     /// Multi-part payments to us, held until whole (BOLT 4), by hash.
     mpp_sets: HashMap<PaymentHash, receive::MppSet>,
     reconnect: HashMap<PublicKey, (Instant, Duration)>,
@@ -243,6 +246,27 @@ struct Core {
     next_fee_check: Instant,
     stop: Option<Reply>,
     _lock: Lock,
+}
+
+/// Inputs handled in one group at most (then the group commits, and the rest wait).
+const GROUP_INPUTS: usize = 256;
+
+/// Why the node's loop woke.
+enum Wake {
+    Input(Box<Input>),
+    Poll,
+    Housekeeping,
+    Commit,
+}
+
+/// What a group of inputs sends and answers, held until its commit.
+#[derive(Default)]
+struct Held {
+    sends: Vec<(PublicKey, Vec<u8>)>,
+    replies: Vec<(Reply, Result<Value, RpcError>)>,
+    /// Channels changed in the group: each is written once, at its commit
+    /// (a burst of a hundred updates is one write of the channel, not a hundred).
+    channels: BTreeSet<ChannelId>,
 }
 
 fn now_secs() -> u64 {
@@ -346,6 +370,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         announcement_sigs_sent: HashSet::new(),
         offline_since: HashMap::new(),
         commit_at: None,
+        held: None,
         mpp_sets: HashMap::new(),
         reconnect: HashMap::new(),
         listen,
@@ -504,20 +529,37 @@ impl Core {
         let mut housekeeping = tokio::time::interval(Duration::from_millis(500));
         loop {
             let commit_at = self.commit_at;
-            tokio::select! {
-                input = rx.recv() => {
-                    let Some(input) = input else { return };
-                    self.input(input);
-                }
-                _ = poll.tick() => self.poll_chain(),
-                _ = housekeeping.tick() => self.housekeeping(),
+            let wake = tokio::select! {
+                input = rx.recv() => match input {
+                    Some(input) => Wake::Input(Box::new(input)),
+                    None => return,
+                },
+                _ = poll.tick() => Wake::Poll,
+                _ = housekeeping.tick() => Wake::Housekeeping,
                 _ = async {
                     match commit_at {
                         Some(at) => tokio::time::sleep_until(at.into()).await,
                         None => std::future::pending().await,
                     }
-                } => self.commit_all(),
+                } => Wake::Commit,
+            };
+            self.begin_group();
+            match wake {
+                Wake::Input(input) => self.input(*input),
+                Wake::Poll => self.poll_chain(),
+                Wake::Housekeeping => self.housekeeping(),
+                Wake::Commit => self.commit_all(),
             }
+            if self.held.is_some() {
+                // What has already arrived joins this group: one fsync for all of it.
+                for _ in 0..GROUP_INPUTS {
+                    match rx.try_recv() {
+                        Ok(input) => self.input(input),
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.end_group();
             if let Some(reply) = self.stop.take() {
                 for p in self.peers.values() {
                     p.handle.reader.abort();
@@ -531,6 +573,48 @@ impl Core {
             }
             self.schedule_commit();
         }
+    }
+
+    /// Batching on (a commit window): the store writes of this wake-up
+    /// share one transaction, and what they allow to leave waits for it.
+    fn begin_group(&mut self) {
+        if self.batching() {
+            if let Err(e) = self.store.begin_group() {
+                panic!("the store failed: {e}");
+            }
+            self.held = Some(Held::default());
+        }
+    }
+
+    /// Commit the group (one fsync), then send and answer what waited for it.
+    fn end_group(&mut self) {
+        let Some(held) = self.held.take() else {
+            return;
+        };
+        let channels = &self.channels;
+        let written = self.store.batch().and_then(|b| {
+            for ch in held.channels.iter().filter_map(|id| channels.get(id)) {
+                b.put_channel(ch)?;
+            }
+            b.commit()
+        });
+        if let Err(e) = written.and_then(|()| self.store.end_group()) {
+            // Nothing may leave that the store does not hold: stop here.
+            panic!("the store failed; refusing to send what it does not hold: {e}");
+        }
+        for (peer, bytes) in held.sends {
+            self.send_raw(&peer, bytes);
+        }
+        for (reply, result) in held.replies {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Whether updates are batched: a commit window (`--commit-time`) above
+    /// zero. At zero, every update is signed on its own and every step is
+    /// its own store transaction.
+    fn batching(&self) -> bool {
+        !self.opts.commit_time.is_zero()
     }
 
     fn schedule_commit(&mut self) {
@@ -676,13 +760,25 @@ impl Core {
         self.send_raw(&remote, wire_msg::encode(&init).expect("init encodes"));
     }
 
-    fn send_raw(&self, peer: &PublicKey, bytes: Vec<u8>) {
-        if let Some(p) = self.peers.get(peer) {
+    fn send_raw(&mut self, peer: &PublicKey, bytes: Vec<u8>) {
+        if let Some(held) = &mut self.held {
+            held.sends.push((*peer, bytes));
+        } else if let Some(p) = self.peers.get(peer) {
             let _ = p.handle.tx.send(bytes);
         }
     }
 
-    fn send(&self, peer: &PublicKey, m: &ChannelMessage) {
+    /// Answer an RPC call, after the group's commit when one is open.
+    fn answer(&mut self, reply: Reply, result: Result<Value, RpcError>) {
+        match &mut self.held {
+            Some(held) => held.replies.push((reply, result)),
+            None => {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn send(&mut self, peer: &PublicKey, m: &ChannelMessage) {
         debug!(%peer, message = m.name(), "send");
         self.send_raw(peer, m.encode());
     }
@@ -697,6 +793,11 @@ impl Core {
                     data: text.into_bytes(),
                 },
             );
+        }
+        if self.held.is_some() {
+            // What waits for this peer (the warning, an error) goes before the connection does.
+            self.end_group();
+            self.begin_group();
         }
         if let Some(p) = self.peers.get(&peer) {
             let reader = p.handle.reader.clone();
@@ -992,6 +1093,10 @@ impl Core {
             };
             first = false;
             self.execute(id, actions, &mut queue);
+            if !self.batching() && self.channels.get(&id).is_some_and(Channel::needs_commit) {
+                // No commit window: each update is signed as soon as it is made.
+                queue.push_back((id, Event::Commit));
+            }
             self.gossip_after_step(id, was);
             self.run_forwards(&mut queue);
             self.run_payments();
@@ -1133,8 +1238,17 @@ impl Core {
                 if forget {
                     b.delete_channel(&ch.id)?;
                     b.delete_channel(&ch.temporary_id)?;
+                    if let Some(held) = &mut self.held {
+                        held.channels.remove(&ch.id);
+                    }
                 } else if persist && (ch.funding_outpoint.is_some() || ch.opener == Side::Local) {
-                    b.put_channel(&ch)?;
+                    match &mut self.held {
+                        // Funded, its id is final: written once, when the group commits.
+                        Some(held) if ch.funding_outpoint.is_some() => {
+                            held.channels.insert(ch.id);
+                        }
+                        _ => b.put_channel(&ch)?,
+                    }
                 }
                 for a in &actions {
                     if let Action::RemoteCommitment { number, htlcs } = a {
@@ -1173,7 +1287,7 @@ impl Core {
             self.channels.insert(id, ch);
         }
         for (reply, result) in replies {
-            let _ = reply.send(result);
+            self.answer(reply, result);
         }
         for (incoming, ev) in upstream {
             match ev {
@@ -1210,13 +1324,14 @@ impl Core {
                         if let Some(reply) = self.pending_open.remove(&id) {
                             let ch = &self.channels[&id];
                             let outnum = ch.funding_outpoint.map(|o| o.vout).unwrap_or(0);
-                            let _ = reply.send(to_value(rpc::FundchannelResponse {
+                            let answer = to_value(rpc::FundchannelResponse {
                                 tx: bitcoin::consensus::encode::serialize_hex(&tx),
                                 txid: tx.compute_txid().to_string(),
                                 outnum,
                                 channel_id: id.to_string(),
                                 channel_type: type_info(ch.channel_type),
-                            }));
+                            });
+                            self.answer(reply, answer);
                         }
                     } else if let Some((reply, _)) = self.pending_close.remove(&id) {
                         let kind = if closing.as_ref() == Some(&tx) {
@@ -1224,11 +1339,12 @@ impl Core {
                         } else {
                             "unilateral"
                         };
-                        let _ = reply.send(to_value(rpc::CloseResponse {
+                        let answer = to_value(rpc::CloseResponse {
                             kind: kind.into(),
                             tx: bitcoin::consensus::encode::serialize_hex(&tx),
                             txid: tx.compute_txid().to_string(),
-                        }));
+                        });
+                        self.answer(reply, answer);
                     }
                 }
                 Action::Disconnect => self.hang_up(peer, None),
@@ -1309,6 +1425,21 @@ impl Core {
         let txid = tx.compute_txid();
         match tokio::task::block_in_place(|| self.chain.broadcast(tx)) {
             Ok(_) => info!(%txid, "broadcast"),
+            Err(crate::chain::ChainError::Rejected { rejection, .. })
+                if matches!(
+                    rejection.kind,
+                    RejectKind::MissingOrSpentInputs
+                        | RejectKind::ReplacementRejected
+                        | RejectKind::ScriptVerifyFailed
+                        | RejectKind::OutputsExceedInputs
+                ) =>
+            {
+                // It conflicts with the chain (the other closing transaction of a
+                // negotiation, say) or is invalid: it will never confirm, and the
+                // wallet must not spend its outputs.
+                warn!(%txid, "broadcast refused: {}", rejection.reason);
+                return;
+            }
             Err(e) => warn!(%txid, "broadcast refused: {e}"),
         }
         let _ = self.wallet.broadcasted(tx, now_secs());
@@ -1716,7 +1847,7 @@ impl Core {
                 ),
             }),
         };
-        let _ = reply.send(result);
+        self.answer(reply, result);
     }
 
     fn flush_close(&mut self, id: ChannelId) {
@@ -1738,11 +1869,12 @@ impl Core {
         };
         if let Some((kind, tx)) = done {
             if let Some((reply, _)) = self.pending_close.remove(&id) {
-                let _ = reply.send(to_value(rpc::CloseResponse {
+                let answer = to_value(rpc::CloseResponse {
                     kind: kind.into(),
                     tx: bitcoin::consensus::encode::serialize_hex(&tx),
                     txid: tx.compute_txid().to_string(),
-                }));
+                });
+                self.answer(reply, answer);
             }
         }
     }
@@ -2253,10 +2385,9 @@ impl Core {
         };
         if self
             .store
-            .invoices()
+            .invoice_labelled(&r.label)
             .map_err(RpcError::failed)?
-            .iter()
-            .any(|i| i.label == r.label)
+            .is_some()
         {
             return Err(RpcError {
                 code: 900,
@@ -2281,10 +2412,9 @@ impl Core {
         };
         if self
             .store
-            .invoices()
+            .invoice(&hash.to_string())
             .map_err(RpcError::failed)?
-            .iter()
-            .any(|i| i.payment_hash == hash.to_string())
+            .is_some()
         {
             return Err(RpcError::param(
                 "preimage",

@@ -258,6 +258,8 @@ pub struct ForwardRecord {
 /// The store.
 pub struct Store {
     conn: Connection,
+    /// A group is open: batches land in it, and its one commit makes them durable together.
+    grouped: bool,
 }
 
 impl Store {
@@ -267,7 +269,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            grouped: false,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -339,8 +344,30 @@ impl Store {
     }
 
     /// Start a transaction: everything written through it lands together.
+    /// Inside a group it is a savepoint of the group's transaction, durable
+    /// when the group ends; outside, durable when it commits.
     pub fn batch(&mut self) -> Result<Batch<'_>, StoreError> {
-        Ok(Batch(self.conn.transaction()?))
+        Ok(Batch(self.conn.savepoint()?))
+    }
+
+    /// Open a group: every batch until [`Store::end_group`] shares one
+    /// transaction and so one fsync (group commit). The caller holds back
+    /// whatever depends on those writes until the group has ended.
+    pub fn begin_group(&mut self) -> Result<(), StoreError> {
+        if !self.grouped {
+            self.conn.execute_batch("BEGIN")?;
+            self.grouped = true;
+        }
+        Ok(())
+    }
+
+    /// Commit the open group, if any: durable when this returns.
+    pub fn end_group(&mut self) -> Result<(), StoreError> {
+        if self.grouped {
+            self.grouped = false;
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
     }
 
     /// A `meta` value.
@@ -382,6 +409,19 @@ impl Store {
             .query_row(
                 "SELECT record FROM invoices WHERE payment_hash = ?1",
                 [hash],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
+    }
+
+    /// The invoice with this label (labels are unique).
+    pub fn invoice_labelled(&self, label: &str) -> Result<Option<InvoiceRecord>, StoreError> {
+        let rec: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT record FROM invoices WHERE label = ?1",
+                [label],
                 |r| r.get(0),
             )
             .optional()?;
@@ -481,12 +521,18 @@ impl Store {
 }
 
 /// Writes that commit together.
-pub struct Batch<'a>(rusqlite::Transaction<'a>);
+pub struct Batch<'a>(rusqlite::Savepoint<'a>);
 
 impl Batch<'_> {
+    /// Run one statement, prepared once per connection (a busy node writes
+    /// the same few statements thousands of times a second).
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
+        Ok(self.0.prepare_cached(sql)?.execute(params)?)
+    }
+
     /// Set a `meta` value.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.0.execute(
+        self.exec(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             params![key, value],
         )?;
@@ -496,12 +542,12 @@ impl Batch<'_> {
     /// Store a channel (its temporary row, if any, is replaced).
     pub fn put_channel(&self, ch: &Channel) -> Result<(), StoreError> {
         if ch.temporary_id != ch.id {
-            self.0.execute(
+            self.exec(
                 "DELETE FROM channels WHERE id = ?1",
                 [&ch.temporary_id.0[..]],
             )?;
         }
-        self.0.execute(
+        self.exec(
             "INSERT INTO channels (id, peer, state) VALUES (?1, ?2, ?3)
              ON CONFLICT(id) DO UPDATE SET state = ?3",
             params![
@@ -522,7 +568,7 @@ impl Batch<'_> {
 
     /// Remember a peer's address.
     pub fn put_peer(&self, node_id: &[u8], address: &str) -> Result<(), StoreError> {
-        self.0.execute(
+        self.exec(
             "INSERT INTO peers (node_id, address) VALUES (?1, ?2)
              ON CONFLICT(node_id) DO UPDATE SET address = ?2",
             params![node_id, address],
@@ -533,7 +579,7 @@ impl Batch<'_> {
     /// Store an invoice (new or updated).
     pub fn put_invoice(&self, inv: &InvoiceRecord) -> Result<(), StoreError> {
         let hash = hex::decode(&inv.payment_hash).unwrap_or_default();
-        self.0.execute(
+        self.exec(
             "INSERT INTO invoices (payment_hash, label, record) VALUES (?1, ?2, ?3)
              ON CONFLICT(payment_hash) DO UPDATE SET record = ?3",
             params![hash, inv.label, serde_json::to_string(inv)?],
@@ -543,7 +589,7 @@ impl Batch<'_> {
 
     /// Store a forward, new or updated: it is keyed by its incoming HTLC.
     pub fn put_forward(&self, f: &ForwardRecord) -> Result<(), StoreError> {
-        self.0.execute(
+        self.exec(
             "INSERT INTO forwards (in_channel, in_htlc, out_channel, out_htlc, received_at, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(in_channel, in_htlc) DO UPDATE SET out_channel = ?3, out_htlc = ?4, record = ?6",
@@ -562,7 +608,7 @@ impl Batch<'_> {
     /// Store a payment, new or updated: it is keyed by the HTLC that carries it.
     pub fn put_payment(&self, p: &PaymentRecord) -> Result<(), StoreError> {
         let hash = hex::decode(&p.payment_hash).unwrap_or_default();
-        self.0.execute(
+        self.exec(
             "INSERT INTO payments (payment_hash, channel_id, htlc_id, record) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(channel_id, htlc_id) DO UPDATE SET record = ?4",
             params![hash, p.channel_id, p.htlc_id as i64, serde_json::to_string(p)?],
@@ -577,7 +623,7 @@ impl Batch<'_> {
         number: u64,
         htlcs: &[HtlcEntry],
     ) -> Result<(), StoreError> {
-        self.0.execute(
+        self.exec(
             "INSERT OR REPLACE INTO remote_commitments (channel_id, number, htlcs) VALUES (?1, ?2, ?3)",
             params![&id.0[..], number as i64, serde_json::to_string(htlcs)?],
         )?;
@@ -591,7 +637,7 @@ impl Batch<'_> {
         number: u64,
         tx: &str,
     ) -> Result<(), StoreError> {
-        self.0.execute(
+        self.exec(
             "INSERT OR REPLACE INTO dev_commitments (channel_id, number, tx) VALUES (?1, ?2, ?3)",
             params![&id.0[..], number as i64, tx],
         )?;
@@ -600,14 +646,14 @@ impl Batch<'_> {
 
     /// A gossip message accepted: `key` names what it replaces (its channel, direction or node).
     pub fn put_gossip(&self, key: &[u8], kind: u16, raw: &[u8]) -> Result<(), StoreError> {
-        self.0.execute(
+        self.exec(
             "INSERT OR REPLACE INTO gossip (key, kind, raw) VALUES (?1, ?2, ?3)",
             params![key, kind, raw],
         )?;
         Ok(())
     }
 
-    /// Commit: durable when this returns.
+    /// Commit: durable when this returns (when its group ends, inside one).
     pub fn commit(self) -> Result<(), StoreError> {
         Ok(self.0.commit()?)
     }

@@ -138,12 +138,11 @@ impl Wallet {
     /// whatever branch (BDK replaces a stale branch's checkpoints).
     pub fn block_connected(&mut self, block: &Block, height: u32) -> Result<(), WalletError> {
         for (w, _) in &mut self.wallets {
-            let tip = w.latest_checkpoint().height();
-            let connected_to = if tip == 0 && height > 1 {
-                BlockId {
-                    height,
-                    hash: block.block_hash(),
-                }
+            let tip = w.latest_checkpoint();
+            let connected_to = if tip.height() == 0 {
+                // Only the genesis so far: the block connects to it (BDK
+                // needs the update to share a checkpoint with the wallet).
+                tip.block_id()
             } else {
                 BlockId {
                     height: height.saturating_sub(1),

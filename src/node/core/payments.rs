@@ -657,7 +657,7 @@ impl Core {
                 message: format!("pay: failed: {why}"),
             }),
         };
-        let _ = reply.send(answer);
+        self.answer(reply, answer);
     }
 }
 
