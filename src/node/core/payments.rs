@@ -238,8 +238,24 @@ impl Core {
     /// The graph one attempt routes over: the gossip's, our channels at
     /// their balances (the private ones added), and the route hints.
     fn pay_graph(&mut self, hash: PaymentHash) -> PayGraph {
-        let mut g = self.gossip.graph().clone();
         let p = &self.outgoing[&hash];
+        // Fast path: a peer one of our channels can pay whole needs no
+        // network (and no copy of a graph of tens of thousands of channels).
+        // The first attempt only: after a failure another path may do.
+        let remaining = p.session.remaining_msat();
+        let direct = p.session.attempts == 0
+            && self.channels.values().any(|c| {
+                c.peer == p.target.payee
+                    && c.phase == Phase::Normal
+                    && c.is_usable()
+                    && c.shutdown.ours.is_none()
+                    && c.spendable().0 >= remaining
+            });
+        let mut g = if direct {
+            crate::graph::Graph::default()
+        } else {
+            self.gossip.graph().clone()
+        };
         let me = self.node_id.serialize();
         let mut by_scid: HashMap<u64, usize> = g
             .channels
