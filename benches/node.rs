@@ -17,7 +17,8 @@
 //!
 //! `cargo bench --bench node` (LNKIT_BENCH_PAYMENTS: payments per row,
 //! 1000; LNKIT_BENCH_INFLIGHT: N, 50 — LDK's `max_accepted_htlcs`;
-//! LNKIT_BENCH_WIDE: a last lnkit A→B row with more in flight, 200).
+//! LNKIT_BENCH_WIDE: a last lnkit A→B row with more in flight, 200;
+//! LNKIT_BENCH_LDK=0 leaves LDK out).
 
 #[path = "../tests/common/bitcoind.rs"]
 #[allow(dead_code)]
@@ -473,7 +474,9 @@ fn main() {
     for commit_ms in [0, 10] {
         rows.extend(rt.block_on(lnkit_rows(&btc, payments, inflight, wide, commit_ms)));
     }
-    rows.extend(rt.block_on(ldk_rows(&btc, payments, inflight)));
+    if env("LNKIT_BENCH_LDK", 1) == 1 {
+        rows.extend(rt.block_on(ldk_rows(&btc, payments, inflight)));
+    }
     println!("node/payments: {payments} payments per row, {inflight} in flight, durable");
     println!(
         "{:<46} {:>10} {:>9} {:>9} {:>7}",
