@@ -499,6 +499,49 @@ fn open_pay_both_ways_and_close() {
     }
 }
 
+/// The holding cell: while our `commitment_signed` waits for its
+/// `revoke_and_ack`, a new update is logged but not sent; the
+/// `revoke_and_ack` releases it, and it is signed in the next round.
+#[test]
+fn updates_made_while_a_round_is_in_flight_wait_for_its_revoke_and_ack() {
+    let mut p = Pair::open(both_types()[0], Msat(0), anchors());
+    p.pay(true, 10_000_000, 0);
+    p.event(true, Event::Commit);
+    let names = |q: &VecDeque<ChannelMessage>| q.iter().map(|m| m.name()).collect::<Vec<_>>();
+    assert_eq!(names(&p.to_b), ["update_add_htlc", "commitment_signed"]);
+    p.pay(true, 20_000_000, 1);
+    assert_eq!(
+        names(&p.to_b),
+        ["update_add_htlc", "commitment_signed"],
+        "held while the round is in flight"
+    );
+    assert_eq!(p.a.ch.unsent, 1);
+    assert!(
+        !p.a.ch.needs_commit(),
+        "nothing more is signed before the revoke_and_ack"
+    );
+    // B answers the round: revoke_and_ack (and its own commitment_signed).
+    while p.deliver(false) {}
+    p.deliver(true);
+    assert_eq!(p.a.ch.unsent, 0, "the revoke_and_ack released it");
+    assert!(
+        names(&p.to_b).contains(&"update_add_htlc"),
+        "and it went out: {:?}",
+        names(&p.to_b)
+    );
+    p.settle();
+    p.check();
+    assert_eq!(p.b.received.len(), 2, "both HTLCs reached B, in order");
+    assert_eq!(
+        p.b.received.iter().map(|a| a.amount.0).collect::<Vec<_>>(),
+        [10_000_000, 20_000_000]
+    );
+    p.fulfil_all(false);
+    p.settle();
+    p.check();
+    assert_eq!(p.a.resolved.len(), 2);
+}
+
 #[test]
 fn htlcs_fail_back_and_fee_updates_apply_to_both_commitments() {
     for t in both_types() {
