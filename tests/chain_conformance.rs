@@ -322,6 +322,10 @@ fn a_double_spend_is_refused_with_its_reason(b: &mut dyn Backend) {
     let second = pay(coin, other_script(), Amount::from_sat(200_000), 20);
     let (kind, reason) = rejected(chain.broadcast(&second));
     assert_eq!(kind, RejectKind::MissingOrSpentInputs, "{reason}");
+    assert!(
+        kind.never_confirms(),
+        "MissingOrSpentInputs: the wallet must not count on it"
+    );
 }
 
 fn a_replacement_needs_more_fee(b: &mut dyn Backend) {
@@ -333,6 +337,10 @@ fn a_replacement_needs_more_fee(b: &mut dyn Backend) {
     let cheaper = pay(coin, other_script(), Amount::from_sat(100_001), 4);
     let (kind, reason) = rejected(chain.broadcast(&cheaper));
     assert_eq!(kind, RejectKind::ReplacementRejected, "{reason}");
+    assert!(
+        kind.never_confirms(),
+        "ReplacementRejected: the wallet must not count on it"
+    );
     assert!(reason.starts_with("insufficient fee"), "{reason}");
     // One paying more replaces it.
     let better = pay(coin, other_script(), Amount::from_sat(100_002), 10);
@@ -355,6 +363,7 @@ fn a_future_locktime_waits_for_its_height(b: &mut dyn Backend) {
     for _ in 0..2 {
         let (kind, reason) = rejected(chain.broadcast(&tx));
         assert_eq!(kind, RejectKind::NonFinal, "{reason}");
+        assert!(!kind.never_confirms(), "a timelock passes");
         chain.mine(1, &our_script()).unwrap();
     }
     assert_eq!(chain.best_block().unwrap().height, tip + 2);
@@ -419,6 +428,10 @@ fn an_immature_coinbase_is_refused(b: &mut dyn Backend) {
     let tx = spend(&coin, 1000, None, Sequence::MAX);
     let (kind, reason) = rejected(chain.broadcast(&tx));
     assert_eq!(kind, RejectKind::PrematureCoinbaseSpend, "{reason}");
+    assert!(
+        !kind.never_confirms(),
+        "PrematureCoinbaseSpend: the wallet may count on it"
+    );
     chain.mine(1, &our_script()).unwrap();
     chain.broadcast(&tx).unwrap();
 }

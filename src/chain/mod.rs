@@ -204,6 +204,19 @@ impl RejectKind {
         }
     }
 
+    /// Whether a transaction refused so can never confirm as it is: it
+    /// conflicts with the chain, or is invalid. (One refused for its fee,
+    /// a timelock or a young coinbase may still get in later.)
+    pub fn never_confirms(self) -> bool {
+        matches!(
+            self,
+            RejectKind::MissingOrSpentInputs
+                | RejectKind::ReplacementRejected
+                | RejectKind::ScriptVerifyFailed
+                | RejectKind::OutputsExceedInputs
+        )
+    }
+
     /// Its name in JSON output.
     pub fn as_str(self) -> &'static str {
         match self {

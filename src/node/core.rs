@@ -25,7 +25,7 @@ use super::store::{ForwardRecord, InvoiceRecord, PaymentRecord, Store, StoreErro
 use super::wallet::{Wallet, WalletError};
 use crate::amount::Msat;
 use crate::chain::follower::{ChainListener, Follower};
-use crate::chain::{BlockRef, Regtest, RejectKind};
+use crate::chain::{BlockRef, Regtest};
 use crate::channel::{
     self, channel_type_bits, channel_type_from_bits, Action, Channel, ChannelId, ChannelMessage,
     CommandError, Event, Negotiated, OpenRequest, Outcome, Phase,
@@ -1426,17 +1426,10 @@ impl Core {
         match tokio::task::block_in_place(|| self.chain.broadcast(tx)) {
             Ok(_) => info!(%txid, "broadcast"),
             Err(crate::chain::ChainError::Rejected { rejection, .. })
-                if matches!(
-                    rejection.kind,
-                    RejectKind::MissingOrSpentInputs
-                        | RejectKind::ReplacementRejected
-                        | RejectKind::ScriptVerifyFailed
-                        | RejectKind::OutputsExceedInputs
-                ) =>
+                if rejection.kind.never_confirms() =>
             {
-                // It conflicts with the chain (the other closing transaction of a
-                // negotiation, say) or is invalid: it will never confirm, and the
-                // wallet must not spend its outputs.
+                // The other closing transaction of a negotiation, say: the
+                // wallet must not spend outputs that will never exist.
                 warn!(%txid, "broadcast refused: {}", rejection.reason);
                 return;
             }

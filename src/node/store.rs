@@ -258,8 +258,6 @@ pub struct ForwardRecord {
 /// The store.
 pub struct Store {
     conn: Connection,
-    /// A group is open: batches land in it, and its one commit makes them durable together.
-    grouped: bool,
 }
 
 impl Store {
@@ -269,10 +267,7 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Store {
-            conn,
-            grouped: false,
-        };
+        let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
     }
@@ -354,17 +349,15 @@ impl Store {
     /// transaction and so one fsync (group commit). The caller holds back
     /// whatever depends on those writes until the group has ended.
     pub fn begin_group(&mut self) -> Result<(), StoreError> {
-        if !self.grouped {
+        if self.conn.is_autocommit() {
             self.conn.execute_batch("BEGIN")?;
-            self.grouped = true;
         }
         Ok(())
     }
 
     /// Commit the open group, if any: durable when this returns.
     pub fn end_group(&mut self) -> Result<(), StoreError> {
-        if self.grouped {
-            self.grouped = false;
+        if !self.conn.is_autocommit() {
             self.conn.execute_batch("COMMIT")?;
         }
         Ok(())
@@ -404,24 +397,25 @@ impl Store {
     /// The invoice of a payment hash.
     pub fn invoice(&self, payment_hash: &str) -> Result<Option<InvoiceRecord>, StoreError> {
         let hash = hex::decode(payment_hash).unwrap_or_default();
-        let rec: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT record FROM invoices WHERE payment_hash = ?1",
-                [hash],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
+        self.invoice_where("payment_hash = ?1", [hash])
     }
 
     /// The invoice with this label (labels are unique).
     pub fn invoice_labelled(&self, label: &str) -> Result<Option<InvoiceRecord>, StoreError> {
+        self.invoice_where("label = ?1", [label])
+    }
+
+    /// The one invoice a unique column picks.
+    fn invoice_where(
+        &self,
+        condition: &str,
+        key: impl rusqlite::Params,
+    ) -> Result<Option<InvoiceRecord>, StoreError> {
         let rec: Option<String> = self
             .conn
             .query_row(
-                "SELECT record FROM invoices WHERE label = ?1",
-                [label],
+                &format!("SELECT record FROM invoices WHERE {condition}"),
+                key,
                 |r| r.get(0),
             )
             .optional()?;
