@@ -34,6 +34,8 @@ struct Party {
     stored: Channel,
     received: Vec<lnkit::channel::UpdateAddHtlc>,
     resolved: BTreeMap<u64, Outcome>,
+    /// The attribution data each resolution carried.
+    attributions: BTreeMap<u64, lnkit::onion::failure::AttributionData>,
     learned: Vec<u64>,
     broadcast: Vec<Transaction>,
     failed: Option<String>,
@@ -104,6 +106,7 @@ impl Party {
             signer,
             received: vec![],
             resolved: BTreeMap::new(),
+            attributions: BTreeMap::new(),
             learned: vec![],
             broadcast: vec![],
             failed: None,
@@ -244,7 +247,15 @@ impl Pair {
                 Action::Ready => self.party(from_a).ready = true,
                 Action::HtlcReceived(a) => self.party(from_a).received.push(*a),
                 Action::PreimageLearned { id, .. } => self.party(from_a).learned.push(id),
-                Action::HtlcResolved { id, outcome, .. } => {
+                Action::HtlcResolved {
+                    id,
+                    outcome,
+                    attribution,
+                    ..
+                } => {
+                    if let Some(a) = attribution {
+                        self.party(from_a).attributions.insert(id, *a);
+                    }
                     let learned = self.party(from_a).learned.contains(&id);
                     assert!(
                         !learned || matches!(outcome, Outcome::Fulfilled(_)),
@@ -383,6 +394,7 @@ impl Pair {
                 Event::Fulfill {
                     id,
                     preimage: preimage(n),
+                    attribution: None,
                 },
             );
         }
@@ -544,6 +556,10 @@ fn updates_made_while_a_round_is_in_flight_wait_for_its_revoke_and_ack() {
 
 #[test]
 fn htlcs_fail_back_and_fee_updates_apply_to_both_commitments() {
+    let mut marked = lnkit::onion::failure::AttributionData::default();
+    for (i, b) in marked.0.iter_mut().enumerate() {
+        *b = i as u8;
+    }
     for t in both_types() {
         let mut p = Pair::open(t, Msat(100_000_000), anchors());
         p.pay(true, 5_000_000, 1);
@@ -556,12 +572,15 @@ fn htlcs_fail_back_and_fee_updates_apply_to_both_commitments() {
             Event::Fail {
                 id,
                 reason: vec![1, 2, 3],
+                attribution: Some(Box::new(marked.clone())),
             },
         );
         p.event(true, Event::UpdateFee(FeeratePerKw(5000)));
         p.settle();
         p.check();
         assert!(matches!(p.a.resolved.get(&id), Some(Outcome::Failed(r)) if r == &vec![1, 2, 3]));
+        // The attribution data crossed the wire (TLV 1) and the store's serde form intact.
+        assert_eq!(p.a.attributions.get(&id), Some(&marked));
         assert_eq!(p.b.ch.ledger.base.feerate, FeeratePerKw(5000));
         assert_eq!(
             p.b.try_event_fee(),
@@ -710,6 +729,7 @@ fn commands_beyond_the_channel_are_refused_and_change_nothing() {
             Event::Fulfill {
                 id: 0,
                 preimage: preimage(0),
+                attribution: None,
             },
         )
         .unwrap_err();
@@ -775,6 +795,7 @@ fn a_peer_breaking_bolt2_gets_an_error_not_a_crash() {
                 channel_id: id,
                 id: 0,
                 preimage: preimage(1),
+                attribution: None,
             },
             "not an HTLC of ours",
         ),
@@ -859,12 +880,12 @@ proptest! {
                 Op::Fulfil { a } => {
                     if let Some(h) = p.party(a).ch.unresolved_incoming().first().map(|h| (h.id, h.payment_hash)) {
                         let k = (0..=n).find(|k| preimage(*k).payment_hash() == h.1).unwrap();
-                        let _ = p.try_event(a, Event::Fulfill { id: h.0, preimage: preimage(k) });
+                        let _ = p.try_event(a, Event::Fulfill { id: h.0, preimage: preimage(k), attribution: None });
                     }
                 }
                 Op::Fail { a } => {
                     if let Some(id) = p.party(a).ch.unresolved_incoming().first().map(|h| h.id) {
-                        let _ = p.try_event(a, Event::Fail { id, reason: vec![0xfa] });
+                        let _ = p.try_event(a, Event::Fail { id, reason: vec![0xfa], attribution: None });
                     }
                 }
                 Op::Deliver { to_a, n } => {
@@ -1036,6 +1057,7 @@ fn dust_htlcs_past_the_exposure_limit_are_flagged_for_failing() {
         Event::Fail {
             id: third.id,
             reason: vec![7],
+            attribution: None,
         },
     );
     p.settle();

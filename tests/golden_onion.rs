@@ -51,8 +51,8 @@ fn onion_test_create_and_peel_every_hop() {
 }
 
 use lnkit::onion::failure::{
-    attribution_for_failure, attribution_forward, decode_failure, obfuscate, raw_error_packet,
-    AttributionData, FailureMessage, FailureValue,
+    attribution_for_failure, attribution_forward, decode_failure, decode_success, fail_back,
+    obfuscate, raw_error_packet, wrap_failure, AttributionData, FailureMessage, FailureValue,
 };
 use lnkit::onion::keys::{generate_key, route_keys};
 
@@ -229,6 +229,36 @@ fn attributable_errors_every_step_and_success_hold_times() {
             "success step {k}"
         );
     }
+    // The origin reads every hop's hold time back, each HMAC verified.
+    let read = decode_success(&secrets, a.as_ref().unwrap());
+    assert_eq!(read.attribution_failed_at, None);
+    assert_eq!(read.hold_times, vec![5, 4, 3, 2, 1]);
+    // A flipped bit in the first hop's hold time breaks its HMAC: nothing is believed.
+    let mut bad = a.unwrap();
+    bad.0[3] ^= 1;
+    let read = decode_success(&secrets, &bad);
+    assert_eq!(read.attribution_failed_at, Some(0), "{read:?}");
+    assert!(read.hold_times.is_empty());
+    // The node's helpers, erring at node 4 and wrapping back to node 0:
+    // the origin finds the erring hop, its message and every hold time.
+    let (mut packet, mut at) = fail_back(&secrets[4], &encoded, hold(4));
+    for node in (0..4).rev() {
+        at = wrap_failure(&secrets[node], &mut packet, Some(&at), hold(node));
+    }
+    let d = decode_failure(&secrets, &packet, Some(&at)).unwrap();
+    assert_eq!(d.failing_hop, 4);
+    assert_eq!(d.failure_message, encoded);
+    assert_eq!(d.hold_times, vec![5, 4, 3, 2, 1]);
+    assert_eq!(d.attribution_failed_at, None);
+    // Erring in the middle (node 2): the hops before it still verify.
+    let (mut packet, mut at) = fail_back(&secrets[2], &encoded, 7);
+    for node in (0..2).rev() {
+        at = wrap_failure(&secrets[node], &mut packet, Some(&at), 9);
+    }
+    let d = decode_failure(&secrets, &packet, Some(&at)).unwrap();
+    assert_eq!(d.failing_hop, 2);
+    assert_eq!(d.hold_times, vec![9, 9, 7]);
+    assert_eq!(d.attribution_failed_at, None);
 }
 
 use lnkit::onion::blinding::{create_blinded_path, unblind};

@@ -891,6 +891,16 @@ fn payments_cross_ldk_and_lnkit_nodes_each_forwarding_for_the_other() {
     assert_eq!(route[0]["id"], l1_id);
     assert_eq!(route[0]["channel"], a_l1);
     assert_eq!(route[1]["channel"], c_l1);
+    // Attribution data across implementations (BOLT 4): L1 wrapped c's
+    // fulfil attribution in its own, and a verified both HMACs.
+    assert_eq!(
+        pays["pays"][0]["attempts"][0]["hold_times_ms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "L1's and c's hold times: {pays}"
+    );
     wait_event(&l1, 30, "PaymentForwarded", |e| {
         matches!(e, Event::PaymentForwarded { .. })
     });
@@ -917,6 +927,11 @@ fn payments_cross_ldk_and_lnkit_nodes_each_forwarding_for_the_other() {
     let part = &a.call("listpays", json!({"bolt11": big["bolt11"]}))["pays"][0]["attempts"][0];
     assert_eq!(part["erring_node"], l1_id);
     assert_eq!(part["failcode"], "temporary_channel_failure");
+    assert_eq!(
+        part["hold_times_ms"].as_array().unwrap().len(),
+        1,
+        "L1's attribution data verified: {part}"
+    );
 
     // 2. LDK → lnkit → LDK: c forwards for L1.
     let desc = Bolt11InvoiceDescription::Direct(Description::new("via-lnkit".into()).unwrap());

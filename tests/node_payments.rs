@@ -114,6 +114,58 @@ async fn a_payment_crosses_a_forwarding_node_and_failures_name_their_origin() {
     let inv = call(c, "listinvoices", json!({"label": "through-b"})).await;
     assert_eq!(inv["invoices"][0]["status"], "paid");
     assert_eq!(inv["invoices"][0]["amount_received_msat"], amount);
+    // Attribution data (BOLT 4, `option_attribution_data`): both hops'
+    // hold times came back with the preimage, each HMAC verified.
+    assert_eq!(
+        entry["attempts"][0]["hold_times_ms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{entry}"
+    );
+
+    // A hold invoice at c, settled 700 ms after its HTLC arrived: c and b
+    // each report holding it about that long, in the fulfil's attribution data.
+    let preimage = "42".repeat(32);
+    let held_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        hex::decode(&preimage).unwrap(),
+    ));
+    let slow = call(
+        c,
+        "invoice",
+        json!({"amount_msat": 3_000_000, "label": "slow", "description": "slow", "payment_hash": held_hash}),
+    )
+    .await["bolt11"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let settle = async {
+        until(c, "listpeerchannels", json!({}), |v| {
+            v["channels"].as_array().unwrap().iter().any(|ch| {
+                ch["htlcs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|h| h["payment_hash"] == held_hash.as_str())
+            })
+        })
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        call(c, "settleinvoice", json!({"preimage": preimage})).await;
+    };
+    let (paid, ()) = tokio::join!(call(a, "pay", json!({"bolt11": slow})), settle);
+    assert_eq!(paid["status"], "complete");
+    let pays = call(a, "listpays", json!({"bolt11": slow})).await;
+    let holds: Vec<u64> = pays["pays"][0]["attempts"][0]["hold_times_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_u64().unwrap())
+        .collect();
+    assert_eq!(holds.len(), 2, "{pays}");
+    assert!(holds[1] >= 500, "c held it 700 ms: {holds:?}");
+    assert!(holds[0] >= holds[1], "b held it longer than c: {holds:?}");
 
     // The payee refuses (a cancelled hold invoice): PERM from the final
     // node ends the payment at once, its origin named.
@@ -143,6 +195,7 @@ async fn a_payment_crosses_a_forwarding_node_and_failures_name_their_origin() {
     assert_eq!(part["failcode"], "incorrect_or_unknown_payment_details");
     assert_eq!(part["erring_node"], c.node_id.to_string());
     assert_eq!(part["erring_channel"], Value::Null);
+    assert_eq!(part["hold_times_ms"].as_array().unwrap().len(), 2, "{part}");
     assert_eq!(
         pays["pays"][0]["attempts"].as_array().unwrap().len(),
         1,
@@ -180,6 +233,11 @@ async fn a_payment_crosses_a_forwarding_node_and_failures_name_their_origin() {
     assert_eq!(part["failcode"], "temporary_channel_failure");
     assert_eq!(part["erring_node"], b.node_id.to_string());
     assert_eq!(part["erring_channel"], bc);
+    assert_eq!(
+        part["hold_times_ms"].as_array().unwrap().len(),
+        1,
+        "only b, the erring hop, reported: {part}"
+    );
     let fwd = call(b, "listforwards", json!({"status": "local_failed"})).await;
     assert_eq!(fwd["forwards"][0]["failcode"], "temporary_channel_failure");
     // What a learned lets a payment that fits go through at once.

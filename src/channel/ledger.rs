@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::msgs::UpdateAddHtlc;
 use crate::amount::Msat;
+use crate::onion::failure::AttributionData;
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 use crate::tx::commitment::{FeeratePerKw, Side};
 
@@ -30,6 +31,9 @@ pub enum Update {
         id: u64,
         /// Its preimage.
         preimage: PaymentPreimage,
+        /// `attribution_data`, sent again as it was on a reestablish.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attribution: Option<Box<AttributionData>>,
     },
     /// `update_fail_htlc`.
     Fail {
@@ -38,6 +42,9 @@ pub enum Update {
         /// The failure onion.
         #[serde(with = "hex::serde")]
         reason: Vec<u8>,
+        /// `attribution_data`, sent again as it was on a reestablish.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attribution: Option<Box<AttributionData>>,
     },
     /// `update_fail_malformed_htlc`.
     FailMalformed {
@@ -423,10 +430,12 @@ mod tests {
         l.theirs.entries.push_back(Update::Fulfill {
             id: 0,
             preimage: PaymentPreimage([0; 32]),
+            attribution: None,
         });
         l.theirs.entries.push_back(Update::Fail {
             id: 1,
             reason: vec![],
+            attribution: None,
         });
         let v = l.view(2, 2);
         assert_eq!(
@@ -472,6 +481,7 @@ mod tests {
         l.theirs.entries.push_back(Update::Fulfill {
             id: 0,
             preimage: PaymentPreimage([0; 32]),
+            attribution: None,
         });
         l.theirs.entries.push_back(add(0, 2_000_000));
         let v = l.view(1, 2);

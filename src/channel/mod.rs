@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::amount::Msat;
 use crate::keys::PerCommitmentPoint;
+use crate::onion::failure::AttributionData;
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 use crate::script::funding_script;
 use crate::shachain::{self, CommitmentNumber, Index};
@@ -208,6 +209,8 @@ pub enum Event {
         id: u64,
         /// Its preimage.
         preimage: PaymentPreimage,
+        /// Our `attribution_data` (BOLT 4 "Hold times for successful payments").
+        attribution: Option<Box<AttributionData>>,
     },
     /// Fail an HTLC the peer offered.
     Fail {
@@ -215,6 +218,8 @@ pub enum Event {
         id: u64,
         /// The failure onion.
         reason: Vec<u8>,
+        /// Our `attribution_data` (BOLT 4 "Returning Errors").
+        attribution: Option<Box<AttributionData>>,
     },
     /// Fail an HTLC whose onion we could not parse.
     FailMalformed {
@@ -272,6 +277,8 @@ pub enum Action {
         id: u64,
         /// Its preimage.
         preimage: PaymentPreimage,
+        /// The `attribution_data` that came with it.
+        attribution: Option<Box<AttributionData>>,
     },
     /// An HTLC we offered is irrevocably resolved.
     HtlcResolved {
@@ -281,6 +288,8 @@ pub enum Action {
         payment_hash: PaymentHash,
         /// How.
         outcome: Outcome,
+        /// The `attribution_data` of the removal, if it carried one.
+        attribution: Option<Box<AttributionData>>,
     },
     /// The channel is closed by mutual agreement.
     Closed,
@@ -1019,16 +1028,32 @@ impl Channel {
             } => self
                 .add_htlc(amount, payment_hash, cltv_expiry, onion)
                 .map(|(_, a)| a),
-            Event::Fulfill { id, preimage } => {
+            Event::Fulfill {
+                id,
+                preimage,
+                attribution,
+            } => {
                 let h = self.removable_incoming(id)?;
                 if preimage.payment_hash() != h.payment_hash {
                     return Err(CommandError::WrongPreimage(id));
                 }
-                Ok(self.push_update(Update::Fulfill { id, preimage }))
+                Ok(self.push_update(Update::Fulfill {
+                    id,
+                    preimage,
+                    attribution,
+                }))
             }
-            Event::Fail { id, reason } => {
+            Event::Fail {
+                id,
+                reason,
+                attribution,
+            } => {
                 self.removable_incoming(id)?;
-                Ok(self.push_update(Update::Fail { id, reason }))
+                Ok(self.push_update(Update::Fail {
+                    id,
+                    reason,
+                    attribution,
+                }))
             }
             Event::FailMalformed {
                 id,
@@ -1164,23 +1189,39 @@ impl Channel {
                 Ok(out)
             }
             ChannelMessage::AddHtlc(a) => self.on_add(a),
-            ChannelMessage::Fulfill { id, preimage, .. } => {
+            ChannelMessage::Fulfill {
+                id,
+                preimage,
+                attribution,
+                ..
+            } => {
                 let h = self.their_removal_target(id, "update_fulfill_htlc")?;
                 if preimage.payment_hash() != h.payment_hash {
                     return Err(fail(format!("update_fulfill_htlc: payment_preimage does not hash to HTLC {id}'s payment_hash")));
                 }
-                self.ledger
-                    .theirs
-                    .entries
-                    .push_back(Update::Fulfill { id, preimage });
-                Ok(vec![Action::PreimageLearned { id, preimage }])
+                self.ledger.theirs.entries.push_back(Update::Fulfill {
+                    id,
+                    preimage,
+                    attribution: attribution.clone(),
+                });
+                Ok(vec![Action::PreimageLearned {
+                    id,
+                    preimage,
+                    attribution,
+                }])
             }
-            ChannelMessage::Fail { id, reason, .. } => {
+            ChannelMessage::Fail {
+                id,
+                reason,
+                attribution,
+                ..
+            } => {
                 self.their_removal_target(id, "update_fail_htlc")?;
-                self.ledger
-                    .theirs
-                    .entries
-                    .push_back(Update::Fail { id, reason });
+                self.ledger.theirs.entries.push_back(Update::Fail {
+                    id,
+                    reason,
+                    attribution,
+                });
                 Ok(vec![])
             }
             ChannelMessage::FailMalformed {

@@ -9,6 +9,7 @@ use bitcoin::secp256k1::{ecdsa, PublicKey};
 use bitcoin::{Amount, BlockHash, ScriptBuf, Txid};
 
 use crate::amount::Msat;
+use crate::onion::failure::AttributionData;
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 use crate::signer::ChannelPubkeys;
 use crate::tx::commitment::FeeratePerKw;
@@ -166,6 +167,8 @@ pub enum ChannelMessage {
         id: u64,
         /// `payment_preimage`.
         preimage: PaymentPreimage,
+        /// TLV 1 `attribution_data`: hold times for the payer (BOLT 4).
+        attribution: Option<Box<AttributionData>>,
     },
     /// `update_fail_htlc`.
     Fail {
@@ -175,6 +178,8 @@ pub enum ChannelMessage {
         id: u64,
         /// `reason`: the failure onion.
         reason: Vec<u8>,
+        /// TLV 1 `attribution_data`: who failed, and hold times (BOLT 4).
+        attribution: Option<Box<AttributionData>>,
     },
     /// `update_fail_malformed_htlc`.
     FailMalformed {
@@ -352,6 +357,16 @@ impl Fields<'_> {
     }
     fn tlv(&self, typ: u64) -> Option<&DecodedRecord> {
         self.0.tlvs.iter().find(|r| r.typ == typ)
+    }
+    /// TLV 1 of `update_fulfill_htlc` and `update_fail_htlc`.
+    fn attribution(&self) -> Result<Option<Box<AttributionData>>, MsgError> {
+        self.tlv(1)
+            .map(|r| {
+                AttributionData::from_slice(&r.value)
+                    .map(Box::new)
+                    .ok_or_else(|| self.bad("attribution_data", "920 bytes"))
+            })
+            .transpose()
     }
     fn tlv_sig(&self, typ: u64, name: &'static str) -> Result<Option<ecdsa::Signature>, MsgError> {
         self.tlv(typ)
@@ -600,11 +615,13 @@ impl ChannelMessage {
                 channel_id: f.id("channel_id"),
                 id: f.uint("id"),
                 preimage: PaymentPreimage(f.b32("payment_preimage")),
+                attribution: f.attribution()?,
             },
             "update_fail_htlc" => ChannelMessage::Fail {
                 channel_id: f.id("channel_id"),
                 id: f.uint("id"),
                 reason: f.bytes("reason").to_vec(),
+                attribution: f.attribution()?,
             },
             "update_fail_malformed_htlc" => ChannelMessage::FailMalformed {
                 channel_id: f.id("channel_id"),
@@ -768,19 +785,21 @@ impl ChannelMessage {
                 channel_id,
                 id,
                 preimage,
+                attribution,
             } => build(
                 "update_fulfill_htlc",
                 vec![b(channel_id.0), u(*id), b(preimage.0)],
-                vec![],
+                attribution.iter().map(|a| (1, a.0.to_vec())).collect(),
             ),
             ChannelMessage::Fail {
                 channel_id,
                 id,
                 reason,
+                attribution,
             } => build(
                 "update_fail_htlc",
                 vec![b(channel_id.0), u(*id), b(reason.clone())],
-                vec![],
+                attribution.iter().map(|a| (1, a.0.to_vec())).collect(),
             ),
             ChannelMessage::FailMalformed {
                 channel_id,

@@ -189,6 +189,7 @@ impl Channel {
                         id: a.id,
                         payment_hash: a.payment_hash,
                         outcome: Outcome::Failed(vec![]),
+                        attribution: None,
                     });
                     continue;
                 }

@@ -155,15 +155,25 @@ impl Channel {
         let channel_id = self.id;
         match u.clone() {
             Update::Add(a) => ChannelMessage::AddHtlc(UpdateAddHtlc { channel_id, ..*a }),
-            Update::Fulfill { id, preimage } => ChannelMessage::Fulfill {
+            Update::Fulfill {
+                id,
+                preimage,
+                attribution,
+            } => ChannelMessage::Fulfill {
                 channel_id,
                 id,
                 preimage,
+                attribution,
             },
-            Update::Fail { id, reason } => ChannelMessage::Fail {
+            Update::Fail {
+                id,
+                reason,
+                attribution,
+            } => ChannelMessage::Fail {
                 channel_id,
                 id,
                 reason,
+                attribution,
             },
             Update::FailMalformed {
                 id,
@@ -381,9 +391,24 @@ impl Channel {
                 self.incoming.remove(&h.id);
                 continue;
             }
+            let mut attribution = None;
             let outcome = match u {
-                Update::Fulfill { preimage, .. } => Outcome::Fulfilled(preimage),
-                Update::Fail { reason, .. } => Outcome::Failed(reason),
+                Update::Fulfill {
+                    preimage,
+                    attribution: a,
+                    ..
+                } => {
+                    attribution = a;
+                    Outcome::Fulfilled(preimage)
+                }
+                Update::Fail {
+                    reason,
+                    attribution: a,
+                    ..
+                } => {
+                    attribution = a;
+                    Outcome::Failed(reason)
+                }
                 Update::FailMalformed {
                     sha256_of_onion,
                     failure_code,
@@ -398,6 +423,7 @@ impl Channel {
                 id: h.id,
                 payment_hash: h.payment_hash,
                 outcome,
+                attribution,
             });
         }
         out

@@ -207,6 +207,9 @@ struct Core {
     next_conn: u64,
     inputs: mpsc::UnboundedSender<Input>,
     pending_connect: HashMap<PublicKey, Vec<Reply>>,
+    /// Peers we are dialling now: one dial per peer, so that `connect` racing the
+    /// reconnect timer never opens a second connection (LDK drops a second one).
+    dialing: HashSet<PublicKey>,
     pending_open: HashMap<ChannelId, Reply>,
     /// Payments under way (their loop, parts and waiting `pay` call), by hash.
     outgoing: HashMap<PaymentHash, payments::Outgoing>,
@@ -241,6 +244,9 @@ struct Core {
     held: Option<Held>,
     /// Multi-part payments to us, held until whole (BOLT 4), by hash.
     mpp_sets: HashMap<PaymentHash, receive::MppSet>,
+    /// When each HTLC held for a hold invoice arrived (its hold time goes
+    /// back with the fulfil; lost on a restart, when 0 is reported).
+    held_since: HashMap<(ChannelId, u64), Instant>,
     reconnect: HashMap<PublicKey, (Instant, Duration)>,
     listen: Option<SocketAddr>,
     next_fee_check: Instant,
@@ -267,6 +273,13 @@ struct Held {
     /// Channels changed in the group: each is written once, at its commit
     /// (a burst of a hundred updates is one write of the channel, not a hundred).
     channels: BTreeSet<ChannelId>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn now_secs() -> u64 {
@@ -350,6 +363,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         next_conn: 0,
         inputs: inputs.clone(),
         pending_connect: HashMap::new(),
+        dialing: HashSet::new(),
         pending_open: HashMap::new(),
         outgoing: HashMap::new(),
         parts: HashMap::new(),
@@ -372,6 +386,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         commit_at: None,
         held: None,
         mpp_sets: HashMap::new(),
+        held_since: HashMap::new(),
         reconnect: HashMap::new(),
         listen,
         next_fee_check: Instant::now(),
@@ -670,8 +685,14 @@ impl Core {
                 transport,
                 address,
                 outbound,
-            } => self.on_handshake(stream, transport, address, outbound),
+            } => {
+                if outbound {
+                    self.dialing.remove(&transport.remote_static);
+                }
+                self.on_handshake(stream, transport, address, outbound)
+            }
             Input::ConnectFailed { node_id, error } => {
+                self.dialing.remove(&node_id);
                 for reply in self.pending_connect.remove(&node_id).unwrap_or_default() {
                     let _ = reply.send(Err(RpcError {
                         code: 401,
@@ -1176,23 +1197,39 @@ impl Core {
                         queue.extend(self.decide(add));
                     }
                 }
-                Action::PreimageLearned { id: htlc, preimage } => {
+                Action::PreimageLearned {
+                    id: htlc,
+                    preimage,
+                    attribution,
+                } => {
+                    let attribution = attribution.as_deref();
                     if let Some(f) = self.forward_of(id, *htlc, &forwards) {
-                        self.forward_settled(f, *preimage, &mut forwards, &mut upstream);
+                        self.forward_settled(
+                            f,
+                            *preimage,
+                            attribution,
+                            &mut forwards,
+                            &mut upstream,
+                        );
                     }
                     if let Some(rec) = self.payment_of(id, *htlc, &payments) {
-                        let result = payments::PartResult::Settled(*preimage);
+                        let result = payments::PartResult::Settled(*preimage, attribution.cloned());
                         payments.push(self.end_part(id, *htlc, rec, result));
                     }
                 }
                 Action::HtlcResolved {
-                    id: htlc, outcome, ..
+                    id: htlc,
+                    outcome,
+                    attribution,
+                    ..
                 } if !matches!(outcome, Outcome::Fulfilled(_)) => {
+                    let attribution = attribution.as_deref();
                     if let Some(f) = self.forward_of(id, *htlc, &forwards) {
-                        self.forward_failed(f, outcome, &mut forwards, &mut upstream);
+                        self.forward_failed(f, outcome, attribution, &mut forwards, &mut upstream);
                     }
                     if let Some(rec) = self.payment_of(id, *htlc, &payments) {
-                        let result = payments::PartResult::Failed(outcome.clone());
+                        let result =
+                            payments::PartResult::Failed(outcome.clone(), attribution.cloned());
                         payments.push(self.end_part(id, *htlc, rec, result));
                     }
                 }
@@ -1409,7 +1446,7 @@ impl Core {
     /// `temporary_channel_failure` for an HTLC we refuse to hold (BOLT 4).
     fn fail_temporary(&self, add: &channel::UpdateAddHtlc) -> Event {
         match pay::temporary_failure(&self.node_signer, add) {
-            Some(reason) => Event::Fail { id: add.id, reason },
+            Some(back) => back.event(add.id),
             None => Event::FailMalformed {
                 id: add.id,
                 sha256_of_onion: sha2::Digest::finalize(
@@ -1715,7 +1752,10 @@ impl Core {
         }
     }
 
-    fn spawn_connect(&self, peer: PublicKey, addr: String) {
+    fn spawn_connect(&mut self, peer: PublicKey, addr: String) {
+        if self.peers.contains_key(&peer) || !self.dialing.insert(peer) {
+            return;
+        }
         let inputs = self.inputs.clone();
         let signer = self.node_signer.clone();
         tokio::spawn(async move {

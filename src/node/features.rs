@@ -13,6 +13,7 @@ pub const OUR_BITS: &[u16] = &[
     17, // basic_mpp
     23, // option_anchors (zero-fee HTLC transactions)
     27, // option_shutdown_anysegwit
+    37, // option_attribution_data: hold times and blame in update_fail_htlc and update_fulfill_htlc
     45, // option_channel_type
     47, // option_scid_alias
     55, // keysend (bLIP 3): we take spontaneous payments

@@ -7,9 +7,9 @@
 use sha2::{Digest, Sha256};
 
 use crate::amount::Msat;
-use crate::channel::UpdateAddHtlc;
+use crate::channel::{Event, UpdateAddHtlc};
 use crate::invoice::{Field, Invoice};
-use crate::onion::failure::{self, FailureCode, FailureMessage, FailureValue};
+use crate::onion::failure::{self, AttributionData, FailureCode, FailureMessage, FailureValue};
 use crate::onion::packet::OnionPacket;
 use crate::onion::payload::HopPayload;
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
@@ -59,10 +59,11 @@ pub fn make_invoice(
 /// What the payee does with an HTLC.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Fulfil: the invoice is paid.
-    Fulfill(PaymentPreimage),
-    /// Fail with this failure onion; the text says why.
-    Fail(Vec<u8>, String),
+    /// Fulfil: the invoice is paid. With our shared secret with the
+    /// sender, for the attribution data (none inside a blinded path).
+    Fulfill(PaymentPreimage, Option<[u8; 32]>),
+    /// Fail with this failure; the text says why.
+    Fail(FailBack, String),
     /// The onion is not for us (BADONION): `update_fail_malformed_htlc`.
     Malformed([u8; 32], u16),
     /// A hold invoice without its preimage yet: the HTLC waits.
@@ -114,14 +115,72 @@ fn code(name: &str) -> u16 {
         .code
 }
 
-/// A failure onion for the sender, from the hop that peeled it.
-pub fn failure_onion(shared_secret: &[u8; 32], message: &FailureMessage) -> Vec<u8> {
+/// What goes back to the sender of an HTLC we fail: the failure onion, and
+/// our attribution data (we advertise `option_attribution_data`; BOLT 4
+/// "Returning Errors").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailBack {
+    /// `reason` of `update_fail_htlc`.
+    pub reason: Vec<u8>,
+    /// Its TLV 1 (none inside a blinded path: BOLT 2 asks for it only without `path_key`).
+    pub attribution: Option<Box<AttributionData>>,
+}
+
+impl FailBack {
+    /// The channel event that sends it for HTLC `id`.
+    pub fn event(self, id: u64) -> Event {
+        Event::Fail {
+            id,
+            reason: self.reason,
+            attribution: self.attribution,
+        }
+    }
+}
+
+/// A failure for the sender, from the hop that peeled its onion, which held
+/// the HTLC for `hold_time` (units of 100 ms).
+pub fn failure_onion(
+    shared_secret: &[u8; 32],
+    message: &FailureMessage,
+    hold_time: u32,
+) -> FailBack {
     let bytes = message
         .encode()
         .expect("our failure messages are well formed");
-    let mut packet = failure::raw_error_packet(shared_secret, &bytes, 256);
-    failure::obfuscate(shared_secret, &mut packet);
-    packet
+    let (reason, attribution) = failure::fail_back(shared_secret, &bytes, hold_time);
+    FailBack {
+        reason,
+        attribution: Some(Box::new(attribution)),
+    }
+}
+
+/// The payee's `update_fulfill_htlc` for HTLC `id`, with its attribution
+/// data (BOLT 4 "Hold times for successful payments").
+pub fn fulfill_event(
+    id: u64,
+    preimage: PaymentPreimage,
+    shared_secret: Option<&[u8; 32]>,
+    hold_time: u32,
+) -> Event {
+    Event::Fulfill {
+        id,
+        preimage,
+        attribution: shared_secret
+            .map(|ss| Box::new(failure::fulfill_attribution(ss, None, hold_time))),
+    }
+}
+
+/// The shared secret of `htlc`'s onion with its sender, when it peels and
+/// the HTLC is not inside a blinded path (where no attribution data goes back).
+pub fn attribution_secret(signer: &NodeSigner, htlc: &UpdateAddHtlc) -> Option<[u8; 32]> {
+    if htlc.path_key.is_some() {
+        return None;
+    }
+    let packet = OnionPacket::parse(&htlc.onion).ok()?;
+    let peeled = signer
+        .peel_onion(&packet, &htlc.payment_hash.0, None)
+        .ok()?;
+    Some(peeled.shared_secret)
 }
 
 /// BOLT 4: `incorrect_or_unknown_payment_details` with the HTLC's amount and our height.
@@ -154,7 +213,14 @@ pub fn decide(
         Err(_) => return Decision::Malformed(onion_hash, code("invalid_onion_hmac")),
     };
     let ss = peeled.shared_secret;
-    let fail = |m: FailureMessage, why: String| Decision::Fail(failure_onion(&ss, &m), why);
+    let fail = |m: FailureMessage, why: String| {
+        let mut back = failure_onion(&ss, &m, 0);
+        if htlc.path_key.is_some() {
+            back.attribution = None;
+        }
+        Decision::Fail(back, why)
+    };
+    let attribution_ss = htlc.path_key.is_none().then_some(ss);
     let payload = match HopPayload::decode(&peeled.payload) {
         Ok(p) => p,
         Err(e) => {
@@ -229,7 +295,7 @@ pub fn decide(
                 return unknown("this payment_hash is already paid".into());
             }
         }
-        return Decision::Fulfill(p);
+        return Decision::Fulfill(p, attribution_ss);
     }
     let Some(inv) = invoice else {
         return unknown("no invoice has this payment_hash".into());
@@ -251,7 +317,7 @@ pub fn decide(
     if inv.paid_at.is_some() {
         // The same HTLC again (we restarted before our fulfil was stored): fulfil it again.
         if let (true, Some(p)) = (inv.paid_by_htlc(channel, htlc.id), preimage) {
-            return Decision::Fulfill(PaymentPreimage(p));
+            return Decision::Fulfill(PaymentPreimage(p), attribution_ss);
         }
         return unknown("the invoice is already paid".into());
     }
@@ -283,19 +349,24 @@ pub fn decide(
         }));
     }
     match preimage {
-        Some(p) => Decision::Fulfill(PaymentPreimage(p)),
+        Some(p) => Decision::Fulfill(PaymentPreimage(p), attribution_ss),
         None => Decision::Hold,
     }
 }
 
 /// `temporary_channel_failure` wrapped for the sender of `htlc`, when its onion peels.
-pub fn temporary_failure(signer: &NodeSigner, htlc: &UpdateAddHtlc) -> Option<Vec<u8>> {
+pub fn temporary_failure(signer: &NodeSigner, htlc: &UpdateAddHtlc) -> Option<FailBack> {
     let packet = OnionPacket::parse(&htlc.onion).ok()?;
     let peeled = signer
         .peel_onion(&packet, &htlc.payment_hash.0, htlc.path_key.as_ref())
         .ok()?;
-    Some(failure_onion(
+    let mut back = failure_onion(
         &peeled.shared_secret,
         &super::forward::temporary_channel_failure(),
-    ))
+        0,
+    );
+    if htlc.path_key.is_some() {
+        back.attribution = None;
+    }
+    Some(back)
 }

@@ -976,6 +976,9 @@ pub struct PayPart {
     pub erring_node: Option<String>,
     /// The channel out of it that failed (none when the payee did).
     pub erring_channel: Option<String>,
+    /// How long each hop held the HTLC, as it reported in its attribution
+    /// data (BOLT 4), in route order, in milliseconds; empty when no hop did.
+    pub hold_times_ms: Vec<u64>,
 }
 
 /// `listpays`'s answer.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel::ledger::HtlcEntry;
 use crate::channel::{Channel, ChannelId};
+use crate::onion::failure::AttributionData;
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: u32 = 5;
@@ -197,6 +198,10 @@ pub struct PaymentRecord {
     /// The channel out of it that failed (none when the payee reported it).
     #[serde(default)]
     pub erring_channel: Option<String>,
+    /// Hold times the hops reported in their attribution data, in route
+    /// order, in milliseconds (each hop's HMAC verified).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hold_times_ms: Vec<u64>,
 }
 
 /// One hop of a payment's part.
@@ -253,6 +258,12 @@ pub struct ForwardRecord {
     pub received_at: u64,
     /// Seconds since 1970.
     pub resolved_at: Option<u64>,
+    /// Milliseconds since 1970 when it came in: our hold time is counted from it.
+    #[serde(default)]
+    pub received_ms: u64,
+    /// The attribution data we sent back with the answer (sent again after a restart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Box<AttributionData>>,
 }
 
 /// The store.
@@ -769,6 +780,8 @@ mod tests {
             failreason: None,
             received_at: 1,
             resolved_at: None,
+            received_ms: 1_000,
+            attribution: None,
         };
         let b = s.batch().unwrap();
         b.put_forward(&offered).unwrap();

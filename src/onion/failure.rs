@@ -350,6 +350,32 @@ pub const ATTRIBUTION_LEN: usize = MAX_HOPS * HOLD_TIME_LEN + HMAC_COUNT * TRUNC
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttributionData(pub [u8; ATTRIBUTION_LEN]);
 
+impl AttributionData {
+    /// From the wire's 920 bytes; `None` for any other length.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        Some(AttributionData(bytes.try_into().ok()?))
+    }
+}
+
+impl serde::Serialize for AttributionData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AttributionData {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let bytes = hex::decode(s.as_ref()).map_err(serde::de::Error::custom)?;
+        AttributionData::from_slice(&bytes).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "attribution_data: expected {ATTRIBUTION_LEN} bytes, got {}",
+                bytes.len()
+            ))
+        })
+    }
+}
+
 impl Default for AttributionData {
     fn default() -> Self {
         AttributionData([0; ATTRIBUTION_LEN])
@@ -495,6 +521,81 @@ pub fn attribution_forward(
     a.add_hop(shared_secret, received_packet, hold_time);
     a.crypt(shared_secret);
     a
+}
+
+/// The erring node's reply (BOLT 4 "Returning Errors"): the failure packet
+/// wrapped in its `ammag` layer, and its attribution data with its hold time.
+pub fn fail_back(
+    shared_secret: &[u8; 32],
+    failure_message: &[u8],
+    hold_time: u32,
+) -> (Vec<u8>, AttributionData) {
+    let mut packet = raw_error_packet(shared_secret, failure_message, MIN_FAILURE_AND_PAD);
+    let attribution = attribution_for_failure(shared_secret, &packet, hold_time);
+    obfuscate(shared_secret, &mut packet);
+    (packet, attribution)
+}
+
+/// An intermediate node passes a failure back: its attribution first, over
+/// the packet as it came from downstream, then its `ammag` layer on the
+/// packet. A downstream node without `option_attribution_data` sent none:
+/// ours starts from zeroes (BOLT 4 "Intermediate nodes").
+pub fn wrap_failure(
+    shared_secret: &[u8; 32],
+    reason: &mut [u8],
+    downstream: Option<&AttributionData>,
+    hold_time: u32,
+) -> AttributionData {
+    let attribution = attribution_forward(shared_secret, downstream, reason, hold_time);
+    obfuscate(shared_secret, reason);
+    attribution
+}
+
+/// The attribution data of an `update_fulfill_htlc` (BOLT 4 "Hold times for
+/// successful payments"): as for a failure, over an empty message. The payee
+/// passes `None`; each hop back passes what came from downstream.
+pub fn fulfill_attribution(
+    shared_secret: &[u8; 32],
+    downstream: Option<&AttributionData>,
+    hold_time: u32,
+) -> AttributionData {
+    attribution_forward(shared_secret, downstream, &[], hold_time)
+}
+
+/// Hold times the hops of a successful payment reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SuccessHoldTimes {
+    /// Hold times (units of 100 ms) of the hops whose HMAC verified, in route order.
+    pub hold_times: Vec<u32>,
+    /// The first hop whose HMAC did not verify: it, or the hop after it, did
+    /// not add attribution data or tampered with it.
+    pub attribution_failed_at: Option<usize>,
+}
+
+/// The origin's reading of an `update_fulfill_htlc`'s attribution data:
+/// peel each hop's `ammagext` layer and check its HMAC for its position.
+pub fn decode_success(
+    shared_secrets: &[[u8; 32]],
+    attribution: &AttributionData,
+) -> SuccessHoldTimes {
+    let mut a = attribution.clone();
+    let attributable = shared_secrets.len().min(MAX_HOPS);
+    let mut hold_times = vec![];
+    for (i, ss) in shared_secrets.iter().take(attributable).enumerate() {
+        a.crypt(ss);
+        if !a.verify(ss, &[], attributable - i - 1) {
+            return SuccessHoldTimes {
+                hold_times,
+                attribution_failed_at: Some(i),
+            };
+        }
+        hold_times.push(a.first_hold_time());
+        a.shift_left();
+    }
+    SuccessHoldTimes {
+        hold_times,
+        attribution_failed_at: None,
+    }
 }
 
 /// What the origin learns from a failure.

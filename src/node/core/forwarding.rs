@@ -11,7 +11,23 @@
 use super::*;
 use crate::node::forward::{self, Candidate};
 use crate::node::store::ForwardRecord;
-use crate::onion::failure::{self as onion_failure, FailureMessage, FailureValue};
+use crate::onion::failure::{self as onion_failure, AttributionData, FailureMessage, FailureValue};
+
+/// Our shared secret with the sender of a forward's incoming HTLC.
+fn forward_secret(f: &ForwardRecord) -> Option<[u8; 32]> {
+    rpc::hex32("shared_secret", &f.shared_secret).ok()
+}
+
+impl ForwardRecord {
+    /// BOLT 4 hold time: units of 100 ms since the HTLC came in (0 for a
+    /// forward stored before its arrival was kept in milliseconds).
+    fn hold_time(&self) -> u32 {
+        if self.received_ms == 0 {
+            return 0;
+        }
+        u32::try_from(now_ms().saturating_sub(self.received_ms) / 100).unwrap_or(u32::MAX)
+    }
+}
 
 /// A forward waiting for the channel step that asked for it to be stored and sent.
 pub(super) struct DueForward {
@@ -106,6 +122,8 @@ impl Core {
             failreason: None,
             received_at: now_secs(),
             resolved_at: None,
+            received_ms: now_ms(),
+            attribution: None,
         };
         let req = forward::Request {
             incoming_amount: add.amount,
@@ -148,15 +166,19 @@ impl Core {
             Err(r) => r,
         };
         info!(incoming = %incoming, htlc = add.id, "not forwarding: {}", refusal.why);
-        let reason = pay::failure_onion(&onion.shared_secret, &refusal.message);
+        let mut back = pay::failure_onion(&onion.shared_secret, &refusal.message, 0);
+        if add.path_key.is_some() {
+            back.attribution = None;
+        }
         rec.status = "local_failed".into();
         rec.failcode = refusal.message.name().map(str::to_string);
         rec.failreason = Some(refusal.why);
-        rec.fail_onion = Some(hex::encode(&reason));
+        rec.fail_onion = Some(hex::encode(&back.reason));
+        rec.attribution = back.attribution.clone();
         rec.resolved_at = Some(now_secs());
         // Stored with the incoming channel's fail.
         self.staged_forwards.push(rec);
-        Some((incoming, Event::Fail { id: add.id, reason }))
+        Some((incoming, back.event(add.id)))
     }
 
     /// The forward an outgoing HTLC carries: as staged in this step, else as stored.
@@ -182,12 +204,21 @@ impl Core {
         &mut self,
         mut f: ForwardRecord,
         preimage: PaymentPreimage,
+        downstream: Option<&AttributionData>,
         staged: &mut Vec<ForwardRecord>,
         upstream: &mut Vec<(ChannelId, Event)>,
     ) {
         f.status = "settled".into();
         f.preimage = Some(hex::encode(preimage.0));
         f.resolved_at = Some(now_secs());
+        // BOLT 4 "Hold times for successful payments": our layer over downstream's.
+        f.attribution = forward_secret(&f).map(|ss| {
+            Box::new(onion_failure::fulfill_attribution(
+                &ss,
+                downstream,
+                f.hold_time(),
+            ))
+        });
         if let Some(id) = self.channel_by_hex(&f.in_channel) {
             info!(incoming = %id, htlc = f.in_htlc_id, "forward settled");
             upstream.push((
@@ -195,6 +226,7 @@ impl Core {
                 Event::Fulfill {
                     id: f.in_htlc_id,
                     preimage,
+                    attribution: f.attribution.clone(),
                 },
             ));
         }
@@ -207,19 +239,26 @@ impl Core {
         &mut self,
         mut f: ForwardRecord,
         outcome: &Outcome,
+        downstream: Option<&AttributionData>,
         staged: &mut Vec<ForwardRecord>,
         upstream: &mut Vec<(ChannelId, Event)>,
     ) {
         let ss = rpc::hex32("shared_secret", &f.shared_secret).unwrap_or([0; 32]);
+        let hold = f.hold_time();
         let ours = |m: FailureMessage| {
             let name = m.name().map(str::to_string);
-            (pay::failure_onion(&ss, &m), name)
+            (pay::failure_onion(&ss, &m, hold), name)
         };
-        let (reason, failcode, why) = match outcome {
+        let (back, failcode, why) = match outcome {
             Outcome::Failed(r) if !r.is_empty() => {
-                let mut r = r.clone();
-                onion_failure::obfuscate(&ss, &mut r);
-                (r, None, "failed downstream".to_string())
+                // BOLT 4 "Intermediate nodes": our attribution over what came back, then our layer.
+                let mut reason = r.clone();
+                let attribution = onion_failure::wrap_failure(&ss, &mut reason, downstream, hold);
+                let back = pay::FailBack {
+                    reason,
+                    attribution: Some(Box::new(attribution)),
+                };
+                (back, None, "failed downstream".to_string())
             }
             Outcome::Failed(_) => {
                 let (r, c) = ours(forward::temporary_channel_failure());
@@ -251,19 +290,14 @@ impl Core {
             Outcome::Fulfilled(_) => return,
         };
         f.status = "failed".into();
-        f.fail_onion = Some(hex::encode(&reason));
+        f.fail_onion = Some(hex::encode(&back.reason));
+        f.attribution = back.attribution.clone();
         f.failcode = failcode;
         f.failreason = Some(why);
         f.resolved_at = Some(now_secs());
         if let Some(id) = self.channel_by_hex(&f.in_channel) {
             info!(incoming = %id, htlc = f.in_htlc_id, "forward failed downstream");
-            upstream.push((
-                id,
-                Event::Fail {
-                    id: f.in_htlc_id,
-                    reason,
-                },
-            ));
+            upstream.push((id, back.event(f.in_htlc_id)));
         }
         staged.push(f);
     }
@@ -288,10 +322,13 @@ impl Core {
                 .map(|p| Event::Fulfill {
                     id: add.id,
                     preimage: PaymentPreimage(p),
+                    attribution: f.attribution.clone(),
                 }),
-            "failed" | "local_failed" => {
-                bytes(&f.fail_onion).map(|reason| Event::Fail { id: add.id, reason })
-            }
+            "failed" | "local_failed" => bytes(&f.fail_onion).map(|reason| Event::Fail {
+                id: add.id,
+                reason,
+                attribution: f.attribution.clone(),
+            }),
             _ => {
                 let out = f
                     .out_channel
@@ -307,7 +344,7 @@ impl Core {
                     // uncommitted updates): nothing is out, fail it back.
                     let mut staged = vec![];
                     let mut up = vec![];
-                    self.forward_failed(f, &Outcome::Failed(vec![]), &mut staged, &mut up);
+                    self.forward_failed(f, &Outcome::Failed(vec![]), None, &mut staged, &mut up);
                     self.staged_forwards.extend(staged);
                     up.pop().map(|(_, ev)| ev)
                 }

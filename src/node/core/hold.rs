@@ -50,13 +50,14 @@ impl Core {
             inv.record_htlc(id.to_string(), add.id, add.amount, now_secs());
             info!(label = %inv.label, htlc = add.id, "hold invoice settled");
             self.staged_invoices.push(inv.clone());
-            if let Err(e) = self.drive(
-                id,
-                Event::Fulfill {
-                    id: add.id,
-                    preimage,
-                },
-            ) {
+            // After a restart the arrival is unknown: hold time 0 ("lacks accurate timing", BOLT 4).
+            let hold = self
+                .held_since
+                .remove(&(id, add.id))
+                .map_or(0, receive::hold_time);
+            let ss = pay::attribution_secret(&self.node_signer, &add);
+            let ev = pay::fulfill_event(add.id, preimage, ss.as_ref(), hold);
+            if let Err(e) = self.drive(id, ev) {
                 debug!(channel = %id, "held HTLC not fulfilled off chain: {e}");
                 self.staged_invoices.clear();
             }
@@ -87,7 +88,8 @@ impl Core {
         let b = self.store.batch().map_err(RpcError::failed)?;
         b.put_invoice(&inv).map_err(RpcError::failed)?;
         b.commit().map_err(RpcError::failed)?;
-        for (_, add) in self.held(&hash) {
+        for (channel, add) in self.held(&hash) {
+            self.held_since.remove(&(channel, add.id));
             for (id, ev) in self.decide(&add) {
                 let _ = self.drive(id, ev);
             }

@@ -11,7 +11,9 @@ use crate::mpp::learn::HopLiquidity;
 use crate::mpp::session::{PaymentSession, PlanError, Strategy};
 use crate::mpp::SplitRequest;
 use crate::node::store::PartHop;
-use crate::onion::failure::{self as onion_failure, FailureMessage, FailureValue, NODE, PERM};
+use crate::onion::failure::{
+    self as onion_failure, AttributionData, FailureMessage, FailureValue, NODE, PERM,
+};
 use crate::onion::payload::HopPayload;
 use crate::route::Route;
 
@@ -86,8 +88,10 @@ pub(super) struct Outgoing {
 
 /// How a part ended.
 pub(super) enum PartResult {
-    Settled(PaymentPreimage),
-    Failed(Outcome),
+    /// Paid, with the `update_fulfill_htlc`'s attribution data.
+    Settled(PaymentPreimage, Option<AttributionData>),
+    /// Failed, with the `update_fail_htlc`'s attribution data.
+    Failed(Outcome, Option<AttributionData>),
 }
 
 /// The routing graph of one attempt, and how its directions map back.
@@ -463,11 +467,8 @@ impl Core {
         Ok(())
     }
 
-    /// What a part's failure says: the hop that sent it and its message.
-    pub(super) fn decode_part_failure(
-        rec: &PaymentRecord,
-        reason: &[u8],
-    ) -> Result<(usize, FailureMessage), String> {
+    /// Our shared secrets with the hops of a part, in route order.
+    fn part_secrets(rec: &PaymentRecord) -> Vec<[u8; 32]> {
         let mut secrets: Vec<[u8; 32]> = rec
             .shared_secrets
             .iter()
@@ -476,7 +477,18 @@ impl Core {
         if secrets.is_empty() {
             secrets.extend(rpc::hex32("session_key", &rec.session_key).ok());
         }
-        let d = onion_failure::decode_failure(&secrets, reason, None)
+        secrets
+    }
+
+    /// What a part's failure says: the hop that sent it, its message, and
+    /// the hold times of the hops whose attribution verified.
+    pub(super) fn decode_part_failure(
+        rec: &PaymentRecord,
+        reason: &[u8],
+        attribution: Option<&AttributionData>,
+    ) -> Result<(usize, FailureMessage, Vec<u32>), String> {
+        let secrets = Self::part_secrets(rec);
+        let d = onion_failure::decode_failure(&secrets, reason, attribution)
             .map_err(|e| format!("a failure onion that does not decode: {e}"))?;
         let m = FailureMessage::decode(&d.failure_message).map_err(|e| {
             format!(
@@ -484,48 +496,55 @@ impl Core {
                 d.failing_hop
             )
         })?;
-        Ok((d.failing_hop, m))
+        Ok((d.failing_hop, m, d.hold_times))
     }
 
     /// Record a part's end in `rec` (its status, and a failure's decoded origin).
     pub(super) fn close_part_record(rec: &mut PaymentRecord, result: &PartResult) {
         rec.completed_at = Some(now_secs());
         match result {
-            PartResult::Settled(preimage) => {
+            PartResult::Settled(preimage, attribution) => {
                 rec.status = "complete".into();
                 rec.preimage = Some(hex::encode(preimage.0));
+                if let Some(a) = attribution {
+                    let read = onion_failure::decode_success(&Self::part_secrets(rec), a);
+                    rec.hold_times_ms = hold_times_ms(&read.hold_times);
+                }
             }
-            PartResult::Failed(outcome) => {
+            PartResult::Failed(outcome, attribution) => {
                 rec.status = "failed".into();
                 let why = match outcome {
                     Outcome::Failed(reason) if reason.is_empty() => {
                         "the HTLC was dropped before it was committed".to_string()
                     }
-                    Outcome::Failed(reason) => match Self::decode_part_failure(rec, reason) {
-                        Ok((i, m)) => {
-                            let name = m
-                                .name()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| format!("failure code {:#06x}", m.code));
-                            let node = rec.route.get(i).map(|h| h.id.clone());
-                            let next = rec.route.get(i + 1).map(|h| h.channel.clone());
-                            rec.failcode = Some(name.clone());
-                            rec.erring_node = node.clone();
-                            rec.erring_channel = next.clone();
-                            let from = if i + 1 == rec.route.len() || rec.route.is_empty() {
-                                "the payee".to_string()
-                            } else {
-                                format!(
-                                    "hop {} ({}) on channel {}",
-                                    i + 1,
-                                    node.unwrap_or_default(),
-                                    next.unwrap_or_default()
-                                )
-                            };
-                            format!("{name} from {from}{}", fields_text(&m))
+                    Outcome::Failed(reason) => {
+                        match Self::decode_part_failure(rec, reason, attribution.as_ref()) {
+                            Ok((i, m, holds)) => {
+                                rec.hold_times_ms = hold_times_ms(&holds);
+                                let name = m
+                                    .name()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| format!("failure code {:#06x}", m.code));
+                                let node = rec.route.get(i).map(|h| h.id.clone());
+                                let next = rec.route.get(i + 1).map(|h| h.channel.clone());
+                                rec.failcode = Some(name.clone());
+                                rec.erring_node = node.clone();
+                                rec.erring_channel = next.clone();
+                                let from = if i + 1 == rec.route.len() || rec.route.is_empty() {
+                                    "the payee".to_string()
+                                } else {
+                                    format!(
+                                        "hop {} ({}) on channel {}",
+                                        i + 1,
+                                        node.unwrap_or_default(),
+                                        next.unwrap_or_default()
+                                    )
+                                };
+                                format!("{name} from {from}{}", fields_text(&m))
+                            }
+                            Err(e) => e,
                         }
-                        Err(e) => e,
-                    },
+                    }
                     Outcome::Malformed { failure_code, .. } => {
                         rec.failcode = onion_failure::FailureCode::by_code(*failure_code)
                             .map(|c| c.name.to_string());
@@ -574,12 +593,12 @@ impl Core {
             })
             .collect();
         match result {
-            PartResult::Settled(preimage) => {
+            PartResult::Settled(preimage, _) => {
                 p.session.part_settled(&part.route);
                 p.preimage = Some(preimage);
                 self.knowledge.learn_success(&hops, now);
             }
-            PartResult::Failed(outcome) => {
+            PartResult::Failed(outcome, attribution) => {
                 p.session.part_failed(&part.route);
                 p.tried.push(format!(
                     "attempt {} via {}: {}",
@@ -588,7 +607,9 @@ impl Core {
                     rec.failure.clone().unwrap_or_default()
                 ));
                 if let Outcome::Failed(reason) = &outcome {
-                    if let Ok((i, m)) = Self::decode_part_failure(rec, reason) {
+                    if let Ok((i, m, _)) =
+                        Self::decode_part_failure(rec, reason, attribution.as_ref())
+                    {
                         learn_from_failure(&mut self.knowledge, p, &part, &hops, i, &m, now);
                     }
                 } else if let Outcome::Malformed { .. } = outcome {
@@ -1087,9 +1108,15 @@ fn pay_info(hash: String, parts: Vec<PaymentRecord>, under_way: bool) -> rpc::Pa
                 failcode: p.failcode,
                 erring_node: p.erring_node,
                 erring_channel: p.erring_channel,
+                hold_times_ms: p.hold_times_ms,
             })
             .collect(),
     }
+}
+
+/// BOLT 4 hold times (units of 100 ms) in milliseconds.
+fn hold_times_ms(units: &[u32]) -> Vec<u64> {
+    units.iter().map(|&u| u64::from(u) * 100).collect()
 }
 
 #[cfg(test)]

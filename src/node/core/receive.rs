@@ -18,6 +18,8 @@ struct SetHtlc {
     htlc: u64,
     amount: Msat,
     shared_secret: [u8; 32],
+    /// When it arrived: its hold time goes back in the attribution data.
+    since: Instant,
 }
 
 impl Core {
@@ -45,19 +47,16 @@ impl Core {
             self.height(),
             now_secs(),
         ) {
-            Decision::Fulfill(preimage) => {
+            Decision::Fulfill(preimage, ss) => {
                 let mut inv = inv.unwrap_or_else(|| keysend_record(add, preimage));
                 inv.record_htlc(channel, add.id, add.amount, now_secs());
                 info!(label = %inv.label, amount_msat = add.amount.0, "invoice paid");
                 self.staged_invoices.push(inv);
-                one(Event::Fulfill {
-                    id: add.id,
-                    preimage,
-                })
+                one(pay::fulfill_event(add.id, preimage, ss.as_ref(), 0))
             }
-            Decision::Fail(reason, why) => {
+            Decision::Fail(back, why) => {
                 info!(htlc = add.id, "failing an incoming HTLC: {why}");
-                one(Event::Fail { id: add.id, reason })
+                one(back.event(add.id))
             }
             Decision::Malformed(sha256_of_onion, failure_code) => one(Event::FailMalformed {
                 id: add.id,
@@ -77,6 +76,7 @@ impl Core {
                 self.set_part(add, inv, *part)
             }
             Decision::Hold => {
+                self.held_since.insert((id, add.id), Instant::now());
                 info!(
                     htlc = add.id,
                     "holding an incoming HTLC for its hold invoice"
@@ -114,8 +114,8 @@ impl Core {
                 htlc = add.id,
                 "failing a part whose total_msat differs from its set's"
             );
-            let reason = pay::failure_onion(&part.shared_secret, &m);
-            return vec![(add.channel_id, Event::Fail { id: add.id, reason })];
+            let back = pay::failure_onion(&part.shared_secret, &m, 0);
+            return vec![(add.channel_id, back.event(add.id))];
         }
         if !set
             .parts
@@ -127,6 +127,7 @@ impl Core {
                 htlc: add.id,
                 amount: part.amount,
                 shared_secret: part.shared_secret,
+                since: Instant::now(),
             });
         }
         let got: Msat = set.parts.iter().map(|p| p.amount).sum();
@@ -137,6 +138,9 @@ impl Core {
         let set = self.mpp_sets.remove(&add.payment_hash).expect("present");
         let Some(preimage) = part.preimage else {
             // A hold invoice: the whole set waits for settleinvoice.
+            for p in &set.parts {
+                self.held_since.insert((p.channel, p.htlc), p.since);
+            }
             return vec![];
         };
         for p in &set.parts {
@@ -149,10 +153,12 @@ impl Core {
             .map(|p| {
                 (
                     p.channel,
-                    Event::Fulfill {
-                        id: p.htlc,
+                    pay::fulfill_event(
+                        p.htlc,
                         preimage,
-                    },
+                        Some(&p.shared_secret),
+                        hold_time(p.since),
+                    ),
                 )
             })
             .collect()
@@ -172,13 +178,18 @@ impl Core {
             info!(payment_hash = %hash, parts = set.parts.len(), "failing an incomplete multi-part payment: mpp_timeout");
             let m = FailureMessage::named("mpp_timeout", vec![]);
             for p in set.parts {
-                let reason = pay::failure_onion(&p.shared_secret, &m);
-                if let Err(e) = self.drive(p.channel, Event::Fail { id: p.htlc, reason }) {
+                let back = pay::failure_onion(&p.shared_secret, &m, hold_time(p.since));
+                if let Err(e) = self.drive(p.channel, back.event(p.htlc)) {
                     warn!(channel = %p.channel, htlc = p.htlc, "mpp_timeout not sent: {e}");
                 }
             }
         }
     }
+}
+
+/// BOLT 4 hold time: units of 100 ms since `since`.
+pub(super) fn hold_time(since: Instant) -> u32 {
+    u32::try_from(since.elapsed().as_millis() / 100).unwrap_or(u32::MAX)
 }
 
 /// A keysend payment, recorded as a paid invoice (as Core Lightning lists them).

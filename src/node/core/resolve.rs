@@ -164,11 +164,13 @@ impl Core {
                         actions.push(Action::PreimageLearned {
                             id: htlc.id,
                             preimage,
+                            attribution: None,
                         });
                         actions.push(Action::HtlcResolved {
                             id: htlc.id,
                             payment_hash: htlc.payment_hash,
                             outcome: Outcome::Fulfilled(preimage),
+                            attribution: None,
                         });
                     }
                 }
@@ -179,6 +181,7 @@ impl Core {
                             id: htlc.id,
                             payment_hash: htlc.payment_hash,
                             outcome: Outcome::FailedOnChain,
+                            attribution: None,
                         });
                     }
                 }
