@@ -231,17 +231,23 @@ fn table(g: &Graph) {
     for w in &WORKLOADS {
         let dsts = best_connected(g, w.destinations);
         let mut ours = Totals::default();
+        let mut slowest = vec![];
         for &d in &dsts {
             let req = request(d, w);
             let start = Instant::now();
             let first = mpp::split(g, &req);
-            ours.first_times.push(start.elapsed());
-            match first {
+            let took = start.elapsed();
+            ours.first_times.push(took);
+            match &first {
                 Ok(s) => {
                     ours.parts.push(s.parts.len());
                     ours.first_fee.push(s.fee_msat);
+                    slowest.push((took, d, format!("{:?}", s.solver)));
                 }
-                Err(_) => ours.no_route += 1,
+                Err(e) => {
+                    ours.no_route += 1;
+                    slowest.push((took, d, e.to_string()));
+                }
             }
             for seed in SEEDS {
                 let mut hidden = simulate::draw_balances(g, seed);
@@ -254,13 +260,17 @@ fn table(g: &Graph) {
                 }
             }
         }
-        results.push((w, dsts, ours));
+        slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+        slowest.truncate(5);
+        results.push((w, dsts, ours, slowest));
     }
     let rss = peak_rss_mib();
+    // LNKIT_BENCH_LDK=0 leaves LDK out (a quick run while tuning lnkit).
+    let with_ldk = std::env::var("LNKIT_BENCH_LDK").map_or(true, |v| v != "0");
     let ng = ldk_graph(g, &logger);
-    for (w, dsts, ours) in &results {
+    for (w, dsts, ours, slowest) in &results {
         let mut theirs = Totals::default();
-        for &d in dsts {
+        for &d in dsts.iter().filter(|_| with_ldk) {
             for seed in SEEDS {
                 let mut hidden = simulate::draw_balances(g, seed);
                 let mut t = Totals::default();
@@ -286,15 +296,22 @@ fn table(g: &Graph) {
         println!("| router | solve p50 ms | p99 ms | max ms | median parts | median first fee msat | success | mean rounds | median fee paid msat |");
         println!("|---|---|---|---|---|---|---|---|---|");
         row("lnkit amp-split", ours);
-        row("LDK find_route MPP + ProbabilisticScorer", &theirs);
-        println!(
-            "first solve without any route: lnkit {}, LDK {}",
-            ours.no_route, theirs.no_route
-        );
-        println!(
-            "solve time ratio lnkit/LDK: p50 {:.3}",
-            pct(&ours.first_times, 0.5).as_secs_f64() / pct(&theirs.first_times, 0.5).as_secs_f64()
-        );
+        if with_ldk {
+            row("LDK find_route MPP + ProbabilisticScorer", &theirs);
+            println!(
+                "first solve without any route: lnkit {}, LDK {}",
+                ours.no_route, theirs.no_route
+            );
+            println!(
+                "solve time ratio lnkit/LDK: p50 {:.3}",
+                pct(&ours.first_times, 0.5).as_secs_f64()
+                    / pct(&theirs.first_times, 0.5).as_secs_f64()
+            );
+        }
+        println!("lnkit's slowest first solves:");
+        for (took, d, what) in slowest {
+            println!("  node {d}: {:.1} ms, {what}", took.as_secs_f64() * 1e3);
+        }
     }
     println!("peak RSS after lnkit's workloads (before LDK's graph): {rss:.1} MiB");
     println!();

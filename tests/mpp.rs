@@ -55,6 +55,57 @@ fn the_cheap_path_is_filled_first_and_the_rest_takes_the_dear_one() {
 }
 
 #[test]
+fn the_payers_own_channel_is_not_priced_at_its_outgoing_fee() {
+    // S's own policy on S→D asks 5,000 ppm of forwarders, but S pays itself
+    // nothing: the direct channel is free and the detour through A is not.
+    let g = graph(
+        4,
+        &[
+            (S, D, 10_000_000, policy(1000, 5000, 40)),
+            (S, A, 10_000_000, policy(0, 0, 40)),
+            (A, D, 10_000_000, policy(0, 100, 40)),
+        ],
+    );
+    let mut req = SplitRequest::new(S, D, 1_000_000_000);
+    req.probability_weight = 0.0;
+    let s = mpp::split(&g, &req).unwrap();
+    assert_eq!(by_first_hop(&s), HashMap::from([(D, 1_000_000_000)]));
+    assert_eq!(s.fee_msat, 0);
+}
+
+#[test]
+fn htlc_maximum_caps_the_flow_but_does_not_price_the_balance() {
+    // S→A→D is 10 M sat with a 1.1 M sat htlc maximum: sending 1 M sat there
+    // succeeds with P = 0.9. S→B→D is 1.2 M sat wide: P = 1/6 or so. The
+    // uncertainty must be taken against the capacity, not the htlc maximum.
+    let mut narrow = policy(0, 0, 40);
+    narrow.htlc_maximum_msat = 1_100_000_000;
+    let g = graph(
+        4,
+        &[
+            (S, A, 10_000_000, narrow),
+            (A, D, 10_000_000, narrow),
+            (S, B, 1_200_000, policy(0, 0, 40)),
+            (B, D, 1_200_000, policy(0, 0, 40)),
+        ],
+    );
+    let mut req = SplitRequest::new(S, D, 1_000_000_000);
+    req.max_fee_msat = 1_000;
+    let s = mpp::split(&g, &req).unwrap();
+    assert_eq!(by_first_hop(&s), HashMap::from([(A, 1_000_000_000)]));
+    assert!(s.probability > 0.8, "{}", s.probability);
+    // And the cap holds: 1.2 M sat cannot all cross the narrow path.
+    let mut req = SplitRequest::new(S, D, 1_500_000_000);
+    req.max_fee_msat = 1_000;
+    let s = mpp::split(&g, &req).unwrap();
+    assert!(s
+        .parts
+        .iter()
+        .all(|p| p.hops[0].amount_msat <= 1_100_000_000));
+    assert_eq!(s.parts.len(), 2);
+}
+
+#[test]
 fn a_bottleneck_forces_a_split_and_too_much_is_refused_with_the_max_flow() {
     let g = two_paths(600_000, 100, 600_000, 100);
     let mut req = SplitRequest::new(S, D, 1_000_000_000);

@@ -150,8 +150,37 @@ pub enum SplitError {
     Infeasible(String),
 }
 
-/// The limits of one direction for this payment: usable msat `(lo, hi)`.
-fn bounds(g: &Graph, req: &SplitRequest, d: u32) -> Option<(u64, u64)> {
+/// What one direction offers this payment.
+#[derive(Clone, Copy)]
+struct Limits {
+    /// The balance is known to be at least this, msat.
+    lo: u64,
+    /// And at most this (the capacity, or less when learned), msat.
+    hi: u64,
+    /// The most the flow may put on it: `hi`, `htlc_maximum_msat`, less the
+    /// fee reserve.
+    max_flow: u64,
+}
+
+impl Limits {
+    /// -ln P(the balance carries `a` msat): the uncertainty the cost model
+    /// prices. It depends on the balance bounds only: `htlc_maximum_msat`
+    /// caps what may be sent, it says nothing of the balance (pricing
+    /// against it made a 10 M sat channel with a 1 M sat htlc maximum look
+    /// certain to fail at 1 M sat).
+    fn uncertainty(&self, a: u64) -> f64 {
+        if a <= self.lo {
+            0.0
+        } else {
+            -success_probability(a, self.hi, Some((self.lo, self.hi)))
+                .max(1e-9)
+                .ln()
+        }
+    }
+}
+
+/// The limits of one direction for this payment, or `None` when unusable.
+fn bounds(g: &Graph, req: &SplitRequest, d: u32) -> Option<Limits> {
     let p = &g.policies[d as usize];
     if !p.enabled || p.htlc_minimum_msat > req.amount_msat {
         return None;
@@ -159,21 +188,46 @@ fn bounds(g: &Graph, req: &SplitRequest, d: u32) -> Option<(u64, u64)> {
     let cap = g.channels[(d / 2) as usize]
         .capacity_sat
         .saturating_mul(1000);
-    // htlc_maximum_msat limits each part; using it for the whole flow keeps
-    // every part within it. The fee budget is held back so that what crosses
-    // a channel — the flow plus downstream fees — still fits.
-    let mut hi = if cap > 0 {
-        cap.min(p.htlc_maximum_msat)
-    } else {
-        p.htlc_maximum_msat
-    };
-    hi = hi.saturating_sub(req.max_fee_msat.min(req.amount_msat));
+    let mut hi = if cap > 0 { cap } else { p.htlc_maximum_msat };
     let mut lo = 0;
     if let Some(&(min, max)) = req.liquidity.get(&d) {
         hi = hi.min(max);
         lo = min.min(hi);
     }
-    (hi > 0).then_some((lo, hi))
+    // htlc_maximum_msat limits each part; using it for the whole flow keeps
+    // every part within it. The fee budget is held back so that what crosses
+    // a channel — the flow plus downstream fees — still fits.
+    let max_flow = hi
+        .min(p.htlc_maximum_msat)
+        .saturating_sub(req.max_fee_msat.min(req.amount_msat));
+    (max_flow > 0).then_some(Limits { lo, hi, max_flow })
+}
+
+/// Whether a part crossing `d` pays its fee: the payer's own channels
+/// charge it nothing (BOLT 7: a `channel_update`'s fee is what its node asks
+/// to forward, and the payer forwards nothing). Pricing them made a payer
+/// with a dear outgoing policy avoid its own best channel.
+fn pays_fee(g: &Graph, req: &SplitRequest, d: u32) -> bool {
+    g.endpoints(d).0 != req.source
+}
+
+/// Arcs grouped by their tail node (compressed sparse rows): each node's
+/// first index into `order`, and `order` itself.
+fn by_tail(n: usize, tail: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; n + 1];
+    for &t in tail {
+        start[t as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut order = vec![0u32; tail.len()];
+    for (a, &t) in tail.iter().enumerate() {
+        order[fill[t as usize] as usize] = a as u32;
+        fill[t as usize] += 1;
+    }
+    (start, order)
 }
 
 /// Residual network: arcs in pairs (`a ^ 1` is the reverse), CSR by tail.
@@ -193,28 +247,24 @@ fn piece_costs(
     req: &SplitRequest,
     d: u32,
     unit: u64,
-    lo: u64,
-    hi: u64,
+    lim: Limits,
     weight: f64,
 ) -> Vec<(i64, i64)> {
     let p = &g.policies[d as usize];
-    let cap_units = (hi / unit) as i64;
+    let cap_units = (lim.max_flow / unit) as i64;
     if cap_units == 0 {
         return vec![];
     }
     let amount_units = req.amount_msat.div_ceil(unit).max(1) as f64;
     // Base fees are per HTLC, not per msat: spread over what could pass.
-    let fee = p.fee_proportional_millionths as f64 * unit as f64 / 1e6
-        + p.fee_base_msat as f64 / amount_units.min(cap_units as f64);
-    let uncertainty = |x: i64| {
-        let a = x as u64 * unit;
-        if a <= lo {
-            0.0
-        } else {
-            -success_probability(a, hi, Some((lo, hi))).ln()
-        }
+    let fee = if pays_fee(g, req, d) {
+        p.fee_proportional_millionths as f64 * unit as f64 / 1e6
+            + p.fee_base_msat as f64 / amount_units.min(cap_units as f64)
+    } else {
+        0.0
     };
-    let lo_units = (lo / unit) as i64;
+    let uncertainty = |x: i64| lim.uncertainty(x as u64 * unit);
+    let lo_units = (lim.lo / unit) as i64;
     let mut cuts = vec![0];
     if lo_units > 0 {
         cuts.push(lo_units.min(cap_units));
@@ -252,7 +302,7 @@ fn distances(g: &Graph, req: &SplitRequest, from: u32, forward: bool, weight: f6
         }
         let edges = if forward { g.out(v) } else { g.incoming(v) };
         for &d in edges {
-            let Some((lo, hi)) = bounds(g, req, d) else {
+            let Some(lim) = bounds(g, req, d) else {
                 continue;
             };
             let w = if forward {
@@ -263,8 +313,12 @@ fn distances(g: &Graph, req: &SplitRequest, from: u32, forward: bool, weight: f6
             let p = &g.policies[d as usize];
             // The cost of a small (tenth) share: channels too small for it still count, dearly.
             let share = (unit / 10).max(1);
-            let prob = success_probability(share.min(hi), hi, Some((lo, hi))).max(1e-9);
-            let c = fee_msat(p, share) as f64 - weight * prob.ln() + 1.0;
+            let fee = if pays_fee(g, req, d) {
+                fee_msat(p, share)
+            } else {
+                0
+            };
+            let c = fee as f64 + weight * lim.uncertainty(share.min(lim.max_flow)) + 1.0;
             let nd = dv + c;
             if nd < dist[w as usize] {
                 dist[w as usize] = nd;
@@ -291,10 +345,10 @@ impl Network {
             if !keep[u as usize] || !keep[v as usize] {
                 continue;
             }
-            let Some((lo, hi)) = bounds(g, req, d) else {
+            let Some(lim) = bounds(g, req, d) else {
                 continue;
             };
-            let pieces = piece_costs(g, req, d, unit, lo, hi, weight);
+            let pieces = piece_costs(g, req, d, unit, lim, weight);
             if !pieces.is_empty() {
                 directions += 1;
             }
@@ -306,20 +360,7 @@ impl Network {
                 dir.push(d);
             }
         }
-        let n = g.pubkeys.len();
-        let mut start = vec![0u32; n + 1];
-        for &t in &tail {
-            start[t as usize + 1] += 1;
-        }
-        for i in 0..n {
-            start[i + 1] += start[i];
-        }
-        let mut fill = start.clone();
-        let mut order = vec![0u32; tail.len()];
-        for (a, &t) in tail.iter().enumerate() {
-            order[fill[t as usize] as usize] = a as u32;
-            fill[t as usize] += 1;
-        }
+        let (start, order) = by_tail(g.pubkeys.len(), &tail);
         (
             Network {
                 head,
@@ -406,6 +447,130 @@ impl Network {
             rounds += 1;
         }
         (sent, rounds)
+    }
+
+    /// One arc per usable direction of the whole graph, its capacity in
+    /// units and no cost: for `max_flow`.
+    fn capacities(g: &Graph, req: &SplitRequest, unit: u64) -> Self {
+        let n = g.pubkeys.len();
+        let (mut head, mut cap, mut tail, mut dir) = (vec![], vec![], vec![], vec![]);
+        for d in 0..g.policies.len() as u32 {
+            let Some(lim) = bounds(g, req, d) else {
+                continue;
+            };
+            let units = (lim.max_flow / unit) as i64;
+            if units == 0 {
+                continue;
+            }
+            let (u, v) = g.endpoints(d);
+            head.extend([v, u]);
+            tail.extend([u, v]);
+            cap.extend([units, 0]);
+            dir.push(d);
+        }
+        let (start, order) = by_tail(n, &tail);
+        Network {
+            cost: vec![0; head.len()],
+            head,
+            cap,
+            dir,
+            start,
+            order,
+        }
+    }
+
+    /// Dinic's max flow from `s` to `t`, stopping at `want` units.
+    fn max_flow(&mut self, s: u32, t: u32, want: i64) -> i64 {
+        let n = self.start.len() - 1;
+        let mut level = vec![u32::MAX; n];
+        let mut next = vec![0u32; n];
+        let mut queue = Vec::with_capacity(n);
+        let mut path: Vec<u32> = vec![];
+        let mut sent = 0;
+        while sent < want {
+            // Levels by breadth-first search over arcs with room.
+            level.fill(u32::MAX);
+            level[s as usize] = 0;
+            queue.clear();
+            queue.push(s);
+            let mut i = 0;
+            while i < queue.len() {
+                let v = queue[i];
+                i += 1;
+                for &a in self.arcs(v) {
+                    let w = self.head[a as usize];
+                    if self.cap[a as usize] > 0 && level[w as usize] == u32::MAX {
+                        level[w as usize] = level[v as usize] + 1;
+                        queue.push(w);
+                    }
+                }
+            }
+            if level[t as usize] == u32::MAX {
+                break;
+            }
+            next.copy_from_slice(&self.start[..n]);
+            // Blocking flow: walk forward along the levels, retreat from dead ends.
+            path.clear();
+            let mut v = s;
+            loop {
+                if v == t {
+                    let push = path
+                        .iter()
+                        .map(|&a| self.cap[a as usize])
+                        .min()
+                        .expect("t is not s")
+                        .min(want - sent);
+                    for &a in &path {
+                        self.cap[a as usize] -= push;
+                        self.cap[a as usize ^ 1] += push;
+                    }
+                    sent += push;
+                    if sent == want {
+                        return sent;
+                    }
+                    path.clear();
+                    v = s;
+                    continue;
+                }
+                let end = self.start[v as usize + 1];
+                let mut found = None;
+                while next[v as usize] < end {
+                    let a = self.order[next[v as usize] as usize];
+                    let w = self.head[a as usize];
+                    if self.cap[a as usize] > 0 && level[w as usize] == level[v as usize] + 1 {
+                        found = Some(a);
+                        break;
+                    }
+                    next[v as usize] += 1;
+                }
+                match found {
+                    Some(a) => {
+                        path.push(a);
+                        v = self.head[a as usize];
+                    }
+                    None if v == s => break,
+                    None => {
+                        // A dead end: no path through `v` in this phase.
+                        level[v as usize] = u32::MAX;
+                        let a = path.pop().expect("v is not s");
+                        v = self.head[a as usize ^ 1];
+                        next[v as usize] += 1;
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    /// The nodes a flow passes through.
+    fn support(&self) -> Vec<u32> {
+        let mut nodes = vec![];
+        for pair in 0..self.dir.len() {
+            if self.cap[2 * pair + 1] > 0 {
+                nodes.extend([self.head[2 * pair], self.head[2 * pair + 1]]);
+            }
+        }
+        nodes
     }
 
     /// Units on each channel direction.
@@ -564,7 +729,7 @@ fn solve(g: &Graph, req: &SplitRequest, weight: f64) -> Result<Split, SplitError
         let units: u64 = edges
             .iter()
             .filter_map(|&d| bounds(g, req, d))
-            .map(|(_, hi)| hi / unit)
+            .map(|lim| lim.max_flow / unit)
             .sum();
         if units < want as u64 {
             return Err(SplitError::InsufficientCapacity {
@@ -574,7 +739,7 @@ fn solve(g: &Graph, req: &SplitRequest, weight: f64) -> Result<Split, SplitError
             });
         }
     }
-    // Keep the nodes on the cheapest paths, widening until the flow fits.
+    // Keep the 400 nodes on the cheapest paths.
     // (Also keeping every neighbour of both ends was measured: it raised the
     // fees and lowered the simulated success on the PR #8299 workload.)
     let mut order: Vec<(f64, u32)> = (0..g.pubkeys.len() as u32)
@@ -582,25 +747,38 @@ fn solve(g: &Graph, req: &SplitRequest, weight: f64) -> Result<Split, SplitError
         .map(|v| (ds[v as usize] + dt[v as usize], v))
         .collect();
     order.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut keep_n = 400.min(order.len());
-    let (net, directions, rounds) = loop {
-        let mut keep = vec![false; g.pubkeys.len()];
-        for &(_, v) in &order[..keep_n] {
+    let mut keep = vec![false; g.pubkeys.len()];
+    for &(_, v) in &order[..400.min(order.len())] {
+        keep[v as usize] = true;
+    }
+    let (mut net, mut directions) = Network::build(g, req, &keep, unit, weight);
+    let (mut sent, mut rounds) = net.min_cost_flow(req.source, req.destination, want);
+    if sent < want {
+        // The cheap nodes cannot carry it all. Rather than widen and solve
+        // again and again, one max flow over the whole graph either proves
+        // the amount cannot pass (its exact maximum) or shows nodes that
+        // carry it: kept too, the next min-cost flow is sure to succeed.
+        let mut whole = Network::capacities(g, req, unit);
+        let max = whole.max_flow(req.source, req.destination, want);
+        if max < want {
+            return Err(SplitError::InsufficientFlow {
+                max_flow_msat: (max as u64 * unit).min(req.amount_msat),
+                amount_msat: req.amount_msat,
+            });
+        }
+        for v in whole.support() {
             keep[v as usize] = true;
         }
-        let (mut net, directions) = Network::build(g, req, &keep, unit, weight);
-        let (sent, rounds) = net.min_cost_flow(req.source, req.destination, want);
-        if sent == want {
-            break (net, directions, rounds);
-        }
-        if keep_n == order.len() {
+        (net, directions) = Network::build(g, req, &keep, unit, weight);
+        (sent, rounds) = net.min_cost_flow(req.source, req.destination, want);
+        if sent < want {
             return Err(SplitError::InsufficientFlow {
                 max_flow_msat: (sent as u64 * unit).min(req.amount_msat),
                 amount_msat: req.amount_msat,
             });
         }
-        keep_n = (keep_n * 8).min(order.len());
-    };
+    }
+    let kept = keep.iter().filter(|k| **k).count();
     let flows = net.flows();
     let mut paths = decompose(g, flows, req.source, req.destination);
     paths.sort_by_key(|p| Reverse(p.1));
@@ -649,7 +827,7 @@ fn solve(g: &Graph, req: &SplitRequest, weight: f64) -> Result<Split, SplitError
         probability,
         solver: SolverStats {
             time_us: t0.elapsed().as_micros() as u64,
-            nodes: keep_n,
+            nodes: kept,
             arcs: directions,
             pieces: req.pieces,
             unit_msat: unit,
@@ -686,9 +864,8 @@ fn merge_small(
         let room = |path: &[u32]| {
             path.iter()
                 .map(|&d| {
-                    let (_, hi) = bounds(g, req, d).unwrap_or((0, 0));
-                    let p = &g.policies[d as usize];
-                    hi.min(p.htlc_maximum_msat).saturating_sub(load[&d])
+                    let max = bounds(g, req, d).map_or(0, |lim| lim.max_flow);
+                    max.saturating_sub(load[&d])
                 })
                 .min()
                 .unwrap_or(0)
