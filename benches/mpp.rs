@@ -12,8 +12,9 @@
 //! The harness prints a table per workload: solve time p50/p99/max, peak RSS,
 //! parts per payment, fee, and under the simulated payment loop (balances
 //! uniform per channel, seeds 1–3, at most 10 rounds) success rate, rounds
-//! and fees — for both routers. Then criterion times one split and one LDK
-//! MPP route.
+//! and fees — for both routers, and lnkit's five slowest first solves. Then
+//! criterion times one split and one LDK MPP route. `LNKIT_BENCH_LDK=0`
+//! leaves LDK's rows out (a quick run while tuning).
 
 mod common;
 
