@@ -266,7 +266,6 @@ fn table(g: &Graph) {
         results.push((w, dsts, ours, slowest));
     }
     let rss = peak_rss_mib();
-    // LNKIT_BENCH_LDK=0 leaves LDK out (a quick run while tuning lnkit).
     let with_ldk = std::env::var("LNKIT_BENCH_LDK").map_or(true, |v| v != "0");
     let ng = ldk_graph(g, &logger);
     for (w, dsts, ours, slowest) in &results {

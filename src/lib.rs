@@ -30,6 +30,7 @@ pub mod amount;
 pub mod chain;
 pub mod channel;
 pub mod cli;
+pub(crate) mod fast_hex;
 pub mod gossip;
 pub mod graph;
 pub mod invoice;

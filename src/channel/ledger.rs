@@ -40,7 +40,7 @@ pub enum Update {
         /// The HTLC's id.
         id: u64,
         /// The failure onion.
-        #[serde(with = "crate::channel::msgs::fast_hex")]
+        #[serde(with = "crate::fast_hex")]
         reason: Vec<u8>,
         /// `attribution_data`, sent again as it was on a reestablish.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -260,7 +260,7 @@ pub struct UpdateAddHtlc {
     /// `cltv_expiry`.
     pub cltv_expiry: CltvExpiry,
     /// `onion_routing_packet` (1366 bytes).
-    #[serde(with = "fast_hex")]
+    #[serde(with = "crate::fast_hex")]
     pub onion: Vec<u8>,
     /// `blinded_path` `path_key`.
     pub path_key: Option<PublicKey>,
@@ -880,25 +880,5 @@ impl ChannelMessage {
     /// The wire bytes.
     pub fn encode(&self) -> Vec<u8> {
         message::encode(&self.to_message()).expect("typed fields always encode")
-    }
-}
-
-/// Hex for large byte fields stored with every write of a channel (an onion
-/// is 1,366 bytes): `hex::serde` builds its string a character at a time,
-/// this writes it through `hex::encode_to_slice` in one pass.
-pub(crate) mod fast_hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let mut out = vec![0u8; bytes.len() * 2];
-        hex::encode_to_slice(bytes, &mut out).expect("twice the length");
-        s.serialize_str(std::str::from_utf8(&out).expect("hex is ASCII"))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        let mut out = vec![0u8; text.len() / 2];
-        hex::decode_to_slice(text.as_bytes(), &mut out).map_err(serde::de::Error::custom)?;
-        Ok(out)
     }
 }

@@ -361,13 +361,13 @@ impl serde::Serialize for AttributionData {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // On every store write of a channel with fulfilled HTLCs in its
         // log: `hex::encode`'s char iterator was 10% of a payment's CPU.
-        crate::channel::msgs::fast_hex::serialize(&self.0, s)
+        crate::fast_hex::serialize(&self.0, s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for AttributionData {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let bytes = crate::channel::msgs::fast_hex::deserialize(d)?;
+        let bytes = crate::fast_hex::deserialize(d)?;
         AttributionData::from_slice(&bytes).ok_or_else(|| {
             serde::de::Error::custom(format!(
                 "attribution_data: expected {ATTRIBUTION_LEN} bytes, got {}",
