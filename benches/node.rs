@@ -18,7 +18,8 @@
 //! `cargo bench --bench node` (LNKIT_BENCH_PAYMENTS: payments per row,
 //! 1000; LNKIT_BENCH_INFLIGHT: N, 50 — LDK's `max_accepted_htlcs`;
 //! LNKIT_BENCH_WIDE: a last lnkit A→B row with more in flight, 200;
-//! LNKIT_BENCH_LDK=0 leaves LDK out).
+//! LNKIT_BENCH_LDK=0 leaves LDK out; LNKIT_BENCH_BATCHING=off or on keeps
+//! only those lnkit rows, for profiling one).
 
 #[path = "../tests/common/bitcoind.rs"]
 #[allow(dead_code)]
@@ -471,7 +472,11 @@ fn main() {
         .unwrap();
     let btc = Bitcoind::start();
     let mut rows = vec![];
-    for commit_ms in [0, 10] {
+    let batching = std::env::var("LNKIT_BENCH_BATCHING").unwrap_or_default();
+    for (name, commit_ms) in [("off", 0), ("on", 10)] {
+        if !batching.is_empty() && batching != name {
+            continue;
+        }
         rows.extend(rt.block_on(lnkit_rows(&btc, payments, inflight, wide, commit_ms)));
     }
     if env("LNKIT_BENCH_LDK", 1) == 1 {

@@ -19,6 +19,7 @@ use lnkit::channel::{
     temporary_id, Action, Channel, ChannelMessage, CommandError, Config, Event, Negotiated,
     OpenRequest, Outcome, Phase,
 };
+use lnkit::node::store::Store;
 use lnkit::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 use lnkit::signer::{ChannelSigner, NodeSeed};
 use lnkit::tx::commitment::{ChannelType, FeeratePerKw};
@@ -31,6 +32,9 @@ const FUNDING: Amount = Amount::from_sat(1_000_000);
 struct Party {
     ch: Channel,
     signer: ChannelSigner,
+    /// The node's store (its own SQLite file), and what it last read back.
+    store: Store,
+    store_dir: tempfile::TempDir,
     stored: Channel,
     received: Vec<lnkit::channel::UpdateAddHtlc>,
     resolved: BTreeMap<u64, Outcome>,
@@ -100,7 +104,10 @@ fn funding_tx(script: ScriptBuf, amount: Amount) -> Transaction {
 
 impl Party {
     fn new(ch: Channel, signer: ChannelSigner) -> Self {
+        let store_dir = tempfile::tempdir().unwrap();
         Party {
+            store: Store::open(&store_dir.path().join("node.sqlite")).unwrap(),
+            store_dir,
             stored: ch.clone(),
             ch,
             signer,
@@ -226,10 +233,15 @@ impl Pair {
                     }
                 }
                 Action::Persist => {
-                    // What the node's store keeps: the channel's serde form, read back.
+                    // Through the node's store (the channel row, and its logs
+                    // row by row), read back.
                     let p = self.party(from_a);
-                    let json = serde_json::to_string(&p.ch).expect("a channel serializes");
-                    p.stored = serde_json::from_str(&json).expect("and reads back");
+                    let mut b = p.store.batch().unwrap();
+                    b.put_channel(&mut p.ch).expect("a channel is stored");
+                    b.commit().unwrap();
+                    let mut back = p.store.channels().expect("and reads back");
+                    assert_eq!(back.len(), 1, "one channel, under its current id");
+                    p.stored = back.pop().unwrap();
                     assert_eq!(p.stored, p.ch, "the stored channel is the channel");
                 }
                 Action::BuildFunding { script, amount } => {
@@ -335,7 +347,15 @@ impl Pair {
     fn crash(&mut self, a: bool) {
         self.disconnect();
         let p = self.party(a);
-        p.ch = p.stored.clone();
+        // A new process: a new connection, and no memory of what was written.
+        p.store = Store::open(&p.store_dir.path().join("node.sqlite")).unwrap();
+        p.ch = p
+            .store
+            .channels()
+            .unwrap()
+            .pop()
+            .unwrap_or(p.stored.clone());
+        assert_eq!(p.ch, p.stored);
         self.reconnect();
     }
 

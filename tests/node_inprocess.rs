@@ -18,7 +18,23 @@ struct Net {
     _dir: tempfile::TempDir,
 }
 
+impl Net {
+    /// A fresh embedded regtest chain in a directory of its own.
+    fn new() -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = EmbeddedChain::open(&dir.path().join("chain")).unwrap();
+        Net {
+            chain: Arc::new(chain),
+            _dir: dir,
+        }
+    }
+}
+
 async fn node(net: &Net, name: &str) -> NodeHandle {
+    node_with_window(net, name, Duration::from_millis(5)).await
+}
+
+async fn node_with_window(net: &Net, name: &str, commit_time: Duration) -> NodeHandle {
     let d = Datadir(net._dir.path().join(name));
     d.init(
         Network::Regtest,
@@ -32,7 +48,7 @@ async fn node(net: &Net, name: &str) -> NodeHandle {
             network: Network::Regtest,
             listen: Some("127.0.0.1:0".parse().unwrap()),
             alias: name.into(),
-            commit_time: Duration::from_millis(5),
+            commit_time,
             poll_interval: Duration::from_millis(50),
             channel: lnkit::channel::Config::default(),
             dev: true,
@@ -81,12 +97,7 @@ async fn two_nodes_open_pay_both_ways_and_close() {
         .with_env_filter(std::env::var("LNKIT_LOG").unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
         .try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let chain = EmbeddedChain::open(&dir.path().join("chain")).unwrap();
-    let net = Net {
-        chain: Arc::new(chain),
-        _dir: dir,
-    };
+    let net = Net::new();
     let a = node(&net, "alice").await;
     let b = node(&net, "bob").await;
     let addr = call(&a, "newaddr", json!({})).await["bech32"]
@@ -221,12 +232,7 @@ async fn two_nodes_open_pay_both_ways_and_close() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_requires_a_feature_we_lack_gets_a_warning_and_is_dropped() {
-    let dir = tempfile::tempdir().unwrap();
-    let chain = EmbeddedChain::open(&dir.path().join("chain")).unwrap();
-    let net = Net {
-        chain: Arc::new(chain),
-        _dir: dir,
-    };
+    let net = Net::new();
     let n = node(&net, "carol").await;
     let (addr, id) = (n.listen.unwrap(), n.node_id);
     let warning = tokio::task::spawn_blocking(move || {
@@ -278,12 +284,7 @@ async fn a_peer_that_requires_a_feature_we_lack_gets_a_warning_and_is_dropped() 
 /// takes the blocks after it (they connect to its genesis checkpoint).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_started_late_in_the_chain_sees_its_coins() {
-    let dir = tempfile::tempdir().unwrap();
-    let chain = EmbeddedChain::open(&dir.path().join("chain")).unwrap();
-    let net = Net {
-        chain: Arc::new(chain),
-        _dir: dir,
-    };
+    let net = Net::new();
     mine(&net, 110, "bcrt1ql3e9pgs3mmwuwrh95fecme0s0qtn2880hlwwpw");
     let n = node(&net, "late").await;
     let addr = call(&n, "newaddr", json!({})).await["bech32"]
@@ -296,4 +297,45 @@ async fn a_node_started_late_in_the_chain_sees_its_coins() {
     })
     .await;
     assert_eq!(funds["outputs"][0]["amount_msat"], 5_000_000_000_000_u64);
+}
+
+/// Batching delays only a node's own updates: a `commitment_signed` that
+/// answers the peer's goes at once. Bob's window here is ten minutes, yet
+/// Alice's payment completes: Bob's answer (his revocation and his signature
+/// on Alice's HTLC) and then his fulfil leave without waiting for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commitment_signed_is_answered_at_once_whatever_the_window() {
+    let net = Net::new();
+    let a = node(&net, "alice").await;
+    let b = node_with_window(&net, "bob", Duration::from_secs(600)).await;
+    let addr = call(&a, "newaddr", json!({})).await["bech32"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    mine(&net, 101, &addr);
+    until(&a, "listfunds", |v| {
+        !v["outputs"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let b_id = b.node_id.to_string();
+    call(
+        &a,
+        "connect",
+        json!({"id": format!("{b_id}@{}", b.listen.unwrap())}),
+    )
+    .await;
+    call(&a, "fundchannel", json!({"id": b_id, "amount": 1_000_000})).await;
+    mine(&net, 3, &addr);
+    for n in [&a, &b] {
+        until(n, "listpeerchannels", |v| {
+            v["channels"][0]["state"] == "CHANNELD_NORMAL"
+        })
+        .await;
+    }
+    for i in 0..2u64 {
+        let inv = call(&b, "invoice", json!({"amount_msat": 2_000_000 + i, "label": format!("w{i}"), "description": "window"})).await;
+        // `pay` answers within `call`'s 60 s bound, far inside Bob's window.
+        let paid = call(&a, "pay", json!({"bolt11": inv["bolt11"]})).await;
+        assert_eq!(paid["status"], "complete");
+    }
 }

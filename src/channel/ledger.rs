@@ -346,6 +346,19 @@ impl Ledger {
         )
     }
 
+    /// Whether some update is in no commitment of theirs we signed: ours
+    /// not yet signed, or theirs we acknowledged but have not signed back.
+    pub fn has_unsigned(&self) -> bool {
+        let latest = self.remote_latest();
+        self.ours.end() > latest.ours || self.local.theirs > latest.theirs
+    }
+
+    /// Whether we owe them a `commitment_signed`: our commitment holds
+    /// updates of theirs that no commitment of theirs we signed holds yet.
+    pub fn owes_commitment(&self) -> bool {
+        self.local.theirs > self.remote_latest().theirs
+    }
+
     /// What their next `commitment_signed` holds.
     pub fn next_local(&self) -> Commit {
         Commit {

@@ -192,7 +192,8 @@ impl Channel {
         }
     }
 
-    /// Whether a `commitment_signed` of ours is due (the batching window decides when).
+    /// Whether a `commitment_signed` of ours can go now and would change
+    /// something (the batching window decides when it goes).
     pub fn needs_commit(&self) -> bool {
         self.live
             && self.ledger.next_remote().is_some()

@@ -238,7 +238,9 @@ struct Core {
     announcement_sigs_sent: HashSet<ChannelId>,
     /// Peers with channels, gone since then (their channels get disabled).
     offline_since: HashMap<PublicKey, Instant>,
-    commit_at: Option<Instant>,
+    /// Batching: since when each channel has had an update in no
+    /// commitment we signed (its window runs from then).
+    unsigned_since: HashMap<ChannelId, Instant>,
     /// While a group of inputs is handled: the messages and answers that
     /// wait for the group's one store commit (nothing leaves before it is durable).
     held: Option<Held>,
@@ -383,7 +385,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         next_gossip_flush: Instant::now(),
         announcement_sigs_sent: HashSet::new(),
         offline_since: HashMap::new(),
-        commit_at: None,
+        unsigned_since: HashMap::new(),
         held: None,
         mpp_sets: HashMap::new(),
         held_since: HashMap::new(),
@@ -543,7 +545,7 @@ impl Core {
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(Duration::from_millis(500));
         loop {
-            let commit_at = self.commit_at;
+            let commit_at = self.next_commit();
             let wake = tokio::select! {
                 input = rx.recv() => match input {
                     Some(input) => Wake::Input(Box::new(input)),
@@ -563,7 +565,7 @@ impl Core {
                 Wake::Input(input) => self.input(*input),
                 Wake::Poll => self.poll_chain(),
                 Wake::Housekeeping => self.housekeeping(),
-                Wake::Commit => self.commit_all(),
+                Wake::Commit => {}
             }
             if self.held.is_some() {
                 // What has already arrived joins this group: one fsync for all of it.
@@ -574,6 +576,7 @@ impl Core {
                     }
                 }
             }
+            self.commit_due();
             self.end_group();
             if let Some(reply) = self.stop.take() {
                 for p in self.peers.values() {
@@ -586,7 +589,6 @@ impl Core {
                 info!("node stopped");
                 return;
             }
-            self.schedule_commit();
         }
     }
 
@@ -606,10 +608,12 @@ impl Core {
         let Some(held) = self.held.take() else {
             return;
         };
-        let channels = &self.channels;
-        let written = self.store.batch().and_then(|b| {
-            for ch in held.channels.iter().filter_map(|id| channels.get(id)) {
-                b.put_channel(ch)?;
+        let channels = &mut self.channels;
+        let written = self.store.batch().and_then(|mut b| {
+            for id in &held.channels {
+                if let Some(ch) = channels.get_mut(id) {
+                    b.put_channel(ch)?;
+                }
             }
             b.commit()
         });
@@ -632,23 +636,49 @@ impl Core {
         !self.opts.commit_time.is_zero()
     }
 
-    fn schedule_commit(&mut self) {
-        if self.commit_at.is_none() && self.channels.values().any(Channel::needs_commit) {
-            self.commit_at = Some(Instant::now() + self.opts.commit_time);
+    /// Sign what is due, in this wake-up's group (without batching, the
+    /// window is zero: whatever a step left unsigned).
+    ///
+    /// - Our own updates wait for the window, counted from the oldest one
+    ///   not yet signed (through a round in flight too: the holding cell's
+    ///   updates do not start a new window when its `revoke_and_ack` comes).
+    /// - A `commitment_signed` we owe, for their updates that our commitment
+    ///   already holds, goes at once, with whatever of ours is pending: the
+    ///   peer batched those updates already, and holding the answer would add
+    ///   a window to every payment's round trip (LDK answers at once too).
+    fn commit_due(&mut self) {
+        let now = Instant::now();
+        let window = self.opts.commit_time;
+        let mut due = vec![];
+        let mut since = std::mem::take(&mut self.unsigned_since);
+        for ch in self.channels.values() {
+            if !ch.ledger.has_unsigned() {
+                continue;
+            }
+            let t = *since.entry(ch.id).or_insert(now);
+            if ch.needs_commit() && (ch.ledger.owes_commitment() || t + window <= now) {
+                due.push(ch.id);
+            }
         }
-    }
-
-    fn commit_all(&mut self) {
-        self.commit_at = None;
-        let due: Vec<ChannelId> = self
-            .channels
-            .values()
-            .filter(|c| c.needs_commit())
-            .map(|c| c.id)
-            .collect();
+        since.retain(|id, _| {
+            self.channels
+                .get(id)
+                .is_some_and(|c| c.ledger.has_unsigned() && !due.contains(id))
+        });
+        self.unsigned_since = since;
         for id in due {
             let _ = self.drive(id, Event::Commit);
         }
+    }
+
+    /// When the next window ends, among channels that could sign now (one
+    /// with a round in flight signs when its `revoke_and_ack` comes).
+    fn next_commit(&self) -> Option<Instant> {
+        self.unsigned_since
+            .iter()
+            .filter(|(id, _)| self.channels.get(id).is_some_and(Channel::needs_commit))
+            .map(|(_, t)| *t + self.opts.commit_time)
+            .min()
     }
 
     fn signer(&mut self, index: u64) -> ChannelSigner {
@@ -1133,7 +1163,7 @@ impl Core {
         actions: Vec<Action>,
         queue: &mut VecDeque<(ChannelId, Event)>,
     ) {
-        let Some(ch) = self.channels.remove(&id) else {
+        let Some(mut ch) = self.channels.remove(&id) else {
             return;
         };
         let signer = self.signer(ch.key_index);
@@ -1271,7 +1301,7 @@ impl Core {
         if persist || !invoices.is_empty() || !payments.is_empty() || !forwards.is_empty() || forget
         {
             let mut write = || -> Result<(), StoreError> {
-                let b = self.store.batch()?;
+                let mut b = self.store.batch()?;
                 if forget {
                     b.delete_channel(&ch.id)?;
                     b.delete_channel(&ch.temporary_id)?;
@@ -1284,7 +1314,7 @@ impl Core {
                         Some(held) if ch.funding_outpoint.is_some() => {
                             held.channels.insert(ch.id);
                         }
-                        _ => b.put_channel(&ch)?,
+                        _ => b.put_channel(&mut ch)?,
                     }
                 }
                 for a in &actions {

@@ -1,21 +1,26 @@
 //! The node's store: SQLite in WAL mode with `synchronous=FULL`, so a
 //! committed transaction survives `kill -9` and power loss.
 //!
-//! A channel is stored whole (its serde form) in the same transaction as
-//! the payment and invoice changes its step produced; the driver commits
-//! that transaction before it sends the messages of the step.
+//! A channel is stored as its serde form in the same transaction as the
+//! payment and invoice changes its step produced; the driver commits that
+//! transaction before it sends the messages of the step. Its two update logs
+//! (BOLT 2's `update_*` messages, onions included) are stored apart, one row
+//! per update: an update is written once when it joins the log and deleted
+//! once it is folded, rather than again with every write of the channel (50
+//! HTLCs in flight made each channel row some 200 kB).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use crate::channel::ledger::HtlcEntry;
+use crate::channel::ledger::{HtlcEntry, Log};
 use crate::channel::{Channel, ChannelId};
 use crate::onion::failure::AttributionData;
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Each step takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -59,6 +64,13 @@ const MIGRATIONS: &[&str] = &[
         received_at INTEGER NOT NULL, record TEXT NOT NULL,
         PRIMARY KEY (in_channel, in_htlc));
      CREATE INDEX forwards_by_out ON forwards (out_channel, out_htlc);",
+    // 5 -> 6: each channel's update logs, one row per update (side 0: ours,
+    // 1: theirs; idx: the update's absolute index in its log). A channel row
+    // written before holds its logs inline, and is read as it is.
+    "CREATE TABLE channel_updates (
+        channel_id BLOB NOT NULL, side INTEGER NOT NULL, idx INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (channel_id, side, idx)) WITHOUT ROWID;",
 ];
 
 /// A store failure.
@@ -269,7 +281,13 @@ pub struct ForwardRecord {
 /// The store.
 pub struct Store {
     conn: Connection,
+    /// What `channel_updates` holds, per channel: the logs as last written,
+    /// so a write adds and deletes only what changed. A channel not here is
+    /// written whole (its rows replaced) the next time.
+    logs: LogCache,
 }
+
+type LogCache = HashMap<ChannelId, [Log; 2]>;
 
 impl Store {
     /// Open (creating and migrating as needed).
@@ -278,7 +296,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            logs: HashMap::new(),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -353,7 +374,10 @@ impl Store {
     /// Inside a group it is a savepoint of the group's transaction, durable
     /// when the group ends; outside, durable when it commits.
     pub fn batch(&mut self) -> Result<Batch<'_>, StoreError> {
-        Ok(Batch(self.conn.savepoint()?))
+        Ok(Batch {
+            tx: Some(self.conn.savepoint()?),
+            logs: &mut self.logs,
+        })
     }
 
     /// Open a group: every batch until [`Store::end_group`] shares one
@@ -382,11 +406,30 @@ impl Store {
             .optional()?)
     }
 
-    /// Every channel.
+    /// Every channel, its logs included.
     pub fn channels(&self) -> Result<Vec<Channel>, StoreError> {
         let mut st = self.conn.prepare("SELECT state FROM channels")?;
         let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|r| Ok(serde_json::from_str(&r?)?)).collect()
+        let mut channels: Vec<Channel> = rows
+            .map(|r| Ok(serde_json::from_str(&r?)?))
+            .collect::<Result<_, StoreError>>()?;
+        let mut st = self.conn.prepare(
+            "SELECT side, body FROM channel_updates WHERE channel_id = ?1 ORDER BY side, idx",
+        )?;
+        for ch in &mut channels {
+            let rows = st.query_map([&ch.id.0[..]], |r| {
+                Ok((r.get::<_, u8>(0)?, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (side, body) = row?;
+                let log = match side {
+                    0 => &mut ch.ledger.ours,
+                    _ => &mut ch.ledger.theirs,
+                };
+                log.entries.push_back(serde_json::from_str(&body)?);
+            }
+        }
+        Ok(channels)
     }
 
     /// The peers we have channels with, and their last address.
@@ -526,13 +569,30 @@ impl Store {
 }
 
 /// Writes that commit together.
-pub struct Batch<'a>(rusqlite::Savepoint<'a>);
+pub struct Batch<'a> {
+    /// Taken by [`Batch::commit`]; dropped otherwise, which rolls it back.
+    tx: Option<rusqlite::Savepoint<'a>>,
+    logs: &'a mut LogCache,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if self.tx.is_some() {
+            // Rolled back: what the cache says was written may not be.
+            self.logs.clear();
+        }
+    }
+}
 
 impl Batch<'_> {
+    fn tx(&self) -> &rusqlite::Savepoint<'_> {
+        self.tx.as_ref().expect("taken only by commit")
+    }
+
     /// Run one statement, prepared once per connection (a busy node writes
     /// the same few statements thousands of times a second).
     fn exec(&self, sql: &str, params: impl rusqlite::Params) -> Result<usize, StoreError> {
-        Ok(self.0.prepare_cached(sql)?.execute(params)?)
+        Ok(self.tx().prepare_cached(sql)?.execute(params)?)
     }
 
     /// Set a `meta` value.
@@ -545,29 +605,112 @@ impl Batch<'_> {
     }
 
     /// Store a channel (its temporary row, if any, is replaced).
-    pub fn put_channel(&self, ch: &Channel) -> Result<(), StoreError> {
-        if ch.temporary_id != ch.id {
-            self.exec(
-                "DELETE FROM channels WHERE id = ?1",
-                [&ch.temporary_id.0[..]],
-            )?;
+    ///
+    /// The logs are taken out of `ch` while the rest is serialized, and put
+    /// back: they go to `channel_updates`, only what changed since the last write.
+    pub fn put_channel(&mut self, ch: &mut Channel) -> Result<(), StoreError> {
+        let cached = self.logs.remove(&ch.id);
+        if cached.is_none() && ch.temporary_id != ch.id {
+            // Once per channel and process: the row kept under the temporary id goes.
+            self.delete_channel(&ch.temporary_id)?;
         }
+        let ours = std::mem::take(&mut ch.ledger.ours.entries);
+        let theirs = std::mem::take(&mut ch.ledger.theirs.entries);
+        let state = serde_json::to_string(ch);
+        ch.ledger.ours.entries = ours;
+        ch.ledger.theirs.entries = theirs;
         self.exec(
             "INSERT INTO channels (id, peer, state) VALUES (?1, ?2, ?3)
              ON CONFLICT(id) DO UPDATE SET state = ?3",
-            params![
-                &ch.id.0[..],
-                &ch.peer.serialize()[..],
-                serde_json::to_string(ch)?
-            ],
+            params![&ch.id.0[..], &ch.peer.serialize()[..], state?],
         )?;
+        let mut stored = match cached {
+            Some(logs) => logs,
+            None => {
+                // Not known to this process: its rows are written afresh.
+                self.exec(
+                    "DELETE FROM channel_updates WHERE channel_id = ?1",
+                    [&ch.id.0[..]],
+                )?;
+                let empty = |l: &Log| Log {
+                    start: l.start,
+                    entries: Default::default(),
+                };
+                [empty(&ch.ledger.ours), empty(&ch.ledger.theirs)]
+            }
+        };
+        self.put_log(&ch.id, 0, &mut stored[0], &ch.ledger.ours)?;
+        self.put_log(&ch.id, 1, &mut stored[1], &ch.ledger.theirs)?;
+        self.logs.insert(ch.id, stored);
+        Ok(())
+    }
+
+    /// Bring one stored log (`stored`, what the rows hold) to `log`:
+    /// delete what was folded or replaced, insert what is new.
+    fn put_log(
+        &self,
+        id: &ChannelId,
+        side: usize,
+        stored: &mut Log,
+        log: &Log,
+    ) -> Result<(), StoreError> {
+        let delete = |from: u64, to: u64| {
+            self.exec(
+                "DELETE FROM channel_updates
+                 WHERE channel_id = ?1 AND side = ?2 AND idx >= ?3 AND idx < ?4",
+                params![&id.0[..], side, from as i64, to.min(i64::MAX as u64) as i64],
+            )
+        };
+        if log.start < stored.start {
+            // Never happens (a log only folds forward); start over.
+            delete(0, u64::MAX)?;
+            *stored = Log {
+                start: log.start,
+                entries: Default::default(),
+            };
+        }
+        // Folded: gone from the front.
+        if log.start > stored.start {
+            delete(stored.start, log.start)?;
+            let n = (log.start - stored.start).min(stored.entries.len() as u64) as usize;
+            stored.entries.drain(..n);
+            stored.start = log.start;
+        }
+        // Truncated (a disconnect drops unsigned updates), perhaps refilled:
+        // everything from the first difference on is written again.
+        let same = stored
+            .entries
+            .iter()
+            .zip(&log.entries)
+            .take_while(|(a, b)| a == b)
+            .count();
+        if same < stored.entries.len() {
+            delete(log.start + same as u64, u64::MAX)?;
+            stored.entries.truncate(same);
+        }
+        for (i, u) in log.entries.iter().enumerate().skip(same) {
+            self.exec(
+                "INSERT INTO channel_updates (channel_id, side, idx, body) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    &id.0[..],
+                    side,
+                    (log.start + i as u64) as i64,
+                    serde_json::to_string(u)?
+                ],
+            )?;
+            stored.entries.push_back(u.clone());
+        }
         Ok(())
     }
 
     /// Forget a channel (one that never got funded).
-    pub fn delete_channel(&self, id: &ChannelId) -> Result<(), StoreError> {
-        self.0
-            .execute("DELETE FROM channels WHERE id = ?1", [&id.0[..]])?;
+    pub fn delete_channel(&mut self, id: &ChannelId) -> Result<(), StoreError> {
+        self.exec("DELETE FROM channels WHERE id = ?1", [&id.0[..]])?;
+        self.exec(
+            "DELETE FROM channel_updates WHERE channel_id = ?1",
+            [&id.0[..]],
+        )?;
+        self.logs.remove(id);
         Ok(())
     }
 
@@ -659,8 +802,8 @@ impl Batch<'_> {
     }
 
     /// Commit: durable when this returns (when its group ends, inside one).
-    pub fn commit(self) -> Result<(), StoreError> {
-        Ok(self.0.commit()?)
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        Ok(self.tx.take().expect("taken once").commit()?)
     }
 }
 
@@ -755,6 +898,58 @@ mod tests {
             "failed"
         );
         assert_eq!(s.payments_of(&hex::encode([1; 32])).unwrap().len(), 2);
+    }
+
+    /// A log's rows follow it through appends, folds, and a truncation
+    /// refilled with different updates at the same indexes.
+    #[test]
+    fn a_log_is_stored_row_by_row_through_folds_and_replacements() {
+        use crate::channel::ledger::Update;
+        use crate::tx::commitment::FeeratePerKw;
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("l.sqlite")).unwrap();
+        let id = ChannelId([7; 32]);
+        let log = |start: u64, fees: &[u32]| Log {
+            start,
+            entries: fees.iter().map(|f| Update::Fee(FeeratePerKw(*f))).collect(),
+        };
+        let rows = |s: &Store| -> Vec<(i64, String)> {
+            let mut st = s
+                .conn
+                .prepare("SELECT idx, body FROM channel_updates WHERE channel_id = ?1 AND side = 1 ORDER BY idx")
+                .unwrap();
+            st.query_map([&id.0[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let expect = |l: &Log| -> Vec<(i64, String)> {
+            l.entries
+                .iter()
+                .enumerate()
+                .map(|(i, u)| {
+                    (
+                        (l.start + i as u64) as i64,
+                        serde_json::to_string(u).unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let mut stored = log(0, &[]);
+        for next in [
+            log(0, &[1, 2, 3]),
+            log(2, &[3, 4]),
+            // Truncated to index 2 and refilled: index 3 now holds another update.
+            log(2, &[3, 9, 10]),
+            log(5, &[]),
+            log(5, &[11]),
+        ] {
+            let b = s.batch().unwrap();
+            b.put_log(&id, 1, &mut stored, &next).unwrap();
+            b.commit().unwrap();
+            assert_eq!(stored, next, "the cache is the log");
+            assert_eq!(rows(&s), expect(&next), "the rows are the log");
+        }
     }
 
     #[test]

@@ -128,9 +128,7 @@ impl Core {
         if let Some(ch) = self.channels.get_mut(&id) {
             ch.gossip.announcement = Some(raw.clone());
         }
-        if let Some(ch) = self.channels.get(&id).cloned() {
-            self.put_channel_now(&ch);
-        }
+        self.put_channel_now(id);
         info!(channel = %id, scid = %scid_string(scid.unwrap_or(0)), "channel announced");
         self.own_gossip(&raw);
         self.broadcast_update(id, false);
@@ -209,9 +207,7 @@ impl Core {
         if let Some(ch) = self.channels.get_mut(&id) {
             ch.gossip.their_signatures = Some((node_sig.clone(), btc_sig.clone()));
         }
-        if let Some(ch) = self.channels.get(&id).cloned() {
-            self.put_channel_now(&ch);
-        }
+        self.put_channel_now(id);
         // BOLT 7: "MUST respond with its own": ours goes out unless it already
         // did on this connection (once each way per connection, or two lnkit
         // nodes would answer each other forever).
@@ -298,8 +294,8 @@ impl Core {
         crate::wire::gossip::set_signature(&mut m, "signature", &sig);
         let raw = wire_msg::encode(&m).ok()?;
         // The timestamp is durable before the update leaves (each must be greater).
-        let ch = self.channels.get(&id).cloned()?;
-        self.put_channel_now(&ch);
+        self.channels.get(&id)?;
+        self.put_channel_now(id);
         Some(raw)
     }
 
@@ -513,8 +509,8 @@ impl Core {
                 // BOLT 7: the old parameters are still accepted for 10 minutes.
                 ch.gossip.previous = Some((old, now_secs() + 600));
             }
-            let ch = ch.clone();
-            self.put_channel_now(&ch);
+            self.put_channel_now(id);
+            let ch = &self.channels[&id];
             if changed && ch.phase == Phase::Normal {
                 let disabled = ch.gossip.last_disabled && !ch.live;
                 if ch.gossip.announcement.is_some() || ch.live {

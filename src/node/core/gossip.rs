@@ -186,9 +186,7 @@ impl Core {
         if let Some(ch) = self.channels.get_mut(&id) {
             ch.gossip.their_policy = Some(policy);
         }
-        if let Some(ch) = self.channels.get(&id).cloned() {
-            self.put_channel_now(&ch);
-        }
+        self.put_channel_now(id);
         debug!(%peer, channel = %id, "the peer's policy for our unannounced channel");
         true
     }

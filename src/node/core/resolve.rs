@@ -75,8 +75,7 @@ impl Core {
             ));
         }
         ch.onchain = Some(Box::new(r));
-        let ch = ch.clone();
-        self.put_channel_now(&ch);
+        self.put_channel_now(id);
     }
 
     /// A preimage for an HTLC this channel's resolution holds on chain: it is claimed with it.
@@ -88,13 +87,16 @@ impl Core {
             return;
         };
         r.provide_preimage(preimage);
-        let ch = ch.clone();
-        self.put_channel_now(&ch);
+        self.put_channel_now(id);
         self.drive_onchain();
     }
 
-    pub(super) fn put_channel_now(&mut self, ch: &Channel) {
-        let write = self.store.batch().and_then(|b| {
+    /// Store one channel now, in a transaction of its own.
+    pub(super) fn put_channel_now(&mut self, id: ChannelId) {
+        let Some(ch) = self.channels.get_mut(&id) else {
+            return;
+        };
+        let write = self.store.batch().and_then(|mut b| {
             b.put_channel(ch)?;
             b.commit()
         });
@@ -126,21 +128,20 @@ impl Core {
     /// and those that resolved at this tip.
     pub(super) fn persist_resolutions(&mut self) {
         let tip = self.height();
-        let chans: Vec<Channel> = self
+        let mut chans: Vec<&mut Channel> = self
             .channels
-            .values()
+            .values_mut()
             .filter(|c| {
                 c.onchain
                     .as_ref()
                     .is_some_and(|r| r.resolved_at.is_none_or(|h| h >= tip))
             })
-            .cloned()
             .collect();
         if chans.is_empty() {
             return;
         }
-        let write = self.store.batch().and_then(|b| {
-            for c in &chans {
+        let write = self.store.batch().and_then(|mut b| {
+            for c in &mut chans {
                 b.put_channel(c)?;
             }
             b.commit()
@@ -269,8 +270,7 @@ impl Core {
             let ch = self.channels.get_mut(&id).expect("listed");
             ch.onchain = Some(r);
             if changed {
-                let ch = ch.clone();
-                self.put_channel_now(&ch);
+                self.put_channel_now(id);
             }
             for s in sends {
                 sent.extend(self.send_claim(s));
