@@ -367,10 +367,9 @@ impl ChannelSigner {
     ) -> Vec<ecdsa::Signature> {
         let key = keys::derive_privkey(&self.secp, &self.htlc, &params.keys.per_commitment_point)
             .expect("a derivation fails with p ~ 2^-128");
-        htlc_transactions(&self.secp, commitment, params, None, Some(&key), &[])
-            .into_iter()
-            .map(|t| t.counterparty_sig.expect("signed with the key given"))
-            .collect()
+        let sighash_type = counterparty_sighash_type(params.channel_type);
+        let msgs = htlc_messages(&self.secp, commitment, params, sighash_type);
+        on_every_core(&msgs, |m| self.secp.sign_ecdsa(m, &key))
     }
 
     /// Check the counterparty's HTLC signatures on our commitment.
@@ -380,24 +379,75 @@ impl ChannelSigner {
         params: &CommitmentParams,
         sigs: &[ecdsa::Signature],
     ) -> Result<(), usize> {
-        let txs = htlc_transactions(&self.secp, commitment, params, None, None, &[]);
-        if txs.len() != sigs.len() {
-            return Err(txs.len().min(sigs.len()));
+        let msgs = htlc_messages(
+            &self.secp,
+            commitment,
+            params,
+            counterparty_sighash_type(params.channel_type),
+        );
+        if msgs.len() != sigs.len() {
+            return Err(msgs.len().min(sigs.len()));
         }
-        let sighash_type = counterparty_sighash_type(params.channel_type);
-        for (i, (t, sig)) in txs.iter().zip(sigs).enumerate() {
+        let pairs: Vec<_> = msgs.iter().zip(sigs).collect();
+        let valid = on_every_core(&pairs, |(msg, sig)| {
+            self.secp
+                .verify_ecdsa(msg, sig, &params.keys.counterparty_htlc.0)
+                .is_ok()
+        });
+        match valid.iter().position(|ok| !ok) {
+            Some(i) => Err(i),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What each HTLC transaction of `commitment` signs, in output order.
+fn htlc_messages(
+    secp: &Secp256k1<All>,
+    commitment: &CommitmentTransaction,
+    params: &CommitmentParams,
+    sighash_type: bitcoin::sighash::EcdsaSighashType,
+) -> Vec<bitcoin::secp256k1::Message> {
+    // Unsigned: built only for their sighashes.
+    htlc_transactions(secp, commitment, params, None, None, &[])
+        .iter()
+        .map(|t| {
             let out = &commitment.outputs[t.output_index as usize];
             let script = out
                 .witness_script
                 .as_ref()
                 .expect("HTLC outputs have scripts");
-            let msg = htlc_sighash(&t.tx, script, out.amount, sighash_type);
-            self.secp
-                .verify_ecdsa(&msg, sig, &params.keys.counterparty_htlc.0)
-                .map_err(|_| i)?;
-        }
-        Ok(())
+            htlc_sighash(&t.tx, script, out.amount, sighash_type)
+        })
+        .collect()
+}
+
+/// Below this many items one core does it all: a thread costs about as
+/// much as one signature.
+const PARALLEL_MIN: usize = 8;
+
+/// `f` over `items`, in order, split across the machine's cores (scoped
+/// threads). A commitment's HTLC signatures are independent, and making or
+/// checking fifty of them is most of a round's CPU: on one core the round
+/// waits while the other idles (the peer, meanwhile, waits for the answer).
+fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if cores < 2 || items.len() < PARALLEL_MIN {
+        return items.iter().map(f).collect();
     }
+    let chunk = items.len().div_ceil(cores);
+    std::thread::scope(|s| {
+        let rest: Vec<_> = items[chunk..]
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        let mut out: Vec<R> = items[..chunk].iter().map(&f).collect();
+        for h in rest {
+            out.extend(h.join().expect("signing does not panic"));
+        }
+        out
+    })
 }
 
 /// Which of a channel's keys signs an on-chain claim (BOLT 5), named by
@@ -579,6 +629,16 @@ impl ChannelSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Split or not, the results come back in the items' order.
+    #[test]
+    fn on_every_core_keeps_the_order() {
+        for n in [0, 1, PARALLEL_MIN - 1, PARALLEL_MIN, 9, 50, 483] {
+            let items: Vec<u64> = (0..n as u64).collect();
+            let squares = on_every_core(&items, |i| i * i);
+            assert_eq!(squares, items.iter().map(|i| i * i).collect::<Vec<_>>());
+        }
+    }
 
     fn seed() -> NodeSeed {
         NodeSeed::new(&[7; 64], Network::Regtest)

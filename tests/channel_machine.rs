@@ -658,6 +658,40 @@ fn reestablish_resends_what_was_lost_at_every_point_of_a_round() {
     }
 }
 
+/// Many HTLC signatures are checked split across cores: a bad one is still
+/// named by its index.
+#[test]
+fn a_bad_htlc_signature_among_many_is_named_by_its_index() {
+    let mut p = Pair::open(ChannelType::StaticRemotekey, Msat(0), anchors());
+    for n in 1..=12 {
+        p.pay(true, 20_000_000 + n, n);
+    }
+    // B takes the adds; A signs them all.
+    while !p.to_b.is_empty() {
+        p.deliver(false);
+    }
+    p.event(true, Event::Commit);
+    let Some(ChannelMessage::CommitmentSigned {
+        channel_id,
+        signature,
+        mut htlc_signatures,
+    }) = p.to_b.pop_front()
+    else {
+        panic!("a commitment_signed")
+    };
+    assert_eq!(htlc_signatures.len(), 12);
+    htlc_signatures.swap(9, 10);
+    p.to_b.push_back(ChannelMessage::CommitmentSigned {
+        channel_id,
+        signature,
+        htlc_signatures,
+    });
+    p.deliver(false);
+    assert_eq!(p.b.ch.phase, Phase::Failed);
+    let why = p.b.failed.as_deref().unwrap();
+    assert!(why.contains("htlc_signatures[9] is not valid"), "{why}");
+}
+
 #[test]
 fn an_invalid_signature_fails_the_channel_with_an_error_and_our_commitment_goes_out() {
     let mut p = Pair::open(ChannelType::StaticRemotekey, Msat(0), anchors());

@@ -1287,6 +1287,15 @@ impl Channel {
         }
     }
 
+    /// An incoming HTLC was forwarded, and its forward stored: its onion is
+    /// never read again (a restart answers it from the forward), so it no
+    /// longer goes into every write of the channel while the HTLC is out.
+    pub fn forwarded(&mut self, id: u64) {
+        if let Some(a) = self.incoming.get_mut(&id) {
+            a.onion = Vec::new();
+        }
+    }
+
     /// Incoming HTLCs still waiting for our fulfil or fail (none sent or held).
     pub fn unresolved_incoming(&self) -> Vec<&UpdateAddHtlc> {
         let pending: Vec<u64> = self

@@ -150,6 +150,9 @@ impl Core {
                             // Stored with the outgoing HTLC, before it leaves.
                             self.staged_forwards.push(rec);
                             self.execute(out, actions, queue);
+                            if let Some(ch) = self.channels.get_mut(&incoming) {
+                                ch.forwarded(add.id);
+                            }
                             return None;
                         }
                         Err(e) => last = Some(e),
