@@ -44,6 +44,7 @@ pub mod script;
 pub mod shachain;
 pub mod signer;
 pub mod swap;
+pub mod tower;
 pub mod tx;
 pub mod verify;
 pub mod wire;
