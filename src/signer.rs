@@ -367,8 +367,7 @@ impl ChannelSigner {
     ) -> Vec<ecdsa::Signature> {
         let key = keys::derive_privkey(&self.secp, &self.htlc, &params.keys.per_commitment_point)
             .expect("a derivation fails with p ~ 2^-128");
-        let sighash_type = counterparty_sighash_type(params.channel_type);
-        let msgs = htlc_messages(&self.secp, commitment, params, sighash_type);
+        let msgs = htlc_messages(&self.secp, commitment, params);
         on_every_core(&msgs, |m| self.secp.sign_ecdsa(m, &key))
     }
 
@@ -379,12 +378,7 @@ impl ChannelSigner {
         params: &CommitmentParams,
         sigs: &[ecdsa::Signature],
     ) -> Result<(), usize> {
-        let msgs = htlc_messages(
-            &self.secp,
-            commitment,
-            params,
-            counterparty_sighash_type(params.channel_type),
-        );
+        let msgs = htlc_messages(&self.secp, commitment, params);
         if msgs.len() != sigs.len() {
             return Err(msgs.len().min(sigs.len()));
         }
@@ -401,13 +395,14 @@ impl ChannelSigner {
     }
 }
 
-/// What each HTLC transaction of `commitment` signs, in output order.
+/// What the counterparty's signature on each HTLC transaction of
+/// `commitment` signs (its sighash type: BOLT 3), in output order.
 fn htlc_messages(
     secp: &Secp256k1<All>,
     commitment: &CommitmentTransaction,
     params: &CommitmentParams,
-    sighash_type: bitcoin::sighash::EcdsaSighashType,
 ) -> Vec<bitcoin::secp256k1::Message> {
+    let sighash_type = counterparty_sighash_type(params.channel_type);
     // Unsigned: built only for their sighashes.
     htlc_transactions(secp, commitment, params, None, None, &[])
         .iter()
