@@ -21,12 +21,15 @@
 //! | [`payment`] | payment hash / preimage and CLTV expiry (BOLT 2 `update_add_htlc`) |
 //! | [`wire`] | BOLT 1 BigSize, truncated/signed integers, TLV streams |
 //! | [`swap`] | submarine, reverse and cross-chain swaps (hash- and timelocked on chain, MuSig2 key path) |
+//! | [`tower`] | the watchtower (BOLT 13 draft, The Eye of Satoshi's format): appointments, the tower's store, watcher and HTTP API |
+//! | [`message_signing`] | Lightning message signing (`signmessage`), which tower users and towers sign with |
 //! | [`verify`] | consensus verification of what we build, by Bitcoin Core's libbitcoinkernel |
 //!
 //! Secrets and randomness are always explicit inputs, so every function is
 //! deterministic and every test reproducible.
 
 pub mod amount;
+pub(crate) mod base32;
 pub mod chain;
 pub mod channel;
 pub mod cli;
@@ -35,6 +38,7 @@ pub mod gossip;
 pub mod graph;
 pub mod invoice;
 pub mod keys;
+pub mod message_signing;
 pub mod mpp;
 pub mod node;
 pub mod onion;

@@ -76,3 +76,44 @@ fn an_appointment_opens_only_with_its_breach() {
         Err(DecryptError::NotATransaction(_))
     ));
 }
+
+/// Users and towers sign as LND's and Core Lightning's `signmessage` do;
+/// rust-lightning's `message_signing` (what teos itself calls) is the
+/// reference: the same key and message give the same zbase32 string, and
+/// each side recovers the other's signer.
+#[test]
+fn message_signatures_match_rust_lightning_byte_for_byte() {
+    use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+    use lightning::util::message_signing as ldk;
+    use lnkit::message_signing::{recover, sign};
+
+    let secp = Secp256k1::new();
+    let breach = tx();
+    let appointment = Appointment::new(&tx(), &breach.compute_txid(), 144);
+    let messages: [Vec<u8>; 4] = [
+        appointment.signed_bytes(),
+        b"get subscription info".to_vec(),
+        format!("get appointment {}", appointment.locator).into_bytes(),
+        vec![],
+    ];
+    for seed in 1u8..=20 {
+        let key = SecretKey::from_slice(&[seed; 32]).unwrap();
+        let pk = PublicKey::from_secret_key(&secp, &key);
+        for m in &messages {
+            let ours = sign(&secp, m, &key);
+            assert_eq!(ours, ldk::sign(m, &key), "seed {seed}");
+            assert_eq!(ldk::recover_pk(m, &ours).unwrap(), pk);
+            assert_eq!(recover(&secp, m, &ldk::sign(m, &key)).unwrap(), pk);
+        }
+    }
+}
+
+#[test]
+fn the_signed_bytes_are_locator_blob_and_a_big_endian_u32_delay() {
+    let breach = tx();
+    let a = Appointment::new(&tx(), &breach.compute_txid(), 0x0102_0304);
+    let bytes = a.signed_bytes();
+    assert_eq!(&bytes[..16], &a.locator.0);
+    assert_eq!(&bytes[16..bytes.len() - 4], &a.encrypted_blob[..]);
+    assert_eq!(&bytes[bytes.len() - 4..], &[1, 2, 3, 4]);
+}

@@ -45,6 +45,7 @@ pub mod shachain;
 pub mod swap;
 pub mod swap_walkthrough;
 pub mod tlv;
+pub mod tower;
 pub mod transport;
 pub mod walkthrough;
 pub mod wire;
@@ -206,6 +207,9 @@ enum Command {
     /// Lightning messages (BOLT 1, 2, 7) as JSON and back; connect to a node.
     #[command(subcommand)]
     Wire(wire::WireCommand),
+    /// The watchtower (BOLT 13 draft, teos's format): appointment, decrypt, watch.
+    #[command(subcommand)]
+    Tower(tower::TowerCommand),
     /// Meet a chain: bitcoind over RPC (--bitcoind) or the embedded regtest chain (--chain-dir).
     Chain(chain::ChainArgs),
     /// The node: init, run, and its methods (getinfo, connect, fundchannel, pay, ...) over its control socket.
@@ -269,9 +273,10 @@ fn read_stdin() -> Result<String, CliError> {
 }
 
 fn run(cli: Cli) -> Result<(Value, bool), CliError> {
-    // `node run` is a server and `node init`/`schema` take flags only: they never wait on stdin.
+    // `node run` and `tower run` are servers and `node init`/`schema` take flags only: they never wait on stdin.
     let wants_input = !matches!(cli.command, Command::Walkthrough(_) | Command::Graph(_))
-        && !matches!(&cli.command, Command::Node(n) if !n.is_method());
+        && !matches!(&cli.command, Command::Node(n) if !n.is_method())
+        && !matches!(&cli.command, Command::Tower(tower::TowerCommand::Run(_)));
     let mut input = read_input(&cli.common, wants_input)?;
     let mut explain = Explain::new(cli.common.explain);
     let ex = &mut explain;
@@ -298,6 +303,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Swap(cmd) => swap::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
+        Command::Tower(cmd) => tower::run(cmd, &mut input, ex),
         Command::Chain(args) => chain::run(args, &mut input, ex),
         Command::Node(args) => node::run(args, &mut input, ex),
         Command::Walkthrough(args) if args.swap => swap_walkthrough::run(&input, ex),

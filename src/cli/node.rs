@@ -205,7 +205,7 @@ fn run_node(a: RunArgs, input: &Input) -> StepResult {
         .log_level
         .or_else(|| conf("log-level"))
         .unwrap_or_else(|| "info".into());
-    init_logging(&d, &level)?;
+    init_logging(d.path("log"), &level)?;
     // A second node on this datadir is refused before it touches the chain.
     drop(
         d.lock()
@@ -270,10 +270,9 @@ async fn wait_stopped(node: core::NodeHandle) {
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
-/// Logs through `tracing`, to stderr and to DIR/log.
-fn init_logging(d: &Datadir, level: &str) -> Result<(), CliError> {
+/// Logs through `tracing`, to stderr and to `path` (a datadir's `log`).
+pub(crate) fn init_logging(path: PathBuf, level: &str) -> Result<(), CliError> {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
-    let path = d.path("log");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -157,6 +157,8 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
     };
     Ok(json!({
         "cheater": prefix(cheater),
+        "revoked_txid": revoked.compute_txid().to_string(),
+        "to_self_delay": to_self_delay,
         "commitment_number": number.map(|n| n.0),
         "per_commitment_point": point.to_string(),
         "revocationpubkey": keys.revocation.to_string(),

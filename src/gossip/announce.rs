@@ -304,20 +304,7 @@ impl std::fmt::Display for NetAddress {
 
 /// RFC 4648 base32, lower case, no padding (onion addresses).
 fn base32_lower(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let (mut out, mut acc, mut bits) = (String::new(), 0u32, 0u32);
-    for b in bytes {
-        acc = (acc << 8) | u32::from(*b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(ALPHABET[((acc >> bits) & 31) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize] as char);
-    }
-    out
+    crate::base32::encode(bytes, crate::base32::RFC4648_LOWER)
 }
 
 /// Encode descriptors in ascending type order (BOLT 7 "MUST place address

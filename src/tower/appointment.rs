@@ -92,18 +92,29 @@ pub struct Appointment {
     /// The penalty, encrypted under the breach's txid.
     pub encrypted_blob: Vec<u8>,
     /// The breach's `to_self_delay`: how long the tower has to act (teos
-    /// carries it; it does not use it yet).
-    pub to_self_delay: u16,
+    /// carries it as a u32; it does not use it yet).
+    pub to_self_delay: u32,
 }
 
 impl Appointment {
     /// The appointment for `penalty`, which punishes the commitment `breach`.
-    pub fn new(penalty: &Transaction, breach: &Txid, to_self_delay: u16) -> Appointment {
+    pub fn new(penalty: &Transaction, breach: &Txid, to_self_delay: u32) -> Appointment {
         Appointment {
             locator: Locator::of(breach),
             encrypted_blob: encrypt(penalty, breach),
             to_self_delay,
         }
+    }
+
+    /// What a user signs to hand the appointment over (teos's
+    /// `Appointment::to_vec`): `locator || encrypted_blob || to_self_delay`,
+    /// the delay as 4 bytes big-endian.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(LOCATOR_LEN + self.encrypted_blob.len() + 4);
+        out.extend_from_slice(&self.locator.0);
+        out.extend_from_slice(&self.encrypted_blob);
+        out.extend_from_slice(&self.to_self_delay.to_be_bytes());
+        out
     }
 
     /// The penalty, if `breach` is the transaction this appointment is for.

@@ -5,3 +5,8 @@
 //! penalty and broadcast it.
 
 pub mod appointment;
+pub mod http;
+pub mod run;
+pub mod service;
+pub mod store;
+pub mod watcher;
