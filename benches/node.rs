@@ -107,6 +107,8 @@ async fn lnkit_node(
             },
             dev: false,
             gossip: Default::default(),
+            towers: vec![],
+            tower_feerate: lnkit::node::core::DEFAULT_TOWER_FEERATE,
         },
         chain.clone(),
     )

@@ -58,6 +58,9 @@ pub enum KeyFamily {
     Shachain = 5,
     /// The node's identity key.
     Node = 6,
+    /// The key the node is known by to its watchtowers (LND's family 8,
+    /// watchtower session keys).
+    TowerSession = 8,
 }
 
 /// SLIP 44 coin type: 0 on bitcoin, 1 on every test network.
@@ -125,6 +128,11 @@ impl NodeSeed {
     /// The node id.
     pub fn node_id(&self) -> PublicKey {
         self.node().node_id()
+    }
+
+    /// The key the node registers with watchtowers and signs its appointments with.
+    pub fn tower_user_key(&self) -> SecretKey {
+        self.secret(KeyFamily::TowerSession, 0)
     }
 
     /// The keys of channel number `index`.

@@ -279,8 +279,17 @@ impl Pair {
                 Action::Closed => self.party(from_a).closed = true,
                 Action::Failed { reason } => self.party(from_a).failed = Some(reason),
                 Action::Disconnect => self.disconnect(),
-                Action::RemoteCommitment { number, htlcs } => {
+                Action::RemoteCommitment { number, htlcs, tx } => {
+                    let funding = self.party(from_a).ch.funding_outpoint;
+                    assert_eq!(tx.input.first().map(|i| i.previous_output), funding);
                     self.party(from_a).remote_commitments.insert(number, htlcs);
+                }
+                Action::RemoteRevoked { number } => {
+                    // A revocation names a commitment we signed (and stored).
+                    assert!(
+                        self.party(from_a).remote_commitments.contains_key(&number),
+                        "revoked commitment {number} was never signed"
+                    );
                 }
             }
         }

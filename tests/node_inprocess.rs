@@ -53,6 +53,8 @@ async fn node_with_window(net: &Net, name: &str, commit_time: Duration) -> NodeH
             channel: lnkit::channel::Config::default(),
             dev: true,
             gossip: Default::default(),
+            towers: vec![],
+            tower_feerate: core::DEFAULT_TOWER_FEERATE,
         },
         net.chain.clone(),
     )

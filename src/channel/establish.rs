@@ -284,8 +284,8 @@ impl Channel {
         let txid = tx.compute_txid();
         self.funding_outpoint = Some(OutPoint::new(txid, u32::from(output_index)));
         let c = self.ledger.remote;
-        let sig = match self.sign_remote(signer, &c, self.their_points.0) {
-            Ok(ChannelMessage::CommitmentSigned { signature, .. }) => signature,
+        let (sig, first) = match self.sign_remote(signer, &c, self.their_points.0) {
+            Ok((ChannelMessage::CommitmentSigned { signature, .. }, tx)) => (signature, tx),
             Ok(_) => unreachable!("sign_remote gives commitment_signed"),
             Err(e) => {
                 return Ok(self.fail_channel(
@@ -301,6 +301,11 @@ impl Channel {
         self.id = ChannelId::from_funding(&txid, output_index);
         Ok(vec![
             Action::Persist,
+            Action::RemoteCommitment {
+                number: c.number,
+                htlcs: vec![],
+                tx: Box::new(first),
+            },
             Action::Send(ChannelMessage::FundingCreated {
                 temporary_channel_id: self.temporary_id,
                 funding_txid: txid,
@@ -327,17 +332,22 @@ impl Channel {
         self.local_signatures = Some((sig, vec![]));
         self.id = ChannelId::from_funding(&txid, index);
         let remote = self.ledger.remote;
-        let signature = match self
+        let (signature, first) = match self
             .sign_remote(signer, &remote, self.their_points.0)
             .map_err(fail)?
         {
-            ChannelMessage::CommitmentSigned { signature, .. } => signature,
+            (ChannelMessage::CommitmentSigned { signature, .. }, tx) => (signature, tx),
             _ => unreachable!("sign_remote gives commitment_signed"),
         };
         self.phase = Phase::AwaitingReady;
         // BOLT 2: the accepter must remember the channel once funding_signed is sent.
         Ok(vec![
             Action::Persist,
+            Action::RemoteCommitment {
+                number: remote.number,
+                htlcs: vec![],
+                tx: Box::new(first),
+            },
             Action::Send(ChannelMessage::FundingSigned {
                 channel_id: self.id,
                 signature,

@@ -307,6 +307,15 @@ pub enum Action {
         number: u64,
         /// Its HTLCs.
         htlcs: Vec<HtlcEntry>,
+        /// The commitment itself, without its witness (its txid is the
+        /// watchtower's key to the penalty).
+        tx: Box<Transaction>,
+    },
+    /// They revoked their commitment `number` (`revoke_and_ack`): its secret
+    /// is known, so its penalty can be built now, for a watchtower (BOLT 13 draft).
+    RemoteRevoked {
+        /// The revoked commitment's number.
+        number: u64,
     },
 }
 
@@ -685,7 +694,7 @@ impl Channel {
         signer: &ChannelSigner,
         c: &Commit,
         point: PublicKey,
-    ) -> Result<ChannelMessage, String> {
+    ) -> Result<(ChannelMessage, Transaction), String> {
         let view = self.ledger.view_of(c);
         let keys = self.keys_for(Side::Remote, PerCommitmentPoint(point))?;
         let built = self.build_keyed(&view, Side::Remote, c.number, keys)?;
@@ -696,11 +705,14 @@ impl Channel {
         );
         let params = self.params_keyed(&view, Side::Remote, c.number, keys, &built.htlcs)?;
         let htlc_signatures = signer.sign_counterparty_htlcs(&built.commitment, &params);
-        Ok(ChannelMessage::CommitmentSigned {
-            channel_id: self.id,
-            signature,
-            htlc_signatures,
-        })
+        Ok((
+            ChannelMessage::CommitmentSigned {
+                channel_id: self.id,
+                signature,
+                htlc_signatures,
+            },
+            built.commitment.tx,
+        ))
     }
 
     /// The params of a commitment again (they borrow its HTLC list).

@@ -159,7 +159,7 @@ impl Channel {
                 .map(|u| self.update_message(u))
                 .collect();
             let point = self.their_points.1.expect("we signed with it");
-            msgs.push(self.sign_remote(signer, &next, point).map_err(fail)?);
+            msgs.push(self.sign_remote(signer, &next, point).map_err(fail)?.0);
             Some(msgs)
         } else {
             None

@@ -211,19 +211,19 @@ impl Channel {
             return vec![];
         };
         match self.sign_remote(signer, &next, point) {
-            Ok(msg) => {
+            Ok((msg, tx)) => {
                 self.ledger.remote_next = Some(next);
                 self.last_sent = Some(LastSent::CommitmentSigned);
                 let htlcs: Vec<_> = self.ledger.view_of(&next).htlcs.into_values().collect();
-                let mut out = vec![Action::Persist];
-                if !htlcs.is_empty() {
-                    out.push(Action::RemoteCommitment {
+                vec![
+                    Action::Persist,
+                    Action::RemoteCommitment {
                         number: next.number,
                         htlcs,
-                    });
-                }
-                out.push(Action::Send(msg));
-                out
+                        tx: Box::new(tx),
+                    },
+                    Action::Send(msg),
+                ]
             }
             Err(e) => self.fail_channel(
                 signer,
@@ -361,13 +361,14 @@ impl Channel {
                 "revoke_and_ack: per_commitment_secret breaks the shachain: {e}"
             ))
         })?;
+        let revoked = self.ledger.remote.number;
         self.ledger.remote = next;
         self.ledger.remote_next = None;
         self.their_points = (
             self.their_points.1.expect("set when we signed"),
             Some(next_point),
         );
-        let mut out = vec![Action::Persist];
+        let mut out = vec![Action::Persist, Action::RemoteRevoked { number: revoked }];
         out.extend(self.release_held());
         out.extend(self.after_fold());
         if let Some(script) = self.shutdown.ours.clone().filter(|_| !self.shutdown.sent) {

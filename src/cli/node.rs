@@ -19,6 +19,7 @@ use crate::chain;
 use crate::node::core::{self, NodeOptions, SharedChain};
 use crate::node::datadir::{network_name, Datadir};
 use crate::node::rpc;
+use crate::tx::commitment::FeeratePerKw;
 
 /// `lnkit node ...`
 #[derive(Args, Debug)]
@@ -86,6 +87,12 @@ pub struct RunArgs {
     /// Gossip on a test's clock: flush every second, disable a channel 1 s after its peer leaves (Core Lightning's --dev-fast-gossip).
     #[arg(long)]
     dev_fast_gossip: bool,
+    /// A watchtower (teos's HTTP API, e.g. http://127.0.0.1:9814) to hand an appointment for every revoked state (repeatable).
+    #[arg(long, value_name = "URL")]
+    tower: Vec<String>,
+    /// The feerate of the penalties handed to towers, sat per 1000 weight (default 2500).
+    #[arg(long, value_name = "SAT_PER_KW")]
+    tower_feerate_per_kw: Option<u32>,
 }
 
 /// Flags of `lnkit node schema`.
@@ -229,6 +236,26 @@ fn run_node(a: RunArgs, input: &Input) -> StepResult {
         gossip.flush = Duration::from_secs(1);
         gossip.disable_after = Duration::from_secs(1);
     }
+    let mut towers = a.tower.clone();
+    towers.extend(
+        config
+            .iter()
+            .filter(|(k, _)| k == "tower")
+            .map(|(_, v)| v.clone()),
+    );
+    for t in &towers {
+        let rest = t.strip_prefix("http://").unwrap_or("");
+        if rest.split('/').next().is_none_or(|h| !h.contains(':')) {
+            return Err(CliError::bad(format!(
+                "--tower: `{t}` is not http://HOST:PORT (teos's API is plain HTTP)"
+            )));
+        }
+    }
+    if a.tower_feerate_per_kw.is_some_and(|f| f < 253) {
+        return Err(CliError::bad(
+            "--tower-feerate-per-kw: at least 253 (1 sat/vB)",
+        ));
+    }
     let backend = super::chain::backend(&backend, network)?;
     let chain: SharedChain = Arc::from(chain::open(&backend).map_err(super::chain::chain_failed)?);
     let opts = NodeOptions {
@@ -244,6 +271,12 @@ fn run_node(a: RunArgs, input: &Input) -> StepResult {
         channel: crate::channel::Config::default(),
         dev: a.dev,
         gossip,
+        towers,
+        tower_feerate: FeeratePerKw(
+            a.tower_feerate_per_kw
+                .or_else(|| conf("tower-feerate-per-kw").and_then(|v| v.parse().ok()))
+                .unwrap_or(core::DEFAULT_TOWER_FEERATE.0),
+        ),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

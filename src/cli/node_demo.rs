@@ -165,6 +165,8 @@ async fn start(
                 flush: Duration::from_millis(500),
                 ..Default::default()
             },
+            towers: vec![],
+            tower_feerate: core::DEFAULT_TOWER_FEERATE,
         },
         chain.clone(),
     )

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::chain::{backend, chain_failed, BackendArgs};
 use super::input::{self, Input};
-use super::{flag, hex, CliError, Explain, StepResult};
+use super::{flag, CliError, Explain, StepResult};
 use crate::chain;
 use crate::message_signing;
 use crate::tower::appointment::{Appointment, Locator};
@@ -257,12 +257,8 @@ pub fn appointment(input: &Input, ex: &mut Explain) -> StepResult {
 }
 
 /// An appointment as teos's API writes it.
-pub fn appointment_json(a: &Appointment) -> Value {
-    json!({
-        "locator": a.locator.to_string(),
-        "encrypted_blob": hex(&a.encrypted_blob),
-        "to_self_delay": a.to_self_delay,
-    })
+fn appointment_json(a: &Appointment) -> Value {
+    serde_json::to_value(a).expect("an appointment serializes")
 }
 
 /// An appointment object: `locator`, `encrypted_blob`, `to_self_delay` (optional here).

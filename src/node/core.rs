@@ -43,6 +43,7 @@ mod hold;
 mod payments;
 mod receive;
 mod resolve;
+mod towers;
 
 /// A chain shared by the nodes of one process (the demo) or owned by one.
 pub type SharedChain = Arc<dyn Regtest + Send + Sync>;
@@ -68,7 +69,15 @@ pub struct NodeOptions {
     pub dev: bool,
     /// BOLT 7: what we announce, and how often gossip moves.
     pub gossip: GossipOptions,
+    /// Watchtowers (teos's HTTP API) that get an appointment for every
+    /// commitment a peer revokes (`--tower URL`).
+    pub towers: Vec<String>,
+    /// The feerate of the penalties handed to towers (`--tower-feerate-per-kw`).
+    pub tower_feerate: FeeratePerKw,
 }
+
+/// The feerate of a tower's penalty unless told: 10 sat/vB, LND's wtclient default.
+pub const DEFAULT_TOWER_FEERATE: FeeratePerKw = FeeratePerKw(2_500);
 
 /// The node's BOLT 7 settings.
 #[derive(Clone, Debug)]
@@ -165,6 +174,7 @@ enum Input {
         node_id: PublicKey,
         error: String,
     },
+    Tower(super::watchtower::Report),
     Rpc {
         method: String,
         params: Value,
@@ -253,6 +263,8 @@ struct Core {
     listen: Option<SocketAddr>,
     next_fee_check: Instant,
     stop: Option<Reply>,
+    /// Watchtowers: each one's task, and what we know of it.
+    towers: towers::Towers,
     _lock: Lock,
 }
 
@@ -393,6 +405,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         listen,
         next_fee_check: Instant::now(),
         stop: None,
+        towers: towers::Towers::default(),
         node_signer,
         node_id,
         seed,
@@ -405,6 +418,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
     core.redecide_incoming();
     // Claims and commitments in flight go out again (a mempool may have lost them).
     core.drive_onchain();
+    core.start_towers();
     info!(node_id = %node_id, listen = ?listen, height = core.follower.tip().height, "node started");
     let (done_tx, done) = oneshot::channel();
     tokio::spawn(async move {
@@ -730,6 +744,7 @@ impl Core {
                     }));
                 }
             }
+            Input::Tower(report) => self.on_tower_report(report),
             Input::Rpc {
                 method,
                 params,
@@ -1298,6 +1313,17 @@ impl Core {
                 },
             ));
         }
+        // Each commitment they revoked gets its penalty, as an appointment
+        // for every tower, stored with this step and handed over after it.
+        let appointments: Vec<(u64, Vec<(String, Vec<u8>, String)>)> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::RemoteRevoked { number } if !self.opts.towers.is_empty() => {
+                    Some((*number, self.tower_appointments(&ch, &signer, *number)))
+                }
+                _ => None,
+            })
+            .collect();
         if persist || !invoices.is_empty() || !payments.is_empty() || !forwards.is_empty() || forget
         {
             let mut write = || -> Result<(), StoreError> {
@@ -1318,8 +1344,21 @@ impl Core {
                     }
                 }
                 for a in &actions {
-                    if let Action::RemoteCommitment { number, htlcs } = a {
-                        b.put_remote_commitment(&ch.id, *number, htlcs)?;
+                    if let Action::RemoteCommitment { number, htlcs, tx } = a {
+                        if !self.opts.towers.is_empty() {
+                            b.put_remote_commitment_tx(&ch.id, *number, htlcs, tx)?;
+                        } else if !htlcs.is_empty() {
+                            b.put_remote_commitment(&ch.id, *number, htlcs)?;
+                        }
+                    }
+                    if let Action::RemoteRevoked { number } = a {
+                        for (tower, locator, body) in appointments
+                            .iter()
+                            .filter(|x| x.0 == *number)
+                            .flat_map(|x| &x.1)
+                        {
+                            b.put_tower_appointment(tower, locator, &ch.id, *number, body)?;
+                        }
                     }
                 }
                 if self.opts.dev && persist && ch.onchain.is_none() {
@@ -1345,6 +1384,9 @@ impl Core {
                 // Nothing may leave that the store does not hold: stop here.
                 panic!("the store failed; refusing to send what it does not hold: {e}");
             }
+        }
+        for (_, made) in appointments {
+            self.hand_to_towers(made);
         }
         let peer = ch.peer;
         let funding_txid = ch.funding_txid();
@@ -1881,6 +1923,7 @@ impl Core {
             "listinvoices" => rpc::parse(params).and_then(|r| self.listinvoices(r)),
             "listpays" => rpc::parse(params).and_then(|r| self.listpays(r)),
             "listforwards" => rpc::parse(params).and_then(|r| self.listforwards(r)),
+            "listtowers" => rpc::parse(params).and_then(|r| self.listtowers(r)),
             "listclosedchannels" => rpc::parse(params).and_then(|r| self.listclosedchannels(r)),
             "listchannels" => rpc::parse(params).and_then(|r| self.listchannels(r)),
             "listnodes" => rpc::parse(params).and_then(|r| self.listnodes(r)),

@@ -11,3 +11,4 @@ pub mod peer;
 pub mod rpc;
 pub mod store;
 pub mod wallet;
+pub mod watchtower;

@@ -1043,6 +1043,41 @@ pub struct ListforwardsResponse {
     pub forwards: Vec<ForwardInfo>,
 }
 
+/// `listtowers` (LND's `wtclient towers`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListtowersRequest {}
+
+/// One watchtower the node hands its appointments to.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TowerInfo {
+    /// Its URL (`--tower`).
+    pub url: String,
+    /// Its key, from its signed registration receipt (once registered).
+    pub tower_id: Option<String>,
+    /// Appointments it acknowledged with a signed receipt.
+    pub appointments: u64,
+    /// Appointments waiting to be handed over (kept across restarts).
+    pub pending: u64,
+    /// Appointments it refused.
+    pub refused: u64,
+    /// Whether the last attempt reached it (none before the first).
+    pub reachable: Option<bool>,
+    /// The last error it gave, or why it could not be reached.
+    pub last_error: Option<String>,
+    /// Our slots there, as its last registration receipt said.
+    pub available_slots: Option<u32>,
+    /// The height our subscription there ends at.
+    pub subscription_expiry: Option<u32>,
+}
+
+/// `listtowers`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ListtowersResponse {
+    /// The towers, as given by `--tower`.
+    pub towers: Vec<TowerInfo>,
+}
+
 /// `stop`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1103,6 +1138,7 @@ methods! {
     "exportgraph", ExportgraphRequest, ExportgraphResponse, "write the known gossip as hex lines, a graph file the toolkit reads";
     "setchannel", SetchannelRequest, SetchannelResponse, "set a channel's fees and HTLC limits, announced in a new channel_update";
     "getroute", GetrouteRequest, GetrouteResponse, "a route over the live graph, by the toolkit's router";
+    "listtowers", ListtowersRequest, ListtowersResponse, "the watchtowers (--tower) and their count of appointments";
     "listclosedchannels", ListclosedchannelsRequest, ListclosedchannelsResponse, "channels whose every output is resolved on chain";
     "bumpfee", BumpfeeRequest, BumpfeeResponse, "raise the feerate of a closing channel's pending claims";
     "dev-broadcast-revoked", DevBroadcastRevokedRequest, DevBroadcastRevokedResponse, "--dev only: broadcast an old revoked commitment of ours (to test a breach)";

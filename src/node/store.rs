@@ -20,7 +20,7 @@ use crate::channel::{Channel, ChannelId};
 use crate::onion::failure::AttributionData;
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Each step takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -71,6 +71,16 @@ const MIGRATIONS: &[&str] = &[
         channel_id BLOB NOT NULL, side INTEGER NOT NULL, idx INTEGER NOT NULL,
         body TEXT NOT NULL,
         PRIMARY KEY (channel_id, side, idx)) WITHOUT ROWID;",
+    // 6 -> 7: watchtowers (BOLT 13 draft). Their commitments are kept whole
+    // (for the txid an appointment is keyed by), and each appointment waits
+    // here, per tower, until the tower acknowledges it (state 0 pending,
+    // 1 accepted, 2 refused with `error`).
+    "ALTER TABLE remote_commitments ADD COLUMN tx BLOB;
+     CREATE TABLE tower_appointments (
+        tower TEXT NOT NULL, locator BLOB NOT NULL,
+        channel_id BLOB NOT NULL, number INTEGER NOT NULL,
+        body TEXT NOT NULL, state INTEGER NOT NULL DEFAULT 0, error TEXT,
+        PRIMARY KEY (tower, locator)) WITHOUT ROWID;",
 ];
 
 /// A store failure.
@@ -343,6 +353,82 @@ impl Store {
             Some(j) => serde_json::from_str(&j)?,
             None => vec![],
         })
+    }
+
+    /// Their commitment `number` as we signed it (unsigned: its txid), with
+    /// its HTLCs, if it was stored whole (a node with watchtowers stores every one).
+    pub fn remote_commitment_tx(
+        &self,
+        id: &ChannelId,
+        number: u64,
+    ) -> Result<Option<(bitcoin::Transaction, Vec<HtlcEntry>)>, StoreError> {
+        let row: Option<(String, Option<Vec<u8>>)> = self
+            .conn
+            .query_row(
+                "SELECT htlcs, tx FROM remote_commitments WHERE channel_id = ?1 AND number = ?2",
+                params![&id.0[..], number as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((htlcs, Some(tx))) = row else {
+            return Ok(None);
+        };
+        let tx = bitcoin::consensus::deserialize(&tx).map_err(|e| {
+            StoreError::Sqlite(rusqlite::Error::FromSqlConversionFailure(
+                1,
+                rusqlite::types::Type::Blob,
+                Box::new(e),
+            ))
+        })?;
+        Ok(Some((tx, serde_json::from_str(&htlcs)?)))
+    }
+
+    /// A tower's appointments in `state` (0 pending, 1 accepted, 2 refused):
+    /// locator and request body, in the order they were made.
+    pub fn tower_appointments(
+        &self,
+        tower: &str,
+        state: u8,
+    ) -> Result<Vec<(Vec<u8>, String)>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT locator, body FROM tower_appointments WHERE tower = ?1 AND state = ?2
+             ORDER BY channel_id, number",
+        )?;
+        let rows = st.query_map(params![tower, state], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many of a tower's appointments are pending, accepted, refused.
+    pub fn tower_counts(&self, tower: &str) -> Result<[u64; 3], StoreError> {
+        let mut out = [0u64; 3];
+        let mut st = self.conn.prepare(
+            "SELECT state, COUNT(*) FROM tower_appointments WHERE tower = ?1 GROUP BY state",
+        )?;
+        let rows = st.query_map(params![tower], |r| {
+            Ok((r.get::<_, u8>(0)?, r.get::<_, u64>(1)?))
+        })?;
+        for row in rows {
+            let (state, n) = row?;
+            if let Some(slot) = out.get_mut(usize::from(state)) {
+                *slot = n;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record what a tower said of an appointment (1 accepted, 2 refused, with why).
+    pub fn set_tower_appointment(
+        &self,
+        tower: &str,
+        locator: &[u8],
+        state: u8,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE tower_appointments SET state = ?3, error = ?4 WHERE tower = ?1 AND locator = ?2",
+            params![tower, locator, state, error],
+        )?;
+        Ok(())
     }
 
     /// Every stored gossip message, announcements first (the order they must be taken in again).
@@ -774,6 +860,37 @@ impl Batch<'_> {
         self.exec(
             "INSERT OR REPLACE INTO remote_commitments (channel_id, number, htlcs) VALUES (?1, ?2, ?3)",
             params![&id.0[..], number as i64, serde_json::to_string(htlcs)?],
+        )?;
+        Ok(())
+    }
+
+    /// Their commitment `number` whole (for a watchtower's appointment once revoked).
+    pub fn put_remote_commitment_tx(
+        &self,
+        id: &ChannelId,
+        number: u64,
+        htlcs: &[HtlcEntry],
+        tx: &bitcoin::Transaction,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT OR REPLACE INTO remote_commitments (channel_id, number, htlcs, tx) VALUES (?1, ?2, ?3, ?4)",
+            params![&id.0[..], number as i64, serde_json::to_string(htlcs)?, bitcoin::consensus::serialize(tx)],
+        )?;
+        Ok(())
+    }
+
+    /// An appointment for `tower`, pending until it acknowledges it.
+    pub fn put_tower_appointment(
+        &self,
+        tower: &str,
+        locator: &[u8],
+        id: &ChannelId,
+        number: u64,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT OR REPLACE INTO tower_appointments (tower, locator, channel_id, number, body, state) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            params![tower, locator, &id.0[..], number as i64, body],
         )?;
         Ok(())
     }

@@ -40,6 +40,19 @@ impl fmt::Display for Locator {
     }
 }
 
+impl serde::Serialize for Locator {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Locator {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for Locator {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -84,12 +97,14 @@ pub fn decrypt(blob: &[u8], breach: &Txid) -> Result<Transaction, DecryptError> 
     consensus::deserialize(&plain).map_err(|e| DecryptError::NotATransaction(e.to_string()))
 }
 
-/// What a node hands a tower for one revoked state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a node hands a tower for one revoked state; its JSON is teos's
+/// (`locator` and `encrypted_blob` in hex).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Appointment {
     /// The breach's locator.
     pub locator: Locator,
     /// The penalty, encrypted under the breach's txid.
+    #[serde(with = "hex::serde")]
     pub encrypted_blob: Vec<u8>,
     /// The breach's `to_self_delay`: how long the tower has to act (teos
     /// carries it as a u32; it does not use it yet).

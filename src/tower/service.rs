@@ -431,11 +431,7 @@ impl Tower {
         }
         match self.store.appointment(&locator, &user)? {
             Some(a) => Ok(json!({
-                "appointment": {
-                    "locator": locator.to_string(),
-                    "encrypted_blob": hex::encode(&a.appointment.encrypted_blob),
-                    "to_self_delay": a.appointment.to_self_delay,
-                },
+                "appointment": a.appointment,
                 "status": "being_watched",
             })),
             None => Err(ApiError::new(

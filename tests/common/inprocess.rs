@@ -83,6 +83,19 @@ impl Net {
         dev: bool,
         gossip: GossipOptions,
     ) -> NodeHandle {
+        self.start_towered(name, channel, dev, gossip, vec![]).await
+    }
+
+    /// Start the node in `name`'s datadir (created if new), handing
+    /// appointments to these watchtowers.
+    pub async fn start_towered(
+        &self,
+        name: &str,
+        channel: lnkit::channel::Config,
+        dev: bool,
+        gossip: GossipOptions,
+        towers: Vec<String>,
+    ) -> NodeHandle {
         let d = Datadir(self.dir.path().join(name));
         if !d.0.exists() {
             d.init(
@@ -103,6 +116,8 @@ impl Net {
                 channel,
                 dev,
                 gossip,
+                towers,
+                tower_feerate: core::DEFAULT_TOWER_FEERATE,
             },
             self.chain.clone(),
         )
