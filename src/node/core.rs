@@ -1315,7 +1315,7 @@ impl Core {
         }
         // Each commitment they revoked gets its penalty, as an appointment
         // for every tower, stored with this step and handed over after it.
-        let appointments: Vec<(u64, Vec<(String, Vec<u8>, String)>)> = actions
+        let appointments: Vec<(u64, Vec<towers::Made>)> = actions
             .iter()
             .filter_map(|a| match a {
                 Action::RemoteRevoked { number } if !self.opts.towers.is_empty() => {
@@ -1352,12 +1352,14 @@ impl Core {
                         }
                     }
                     if let Action::RemoteRevoked { number } = a {
-                        for (tower, locator, body) in appointments
+                        for m in appointments
                             .iter()
                             .filter(|x| x.0 == *number)
                             .flat_map(|x| &x.1)
                         {
-                            b.put_tower_appointment(tower, locator, &ch.id, *number, body)?;
+                            b.put_tower_appointment(
+                                &m.tower, &m.locator, &ch.id, *number, &m.body,
+                            )?;
                         }
                     }
                 }

@@ -47,7 +47,7 @@ pub struct RunOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The directory cannot be used.
-    #[error("--datadir {0}: {1}")]
+    #[error("--datadir: {0}: {1}")]
     Datadir(PathBuf, String),
     /// The store failed.
     #[error(transparent)]
@@ -56,7 +56,7 @@ pub enum RunError {
     #[error("chain: {0}")]
     Chain(#[from] ChainError),
     /// The API's socket.
-    #[error("--listen {0}: {1}")]
+    #[error("--listen: {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
 }
 

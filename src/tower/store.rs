@@ -27,6 +27,7 @@ const SCHEMA: &str = "
     CREATE TABLE users (
         user_id BLOB PRIMARY KEY, available_slots INTEGER NOT NULL,
         subscription_start INTEGER NOT NULL, subscription_expiry INTEGER NOT NULL);
+    CREATE INDEX users_by_expiry ON users (subscription_expiry);
     CREATE TABLE appointments (
         uuid BLOB PRIMARY KEY, locator BLOB NOT NULL, user_id BLOB NOT NULL,
         encrypted_blob BLOB NOT NULL, to_self_delay INTEGER NOT NULL,

@@ -23,6 +23,16 @@ pub(super) struct Towers {
     destinations: HashMap<ChannelId, ScriptBuf>,
 }
 
+/// One appointment made for one tower: stored pending, then handed over.
+pub(super) struct Made {
+    /// The tower's URL.
+    pub tower: String,
+    /// The locator.
+    pub locator: Vec<u8>,
+    /// The request body, `{appointment, signature}`.
+    pub body: String,
+}
+
 #[derive(Default, Clone)]
 struct Status {
     tower_id: Option<PublicKey>,
@@ -71,7 +81,7 @@ impl Core {
         ch: &Channel,
         signer: &ChannelSigner,
         number: u64,
-    ) -> Vec<(String, Vec<u8>, String)> {
+    ) -> Vec<Made> {
         let Some(user) = self.towers.user else {
             return vec![];
         };
@@ -137,18 +147,23 @@ impl Core {
         self.opts
             .towers
             .iter()
-            .map(|t| (t.clone(), a.locator.0.to_vec(), body.clone()))
+            .map(|t| Made {
+                tower: t.clone(),
+                locator: a.locator.0.to_vec(),
+                body: body.clone(),
+            })
             .collect()
     }
 
     /// Hand stored appointments to their towers' tasks.
-    pub(super) fn hand_to_towers(&mut self, made: Vec<(String, Vec<u8>, String)>) {
-        for (tower, locator, body) in made {
-            if let (Some(link), Ok(body)) =
-                (self.towers.links.get(&tower), serde_json::from_str(&body))
-            {
+    pub(super) fn hand_to_towers(&mut self, made: Vec<Made>) {
+        for m in made {
+            if let (Some(link), Ok(body)) = (
+                self.towers.links.get(&m.tower),
+                serde_json::from_str(&m.body),
+            ) {
                 let _ = link.send(Job {
-                    locator: hex::encode(locator),
+                    locator: hex::encode(m.locator),
                     body,
                 });
             }
