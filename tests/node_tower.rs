@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use common::inprocess::{call, new_address, until, wallet_sat, Net};
 use lnkit::node::core::NodeHandle;
-use lnkit::tower::http::Limits;
+use lnkit::tower::appointment::Appointment;
+use lnkit::tower::http::{post, Limits};
 use lnkit::tower::run::{start, RunOptions, TowerHandle};
 use lnkit::tower::service::Config;
 use serde_json::{json, Value};
@@ -166,12 +167,60 @@ async fn the_tower_alone_punishes_a_breach_while_the_victim_is_offline() {
         json!({"id": channel_id, "number": revoked}),
     )
     .await;
+    let breach_txid: bitcoin::Txid = cheat["txid"].as_str().unwrap().parse().unwrap();
+    // Another user of the tower watches the same locator with a blob that
+    // decrypts, under the breach's txid, to a transaction spending something else.
+    let mallory = bitcoin::secp256k1::SecretKey::from_slice(&[0x6d; 32]).unwrap();
+    let decoy = Appointment::new(
+        &net.chain.transaction(&breach_txid).unwrap().unwrap().tx,
+        &breach_txid,
+        144,
+    );
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let mallory_id = bitcoin::secp256k1::PublicKey::from_secret_key(&secp, &mallory);
+    let within = Duration::from_secs(10);
+    assert_eq!(
+        post(
+            &url,
+            "register",
+            &json!({"user_id": mallory_id.to_string()}),
+            within
+        )
+        .await
+        .unwrap()
+        .0,
+        200
+    );
+    let signature = lnkit::message_signing::sign(&secp, &decoy.signed_bytes(), &mallory);
+    let added = post(
+        &url,
+        "add_appointment",
+        &json!({"appointment": decoy, "signature": signature}),
+        within,
+    )
+    .await
+    .unwrap();
+    assert_eq!(added.0, 200, "{}", added.1);
     let burn = bitcoin::ScriptBuf::new_op_return([]);
     net.mine_to(1, &burn);
-    let breach_txid: bitcoin::Txid = cheat["txid"].as_str().unwrap().parse().unwrap();
     let breach_height = confirmed_height(&net, &breach_txid).expect("the breach is mined");
     let penalty = penalty_broadcast(&net, &t).await;
     net.mine_to(1, &burn);
+    // The decoy was opened, refused and dropped; only Victor's penalty is tracked.
+    let trackers = t.tower.lock().unwrap().store().trackers().unwrap();
+    assert_eq!(trackers.len(), 1);
+    assert_eq!(trackers[0].penalty.compute_txid(), penalty);
+    let asked = json!({
+        "locator": decoy.locator.to_string(),
+        "signature": lnkit::message_signing::sign(&secp, format!("get appointment {}", decoy.locator).as_bytes(), &mallory),
+    });
+    assert_eq!(
+        post(&url, "get_appointment", &asked, within)
+            .await
+            .unwrap()
+            .0,
+        404
+    );
     let punished_at = confirmed_height(&net, &penalty).expect("the penalty is mined");
     assert!(
         punished_at < breach_height + u32::from(TO_SELF_DELAY),

@@ -219,3 +219,69 @@ fn bad_input_names_the_field() {
     )
     .assert_bad_input("appointments[0].locator", &["16-byte hex"]);
 }
+
+#[test]
+fn watch_reads_its_block_from_a_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain");
+    let c = chain.to_str().unwrap();
+    let mined = lnkit(
+        &["chain", "mine", "2", "--to", DESTINATION, "--chain-dir", c],
+        "",
+    )
+    .json();
+    let first = &mined["blocks"][0];
+    let coinbase: bitcoin::Txid = s(first, "coinbase_txid").parse().unwrap();
+    // An appointment for block 1's coinbase, whose "penalty" spends it without a valid witness.
+    let penalty = Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![bitcoin::TxIn {
+            previous_output: bitcoin::OutPoint::new(coinbase, 0),
+            ..Default::default()
+        }],
+        output: vec![],
+    };
+    let a = lnkit::tower::appointment::Appointment::new(&penalty, &coinbase, 144);
+    let input = json!({ "appointments": [a] });
+    let at_1 = lnkit_json(
+        &["tower", "watch", "--chain-dir", c, "--height", "1"],
+        &input,
+    )
+    .json();
+    assert_eq!(at_1["height"], 1);
+    assert_eq!(at_1["block_hash"], first["hash"]);
+    assert_eq!(at_1["transactions"], 1);
+    let refused = at_1["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{at_1}");
+    assert_eq!(s(&refused[0], "locator"), a.locator.to_string());
+    assert!(
+        s(&refused[0], "reason").contains("does not verify"),
+        "{at_1}"
+    );
+    // By hash, and the tip by default: block 2, no match.
+    let second = &mined["blocks"][1];
+    let by_hash = lnkit_json(
+        &[
+            "tower",
+            "watch",
+            "--chain-dir",
+            c,
+            "--block-hash",
+            s(second, "hash"),
+        ],
+        &input,
+    )
+    .json();
+    let tip = lnkit_json(&["tower", "watch", "--chain-dir", c], &input).json();
+    for out in [by_hash, tip] {
+        assert_eq!(out["height"], 2);
+        assert!(out["refused"].as_array().unwrap().is_empty());
+        assert!(out["penalties"].as_array().unwrap().is_empty());
+    }
+    lnkit_json(
+        &["tower", "watch", "--chain-dir", c, "--height", "9"],
+        &input,
+    )
+    .assert_bad_input("height", &["above the chain's tip (2)"]);
+}

@@ -95,8 +95,12 @@ pub fn run(cmd: TowerCommand, input: &mut Input, ex: &mut Explain) -> StepResult
         TowerCommand::Watch(w) => {
             flag(input, "height", w.height);
             flag(input, "block_hash", w.block_hash);
-            let block = watched_block(&w.backend, input)?;
-            watch(input, &block, ex)
+            let (block, height) = watched_block(&w.backend, input)?;
+            let mut out = watch(input, &block, ex)?;
+            if let Some(h) = height {
+                out["height"] = json!(h);
+            }
+            Ok(out)
         }
         TowerCommand::Run(r) => run_tower(r, input),
     }
@@ -338,15 +342,16 @@ pub fn decrypt(input: &Input, ex: &mut Explain) -> StepResult {
     }
 }
 
-/// The block `tower watch` scans: `block_hex`, or one from the chain.
-fn watched_block(args: &BackendArgs, input: &Input) -> Result<Block, CliError> {
+/// The block `tower watch` scans, and its height when it came from a chain.
+fn watched_block(args: &BackendArgs, input: &Input) -> Result<(Block, Option<u32>), CliError> {
     if let Some(bytes) = input.opt("block_hex", input::hex_bytes)? {
-        return deserialize(&bytes).map_err(|e| {
+        let block = deserialize(&bytes).map_err(|e| {
             input.error(
                 "block_hex",
                 format!("expected a serialized block, got bytes that do not decode as one ({e})"),
             )
-        });
+        })?;
+        return Ok((block, None));
     }
     let network = input
         .opt("network", input::network)?
@@ -380,7 +385,8 @@ fn watched_block(args: &BackendArgs, input: &Input) -> Result<Block, CliError> {
             })?,
         (None, None) => source.best_block().map_err(chain_failed)?.hash,
     };
-    source.block(&hash).map_err(chain_failed)
+    let height = source.header(&hash).map_err(chain_failed)?.height;
+    Ok((source.block(&hash).map_err(chain_failed)?, Some(height)))
 }
 
 /// `lnkit tower watch` on an input object and a block.
