@@ -896,6 +896,56 @@ mod tests {
         assert_eq!(f.tower.watched_locators(), 0);
     }
 
+    proptest::proptest! {
+        /// The `tower_request` fuzz target's property on stable: any JSON
+        /// body, shaped like a request or not, is answered or refused with
+        /// one of teos's codes, on every endpoint; nothing panics.
+        #[test]
+        fn any_request_body_is_answered_or_refused_with_a_code(body in request()) {
+            let mut f = fixture(Config::default());
+            f.register();
+            for answer in [
+                f.tower.register(&body),
+                f.tower.add_appointment(&body),
+                f.tower.get_appointment(&body),
+                f.tower.get_subscription_info(&body),
+            ] {
+                if let Err(e) = answer {
+                    proptest::prop_assert!(matches!(e.status, 400 | 401 | 404));
+                    proptest::prop_assert!(e.error_code != codes::UNEXPECTED_ERROR);
+                }
+            }
+        }
+    }
+
+    /// JSON values built from the requests' field names, with values of every type.
+    fn request() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u32>().prop_map(Value::from),
+            "[0-9a-f]{0,70}".prop_map(Value::from),
+            ".{0,20}".prop_map(Value::from),
+        ];
+        let keys = prop_oneof![
+            Just("user_id"),
+            Just("appointment"),
+            Just("locator"),
+            Just("encrypted_blob"),
+            Just("to_self_delay"),
+            Just("signature"),
+        ];
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(keys.clone().prop_map(String::from), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     #[test]
     fn a_tower_reopens_with_its_key_users_appointments_and_tip() {
         let dir = tempfile::tempdir().unwrap();
