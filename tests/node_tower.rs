@@ -142,6 +142,25 @@ fn confirmed_height(net: &Net, txid: &bitcoin::Txid) -> Option<u32> {
     }
 }
 
+/// Victor goes offline (stopped), then Carol broadcasts revoked commitment
+/// `revoked` (to the mempool); its txid.
+async fn offline_then_breach(
+    v: NodeHandle,
+    c: &NodeHandle,
+    channel_id: &str,
+    revoked: u64,
+) -> bitcoin::Txid {
+    call(&v, "stop", json!({})).await;
+    v.stopped().await;
+    let cheat = call(
+        c,
+        "dev-broadcast-revoked",
+        json!({"id": channel_id, "number": revoked}),
+    )
+    .await;
+    cheat["txid"].as_str().unwrap().parse().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tower_alone_punishes_a_breach_while_the_victim_is_offline() {
     let net = Net::new();
@@ -159,15 +178,7 @@ async fn the_tower_alone_punishes_a_breach_while_the_victim_is_offline() {
 
     // Victor goes offline; Carol broadcasts the state where she held 400,000 sat.
     let before = wallet_sat(&v).await;
-    call(&v, "stop", json!({})).await;
-    v.stopped().await;
-    let cheat = call(
-        &c,
-        "dev-broadcast-revoked",
-        json!({"id": channel_id, "number": revoked}),
-    )
-    .await;
-    let breach_txid: bitcoin::Txid = cheat["txid"].as_str().unwrap().parse().unwrap();
+    let breach_txid = offline_then_breach(v, &c, &channel_id, revoked).await;
     // Another user of the tower watches the same locator with a blob that
     // decrypts, under the breach's txid, to a transaction spending something else.
     let mallory = bitcoin::secp256k1::SecretKey::from_slice(&[0x6d; 32]).unwrap();
@@ -307,17 +318,9 @@ async fn the_queue_waits_for_a_down_tower_and_a_tower_catches_up_after_an_outage
     assert_eq!(t.tower.lock().unwrap().watched_locators() as u64, made);
     // The tower goes down; the breach is mined, and three blocks more.
     t.stop().unwrap();
-    call(&v, "stop", json!({})).await;
-    v.stopped().await;
-    let cheat = call(
-        &c,
-        "dev-broadcast-revoked",
-        json!({"id": channel_id, "number": revoked}),
-    )
-    .await;
+    let breach_txid = offline_then_breach(v, &c, &channel_id, revoked).await;
     let burn = bitcoin::ScriptBuf::new_op_return([]);
     net.mine_to(4, &burn);
-    let breach_txid: bitcoin::Txid = cheat["txid"].as_str().unwrap().parse().unwrap();
     let breach_height = confirmed_height(&net, &breach_txid).expect("the breach is mined");
     // Back up, the tower catches up from its last block and still punishes.
     let t = tower(&net, listen).await;

@@ -425,6 +425,9 @@ pub enum Backend {
 /// A chain of either backend.
 pub type AnyChain = Box<dyn Regtest + Send + Sync>;
 
+/// A chain shared by the users of one process (nodes, a tower, the demo).
+pub type SharedChain = std::sync::Arc<dyn Regtest + Send + Sync>;
+
 /// Open a backend, with its checks (credentials, network, lock).
 pub fn open(backend: &Backend) -> Result<AnyChain, ChainError> {
     Ok(match backend {

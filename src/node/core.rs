@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bitcoin::hashes::Hash;
@@ -25,7 +24,7 @@ use super::store::{ForwardRecord, InvoiceRecord, PaymentRecord, Store, StoreErro
 use super::wallet::{Wallet, WalletError};
 use crate::amount::Msat;
 use crate::chain::follower::{ChainListener, Follower};
-use crate::chain::{BlockRef, Regtest};
+use crate::chain::BlockRef;
 use crate::channel::{
     self, channel_type_bits, channel_type_from_bits, Action, Channel, ChannelId, ChannelMessage,
     CommandError, Event, Negotiated, OpenRequest, Outcome, Phase,
@@ -45,8 +44,7 @@ mod receive;
 mod resolve;
 mod towers;
 
-/// A chain shared by the nodes of one process (the demo) or owned by one.
-pub type SharedChain = Arc<dyn Regtest + Send + Sync>;
+pub use crate::chain::SharedChain;
 
 /// How a node runs.
 #[derive(Clone, Debug)]

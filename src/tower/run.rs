@@ -23,10 +23,9 @@ use tokio::net::TcpListener;
 use super::http::{serve, Limits};
 use super::service::{Config, Tower};
 use super::store::StoreError;
-use crate::chain::{ChainError, ChainListener, Follower, Regtest};
+use crate::chain::{ChainError, ChainListener, Follower};
 
-/// The chain a tower follows.
-pub type SharedChain = Arc<dyn Regtest + Send + Sync>;
+pub use crate::chain::SharedChain;
 
 /// How a tower runs.
 #[derive(Clone, Debug)]

@@ -15,7 +15,7 @@ use bitcoin::{Block, BlockHash, Transaction};
 use serde_json::{json, Value};
 
 use super::appointment::{Appointment, Locator, LOCATOR_LEN};
-use super::store::{uuid, Store, StoreError, StoredAppointment, Tracker, UserInfo};
+use super::store::{Store, StoreError, StoredAppointment, Tracker, UserInfo};
 use super::watcher::{scan_block, Refusal};
 use crate::chain::BlockRef;
 use crate::message_signing;
@@ -595,11 +595,6 @@ impl Tower {
             .filter(|t| t.confirmed_height.is_none())
             .map(|t| t.penalty)
             .collect())
-    }
-
-    /// `uuid` of a user's appointment (for tests and the node's client).
-    pub fn uuid(locator: &Locator, user: &PublicKey) -> [u8; 32] {
-        uuid(locator, user)
     }
 }
 
