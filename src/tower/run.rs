@@ -73,6 +73,15 @@ pub struct TowerHandle {
     _lock: File,
 }
 
+/// A tower dropped without `stop` (a test that failed, say) still stops:
+/// its API closes and its chain thread ends at its next poll.
+impl Drop for TowerHandle {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
 impl TowerHandle {
     /// Stop the API and the chain thread; the chain thread's store error, if it died of one.
     pub fn stop(mut self) -> Result<(), StoreError> {
