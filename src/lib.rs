@@ -33,6 +33,7 @@ pub(crate) mod base32;
 pub mod chain;
 pub mod channel;
 pub mod cli;
+pub mod factory;
 pub(crate) mod fast_hex;
 pub mod gossip;
 pub mod graph;

@@ -121,6 +121,35 @@ impl Input {
             .ok_or_else(|| self.error(field, "missing required field"))
     }
 
+    /// Read an optional field into a library type by serde; an error names
+    /// the full path inside it (`factory.parties[1].pubkey: …`).
+    pub fn opt_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        field: &str,
+    ) -> Result<Option<T>, CliError> {
+        let Some(v) = self.raw(field) else {
+            return Ok(None);
+        };
+        serde_path_to_error::deserialize(v).map(Some).map_err(|e| {
+            let inner = e.path().to_string();
+            let at = if inner == "." {
+                field.to_string()
+            } else {
+                format!("{field}.{inner}").replace(".[", "[")
+            };
+            let msg = e.into_inner().to_string();
+            // serde_json adds where in the text it was; the path says it better.
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            self.error(&at, msg)
+        })
+    }
+
+    /// Read a required field into a library type by serde.
+    pub fn req_typed<T: serde::de::DeserializeOwned>(&self, field: &str) -> Result<T, CliError> {
+        self.opt_typed(field)?
+            .ok_or_else(|| self.error(field, "missing required field"))
+    }
+
     /// The first present field of `fields` (aliases such as `secret` / `per_commitment_secret`).
     pub fn opt_any<T>(
         &self,

@@ -1,4 +1,5 @@
-//! The cooperative path of a Taproot swap: a MuSig2 (BIP 327) aggregate of
+//! MuSig2 (BIP 327) for the key paths: [`Group`], the N-of-N key of a
+//! channel factory, and [`Session`], the cooperative path of a Taproot swap: a MuSig2 (BIP 327) aggregate of
 //! the claim and refund keys is the internal key, tweaked by the tap tree
 //! (BIP 341 `TapTweak`), so both parties together sign one key-path
 //! signature. The arithmetic is the `musig2` crate's; this module fixes the
@@ -119,6 +120,21 @@ pub enum MusigError {
     BadPartial {
         /// `claim` or `refund`.
         role: &'static str,
+    },
+    /// The secret key is not a member's of the group.
+    #[error("the key is not one of the group's members")]
+    NotInGroup,
+    /// A member gave no key, nonce or partial signature.
+    #[error("member {index} (in key order) has not signed: an N-of-N group needs every member")]
+    MissingMember {
+        /// The member's index in aggregation order.
+        index: usize,
+    },
+    /// A member's partial signature does not verify.
+    #[error("member {index} (in key order): its partial signature does not verify against its key and nonce")]
+    BadMemberPartial {
+        /// The member's index in aggregation order.
+        index: usize,
     },
 }
 
@@ -246,4 +262,142 @@ pub fn sec_nonce(bytes: &[u8]) -> Result<SecNonce, String> {
 pub fn partial_signature(bytes: &[u8]) -> Result<PartialSignature, String> {
     PartialSignature::from_slice(bytes)
         .map_err(|e| format!("expected a 32-byte partial signature ({e})"))
+}
+
+/// An N-of-N MuSig2 group spending a Taproot output by its key path alone:
+/// the aggregate of the keys in BIP 327 `KeySort` order (so every member
+/// derives the same key whatever order it lists them in), tweaked as BIP 86
+/// tweaks a key with no script tree. A channel factory's hook output is one.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// The aggregation context, with the BIP 86 tweak.
+    ctx: KeyAggContext,
+    /// The members, sorted.
+    keys: Vec<PublicKey>,
+}
+
+impl Group {
+    /// The group of `keys` (`None` for no keys, or the negligible case of a
+    /// sum at infinity).
+    pub fn new(keys: &[PublicKey]) -> Option<Self> {
+        let mut keys = keys.to_vec();
+        keys.sort_by_key(|k| k.serialize());
+        let ctx = KeyAggContext::new(keys.iter().copied())
+            .ok()?
+            .with_unspendable_taproot_tweak()
+            .ok()?;
+        Some(Group { ctx, keys })
+    }
+
+    /// The untweaked aggregate: the Taproot internal key.
+    pub fn internal_key(&self) -> PublicKey {
+        KeyAggContext::new(self.keys.iter().copied())
+            .expect("the keys aggregated once already")
+            .aggregated_pubkey()
+    }
+
+    /// The tweaked aggregate: the output key the group signs for.
+    pub fn output_key(&self) -> PublicKey {
+        self.ctx.aggregated_pubkey()
+    }
+
+    /// The members in aggregation order.
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    fn position<C: Signing>(
+        &self,
+        secp: &Secp256k1<C>,
+        key: &SecretKey,
+    ) -> Result<usize, MusigError> {
+        let public = key.public_key(secp);
+        self.keys
+            .iter()
+            .position(|k| *k == public)
+            .ok_or(MusigError::NotInGroup)
+    }
+
+    /// Round 1 for the member holding `key`: its secret and public nonce for
+    /// `message`, from a 32-byte seed (BIP 327 `NonceGen`).
+    pub fn nonce<C: Signing>(
+        &self,
+        secp: &Secp256k1<C>,
+        key: &SecretKey,
+        seed: [u8; 32],
+        message: [u8; 32],
+    ) -> Result<(SecNonce, PubNonce), MusigError> {
+        self.position(secp, key)?;
+        let agg: PublicKey = self.ctx.aggregated_pubkey();
+        let sec = SecNonce::generate(seed, *key, agg, message, b"lnkit group");
+        let public = sec.public_nonce();
+        Ok((sec, public))
+    }
+
+    /// Round 2: the partial signature of the member holding `key`, given
+    /// every member's public nonce in aggregation order.
+    pub fn sign<C: Signing>(
+        &self,
+        secp: &Secp256k1<C>,
+        key: &SecretKey,
+        sec_nonce: SecNonce,
+        nonces: &[PubNonce],
+        message: [u8; 32],
+    ) -> Result<PartialSignature, MusigError> {
+        self.position(secp, key)?;
+        musig2::sign_partial(&self.ctx, *key, sec_nonce, &AggNonce::sum(nonces), message)
+            .map_err(|e| MusigError::Signing(e.to_string()))
+    }
+
+    /// Check every partial signature (in aggregation order) and aggregate
+    /// them into the BIP 340 signature for the output key.
+    pub fn aggregate(
+        &self,
+        nonces: &[PubNonce],
+        partials: &[PartialSignature],
+        message: [u8; 32],
+    ) -> Result<schnorr::Signature, MusigError> {
+        let agg = AggNonce::sum(nonces);
+        for (i, key) in self.keys.iter().enumerate() {
+            let (Some(nonce), Some(partial)) = (nonces.get(i), partials.get(i)) else {
+                return Err(MusigError::MissingMember { index: i });
+            };
+            musig2::verify_partial(&self.ctx, *partial, &agg, *key, nonce, message)
+                .map_err(|_| MusigError::BadMemberPartial { index: i })?;
+        }
+        musig2::aggregate_partial_signatures(&self.ctx, &agg, partials.iter().copied(), message)
+            .map_err(|e| MusigError::Signing(e.to_string()))
+    }
+
+    /// Both rounds at once, for a caller holding every member's key (a
+    /// demo, a test, or one operator of all the keys): `keys` in any order,
+    /// one per member, and a fresh seed per member from `seed`.
+    pub fn sign_all<C: Signing>(
+        &self,
+        secp: &Secp256k1<C>,
+        keys: &[SecretKey],
+        message: [u8; 32],
+        mut seed: impl FnMut(usize) -> [u8; 32],
+    ) -> Result<schnorr::Signature, MusigError> {
+        let mut by_member: Vec<Option<SecretKey>> = vec![None; self.keys.len()];
+        for key in keys {
+            by_member[self.position(secp, key)?] = Some(*key);
+        }
+        let mut members = Vec::with_capacity(self.keys.len());
+        for (index, key) in by_member.into_iter().enumerate() {
+            members.push(key.ok_or(MusigError::MissingMember { index })?);
+        }
+        let mut secs = Vec::with_capacity(members.len());
+        let mut nonces = Vec::with_capacity(members.len());
+        for (i, key) in members.iter().enumerate() {
+            let (sec, public) = self.nonce(secp, key, seed(i), message)?;
+            secs.push(sec);
+            nonces.push(public);
+        }
+        let mut partials = Vec::with_capacity(members.len());
+        for (key, sec) in members.iter().zip(secs) {
+            partials.push(self.sign(secp, key, sec, &nonces, message)?);
+        }
+        self.aggregate(&nonces, &partials, message)
+    }
 }

@@ -231,28 +231,7 @@ pub fn build_payment<C: Signing>(
         });
     }
 
-    let mut available = Amount::ZERO;
-    let mut spent_outputs = Vec::with_capacity(req.inputs.len());
-    for (i, input) in req.inputs.iter().enumerate() {
-        available = available
-            .checked_add(input.amount)
-            .filter(|a| *a <= Amount::MAX_MONEY)
-            .ok_or(FundingError::InputOverflow)?;
-        let script = match (&input.key, &input.script_pubkey) {
-            (Some(key), given) => {
-                let derived = input.kind.script_for(secp, key, i)?;
-                if given.as_ref().is_some_and(|g| *g != derived) {
-                    return Err(FundingError::KeyScriptMismatch { input: i });
-                }
-                Some(derived)
-            }
-            (None, given) => given.clone(),
-        };
-        spent_outputs.push(script.map(|script_pubkey| TxOut {
-            value: input.amount,
-            script_pubkey,
-        }));
-    }
+    let (available, spent_outputs) = spent_outputs(secp, &req.inputs)?;
 
     let predictions: Vec<_> = req
         .inputs
@@ -322,10 +301,82 @@ pub fn build_payment<C: Signing>(
     };
     let unsigned = tx.clone();
 
-    let mut signed = vec![false; req.inputs.len()];
+    let signed = sign_inputs(secp, &mut tx, &req.inputs, &spent_outputs)?;
+
+    let psbt = if signed.iter().all(|s| *s) {
+        None
+    } else {
+        let mut psbt = Psbt::from_unsigned_tx(unsigned).expect("the transaction has no scripts");
+        for (i, p) in psbt.inputs.iter_mut().enumerate() {
+            if req.inputs[i].kind == InputKind::P2wpkh {
+                p.witness_utxo = spent_outputs[i].clone();
+            }
+            if signed[i] {
+                p.final_script_sig =
+                    (!tx.input[i].script_sig.is_empty()).then(|| tx.input[i].script_sig.clone());
+                p.final_script_witness =
+                    (!tx.input[i].witness.is_empty()).then(|| tx.input[i].witness.clone());
+            }
+        }
+        Some(psbt)
+    };
+
+    Ok(PaymentTransaction {
+        fee: available - outputs_total,
+        tx,
+        change,
+        dust_change_dropped,
+        predicted_weight,
+        spent_outputs,
+        signed,
+        psbt,
+    })
+}
+
+/// The outputs `inputs` spend, where their key or script says (an input with
+/// neither is `None`), and their total.
+pub(crate) fn spent_outputs<C: Signing>(
+    secp: &Secp256k1<C>,
+    inputs: &[FundingInput],
+) -> Result<(Amount, Vec<Option<TxOut>>), FundingError> {
+    let mut available = Amount::ZERO;
+    let mut spent_outputs = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.iter().enumerate() {
+        available = available
+            .checked_add(input.amount)
+            .filter(|a| *a <= Amount::MAX_MONEY)
+            .ok_or(FundingError::InputOverflow)?;
+        let script = match (&input.key, &input.script_pubkey) {
+            (Some(key), given) => {
+                let derived = input.kind.script_for(secp, key, i)?;
+                if given.as_ref().is_some_and(|g| *g != derived) {
+                    return Err(FundingError::KeyScriptMismatch { input: i });
+                }
+                Some(derived)
+            }
+            (None, given) => given.clone(),
+        };
+        spent_outputs.push(script.map(|script_pubkey| TxOut {
+            value: input.amount,
+            script_pubkey,
+        }));
+    }
+    Ok((available, spent_outputs))
+}
+
+/// Sign the inputs of `tx` that have a key (input `i` of `tx` is `inputs[i]`,
+/// spending `spent_outputs[i]`); returns which were signed.
+pub(crate) fn sign_inputs<C: Signing>(
+    secp: &Secp256k1<C>,
+    tx: &mut Transaction,
+    inputs: &[FundingInput],
+    spent_outputs: &[Option<TxOut>],
+) -> Result<Vec<bool>, FundingError> {
+    let mut signed = vec![false; inputs.len()];
+    let unsigned = tx.clone();
     {
         let mut cache = SighashCache::new(&unsigned);
-        for (i, input) in req.inputs.iter().enumerate() {
+        for (i, input) in inputs.iter().enumerate() {
             let (Some(key), Some(spent)) = (&input.key, &spent_outputs[i]) else {
                 continue;
             };
@@ -373,34 +424,16 @@ pub fn build_payment<C: Signing>(
         }
     }
 
-    let psbt = if signed.iter().all(|s| *s) {
-        None
-    } else {
-        let mut psbt = Psbt::from_unsigned_tx(unsigned).expect("the transaction has no scripts");
-        for (i, p) in psbt.inputs.iter_mut().enumerate() {
-            if req.inputs[i].kind == InputKind::P2wpkh {
-                p.witness_utxo = spent_outputs[i].clone();
-            }
-            if signed[i] {
-                p.final_script_sig =
-                    (!tx.input[i].script_sig.is_empty()).then(|| tx.input[i].script_sig.clone());
-                p.final_script_witness =
-                    (!tx.input[i].witness.is_empty()).then(|| tx.input[i].witness.clone());
-            }
-        }
-        Some(psbt)
-    };
+    Ok(signed)
+}
 
-    Ok(PaymentTransaction {
-        fee: available - outputs_total,
-        tx,
-        change,
-        dust_change_dropped,
-        predicted_weight,
-        spent_outputs,
-        signed,
-        psbt,
-    })
+/// The weight of a transaction spending `inputs` (with maximum-size
+/// signatures) to outputs with scripts of these lengths.
+pub(crate) fn predicted_weight(inputs: &[FundingInput], output_script_lens: &[usize]) -> Weight {
+    predict_weight(
+        inputs.iter().map(|i| i.kind.weight_prediction()),
+        output_script_lens.iter().copied(),
+    )
 }
 
 /// The BIP 143 sighash (SIGHASH_ALL) of a transaction whose input 0 spends the
