@@ -27,6 +27,8 @@ pub mod chain;
 pub mod channel;
 pub mod close;
 pub mod connect;
+pub mod factory;
+pub mod factory_walkthrough;
 pub mod gossip;
 pub mod graph;
 pub mod htlc_script;
@@ -210,11 +212,14 @@ enum Command {
     /// The watchtower (BOLT 13 draft, teos's format): appointment, decrypt, watch.
     #[command(subcommand)]
     Tower(tower::TowerCommand),
+    /// Channel factories: create the hook, allocate channels off chain, update, close cooperatively, or exit alone.
+    #[command(subcommand)]
+    Factory(factory::FactoryCommand),
     /// Meet a chain: bitcoind over RPC (--bitcoind) or the embedded regtest chain (--chain-dir).
     Chain(chain::ChainArgs),
     /// The node: init, run, and its methods (getinfo, connect, fundchannel, pay, ...) over its control socket.
     Node(node::NodeArgs),
-    /// Walk through a channel's life (or, with --swap, a reverse and a submarine swap) with fixed demo keys, every step shown and checked.
+    /// Walk through a channel's life (or, with --swap, a reverse and a submarine swap; with --factory, a channel factory on the embedded chain) with fixed demo keys, every step shown and checked.
     Walkthrough(walkthrough::WalkthroughArgs),
 }
 
@@ -304,9 +309,11 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
         Command::Wire(cmd) => wire::run(cmd, &mut input, ex),
         Command::Tower(cmd) => tower::run(cmd, &mut input, ex),
+        Command::Factory(cmd) => factory::run(cmd, &mut input, ex),
         Command::Chain(args) => chain::run(args, &mut input, ex),
         Command::Node(args) => node::run(args, &mut input, ex),
         Command::Walkthrough(args) if args.swap => swap_walkthrough::run(&input, ex),
+        Command::Walkthrough(args) if args.factory => factory_walkthrough::run(&input, ex),
         Command::Walkthrough(_) => walkthrough::run(&input, ex),
     }?;
     Ok((output, cli.common.compact))

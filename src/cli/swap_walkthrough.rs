@@ -42,7 +42,7 @@ fn hash_of(preimage: &str) -> String {
     PaymentPreimage(bytes).payment_hash().to_string()
 }
 
-fn p2wpkh(secret_hex: &str) -> (ScriptBuf, String) {
+pub(crate) fn p2wpkh(secret_hex: &str) -> (ScriptBuf, String) {
     let secret = SecretKey::from_slice(&hex::decode(secret_hex).expect("demo constant"))
         .expect("demo constant");
     let key = CompressedPublicKey(PublicKey::from_secret_key(

@@ -26,24 +26,24 @@ const LOCAL_FUNDING_PRIVKEY: &str =
 const REMOTE_FUNDING_PRIVKEY: &str =
     "1552dfba4f6cf29a62a0af13c8d6981d36d0ef8d61ba10fb0fe90da7634d7e13";
 /// Appendix C: basepoint secrets (its HTLC basepoints equal the payment basepoints).
-const LOCAL_PAYMENT_BASEPOINT_SECRET: &str =
+pub(crate) const LOCAL_PAYMENT_BASEPOINT_SECRET: &str =
     "1111111111111111111111111111111111111111111111111111111111111111";
-const REMOTE_REVOCATION_BASEPOINT_SECRET: &str =
+pub(crate) const REMOTE_REVOCATION_BASEPOINT_SECRET: &str =
     "2222222222222222222222222222222222222222222222222222222222222222";
-const LOCAL_DELAYED_PAYMENT_BASEPOINT_SECRET: &str =
+pub(crate) const LOCAL_DELAYED_PAYMENT_BASEPOINT_SECRET: &str =
     "3333333333333333333333333333333333333333333333333333333333333333";
-const REMOTE_PAYMENT_BASEPOINT_SECRET: &str =
+pub(crate) const REMOTE_PAYMENT_BASEPOINT_SECRET: &str =
     "4444444444444444444444444444444444444444444444444444444444444444";
 /// Appendix D: the seed of its "correct sequence" storage test, used as local's shachain seed.
-const LOCAL_SHACHAIN_SEED: &str =
+pub(crate) const LOCAL_SHACHAIN_SEED: &str =
     "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
 /// Appendix D's other seed, used as remote's.
-const REMOTE_SHACHAIN_SEED: &str =
+pub(crate) const REMOTE_SHACHAIN_SEED: &str =
     "0000000000000000000000000000000000000000000000000000000000000000";
 /// Demo secrets the appendices do not give (local's revocation basepoint, remote's delayed one).
-const LOCAL_REVOCATION_BASEPOINT_SECRET: &str =
+pub(crate) const LOCAL_REVOCATION_BASEPOINT_SECRET: &str =
     "5555555555555555555555555555555555555555555555555555555555555555";
-const REMOTE_DELAYED_PAYMENT_BASEPOINT_SECRET: &str =
+pub(crate) const REMOTE_DELAYED_PAYMENT_BASEPOINT_SECRET: &str =
     "6666666666666666666666666666666666666666666666666666666666666666";
 /// Appendix C: the preimage of HTLC #2, an HTLC local offers.
 const DEMO_PAYMENT_PREIMAGE: &str =
@@ -53,8 +53,11 @@ const DEMO_PAYMENT_PREIMAGE: &str =
 #[derive(Args, Debug)]
 pub struct WalkthroughArgs {
     /// Walk through a reverse and a submarine swap instead (and an abandoned one, refunded).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "factory")]
     pub swap: bool,
+    /// Walk through a channel factory instead: 4 parties, 3 channels, a reallocation, a unilateral exit and a cooperative close, on an embedded regtest chain.
+    #[arg(long)]
+    pub factory: bool,
 }
 
 pub(crate) fn point(secret_hex: &str) -> String {

@@ -275,7 +275,7 @@ pub fn sign_key_path<C: Signing>(
         .expect("input 0 exists and its one prevout is given")
         .to_byte_array();
     let sig = group
-        .sign_all(secp, keys, digest, |i| seed(i))
+        .sign_all(secp, keys, digest, &mut *seed)
         .map_err(|e| FactoryError::Signing(e.to_string()))?;
     let sig = bitcoin::taproot::Signature {
         signature: sig,
@@ -455,16 +455,19 @@ pub fn allocate<C: Signing>(
             (shares, claims)
         }
         None => {
-            let mut before_fee = Vec::with_capacity(n);
-            for party in 0..n {
-                before_fee.push(f.claims[party].checked_sub(sides[party]).ok_or(
-                    FactoryError::Overdrawn {
+            let before_fee = f
+                .claims
+                .iter()
+                .zip(&sides)
+                .enumerate()
+                .map(|(party, (claim, side))| {
+                    claim.checked_sub(*side).ok_or(FactoryError::Overdrawn {
                         party,
-                        allocated: sides[party].to_sat(),
-                        owned: f.claims[party].to_sat(),
-                    },
-                )?);
-            }
+                        allocated: side.to_sat(),
+                        owned: claim.to_sat(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let payers: Vec<bool> = before_fee.iter().map(|s| *s > Amount::ZERO).collect();
             let fees = fee_shares(allocation_fee(f, &req.channels, &payers), &payers);
             let mut shares = Vec::with_capacity(n);
@@ -537,13 +540,12 @@ pub fn settle(f: &Factory, balances: &[Option<[Amount; 2]>]) -> Result<Factory, 
                 capacity: c.capacity().to_sat(),
             });
         }
-        for side in 0..2 {
-            let p = c.parties[side];
+        for ((p, old), new) in c.parties.iter().zip(c.amounts).zip(new) {
             // The side's claim moves by what its balance moved; it cannot go
             // below zero, as a balance cannot.
-            next.claims[p] = next.claims[p]
-                .checked_sub(c.amounts[side])
-                .and_then(|rest| rest.checked_add(new[side]))
+            next.claims[*p] = next.claims[*p]
+                .checked_sub(old)
+                .and_then(|rest| rest.checked_add(*new))
                 .ok_or(FactoryError::Overflow("balances"))?;
         }
         if let Some(a) = next.allocation.as_mut() {
