@@ -44,6 +44,7 @@ pub mod mpp;
 pub mod node;
 pub mod onion;
 pub mod payment;
+pub mod rebalance;
 pub mod route;
 pub mod script;
 pub mod shachain;

@@ -376,9 +376,24 @@ fn call(words: Vec<String>, input: &mut Input) -> StepResult {
                     .map_err(|e| CliError::bad(format!("--input: cannot read {path}: {e}")))?;
                 input.merge(Input::parse(&text)?);
             }
+            // Any other `--some-field VALUE` is the field `some_field` (a
+            // flag without a value is `true`): `rebalance --out X --in Y --force`.
+            other if other.starts_with("--") && other.len() > 2 => {
+                let field = other[2..].replace('-', "_");
+                let value = match inline.clone() {
+                    Some(v) => super::set_value(&v),
+                    None => match it.as_slice().first() {
+                        Some(next) if !next.starts_with("--") => {
+                            super::set_value(it.next().expect("peeked"))
+                        }
+                        _ => Value::Bool(true),
+                    },
+                };
+                input.set(&field, value);
+            }
             other => {
                 return Err(CliError::bad(format!(
-                    "{other}: not a flag of `lnkit node {method}` (--datadir, --set, --input)"
+                    "{other}: not a flag of `lnkit node {method}` (--datadir, --set, --input, or --FIELD VALUE)"
                 )))
             }
         }

@@ -40,6 +40,7 @@ mod forwarding;
 mod gossip;
 mod hold;
 mod payments;
+mod rebalance;
 mod receive;
 mod resolve;
 mod towers;
@@ -1889,10 +1890,14 @@ impl Core {
                 Err(e) => Err(e),
             },
             "invoice" => rpc::parse(params).and_then(|r| self.invoice(r)),
-            "pay" | "keysend" => match if method == "pay" {
-                rpc::parse(params).and_then(|r| self.pay(r))
-            } else {
-                rpc::parse(params).and_then(|r| self.keysend(r))
+            "rebalanceall" => match rpc::parse(params) {
+                Ok(r) => return self.rebalanceall(r, reply),
+                Err(e) => Err(e),
+            },
+            "pay" | "keysend" | "rebalance" => match match method {
+                "pay" => rpc::parse(params).and_then(|r| self.pay(r)),
+                "keysend" => rpc::parse(params).and_then(|r| self.keysend(r)),
+                _ => rpc::parse(params).and_then(|r| self.rebalance(r)),
             } {
                 Ok((hash, wait)) => {
                     if let Some(p) = self.outgoing.get_mut(&hash) {

@@ -838,6 +838,124 @@ pub struct KeysendRequest {
     pub max_attempts: Option<usize>,
 }
 
+/// `rebalance`: pay ourselves around a cycle, out on one channel, back on another.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RebalanceRequest {
+    /// The channel to move liquidity from (short channel id `BLOCKxTXxOUT`, or its alias): the first hop.
+    pub out: String,
+    /// The channel to move it to: the last hop.
+    #[serde(rename = "in")]
+    pub inn: String,
+    /// What arrives back on `in` (default: what brings both channels closest to 50/50).
+    #[serde(default)]
+    pub amount_msat: Option<u64>,
+    /// The most the cycle may cost, in parts per million of the amount.
+    #[serde(default)]
+    pub max_fee_ppm: Option<u64>,
+    /// Pay more than `in` can earn back at its own fee (the economic check), up to the cap.
+    #[serde(default)]
+    pub force: bool,
+    /// Seconds to keep trying, and to wait for the outcome (default 60).
+    #[serde(default)]
+    pub retry_for: Option<u64>,
+    /// At most this many attempts (default 10).
+    #[serde(default)]
+    pub max_attempts: Option<usize>,
+}
+
+/// One channel of a rebalance, before and after.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RebalanceSide {
+    /// Its short channel id (or alias).
+    pub short_channel_id: String,
+    /// What we held before, msat.
+    pub to_us_before_msat: u64,
+    /// What we hold after, msat, once the cycle's HTLCs are settled.
+    pub to_us_after_msat: u64,
+    /// The capacity, msat.
+    pub total_msat: u64,
+}
+
+/// `rebalance`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RebalanceResponse {
+    /// The hash of the invoice we paid ourselves.
+    pub payment_hash: String,
+    /// What arrived on `in`.
+    pub amount_msat: u64,
+    /// What the cycle cost.
+    pub fee_msat: u64,
+    /// The fee in parts per million of the amount.
+    pub fee_ppm: u64,
+    /// What `in` earns back at our fee on it when this liquidity leaves through it again.
+    pub earn_back_msat: u64,
+    /// `out`, before and after.
+    pub out: RebalanceSide,
+    /// `in`, before and after.
+    #[serde(rename = "in")]
+    pub inn: RebalanceSide,
+    /// The cycle, from `out`'s peer back to us.
+    pub route: Vec<crate::node::store::PartHop>,
+}
+
+/// `rebalanceall`: bring every channel outside the thresholds toward the target.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RebalanceallRequest {
+    /// Channels whose local share is below this percentage are filled (default 20).
+    #[serde(default)]
+    pub low_percent: Option<f64>,
+    /// Channels whose local share is above this percentage are emptied (default 80).
+    #[serde(default)]
+    pub high_percent: Option<f64>,
+    /// The share each move aims for (default 50).
+    #[serde(default)]
+    pub target_percent: Option<u64>,
+    /// The total fee budget over every move, msat.
+    pub max_fee_msat: u64,
+    /// Each move's cap, in parts per million of its amount.
+    #[serde(default)]
+    pub max_fee_ppm: Option<u64>,
+    /// Skip the economic check on each move.
+    #[serde(default)]
+    pub force: bool,
+    /// Seconds each move may take (default 60).
+    #[serde(default)]
+    pub retry_for: Option<u64>,
+}
+
+/// One move of `rebalanceall`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RebalanceMove {
+    /// The channel emptied.
+    pub out: String,
+    /// The channel filled.
+    #[serde(rename = "in")]
+    pub inn: String,
+    /// What was asked to move.
+    pub amount_msat: u64,
+    /// `complete`, `failed`, or `skipped` (the budget ran out).
+    pub status: String,
+    /// What it cost, when complete.
+    #[serde(default)]
+    pub fee_msat: u64,
+    /// Why it failed or was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `rebalanceall`'s answer.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RebalanceallResponse {
+    /// Every move planned, in order.
+    pub moves: Vec<RebalanceMove>,
+    /// The fees of the completed moves.
+    pub fee_msat: u64,
+    /// What is left of the budget.
+    pub budget_left_msat: u64,
+}
+
 /// `pay`'s answer.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct PayResponse {
@@ -1128,6 +1246,8 @@ methods! {
     "invoice", InvoiceRequest, InvoiceResponse, "create a BOLT 11 invoice";
     "pay", PayRequest, PayResponse, "pay a BOLT 11 invoice, to a peer or across the network (multi-part when one path will not do)";
     "keysend", KeysendRequest, PayResponse, "pay a node without an invoice, the preimage in the onion (bLIP 3)";
+    "rebalance", RebalanceRequest, RebalanceResponse, "move liquidity between two of our channels by paying ourselves around a cycle (out, then the network, then back on in)";
+    "rebalanceall", RebalanceallRequest, RebalanceallResponse, "rebalance every channel whose local share is outside the thresholds, within a total fee budget";
     "settleinvoice", SettleinvoiceRequest, EmptyResponse, "settle a hold invoice with its preimage: its HTLCs are fulfilled (on chain too)";
     "cancelinvoice", CancelinvoiceRequest, EmptyResponse, "cancel a hold invoice: its HTLCs are failed";
     "listinvoices", ListinvoicesRequest, ListinvoicesResponse, "invoices and their status";

@@ -248,3 +248,42 @@ pub async fn scid_of(n: &NodeHandle, peer: &NodeHandle) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Nodes funded, channels opened as listed (funder, peer, sat, public),
+/// the public ones announced at 6 confirmations, and every node knowing
+/// both directions of each.
+pub async fn network(
+    net: &Net,
+    names: &[&str],
+    channels: &[(usize, usize, u64, bool)],
+) -> Vec<NodeHandle> {
+    let mut nodes = vec![];
+    for n in names {
+        nodes.push(net.node(n, lnkit::channel::Config::default()).await);
+    }
+    for n in &nodes {
+        let addr = new_address(n).await;
+        net.mine(3, &addr);
+    }
+    net.mine(100, &new_address(&nodes[0]).await);
+    let all: Vec<&NodeHandle> = nodes.iter().collect();
+    net.sync(&all).await;
+    for &(from, to, sat, public) in channels {
+        connect(&nodes[from], &nodes[to]).await;
+        call(
+            &nodes[from],
+            "fundchannel",
+            json!({"id": nodes[to].node_id.to_string(), "amount": sat, "announce": public}),
+        )
+        .await;
+    }
+    net.mine_synced(6, &all).await;
+    let public = channels.iter().filter(|c| c.3).count();
+    for n in &all {
+        until(n, "listchannels", json!({}), |v| {
+            v["channels"].as_array().unwrap().len() == 2 * public
+        })
+        .await;
+    }
+    nodes
+}

@@ -49,6 +49,8 @@ pub(super) struct Target {
     /// The payee takes multi-part payments (`basic_mpp`).
     pub(super) mpp: bool,
     pub(super) bolt11: Option<String>,
+    /// A rebalance: a payment to ourselves around a cycle.
+    pub(super) cycle: Option<rebalance::Cycle>,
 }
 
 /// One part in flight: its route, and its hops' keys (its record holds
@@ -123,7 +125,7 @@ impl Core {
         retry_for: Duration,
         max_attempts: Option<usize>,
     ) -> Result<(), RpcError> {
-        if target.payee == self.node_id {
+        if target.payee == self.node_id && target.cycle.is_none() {
             let field = if target.bolt11.is_some() {
                 "bolt11"
             } else {
@@ -217,6 +219,18 @@ impl Core {
             PlanError::FeeBudget {
                 cheapest_fee_msat,
                 budget_msat,
+            } if p.target.cycle.is_some() => {
+                let why = p.target.cycle.as_ref().map_or("", |c| c.limit_why.as_str());
+                return RpcError {
+                    code: 206,
+                    message: format!(
+                        "rebalance: the cheapest cycle costs {cheapest_fee_msat} msat in fees, above the limit of {budget_msat} msat ({why}){tried}"
+                    ),
+                };
+            }
+            PlanError::FeeBudget {
+                cheapest_fee_msat,
+                budget_msat,
             } => {
                 return RpcError {
                     code: 206,
@@ -248,6 +262,7 @@ impl Core {
         // The first attempt only: after a failure another path may do.
         let remaining = p.session.remaining_msat();
         let direct = p.session.attempts == 0
+            && p.target.cycle.is_none()
             && self.channels.values().any(|c| {
                 c.peer == p.target.payee
                     && c.phase == Phase::Normal
@@ -338,8 +353,13 @@ impl Core {
                 by_scid.insert(h.short_channel_id, (d / 2) as usize);
             }
         }
-        let destination = g.node_or_add(p.target.payee.serialize());
+        let mut destination = g.node_or_add(p.target.payee.serialize());
         g.index();
+        if let Some(cycle) = &p.target.cycle {
+            let back;
+            (g, back) = self.cycle_graph(g, source, cycle, &by_scid, &mut exact);
+            destination = back;
+        }
         // Excluded for this payment: nothing passes.
         for (scid, dir) in &p.excluded {
             if let Some(i) = by_scid.get(scid) {
@@ -678,8 +698,18 @@ impl Core {
             Err(why) => info!(payment_hash = %hash, "payment failed: {why}"),
         }
         let Some(reply) = p.reply else { return };
-        let answer = match result {
-            Ok(preimage) => to_value(rpc::PayResponse {
+        let answer = match (result, &p.target.cycle) {
+            (Ok(_), Some(cycle)) => to_value(self.rebalanced(
+                hash,
+                p.session.delivered_msat,
+                p.session.fee_paid_msat,
+                cycle,
+            )),
+            (Err(why), Some(_)) => Err(RpcError {
+                code: 204,
+                message: format!("rebalance: failed: {why}"),
+            }),
+            (Ok(preimage), None) => to_value(rpc::PayResponse {
                 payment_preimage: hex::encode(preimage.0),
                 payment_hash: hash.to_string(),
                 destination: p.target.payee.to_string(),
@@ -689,7 +719,7 @@ impl Core {
                 parts: parts as u32,
                 status: "complete".into(),
             }),
-            Err(why) => Err(RpcError {
+            (Err(why), None) => Err(RpcError {
                 code: 204,
                 message: format!("pay: failed: {why}"),
             }),
@@ -932,6 +962,7 @@ impl Core {
             hints,
             mpp,
             bolt11: Some(r.bolt11.trim().to_string()),
+            cycle: None,
         };
         info!(payee = %target.payee, amount_msat = amount.0, max_fee_msat = max_fee.0, "paying");
         let wait = Duration::from_secs(r.retry_for.unwrap_or(60));
@@ -1009,6 +1040,7 @@ impl Core {
             hints: vec![],
             mpp: false,
             bolt11: None,
+            cycle: None,
         };
         info!(%payee, amount_msat = amount.0, "keysend");
         let wait = Duration::from_secs(r.retry_for.unwrap_or(60));
