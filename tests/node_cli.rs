@@ -231,6 +231,37 @@ fn run_takes_its_options_from_the_config_file_and_a_second_node_is_refused() {
     .assert_bad_input("id", &["not a node id"]);
     lnkit(&["node", "fundchannel", "--datadir", ds], r#"{"id": "02eec7245d6b7d2ccb30380bfbe2a3648cd7a942653f5aa340edcea1f283686619", "amount": 100000}"#)
         .assert_bad_input("id", &["not connected"]);
+    // A method's fields as flags: `--out X --in Y --force` (a flag without a value is true).
+    lnkit(
+        &[
+            "node",
+            "rebalance",
+            "--datadir",
+            ds,
+            "--out",
+            "1x2x3",
+            "--in",
+            "1x2x3",
+            "--force",
+        ],
+        "",
+    )
+    .assert_bad_input("out", &["1x2x3 is not a channel of this node"]);
+    lnkit(
+        &[
+            "node",
+            "rebalance",
+            "--datadir",
+            ds,
+            "--out=1x2x3",
+            "--in",
+            "1x2x4",
+            "--max-fee-ppm",
+            "x",
+        ],
+        "",
+    )
+    .assert_bad_input("max_fee_ppm", &["invalid type", "expected u64"]);
     let stop = lnkit(&["node", "stop", "--datadir", ds], "").json();
     assert_eq!(stop["result"], "Shutdown complete");
 }

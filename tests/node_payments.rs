@@ -7,9 +7,7 @@ use lnkit::node::core::NodeHandle;
 use serde_json::{json, Value};
 
 mod common;
-use common::inprocess::{
-    call, connect, network, new_address, scid_of, try_call, try_call_within, until, Net,
-};
+use common::inprocess::{call, network, scid_of, try_call, try_call_within, until, Net};
 
 async fn invoice(n: &NodeHandle, label: &str, amount_msat: u64) -> String {
     call(

@@ -41,6 +41,7 @@ mod node_demo_force;
 pub mod onion;
 pub mod onion_error;
 pub mod penalty;
+pub mod rebalance;
 pub mod revoke;
 pub mod route;
 pub mod shachain;
@@ -190,6 +191,9 @@ enum Command {
     Graph(graph::GraphCommand),
     /// Find a payment route through a channel graph (and the onion-create input for it).
     Route(route::RouteArgs),
+    /// Circular rebalancing: the cycle out on one channel and back on another, and its cost.
+    #[command(subcommand)]
+    Rebalance(rebalance::RebalanceCommand),
     /// Split a payment into parts by min-cost flow (MPP or AMP); --simulate the payment loop.
     AmpSplit(amp::AmpSplitArgs),
     /// The payee's side of AMP: XOR the shares to the root, check every child hash.
@@ -302,6 +306,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Gossip(cmd) => gossip::run(cmd, &mut input, ex),
         Command::Graph(cmd) => graph::run(cmd, &mut input, ex),
         Command::Route(args) => route::run(args, &mut input, ex),
+        Command::Rebalance(cmd) => rebalance::run(cmd, &mut input, ex),
         Command::AmpSplit(args) => amp::run_split(args, &mut input, ex),
         Command::AmpCombine => amp::run_combine(&mut input, ex),
         Command::Invoice(cmd) => invoice::run(cmd, &mut input, ex),

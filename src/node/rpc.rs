@@ -1311,14 +1311,19 @@ pub fn parse<T: serde::de::DeserializeOwned>(params: serde_json::Value) -> Resul
     } else {
         params
     };
-    serde_json::from_value(params).map_err(|e| {
-        let text = e.to_string();
-        // serde names the field in its message: `unknown field `x``, `missing field `x``.
-        let field = text
-            .split('`')
-            .nth(1)
-            .map(str::to_string)
-            .unwrap_or_else(|| "params".into());
+    serde_path_to_error::deserialize(params).map_err(|e| {
+        let path = e.path().to_string();
+        let text = e.into_inner().to_string();
+        // A wrong value's path names its field; serde names an unknown or a
+        // missing one in its message: `unknown field `x``, `missing field `x``.
+        let field = if path != "." {
+            path
+        } else {
+            text.split('`')
+                .nth(1)
+                .map(str::to_string)
+                .unwrap_or_else(|| "params".into())
+        };
         RpcError::param(&field, text)
     })
 }
