@@ -47,6 +47,8 @@ fn the_walkthrough_forks_the_chain_and_every_check_passes() {
         "factory update",
         "factory exit",
         "build-commitment --holder remote",
+        "penalty",
+        "close --mutual",
         "factory close",
     ] {
         assert!(

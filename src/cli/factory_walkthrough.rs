@@ -11,7 +11,9 @@ use bitcoin::{OutPoint, ScriptBuf, Transaction};
 use serde_json::json;
 
 use super::walkthrough::{self as w0, merged, point, tx_of, Walk};
-use super::{build_commitment, factory, CliError, Explain, Input, StepResult};
+use super::{
+    build_commitment, close, factory, penalty, shachain, CliError, Explain, Input, StepResult,
+};
 use crate::chain::embedded::EmbeddedChain;
 use crate::chain::{ChainError, ChainSource, Regtest, RejectKind};
 use crate::factory::space;
@@ -212,14 +214,14 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
     offer(&mut w, &chain, &old_allocation, "once its timelock has passed, allocation 0 spends a spent output: the older allocation lost the race", Some(RejectKind::MissingOrSpentInputs))?;
 
     // The carol–dave channel is an ordinary channel on an allocation output.
+    // The carol–dave channel is an ordinary channel on an allocation output:
+    // dave broadcasts its commitment 0, which he has revoked since.
     let channel = &second["channels"][2];
-    let commitment = w.step(
-        "lnkit build-commitment --holder remote",
-        "dave's commitment of the carol–dave channel, spending allocation output 2 exactly as it would spend a funding transaction's output",
+    let keyed = |local: usize, remote: usize, ch: &serde_json::Value| {
         json!({"network": "regtest", "channel_type": "anchors_zero_fee_htlc_tx",
-            "funding_txid": channel["funding_txid"], "funding_output_index": channel["funding_output_index"],
-            "funding_amount_sat": channel["funding_amount_sat"], "opener": "local",
-            "local_funding_privkey": KEYS[2], "remote_funding_privkey": KEYS[3],
+            "funding_txid": ch["funding_txid"], "funding_output_index": ch["funding_output_index"],
+            "funding_amount_sat": ch["funding_amount_sat"], "opener": "local",
+            "local_funding_privkey": KEYS[local], "remote_funding_privkey": KEYS[remote],
             "local_payment_basepoint_secret": w0::LOCAL_PAYMENT_BASEPOINT_SECRET,
             "local_htlc_basepoint_secret": w0::LOCAL_PAYMENT_BASEPOINT_SECRET,
             "local_delayed_payment_basepoint_secret": w0::LOCAL_DELAYED_PAYMENT_BASEPOINT_SECRET,
@@ -228,9 +230,14 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
             "remote_htlc_basepoint_secret": w0::REMOTE_PAYMENT_BASEPOINT_SECRET,
             "remote_delayed_payment_basepoint_secret": w0::REMOTE_DELAYED_PAYMENT_BASEPOINT_SECRET,
             "remote_revocation_basepoint_secret": w0::REMOTE_REVOCATION_BASEPOINT_SECRET,
-            "to_self_delay": 144, "dust_limit_satoshis": 546, "feerate_per_kw": 2500,
-            "holder": "remote", "commitment_number": 0, "shachain_seed": w0::REMOTE_SHACHAIN_SEED,
-            "to_local_msat": 300_000_000u64, "to_remote_msat": 200_000_000u64, "htlcs": [], "verify": true}),
+            "to_self_delay": 144, "dust_limit_satoshis": 546, "feerate_per_kw": 2500})
+    };
+    let carol_dave = keyed(2, 3, channel);
+    let commitment = w.step(
+        "lnkit build-commitment --holder remote",
+        "dave's commitment 0 of the carol–dave channel (carol 300,000, dave 200,000), spending allocation output 2 exactly as it would spend a funding transaction's output; since then carol paid dave more, and dave revoked it",
+        merged(&carol_dave, json!({"holder": "remote", "commitment_number": 0, "shachain_seed": w0::REMOTE_SHACHAIN_SEED,
+            "to_local_msat": 300_000_000u64, "to_remote_msat": 200_000_000u64, "htlcs": [], "verify": true})),
         build_commitment::build,
     )?;
     let commit = tx_of(&commitment, "signed_tx_hex")?;
@@ -238,10 +245,61 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
         &mut w,
         &chain,
         &commit,
-        "dave's commitment enters the mempool, spending the allocation's channel output",
+        "dave broadcasts his revoked commitment: it spends the allocation's channel output",
         None,
     )?;
     chain.mine(1, &miner).map_err(failed("mining"))?;
+    let secret = w.step(
+        "lnkit shachain derive",
+        "the secret dave gave carol when he revoked commitment 0",
+        json!({"seed": w0::REMOTE_SHACHAIN_SEED, "commitment_number": 0}),
+        shachain::derive,
+    )?;
+    let justice = w.step(
+        "lnkit penalty",
+        "carol's justice transaction takes dave's to_local at once with the revocation key, as in any channel",
+        merged(&merged(&carol_dave, commitment.clone()), json!({
+            "revoked_tx_hex": commitment["signed_tx_hex"], "per_commitment_secret": secret["secret"],
+            "revocation_basepoint_secret": w0::LOCAL_REVOCATION_BASEPOINT_SECRET,
+            "destination": wallet_script(2).1, "feerate_per_kw": 2500, "verify": true})),
+        penalty::penalty,
+    )?;
+    let justice_tx = tx_of(&justice["penalty_txs"][0], "tx_hex")?;
+    offer(
+        &mut w,
+        &chain,
+        &justice_tx,
+        "carol's justice transaction enters the mempool",
+        None,
+    )?;
+    // alice–carol: an ordinary mutual close of a channel the allocation funded.
+    let closing = w.step(
+        "lnkit close --mutual",
+        "alice and carol close their channel of allocation 1 cooperatively (alice 300,000, carol 0)",
+        merged(&keyed(0, 2, &second["channels"][0]), json!({
+            "to_local_msat": 300_000_000u64, "to_remote_msat": 0, "local_address": wallet_script(0).1,
+            "remote_address": wallet_script(2).1, "verify": true})),
+        close::mutual,
+    )?;
+    let closing_tx = tx_of(&closing, "signed_tx_hex")?;
+    offer(
+        &mut w,
+        &chain,
+        &closing_tx,
+        "alice and carol's mutual close enters the mempool",
+        None,
+    )?;
+    chain.mine(1, &miner).map_err(failed("mining"))?;
+    let confirmed = [&justice_tx, &closing_tx].iter().all(|tx| {
+        matches!(
+            chain.utxo(&OutPoint::new(tx.compute_txid(), 0)),
+            Ok(Some(_))
+        )
+    });
+    w.check(
+        "the justice transaction and the mutual close are confirmed",
+        confirmed,
+    )?;
     drop(chain);
 
     // Branch 2: the same moment, but everyone cooperates.
