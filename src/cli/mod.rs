@@ -45,6 +45,7 @@ pub mod rebalance;
 pub mod revoke;
 pub mod route;
 pub mod shachain;
+pub mod shell;
 pub mod swap;
 pub mod swap_walkthrough;
 pub mod tlv;
@@ -223,6 +224,10 @@ enum Command {
     Chain(chain::ChainArgs),
     /// The node: init, run, and its methods (getinfo, connect, fundchannel, pay, ...) over its control socket.
     Node(node::NodeArgs),
+    /// Print shell completions for bash, zsh or fish (install: see the README).
+    Completions(shell::CompletionsArgs),
+    /// Write the man pages (lnkit.1 and one per subcommand) into DIR.
+    Manpage(shell::ManpageArgs),
     /// Walk through a channel's life (or, with --swap, a reverse and a submarine swap; with --factory, a channel factory on the embedded chain) with fixed demo keys, every step shown and checked.
     Walkthrough(walkthrough::WalkthroughArgs),
 }
@@ -283,8 +288,10 @@ fn read_stdin() -> Result<String, CliError> {
 
 fn run(cli: Cli) -> Result<(Value, bool), CliError> {
     // `node run` and `tower run` are servers and `node init`/`schema` take flags only: they never wait on stdin.
-    let wants_input = !matches!(cli.command, Command::Walkthrough(_) | Command::Graph(_))
-        && !matches!(&cli.command, Command::Node(n) if !n.is_method())
+    let wants_input = !matches!(
+        cli.command,
+        Command::Walkthrough(_) | Command::Graph(_) | Command::Completions(_) | Command::Manpage(_)
+    ) && !matches!(&cli.command, Command::Node(n) if !n.is_method())
         && !matches!(&cli.command, Command::Tower(tower::TowerCommand::Run(_)));
     let mut input = read_input(&cli.common, wants_input)?;
     let mut explain = Explain::new(cli.common.explain);
@@ -317,6 +324,8 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Factory(cmd) => factory::run(cmd, &mut input, ex),
         Command::Chain(args) => chain::run(args, &mut input, ex),
         Command::Node(args) => node::run(args, &mut input, ex),
+        Command::Completions(args) => shell::completions(&args),
+        Command::Manpage(args) => shell::manpage(&args),
         Command::Walkthrough(args) if args.swap => swap_walkthrough::run(&input, ex),
         Command::Walkthrough(args) if args.factory => factory_walkthrough::run(&input, ex),
         Command::Walkthrough(_) => walkthrough::run(&input, ex),
