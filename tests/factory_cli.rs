@@ -126,6 +126,11 @@ fn bad_input_names_the_field() {
     poor["parties"][2]["inputs"][0]["amount_sat"] = json!(400_000);
     lnkit_json(&["factory", "create"], &poor)
         .assert_bad_input("parties[2].inputs", &["hold 400000 sat"]);
+    // A layer that does not fit BIP 68.
+    let mut slow = example("factory.json");
+    slow["step_blocks"] = json!(70_000);
+    lnkit_json(&["factory", "create"], &slow)
+        .assert_bad_input("step_blocks", &["at most 65535 blocks"]);
     // Allocations that do not add up: the difference is said.
     let first = allocated();
     let input = merged(
@@ -151,6 +156,24 @@ fn bad_input_names_the_field() {
     typed["factory"]["parties"][1]["pubkey"] = json!(42);
     lnkit_json(&["factory", "close"], &typed)
         .assert_bad_input("factory.parties[1].pubkey", &["invalid type: integer `42`"]);
+    // A factory object that does not hold together: refused, never a panic.
+    let mut cut = merged(&first, &keys);
+    cut["factory"]["claims_sat"] = json!([1]);
+    lnkit_json(&["factory", "close"], &cut).assert_bad_input(
+        "factory.claims_sat",
+        &["expected 3 entries (one per party), got 1"],
+    );
+    let mut edited = merged(&first, &keys);
+    edited["factory"]["claims_sat"][0] = json!(u64::MAX);
+    lnkit_json(&["factory", "close"], &edited)
+        .assert_bad_input("factory.claims_sat", &["more than 21 million BTC"]);
+    let mut deep = merged(&first, &keys);
+    deep["factory"]["steps"] = json!(60_000);
+    deep["channels"] = json!([]);
+    lnkit_json(&["factory", "update"], &deep).assert_bad_input("steps", &["65535 blocks"]);
+    let mut far = first.clone();
+    far["hook_height"] = json!(u32::MAX);
+    lnkit_json(&["factory", "exit"], &far).json();
     // Allocating twice; updating before allocating; exiting before allocating.
     lnkit_json(&["factory", "allocate"], &merged(&first, &keys))
         .assert_bad_input("factory.allocation", &["exists already", "factory update"]);

@@ -96,19 +96,15 @@ pub fn create(input: &Input, ex: &mut Explain) -> StepResult {
                 .collect::<Result<Vec<_>, _>>()?,
         );
     }
-    let layer = Layer::new(
-        input
-            .opt("step_blocks", input::uint32)?
-            .unwrap_or(144)
-            .try_into()
-            .unwrap_or(u16::MAX),
-        input
-            .opt("steps", input::uint32)?
-            .unwrap_or(10)
-            .try_into()
-            .unwrap_or(u16::MAX),
-    )
-    .map_err(|e| error(input, e))?;
+    let blocks = |field: &str, default: u16| -> Result<u16, CliError> {
+        match input.opt(field, input::uint32)? {
+            None => Ok(default),
+            Some(v) => u16::try_from(v)
+                .map_err(|_| input.error(field, format!("{v}: at most 65535 blocks (BIP 68)"))),
+        }
+    };
+    let layer = Layer::new(blocks("step_blocks", 144)?, blocks("steps", 10)?)
+        .map_err(|e| error(input, e))?;
     let req = HookRequest {
         parties,
         inputs: coins,

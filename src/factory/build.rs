@@ -403,6 +403,7 @@ pub fn allocate<C: Signing>(
     keys: &[SecretKey],
     seed: &mut dyn FnMut(usize) -> [u8; 32],
 ) -> Result<Factory, FactoryError> {
+    f.validate()?;
     let number = f.allocation.as_ref().map_or(0, |a| a.number + 1);
     let delay = f
         .layer
@@ -429,9 +430,15 @@ pub fn allocate<C: Signing>(
             }
             let payers: Vec<bool> = shares.iter().map(|s| *s > Amount::ZERO).collect();
             let fee = allocation_fee(f, &req.channels, &payers);
-            let channels: Amount = sides.iter().copied().sum();
-            let shared: Amount = shares.iter().copied().sum();
-            let allocated = channels + shared;
+            let sum = |v: &[Amount]| {
+                v.iter()
+                    .try_fold(Amount::ZERO, |s, a| s.checked_add(*a))
+                    .ok_or(FactoryError::Overflow("shares_sat"))
+            };
+            let (channels, shared) = (sum(&sides)?, sum(&shares)?);
+            let allocated = channels
+                .checked_add(shared)
+                .ok_or(FactoryError::Overflow("shares_sat"))?;
             let available = pool.checked_sub(fee).unwrap_or(Amount::ZERO);
             if allocated != available {
                 let difference = if allocated < available {
@@ -517,6 +524,7 @@ pub fn allocate<C: Signing>(
 /// Move the channels' balances to where their payments left them:
 /// `balances[k]` is channel k's new split, in the order of its parties.
 pub fn settle(f: &Factory, balances: &[Option<[Amount; 2]>]) -> Result<Factory, FactoryError> {
+    f.validate()?;
     let alloc = f.allocation.as_ref().ok_or(FactoryError::NoAllocation)?;
     if balances.len() > alloc.channels.len() {
         return Err(FactoryError::Length {
@@ -575,6 +583,7 @@ pub fn close<C: Signing>(
     keys: &[SecretKey],
     seed: &mut dyn FnMut(usize) -> [u8; 32],
 ) -> Result<Close, FactoryError> {
+    f.validate()?;
     let n = f.parties.len();
     // The kickoff is never paid for: its fee share goes back to each party.
     let kickoff_shares = split_evenly(kickoff_fee(f), n);

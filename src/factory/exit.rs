@@ -38,9 +38,10 @@ pub fn plan(
     hook_height: u32,
     kickoff_height: Option<u32>,
 ) -> Result<ExitPlan, FactoryError> {
+    f.validate()?;
     let allocation = f.allocation.as_ref().ok_or(FactoryError::NoAllocation)?;
     let kickoff = f.kickoff.clone().ok_or(FactoryError::NoAllocation)?;
-    let kickoff_valid_from = hook_height + 1;
+    let kickoff_valid_from = hook_height.saturating_add(1);
     let kickoff_height = kickoff_height.unwrap_or(kickoff_valid_from);
     let allocation_valid_from = kickoff_height + u32::from(allocation.delay_blocks);
     let older_valid_from =

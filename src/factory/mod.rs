@@ -179,6 +179,66 @@ impl Factory {
     pub fn keys(&self) -> Vec<bitcoin::secp256k1::PublicKey> {
         self.parties.iter().map(|p| p.pubkey).collect()
     }
+
+    /// Check a factory read back from outside (a file, a pipe) before any
+    /// step uses it: the lists agree in length, the layer fits BIP 68, and
+    /// the claims add up to the kickoff output, which bounds every amount.
+    pub fn validate(&self) -> Result<(), FactoryError> {
+        let n = self.parties.len();
+        if n < 2 {
+            return Err(FactoryError::TooFewParties(n));
+        }
+        Layer::new(self.layer.step_blocks, self.layer.steps)?;
+        if self.claims.len() != n {
+            return Err(FactoryError::Length {
+                field: "factory.claims_sat",
+                expected: n,
+                per: "party",
+                got: self.claims.len(),
+            });
+        }
+        let kickoff = build::kickoff_unsigned(self)?;
+        let claimed = self
+            .claims
+            .iter()
+            .try_fold(Amount::ZERO, |s, c| s.checked_add(*c));
+        if claimed != Some(kickoff.output[0].value) {
+            return Err(FactoryError::Corrupt(format!(
+                "factory.claims_sat: they add up to {}, but the kickoff output holds {} sat",
+                claimed.map_or("more than 21 million BTC".into(), |c| format!(
+                    "{} sat",
+                    c.to_sat()
+                )),
+                kickoff.output[0].value.to_sat()
+            )));
+        }
+        if let Some(a) = &self.allocation {
+            if a.shares.len() != n {
+                return Err(FactoryError::Length {
+                    field: "factory.allocation.shares_sat",
+                    expected: n,
+                    per: "party",
+                    got: a.shares.len(),
+                });
+            }
+            for (k, c) in a.channels.iter().enumerate() {
+                if c.parties.iter().any(|p| *p >= n)
+                    || c.amounts[0].checked_add(c.amounts[1]).is_none()
+                {
+                    return Err(FactoryError::Corrupt(format!(
+                        "factory.allocation.channels[{k}]: parties must be below {n} and amounts_sat within range"
+                    )));
+                }
+            }
+            if a.number > self.layer.steps {
+                return Err(FactoryError::Corrupt(format!(
+                    "factory.allocation.number: {} is beyond the layer's {} steps",
+                    a.number, self.layer.steps
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `total` split into `n` shares that differ by at most 1 sat, the larger
@@ -233,7 +293,7 @@ pub enum FactoryError {
     #[error("step_blocks: must be at least 1")]
     ZeroStep,
     /// The first allocation's timelock does not fit BIP 68.
-    #[error("steps × step_blocks = {first} blocks: the first allocation's relative timelock must fit BIP 68's 65535 blocks")]
+    #[error("steps: steps × step_blocks = {first} blocks, but the first allocation's relative timelock must fit BIP 68's 65535 blocks")]
     LayerTooDeep {
         /// The first timelock asked for.
         first: u32,
@@ -345,6 +405,9 @@ pub enum FactoryError {
     /// An amount out of range.
     #[error("{0}: the amounts add up to more than 21 million BTC")]
     Overflow(&'static str),
+    /// A factory object that does not hold together (edited, or cut short).
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 /// `[Amount; 2]` as `[sat, sat]`.
