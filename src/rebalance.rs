@@ -169,6 +169,36 @@ pub fn ppm_cap_msat(ppm: u64, amount_msat: u64) -> u64 {
     (u128::from(amount_msat) * u128::from(ppm) / 1_000_000) as u64
 }
 
+/// The most a rebalance of `amount_msat` may cost, and which limit that is.
+/// Without `force`: the `max_fee_ppm` cap when it is below what `in` earns
+/// back, else the earn-back itself (the economic check). With `force`: the
+/// cap alone, or `forced_ppm` of the amount when no cap is given (`None`:
+/// no limit at all).
+pub fn fee_limit(
+    amount_msat: u64,
+    earn_back_msat: u64,
+    max_fee_ppm: Option<u64>,
+    force: bool,
+    forced_ppm: Option<u64>,
+) -> (u64, String) {
+    let cap = max_fee_ppm.map(|p| (ppm_cap_msat(p, amount_msat), format!("max_fee_ppm {p}")));
+    match (cap, force) {
+        (Some(cap), true) => cap,
+        (None, true) => match forced_ppm {
+            Some(p) => (
+                ppm_cap_msat(p, amount_msat),
+                format!("force without max_fee_ppm: {p} ppm"),
+            ),
+            None => (u64::MAX, "force".into()),
+        },
+        (Some(cap), false) if cap.0 <= earn_back_msat => cap,
+        _ => (
+            earn_back_msat,
+            format!("the economic check: in earns back {earn_back_msat} msat at its fee; force to pay more"),
+        ),
+    }
+}
+
 /// The fee of `fee_msat` on `amount_msat` in parts per million.
 pub fn fee_ppm(fee_msat: u64, amount_msat: u64) -> u64 {
     if amount_msat == 0 {

@@ -63,18 +63,7 @@ pub fn plan(g: &Graph, input: &Input, ex: &mut Explain) -> StepResult {
     // What `in` earns back: our own policy on it, as the snapshot has it.
     let in_dir = rebalance::direction_from(g, inn, me);
     let earn_back = rebalance::earn_back_msat(&g.policies[in_dir as usize], amount);
-    let cap = ppm.map(|p| rebalance::ppm_cap_msat(p, amount));
-    let (limit, why) = match (cap, force) {
-        (Some(c), true) => (c, format!("max_fee_ppm {}", ppm.unwrap_or(0))),
-        (None, true) => (u64::MAX, "--force".to_string()),
-        (Some(c), false) if c <= earn_back => (c, format!("max_fee_ppm {}", ppm.unwrap_or(0))),
-        _ => (
-            earn_back,
-            format!(
-                "the economic check: in earns back {earn_back} msat at its fee; force to pay more"
-            ),
-        ),
-    };
+    let (limit, why) = rebalance::fee_limit(amount, earn_back, ppm, force, None);
     let req = CycleRequest {
         me,
         out_channel: out,
@@ -99,7 +88,9 @@ pub fn plan(g: &Graph, input: &Input, ex: &mut Explain) -> StepResult {
                 format!("channel {channel} is not one of node's channels"),
             ),
             CycleError::ZeroAmount => input.error("amount_msat", "must be above zero"),
-            CycleError::TooDear { .. } if cap == Some(limit) => input.error("max_fee_ppm", e),
+            CycleError::TooDear { ref why, .. } if why.starts_with("max_fee_ppm") => {
+                input.error("max_fee_ppm", e)
+            }
             CycleError::TooDear { .. } => input.error("in", e),
             CycleError::NoCycle { .. } => CliError::failure(format!("rebalance plan: {e}")),
         })?;

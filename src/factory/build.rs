@@ -172,15 +172,7 @@ pub fn create<C: Signing>(secp: &Secp256k1<C>, req: &HookRequest) -> Result<Hook
     let mut tx = Transaction {
         version: Version::TWO,
         lock_time: absolute::LockTime::ZERO,
-        input: all_inputs
-            .iter()
-            .map(|i| TxIn {
-                previous_output: i.previous_output,
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::MAX,
-                witness: Witness::new(),
-            })
-            .collect(),
+        input: funding::unsigned_inputs(&all_inputs),
         output,
     };
     let signed = funding::sign_inputs(secp, &mut tx, &all_inputs, &spent).map_err(|e| {

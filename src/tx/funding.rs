@@ -287,16 +287,7 @@ pub fn build_payment<C: Signing>(
     let mut tx = Transaction {
         version: Version::TWO,
         lock_time: absolute::LockTime::ZERO,
-        input: req
-            .inputs
-            .iter()
-            .map(|i| TxIn {
-                previous_output: i.previous_output,
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::MAX,
-                witness: Witness::new(),
-            })
-            .collect(),
+        input: unsigned_inputs(&req.inputs),
         output,
     };
     let unsigned = tx.clone();
@@ -362,6 +353,19 @@ pub(crate) fn spent_outputs<C: Signing>(
         }));
     }
     Ok((available, spent_outputs))
+}
+
+/// The transaction inputs spending `inputs`, unsigned (final sequence).
+pub(crate) fn unsigned_inputs(inputs: &[FundingInput]) -> Vec<TxIn> {
+    inputs
+        .iter()
+        .map(|i| TxIn {
+            previous_output: i.previous_output,
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        })
+        .collect()
 }
 
 /// Sign the inputs of `tx` that have a key (input `i` of `tx` is `inputs[i]`,

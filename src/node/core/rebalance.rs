@@ -109,21 +109,13 @@ impl Core {
             ));
         }
         let earn_back = self.channels[&inn].gossip.policy.fee(Msat(amount)).0;
-        let cap = r.max_fee_ppm.map(|p| cycles::ppm_cap_msat(p, amount));
-        let (limit, limit_why) = match (cap, r.force) {
-            (Some(c), true) => (c, format!("max_fee_ppm {}", r.max_fee_ppm.unwrap_or(0))),
-            (None, true) => (
-                cycles::ppm_cap_msat(FORCED_DEFAULT_PPM, amount),
-                format!("--force without max_fee_ppm: {FORCED_DEFAULT_PPM} ppm"),
-            ),
-            (Some(c), false) if c <= earn_back => {
-                (c, format!("max_fee_ppm {}", r.max_fee_ppm.unwrap_or(0)))
-            }
-            _ => (
-                earn_back,
-                format!("the economic check: in earns back {earn_back} msat at its fee; --force to pay more"),
-            ),
-        };
+        let (limit, limit_why) = cycles::fee_limit(
+            amount,
+            earn_back,
+            r.max_fee_ppm,
+            r.force,
+            Some(FORCED_DEFAULT_PPM),
+        );
         let label = format!(
             "rebalance {} to {} {}",
             r.out,
