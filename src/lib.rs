@@ -46,6 +46,7 @@ pub mod onion;
 pub mod payment;
 pub mod rebalance;
 pub mod route;
+pub mod schema;
 pub mod script;
 pub mod shachain;
 pub mod signer;

@@ -520,7 +520,11 @@ fn bad_input_is_named() {
         .assert_bad_input("tree.internal_key", &["32-byte x-only", "2 bytes"]);
     lnkit_json(
         &["swap", "verify"],
-        &merge(&offered, &json!({"redeem_script": "00"})),
+        // Typed input reads every field first, so the tree here is well formed.
+        &merge(
+            &offered,
+            &json!({"redeem_script": "00", "tree": {"claim_leaf": "00", "refund_leaf": "00", "internal_key": &CLAIM[2..]}}),
+        ),
     )
     .assert_bad_input("tree", &["not both"]);
 }

@@ -65,8 +65,19 @@ pub(crate) fn funding_error(
 }
 
 pub(crate) fn feerate(input: &Input) -> Result<FeeRate, CliError> {
-    let per_vb = input.opt("feerate_sat_per_vb", input::uint)?;
-    let per_kw = input.opt("feerate_per_kw", input::uint)?;
+    fee_rate(
+        input,
+        input.opt("feerate_sat_per_vb", input::uint)?,
+        input.opt("feerate_per_kw", input::uint)?,
+    )
+}
+
+/// The feerate from `feerate_sat_per_vb` or `feerate_per_kw` (one of them).
+pub(crate) fn fee_rate(
+    input: &Input,
+    per_vb: Option<u64>,
+    per_kw: Option<u64>,
+) -> Result<FeeRate, CliError> {
     match (per_vb, per_kw) {
         (Some(_), Some(_)) => Err(input.error(
             "feerate_sat_per_vb",

@@ -130,18 +130,57 @@ impl Input {
         let Some(v) = self.raw(field) else {
             return Ok(None);
         };
-        serde_path_to_error::deserialize(v).map(Some).map_err(|e| {
-            let inner = e.path().to_string();
-            let at = if inner == "." {
-                field.to_string()
+        serde_path_to_error::deserialize(v)
+            .map(Some)
+            .map_err(|e| self.serde_error(Some(field), e))
+    }
+
+    /// The whole object as a typed request (or one part of one: several
+    /// parts may read the same object). Unknown fields are ignored, `null`
+    /// is absent, and an error names the field by its full path.
+    pub fn typed<T: serde::de::DeserializeOwned>(&self) -> Result<T, CliError> {
+        let map: Map<String, Value> = self
+            .map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| self.serde_error(None, e))
+    }
+
+    /// A serde error as `path: message`, the path inside `field` (or this object).
+    fn serde_error(
+        &self,
+        field: Option<&str>,
+        e: serde_path_to_error::Error<serde_json::Error>,
+    ) -> CliError {
+        let inner = e.path().to_string();
+        let mut at = match (field, inner.as_str()) {
+            (Some(f), ".") => f.to_string(),
+            (Some(f), _) => format!("{f}.{inner}").replace(".[", "["),
+            (None, ".") => String::new(),
+            (None, _) => inner.clone(),
+        };
+        let msg = e.into_inner().to_string();
+        // serde_json adds where in the text it was; the path says it better.
+        let mut msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        // serde's "missing field `x`" is our "x: missing required field".
+        if let Some(name) = msg
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            at = if at.is_empty() {
+                name.to_string()
             } else {
-                format!("{field}.{inner}").replace(".[", "[")
+                format!("{at}.{name}")
             };
-            let msg = e.into_inner().to_string();
-            // serde_json adds where in the text it was; the path says it better.
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            msg = "missing required field".into();
+        }
+        if at.is_empty() {
+            CliError::bad(format!("{}input: {msg}", self.prefix))
+        } else {
             self.error(&at, msg)
-        })
+        }
     }
 
     /// Read a required field into a library type by serde.

@@ -29,6 +29,7 @@ pub mod close;
 pub mod connect;
 pub mod factory;
 pub mod factory_walkthrough;
+pub mod field;
 pub mod gossip;
 pub mod graph;
 pub mod htlc_script;
@@ -46,6 +47,7 @@ pub mod revoke;
 pub mod route;
 pub mod shachain;
 pub mod shell;
+pub mod step;
 pub mod swap;
 pub mod swap_walkthrough;
 pub mod tlv;
@@ -228,6 +230,8 @@ enum Command {
     Completions(shell::CompletionsArgs),
     /// Write the man pages (lnkit.1 and one per subcommand) into DIR.
     Manpage(shell::ManpageArgs),
+    /// Print a subcommand's input and output JSON Schemas: `lnkit schema swap create`, `lnkit schema node pay`.
+    Schema(step::SchemaArgs),
     /// Walk through a channel's life (or, with --swap, a reverse and a submarine swap; with --factory, a channel factory on the embedded chain) with fixed demo keys, every step shown and checked.
     Walkthrough(walkthrough::WalkthroughArgs),
 }
@@ -290,7 +294,11 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
     // `node run` and `tower run` are servers and `node init`/`schema` take flags only: they never wait on stdin.
     let wants_input = !matches!(
         cli.command,
-        Command::Walkthrough(_) | Command::Graph(_) | Command::Completions(_) | Command::Manpage(_)
+        Command::Walkthrough(_)
+            | Command::Graph(_)
+            | Command::Completions(_)
+            | Command::Manpage(_)
+            | Command::Schema(_)
     ) && !matches!(&cli.command, Command::Node(n) if !n.is_method())
         && !matches!(&cli.command, Command::Tower(tower::TowerCommand::Run(_)));
     let mut input = read_input(&cli.common, wants_input)?;
@@ -326,6 +334,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Node(args) => node::run(args, &mut input, ex),
         Command::Completions(args) => shell::completions(&args),
         Command::Manpage(args) => shell::manpage(&args),
+        Command::Schema(args) => step::run(&args),
         Command::Walkthrough(args) if args.swap => swap_walkthrough::run(&input, ex),
         Command::Walkthrough(args) if args.factory => factory_walkthrough::run(&input, ex),
         Command::Walkthrough(_) => walkthrough::run(&input, ex),
@@ -335,7 +344,11 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
 
 /// Run the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    // The parser with each typed step's fields and example in its --help.
+    let parsed = step::command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).

@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, CommandFactory, ValueEnum};
+use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use super::{Cli, CliError, StepResult};
+use super::{CliError, StepResult};
 
 /// The shells completions are written for.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -39,7 +39,7 @@ pub struct ManpageArgs {
 
 /// Write the completion script to stdout (text, not JSON: the shell reads it).
 pub fn completions(args: &CompletionsArgs) -> StepResult {
-    let mut cmd = Cli::command();
+    let mut cmd = super::step::command();
     let mut out = Vec::new();
     match args.shell {
         Shell::Bash => {
@@ -94,7 +94,7 @@ fn render(
 pub fn manpage(args: &ManpageArgs) -> StepResult {
     std::fs::create_dir_all(&args.dir)
         .map_err(|e| CliError::bad(format!("DIR: cannot create {}: {e}", args.dir.display())))?;
-    let mut cmd = Cli::command();
+    let mut cmd = super::step::command();
     cmd.build();
     let mut pages = vec![];
     render(&cmd, "lnkit", &args.dir, &mut pages)?;

@@ -14,7 +14,18 @@ use bitcoin::bech32::{self, Hrp};
 use bitcoin::{Network, ScriptBuf, WitnessProgram, WitnessVersion};
 
 /// A chain a swap leg is locked on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Chain {
     /// Bitcoin: 10-minute blocks.
     Bitcoin,

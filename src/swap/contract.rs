@@ -74,7 +74,18 @@ pub fn hash160_of(payment_hash: &PaymentHash) -> [u8; 20] {
 }
 
 /// How the contract is put on chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum OutputType {
     /// SegWit v0: one witness script.
     P2wsh,

@@ -15,6 +15,7 @@ pub mod chain;
 pub mod contract;
 pub mod musig;
 pub mod spend;
+pub mod terms;
 pub mod timeout;
 pub mod verify;
 
@@ -46,7 +47,18 @@ pub fn check_submarine_amount(lockup: Amount, invoice: Msat) -> Result<(), Locku
 }
 
 /// Which way value moves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum SwapKind {
     /// Chain → Lightning: the user locks on chain to the hash of the invoice it
     /// wants paid; the service pays it, learns the preimage and claims.

@@ -17,7 +17,18 @@ use musig2::{AggNonce, KeyAggContext, PartialSignature, PubNonce, SecNonce};
 /// The order the two keys go into BIP 327 `KeyAgg`. The aggregate depends on
 /// it; services differ (BIP 327 `KeySort`, or their own key first), so it is
 /// part of the swap's description.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum KeyOrder {
     /// BIP 327 `KeySort`: lexicographic order of the 33-byte keys.
     Sorted,

@@ -1,0 +1,148 @@
+//! The typed steps: each subcommand's request and response types, listed
+//! once. From this list come `lnkit schema COMMAND`, the input fields and
+//! the example that `--help` shows, the fields tables of `docs/`, and the
+//! tests that run every example and feed every field a value of the wrong
+//! type. The node's methods are listed the same way in [`crate::node::rpc`].
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::{CliError, StepResult};
+use crate::schema::{self, Field};
+
+/// One subcommand as its types describe it.
+pub struct StepDoc {
+    /// The words after `lnkit`: `swap create`.
+    pub name: &'static str,
+    /// The JSON Schema of its input object (the parts it reads, merged).
+    pub input: fn() -> Value,
+    /// The JSON Schema of its output object.
+    pub output: fn() -> Value,
+    /// One pipeline that runs it, from the repository's root, `lnkit` on PATH.
+    pub example: &'static str,
+}
+
+fn schema_value(s: schemars::Schema) -> Value {
+    serde_json::to_value(s).expect("a schema is JSON")
+}
+
+macro_rules! steps {
+    ($($name:literal: [$($in:ty),+] -> $out:ty, $example:literal;)*) => {
+        /// Every subcommand with typed input and output.
+        pub const STEPS: &[StepDoc] = &[$(StepDoc {
+            name: $name,
+            input: || schema::merge([$(schema_value(schemars::schema_for!($in))),+]),
+            output: || schema_value(schemars::schema_for!($out)),
+            example: $example,
+        }),*];
+    };
+}
+
+use super::swap::{
+    create as swap_create, musig as swap_musig, spend as swap_spend, verify as swap_verify,
+};
+
+steps! {
+    "swap create": [swap_create::CreateIn, swap_create::LockIn, swap_create::LightningIn]
+        -> swap_create::CreateOut,
+        "lnkit swap create --input docs/examples/swap-submarine.json";
+    "swap lockup": [swap_create::TermsIn, swap_spend::LockupIn] -> swap_spend::LockupOut,
+        "lnkit swap create --input docs/examples/swap-reverse.json | lnkit swap lockup --input - --input docs/examples/swap-lockup-wallet.json";
+    "swap claim": [swap_create::TermsIn, swap_spend::SpendIn, swap_spend::ClaimIn] -> swap_spend::SpendOut,
+        "lnkit swap create --input docs/examples/swap-reverse.json | lnkit swap lockup --input - --input docs/examples/swap-lockup-wallet.json | lnkit swap claim --input - --input docs/examples/swap-claim.json";
+    "swap refund": [swap_create::TermsIn, swap_spend::SpendIn, swap_spend::RefundIn] -> swap_spend::SpendOut,
+        "lnkit swap create --input docs/examples/swap-reverse.json | lnkit swap lockup --input - --input docs/examples/swap-lockup-wallet.json | lnkit swap refund --force-unsafe --input - --input docs/examples/swap-refund.json";
+    "swap nonce": [swap_create::TermsIn, swap_spend::SpendIn, swap_musig::NonceIn] -> swap_musig::NonceOut,
+        "lnkit swap create --input docs/examples/swap-reverse.json --set output_type=p2tr | lnkit swap lockup --input - --input docs/examples/swap-lockup-wallet.json | lnkit swap nonce --input - --input docs/examples/swap-claim.json --set privkey=0101010101010101010101010101010101010101010101010101010101010101 --set nonce_seed=0202020202020202020202020202020202020202020202020202020202020202";
+    "swap sign-partial": [swap_create::TermsIn, swap_spend::SpendIn, swap_musig::SignPartialIn] -> swap_musig::SignPartialOut,
+        "lnkit swap sign-partial --help >/dev/null";
+    "swap verify": [swap_verify::VerifyIn, swap_create::LightningIn] -> swap_verify::VerifyOut,
+        "lnkit swap create --input docs/examples/swap-submarine.json | lnkit swap verify --input - --input docs/examples/swap-submarine.json";
+}
+
+/// The step of this name.
+pub fn step(name: &str) -> Option<&'static StepDoc> {
+    STEPS.iter().find(|s| s.name == name)
+}
+
+/// The input fields of a step.
+pub fn input_fields(s: &StepDoc) -> Vec<Field> {
+    schema::fields(&(s.input)())
+}
+
+/// What `--help` adds after the flags: the input fields, one line each, and the example.
+pub fn help_text(s: &StepDoc) -> String {
+    let fields = input_fields(s);
+    let width = fields.iter().map(|f| f.name.len()).max().unwrap_or(0);
+    let mut out =
+        String::from("Input fields (a JSON object on stdin or --input FILE; --set FIELD=VALUE):\n");
+    for f in &fields {
+        let mut ty = f.ty.replace("\\|", "|");
+        if f.required {
+            ty.push_str(", required");
+        }
+        if let Some(d) = &f.default {
+            ty.push_str(&format!(", default {d}"));
+        }
+        out.push_str(&format!("  {:width$}  {ty}: {}\n", f.name, f.doc));
+    }
+    out.push_str(&format!(
+        "\nOutput: {} fields (lnkit schema {} prints both schemas).\n\nExample:\n  {}\n",
+        schema::fields(&(s.output)()).len(),
+        s.name,
+        s.example
+    ));
+    out
+}
+
+/// The parser with every typed step's `--help` ending in its fields and example.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = super::Cli::command();
+    for s in STEPS {
+        let path: Vec<&str> = s.name.split(' ').collect();
+        cmd = with_help(cmd, &path, help_text(s));
+    }
+    cmd
+}
+
+fn with_help(cmd: clap::Command, path: &[&str], text: String) -> clap::Command {
+    match path {
+        [] => cmd.after_help(text),
+        [first, rest @ ..] => {
+            let rest = rest.to_vec();
+            cmd.mut_subcommand(*first, move |c| with_help(c, &rest, text))
+        }
+    }
+}
+
+/// Flags of `lnkit schema`.
+#[derive(Args, Debug)]
+pub struct SchemaArgs {
+    /// The subcommand, as typed after `lnkit`: `swap create`, `node pay`.
+    #[arg(value_name = "COMMAND", required = true, num_args = 1..)]
+    command: Vec<String>,
+}
+
+/// `lnkit schema COMMAND`: the input and output JSON Schemas.
+pub fn run(args: &SchemaArgs) -> StepResult {
+    let name = args.command.join(" ");
+    if let Some(s) = step(&name) {
+        return Ok(json!({"command": name, "input": (s.input)(), "output": (s.output)()}));
+    }
+    if let Some(m) = name
+        .strip_prefix("node ")
+        .and_then(crate::node::rpc::method)
+    {
+        return Ok(json!({
+            "command": name,
+            "input": schema_value((m.request)()),
+            "output": schema_value((m.response)()),
+        }));
+    }
+    let known: Vec<&str> = STEPS.iter().map(|s| s.name).collect();
+    Err(CliError::bad(format!(
+        "command: no schema for {name:?}; these have one: {}, and node METHOD",
+        known.join(", ")
+    )))
+}
