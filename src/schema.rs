@@ -102,8 +102,29 @@ fn resolve(p: &Value, defs: &Value) -> Value {
     }
 }
 
+/// The values of an enumeration: `enum`, or a `oneOf` of `const`s (an enum
+/// whose variants have doc comments); `null` left out.
+fn enum_values(p: &Value) -> Option<Vec<String>> {
+    let show = |v: &Value| {
+        v.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| v.to_string())
+    };
+    if let Some(values) = p["enum"].as_array() {
+        return Some(values.iter().filter(|v| !v.is_null()).map(show).collect());
+    }
+    let variants = p["oneOf"].as_array()?;
+    variants
+        .iter()
+        .map(|v| v.get("const").map(show))
+        .collect::<Option<Vec<_>>>()
+}
+
 fn json_types(p: &Value, defs: &Value) -> Vec<String> {
     let p = resolve(p, defs);
+    if p.get("type").is_none() && enum_values(&p).is_some() {
+        return vec!["string".into()];
+    }
     match &p["type"] {
         Value::String(t) => vec![t.clone()],
         Value::Array(ts) => ts
@@ -119,16 +140,8 @@ fn json_types(p: &Value, defs: &Value) -> Vec<String> {
 
 fn type_words(p: &Value, defs: &Value) -> String {
     let p = resolve(p, defs);
-    if let Some(values) = p["enum"].as_array() {
-        return values
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join("\\|");
+    if let Some(values) = enum_values(&p) {
+        return values.join("\\|");
     }
     if let Some(format) = p["format"].as_str() {
         return format.to_string();

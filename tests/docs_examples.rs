@@ -42,11 +42,70 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run_example(script: &str) -> (String, String, bool) {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_lnkit"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+/// A directory with an `lnkit` that runs the real one and keeps a copy of
+/// each call's arguments, output and exit code in `log`, so the outputs of
+/// typed steps can be checked against their schemas afterwards.
+fn shim(log: &Path) -> PathBuf {
+    let dir = log.join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!(
+        "#!/usr/bin/env bash\n\
+         log={log}/call-$$-$RANDOM\n\
+         printf '%s\\n' \"$@\" > \"$log.args\"\n\
+         {real} \"$@\" | tee \"$log.out\"\n\
+         rc=${{PIPESTATUS[0]}}\n\
+         echo $rc > \"$log.rc\"\n\
+         exit $rc\n",
+        log = log.display(),
+        real = env!("CARGO_BIN_EXE_lnkit"),
+    );
+    let path = dir.join("lnkit");
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Check every logged successful call of a typed step against its output
+/// schema; returns how many were checked.
+fn check_logged_outputs(log: &Path) -> usize {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(log).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "args") {
+            continue;
+        }
+        let args = std::fs::read_to_string(&path).unwrap();
+        let words: Vec<&str> = args.lines().take_while(|a| !a.starts_with('-')).collect();
+        let rc = std::fs::read_to_string(path.with_extension("rc")).unwrap_or_default();
+        let out = std::fs::read_to_string(path.with_extension("out")).unwrap_or_default();
+        let step = (1..=words.len().min(3))
+            .rev()
+            .find_map(|n| lnkit::cli::step::step(&words[..n].join(" ")));
+        let (Some(step), "0") = (step, rc.trim()) else {
+            continue;
+        };
+        let Ok(value) = serde_json::from_str::<Value>(&out) else {
+            continue;
+        };
+        let schema = (step.output)();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "lnkit {args}: output breaks the schema of {}: {errors:?}",
+            step.name
+        );
+        checked += 1;
+    }
+    checked
+}
+
+fn run_example(script: &str, log: &Path) -> (String, String, bool) {
+    let bin_dir = shim(log);
     let path = format!(
         "{}:{}",
         bin_dir.display(),
@@ -77,6 +136,8 @@ fn every_docs_example_runs_and_matches() {
     pages.sort();
     let mut examples = 0;
     let mut compared = 0;
+    let log = std::env::temp_dir().join(format!("lnkit-docs-calls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&log);
     for page in &pages {
         let mut text = std::fs::read_to_string(page).unwrap();
         let found = blocks(&text);
@@ -86,7 +147,7 @@ fn every_docs_example_runs_and_matches() {
                 continue;
             }
             examples += 1;
-            let (stdout, stderr, ok) = run_example(&b.body);
+            let (stdout, stderr, ok) = run_example(&b.body, &log);
             assert!(
                 ok,
                 "{}: example failed:\n{}\nstderr:\n{stderr}",
@@ -144,4 +205,11 @@ fn every_docs_example_runs_and_matches() {
     assert!(pages.len() >= 6, "one page per subcommand");
     assert!(examples >= pages.len(), "every page has an example");
     assert!(compared >= 6, "examples show their output");
+    // The docs test validates every typed step's output against its schema.
+    let validated = check_logged_outputs(&log);
+    let _ = std::fs::remove_dir_all(&log);
+    assert!(
+        validated >= 10,
+        "only {validated} outputs of typed steps validated"
+    );
 }

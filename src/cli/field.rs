@@ -165,3 +165,15 @@ field_type! {
     Preimage(crate::payment::PaymentPreimage), preimage, |p| hex_string(p.0),
     {"type": "string", "format": "preimage", "pattern": "^[0-9a-f]{64}$"}
 }
+
+field_type! {
+    /// A transaction id, in the usual (byte-reversed) hex.
+    TxidHex(bitcoin::Txid), input::txid, |t| Value::String(t.to_string()),
+    {"type": "string", "format": "txid", "pattern": "^[0-9a-f]{64}$"}
+}
+
+field_type! {
+    /// A private key: WIF, or 32-byte hex.
+    Wif(bitcoin::PrivateKey), input::private_key, |k| Value::String(k.to_wif()),
+    {"type": "string", "format": "wif-or-hex"}
+}

@@ -20,6 +20,9 @@ pub struct StepDoc {
     pub output: fn() -> Value,
     /// One pipeline that runs it, from the repository's root, `lnkit` on PATH.
     pub example: &'static str,
+    /// Read an input object as each of the request's parts, in turn: what
+    /// each part says of it (the wrong-type tests read fields one by one).
+    pub parts: fn(&super::Input) -> Vec<Result<(), CliError>>,
 }
 
 fn schema_value(s: schemars::Schema) -> Value {
@@ -27,37 +30,48 @@ fn schema_value(s: schemars::Schema) -> Value {
 }
 
 macro_rules! steps {
-    ($($name:literal: [$($in:ty),+] -> $out:ty, $example:literal;)*) => {
+    ($($name:literal: [$($in:ty),+] -> $out:ty, $example:expr;)*) => {
         /// Every subcommand with typed input and output.
         pub const STEPS: &[StepDoc] = &[$(StepDoc {
             name: $name,
             input: || schema::merge([$(schema_value(schemars::schema_for!($in))),+]),
             output: || schema_value(schemars::schema_for!($out)),
             example: $example,
+            parts: |input| vec![$(input.typed::<$in>().map(|_| ())),+],
         }),*];
     };
 }
 
 use super::swap::{
-    create as swap_create, musig as swap_musig, spend as swap_spend, verify as swap_verify,
+    create as swap_create, musig as swap_musig, spend as swap_spend, verify as swap_verify, HashIn,
 };
 
+/// A reverse swap locked: the start of the spend steps' examples.
+macro_rules! locked {
+    () => {
+        "lnkit swap create -i docs/examples/swap-reverse.json | lnkit swap lockup -i - -i docs/examples/swap-lockup-wallet.json"
+    };
+}
+
 steps! {
-    "swap create": [swap_create::CreateIn, swap_create::LockIn, swap_create::LightningIn]
+    "swap create": [swap_create::CreateIn, HashIn, swap_create::LockIn, swap_create::LightningIn]
         -> swap_create::CreateOut,
-        "lnkit swap create --input docs/examples/swap-submarine.json";
-    "swap lockup": [swap_create::TermsIn, swap_spend::LockupIn] -> swap_spend::LockupOut,
-        "lnkit swap create --input docs/examples/swap-reverse.json | lnkit swap lockup --input - --input docs/examples/swap-lockup-wallet.json";
-    "swap claim": [swap_create::TermsIn, swap_spend::SpendIn, swap_spend::ClaimIn] -> swap_spend::SpendOut,
-        "lnkit swap create --input docs/examples/swap-reverse.json | lnkit swap lockup --input - --input docs/examples/swap-lockup-wallet.json | lnkit swap claim --input - --input docs/examples/swap-claim.json";
-    "swap refund": [swap_create::TermsIn, swap_spend::SpendIn, swap_spend::RefundIn] -> swap_spend::SpendOut,
-        "lnkit swap create --input docs/examples/swap-reverse.json | lnkit swap lockup --input - --input docs/examples/swap-lockup-wallet.json | lnkit swap refund --force-unsafe --input - --input docs/examples/swap-refund.json";
-    "swap nonce": [swap_create::TermsIn, swap_spend::SpendIn, swap_musig::NonceIn] -> swap_musig::NonceOut,
-        "lnkit swap create --input docs/examples/swap-reverse.json --set output_type=p2tr | lnkit swap lockup --input - --input docs/examples/swap-lockup-wallet.json | lnkit swap nonce --input - --input docs/examples/swap-claim.json --set privkey=0101010101010101010101010101010101010101010101010101010101010101 --set nonce_seed=0202020202020202020202020202020202020202020202020202020202020202";
-    "swap sign-partial": [swap_create::TermsIn, swap_spend::SpendIn, swap_musig::SignPartialIn] -> swap_musig::SignPartialOut,
-        "lnkit swap sign-partial --help >/dev/null";
-    "swap verify": [swap_verify::VerifyIn, swap_create::LightningIn] -> swap_verify::VerifyOut,
-        "lnkit swap create --input docs/examples/swap-submarine.json | lnkit swap verify --input - --input docs/examples/swap-submarine.json";
+        "lnkit swap create -i docs/examples/swap-submarine.json";
+    "swap lockup": [swap_create::TermsIn, HashIn, swap_spend::LockupIn] -> swap_spend::LockupOut,
+        locked!();
+    "swap claim": [swap_create::TermsIn, HashIn, swap_spend::SpendIn, swap_spend::ClaimIn, swap_spend::CooperativeIn]
+        -> swap_spend::SpendOut,
+        concat!(locked!(), " | lnkit swap claim -i - -i docs/examples/swap-claim.json");
+    "swap refund": [swap_create::TermsIn, HashIn, swap_spend::SpendIn, swap_spend::RefundIn, swap_spend::CooperativeIn]
+        -> swap_spend::SpendOut,
+        concat!(locked!(), " | lnkit swap refund --force-unsafe -i - -i docs/examples/swap-refund.json");
+    "swap nonce": [swap_create::TermsIn, HashIn, swap_spend::SpendIn, swap_musig::NonceIn] -> swap_musig::NonceOut,
+        concat!(locked!(), " | lnkit swap nonce -i - -i docs/examples/swap-sign-partial.json --set nonce_seed=a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
+    "swap sign-partial": [swap_create::TermsIn, HashIn, swap_spend::SpendIn, swap_musig::SignPartialIn]
+        -> swap_musig::SignPartialOut,
+        concat!(locked!(), " | lnkit swap sign-partial -i - -i docs/examples/swap-sign-partial.json");
+    "swap verify": [swap_verify::VerifyIn, HashIn, swap_create::LightningIn] -> swap_verify::VerifyOut,
+        "lnkit swap create -i docs/examples/swap-reverse.json | lnkit swap verify -i -";
 }
 
 /// The step of this name.
@@ -87,12 +101,20 @@ pub fn help_text(s: &StepDoc) -> String {
         out.push_str(&format!("  {:width$}  {ty}: {}\n", f.name, f.doc));
     }
     out.push_str(&format!(
-        "\nOutput: {} fields (lnkit schema {} prints both schemas).\n\nExample:\n  {}\n",
-        schema::fields(&(s.output)()).len(),
-        s.name,
-        s.example
+        "\nOutput: one JSON object (`lnkit schema {}` prints the input and output schemas).\n\nExample:\n  {}\n",
+        s.name, s.example
     ));
     out
+}
+
+/// The Markdown of a step's fields: its input table, then its output table.
+pub fn fields_markdown(s: &StepDoc) -> String {
+    format!(
+        "Input of `lnkit {}`:\n\n{}\nOutput:\n\n{}",
+        s.name,
+        schema::markdown_table(&input_fields(s), true),
+        schema::markdown_table(&schema::fields(&(s.output)()), false)
+    )
 }
 
 /// The parser with every typed step's `--help` ending in its fields and example.

@@ -103,7 +103,7 @@ pub enum CreateOut {
     /// A submarine or reverse swap: one lock.
     One(OneOut),
     /// A cross-chain swap: two locks.
-    Chain(ChainOut),
+    Chain(Box<ChainOut>),
 }
 
 /// A submarine or reverse swap.
@@ -293,7 +293,7 @@ pub(crate) fn create(input: &Input, ex: &mut Explain) -> StepResult {
     let inv = h.invoice(input)?;
     let hash = h.hash(input, inv.as_ref())?;
     let out = if top.kind == SwapKind::Chain {
-        CreateOut::Chain(create_chain(input, &top, hash, ex)?)
+        CreateOut::Chain(Box::new(create_chain(input, &top, hash, ex)?))
     } else {
         CreateOut::One(create_one(input, &top, &h, hash, ex)?)
     };

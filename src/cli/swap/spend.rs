@@ -26,8 +26,8 @@ use crate::verify::verify_transaction;
 pub struct LockupIn {
     /// The amount to lock.
     amount_sat: Sat,
-    /// The wallet's inputs, as build-funding reads them.
-    inputs: Vec<Value>,
+    /// The wallet's inputs.
+    inputs: Vec<build_funding::WalletInputIn>,
     /// Where the change goes (or change_script_pubkey).
     change_address: Option<String>,
     /// The change's scriptPubKey, as hex.
@@ -172,10 +172,7 @@ pub(crate) fn lockup(input: &Input, ex: &mut Explain) -> StepResult {
     let params = params(input)?;
     let l: LockupIn = input.typed()?;
     let items = input.objects("inputs")?;
-    let inputs = items
-        .iter()
-        .map(build_funding::read_input)
-        .collect::<Result<Vec<_>, _>>()?;
+    let inputs = l.inputs.iter().map(|i| i.funding_input()).collect();
     let (change_field, change) = match (&l.change_address, &l.change_script_pubkey) {
         (Some(a), _) => ("change_address", a),
         (None, Some(s)) => ("change_script_pubkey", s),
