@@ -41,7 +41,10 @@ pub fn fields(schema: &Value) -> Vec<Field> {
                 ty: type_words(&p, &defs),
                 json_types: json_types(&p, &defs),
                 required: required.contains(&name.as_str()),
-                default: p.get("default").map(|d| d.to_string()),
+                default: p
+                    .get("default")
+                    .filter(|d| !d.is_null())
+                    .map(|d| d.to_string()),
                 doc: p["description"]
                     .as_str()
                     .unwrap_or("")

@@ -1345,51 +1345,14 @@ pub fn markdown() -> String {
         out.push_str(&format!("\n## `{}`\n\n{}.\n\n", m.name, m.summary));
         for (title, schema) in [("Request", (m.request)()), ("Response", (m.response)())] {
             let v = serde_json::to_value(&schema).expect("a schema is JSON");
-            let props = v["properties"].as_object().cloned().unwrap_or_default();
-            if props.is_empty() {
+            // The same rendering as the toolkit's docs tables and --help.
+            let fields = crate::schema::fields(&v);
+            if fields.is_empty() {
                 out.push_str(&format!("{title}: no fields.\n\n"));
                 continue;
             }
-            let required: Vec<&str> = v["required"]
-                .as_array()
-                .map(|r| r.iter().filter_map(|x| x.as_str()).collect())
-                .unwrap_or_default();
-            out.push_str(&format!("{title}:\n\n| field | type | |\n|---|---|---|\n"));
-            for (name, p) in props {
-                let ty = match (&p["type"], &p["$ref"], &p["items"]) {
-                    (serde_json::Value::String(t), _, serde_json::Value::Object(i))
-                        if t == "array" =>
-                    {
-                        format!(
-                            "array of {}",
-                            i.get("type")
-                                .and_then(|t| t.as_str())
-                                .or_else(|| i
-                                    .get("$ref")
-                                    .and_then(|r| r.as_str())
-                                    .map(|r| r.rsplit('/').next().unwrap_or(r)))
-                                .unwrap_or("values")
-                        )
-                    }
-                    (serde_json::Value::String(t), _, _) => t.clone(),
-                    (serde_json::Value::Array(ts), _, _) => ts
-                        .iter()
-                        .filter_map(|t| t.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                    (_, serde_json::Value::String(r), _) => {
-                        r.rsplit('/').next().unwrap_or(r).to_string()
-                    }
-                    _ => "any".into(),
-                };
-                let desc = p["description"].as_str().unwrap_or("").replace('\n', " ");
-                let req = if title == "Request" && required.contains(&name.as_str()) {
-                    " (required)"
-                } else {
-                    ""
-                };
-                out.push_str(&format!("| `{name}` | {ty}{req} | {desc} |\n"));
-            }
+            out.push_str(&format!("{title}:\n\n"));
+            out.push_str(&crate::schema::markdown_table(&fields, title == "Request"));
             out.push('\n');
         }
     }

@@ -101,7 +101,7 @@ pub struct TermsIn {
 #[serde(untagged)]
 pub enum CreateOut {
     /// A submarine or reverse swap: one lock.
-    One(OneOut),
+    One(Box<OneOut>),
     /// A cross-chain swap: two locks.
     Chain(Box<ChainOut>),
 }
@@ -295,7 +295,7 @@ pub(crate) fn create(input: &Input, ex: &mut Explain) -> StepResult {
     let out = if top.kind == SwapKind::Chain {
         CreateOut::Chain(Box::new(create_chain(input, &top, hash, ex)?))
     } else {
-        CreateOut::One(create_one(input, &top, &h, hash, ex)?)
+        CreateOut::One(Box::new(create_one(input, &top, &h, hash, ex)?))
     };
     Ok(serde_json::to_value(out).expect("a response serializes"))
 }
