@@ -7,6 +7,11 @@
 //! `LNKIT_BLESS=1` to rewrite those blocks from the real output after a
 //! deliberate change (then read the diff).
 
+mod common;
+// The typed steps' tests share this binary (one link fewer in CI).
+#[path = "typed/steps.rs"]
+mod steps;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

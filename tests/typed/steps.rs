@@ -7,7 +7,7 @@
 //! `LNKIT_BLESS=1` rewrites the snapshots and the docs tables after a
 //! deliberate change (then read the diff).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
