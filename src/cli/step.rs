@@ -43,7 +43,8 @@ macro_rules! steps {
 }
 
 use super::swap::{
-    create as swap_create, musig as swap_musig, spend as swap_spend, verify as swap_verify, HashIn,
+    create as swap_create, lockup as swap_lockup, musig as swap_musig, spend as swap_spend,
+    terms as swap_terms, verify as swap_verify, HashIn,
 };
 
 /// A reverse swap locked: the start of the spend steps' examples.
@@ -54,23 +55,23 @@ macro_rules! locked {
 }
 
 steps! {
-    "swap create": [swap_create::CreateIn, HashIn, swap_create::LockIn, swap_create::LightningIn]
+    "swap create": [swap_create::CreateIn, HashIn, swap_create::LockIn, swap_terms::LightningIn]
         -> swap_create::CreateOut,
         "lnkit swap create -i docs/examples/swap-submarine.json";
-    "swap lockup": [swap_create::TermsIn, HashIn, swap_spend::LockupIn] -> swap_spend::LockupOut,
+    "swap lockup": [swap_terms::TermsIn, HashIn, swap_lockup::LockupIn] -> swap_lockup::LockupOut,
         locked!();
-    "swap claim": [swap_create::TermsIn, HashIn, swap_spend::SpendIn, swap_spend::ClaimIn, swap_spend::CooperativeIn]
+    "swap claim": [swap_terms::TermsIn, HashIn, swap_spend::SpendIn, swap_spend::ClaimIn, swap_spend::CooperativeIn]
         -> swap_spend::SpendOut,
         concat!(locked!(), " | lnkit swap claim -i - -i docs/examples/swap-claim.json");
-    "swap refund": [swap_create::TermsIn, HashIn, swap_spend::SpendIn, swap_spend::RefundIn, swap_spend::CooperativeIn]
+    "swap refund": [swap_terms::TermsIn, HashIn, swap_spend::SpendIn, swap_spend::RefundIn, swap_spend::CooperativeIn]
         -> swap_spend::SpendOut,
         concat!(locked!(), " | lnkit swap refund --force-unsafe -i - -i docs/examples/swap-refund.json");
-    "swap nonce": [swap_create::TermsIn, HashIn, swap_spend::SpendIn, swap_musig::NonceIn] -> swap_musig::NonceOut,
+    "swap nonce": [swap_terms::TermsIn, HashIn, swap_spend::SpendIn, swap_musig::NonceIn] -> swap_musig::NonceOut,
         concat!(locked!(), " | lnkit swap nonce -i - -i docs/examples/swap-sign-partial.json --set nonce_seed=a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
-    "swap sign-partial": [swap_create::TermsIn, HashIn, swap_spend::SpendIn, swap_musig::SignPartialIn]
+    "swap sign-partial": [swap_terms::TermsIn, HashIn, swap_spend::SpendIn, swap_musig::SignPartialIn]
         -> swap_musig::SignPartialOut,
         concat!(locked!(), " | lnkit swap sign-partial -i - -i docs/examples/swap-sign-partial.json");
-    "swap verify": [swap_verify::VerifyIn, HashIn, swap_create::LightningIn] -> swap_verify::VerifyOut,
+    "swap verify": [swap_verify::VerifyIn, HashIn, swap_terms::LightningIn] -> swap_verify::VerifyOut,
         "lnkit swap create -i docs/examples/swap-reverse.json | lnkit swap verify -i -";
 }
 

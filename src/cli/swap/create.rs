@@ -6,17 +6,19 @@ use bitcoin::secp256k1::Secp256k1;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::super::field::{BlockHeight, Net, Pubkey, Sat, Script, Uint, Uint32};
-use super::super::{hex, CliError, Explain, Input, StepResult};
-use super::lock::{checklist, explain_lock, hours, lock_out, BuiltLock, LockOut};
+use super::super::field::{BlockHeight, Net, Pubkey, Sat, Uint, Uint32};
+use super::super::{CliError, Explain, Input, StepResult};
+use super::chain::{create_chain, ChainOut};
+use super::lock::{checklist, explain_lock, lock_out, BuiltLock, LockOut};
+use super::terms::{chain_params, LightningIn};
 use super::HashIn;
 use crate::amount::Msat;
 use crate::payment::PaymentHash;
-use crate::swap::chain::{Chain, ChainParams};
+use crate::swap::chain::Chain;
 use crate::swap::contract::{Contract, OutputType, SwapTerms};
 use crate::swap::musig::KeyOrder;
 use crate::swap::terms;
-use crate::swap::timeout::{self, LightningTerms};
+use crate::swap::timeout;
 use crate::swap::SwapKind;
 
 /// `swap create`'s own fields.
@@ -25,13 +27,13 @@ pub struct CreateIn {
     /// submarine, reverse or chain (--kind).
     kind: SwapKind,
     /// p2wsh or p2tr (--output-type; default p2wsh).
-    output_type: Option<OutputType>,
+    pub(super) output_type: Option<OutputType>,
     /// The MuSig2 key order of a p2tr lock (default sorted, BIP 327 KeySort).
     musig_key_order: Option<KeyOrder>,
     /// --kind chain: the two locks, each with the fields of one lock.
-    legs: Option<Legs>,
+    pub(super) legs: Option<Legs>,
     /// --kind chain: how much longer leg a must last than leg b (default 86400).
-    min_margin_seconds: Option<Uint>,
+    pub(super) min_margin_seconds: Option<Uint>,
     /// bitcoin, testnet, signet or regtest (--network; default bitcoin).
     network: Option<Net>,
 }
@@ -40,9 +42,9 @@ pub struct CreateIn {
 #[derive(Deserialize, JsonSchema)]
 pub struct Legs {
     /// The initiator's lock (it locks first, and its lock lasts longer).
-    a: LockIn,
+    pub(super) a: LockIn,
     /// The participant's lock.
-    b: LockIn,
+    pub(super) b: LockIn,
 }
 
 /// One lock's fields (at the top, or in legs.a and legs.b).
@@ -62,38 +64,6 @@ pub struct LockIn {
     timeout_blocks: Option<Uint32>,
     /// bitcoin or litecoin (default bitcoin).
     chain: Option<Chain>,
-}
-
-/// The Lightning side's terms and the clock (submarine and reverse).
-#[derive(Deserialize, JsonSchema)]
-pub struct LightningIn {
-    /// Overrides the invoice's CLTV delta (or gives one without an invoice).
-    min_final_cltv_expiry_delta: Option<Uint32>,
-    /// Safety blocks between the lock and the Lightning CLTV (default 6).
-    margin_blocks: Option<Uint32>,
-    /// UNIX seconds now, for the invoice's expiry (default: the clock).
-    current_time: Option<Uint>,
-}
-
-/// The swap's terms as `swap create` wrote them, read back by later steps.
-#[derive(Deserialize, JsonSchema)]
-pub struct TermsIn {
-    /// p2wsh or p2tr (default p2wsh).
-    output_type: Option<OutputType>,
-    /// The MuSig2 key order of a p2tr lock (default sorted).
-    musig_key_order: Option<KeyOrder>,
-    /// The key that claims with the preimage.
-    claim_pubkey: Pubkey,
-    /// The key that refunds after the timeout.
-    refund_pubkey: Pubkey,
-    /// The refund's height.
-    timeout_block_height: BlockHeight,
-    /// The lock's scriptPubKey, when carried along: it must match the terms.
-    script_pubkey: Option<Script>,
-    /// bitcoin or litecoin (default bitcoin).
-    pub(super) chain: Option<Chain>,
-    /// bitcoin, testnet, signet or regtest (--network; default bitcoin).
-    pub(super) network: Option<Net>,
 }
 
 /// What `swap create` writes.
@@ -127,69 +97,7 @@ pub struct LightningOut {
     margin_blocks: u32,
 }
 
-/// A cross-chain swap.
-#[derive(Serialize, JsonSchema)]
-pub struct ChainOut {
-    kind: SwapKind,
-    payment_hash: String,
-    output_type: OutputType,
-    legs: LegsOut,
-    /// How much longer leg a lasts than leg b, in seconds.
-    margin_secs: i64,
-    min_margin_secs: u64,
-    checklist: Vec<String>,
-}
-
-/// Both locks.
-#[derive(Serialize, JsonSchema)]
-pub struct LegsOut {
-    a: LockOut,
-    b: LockOut,
-}
-
-/// The chain of a lock and the network of the swap.
-pub(super) fn chain_params(
-    chain: Option<Chain>,
-    network: Option<&Net>,
-    at: &Input,
-) -> Result<ChainParams, CliError> {
-    let network = network.map_or(bitcoin::Network::Bitcoin, |n| n.0);
-    ChainParams::new(chain.unwrap_or(Chain::Bitcoin), network).map_err(|e| at.error("network", e))
-}
-
-/// The swap's contract from its terms; a carried `script_pubkey` must match it.
-pub(super) fn contract(input: &Input) -> Result<Contract, CliError> {
-    let secp = Secp256k1::verification_only();
-    let t: TermsIn = input.typed()?;
-    let h: HashIn = input.typed()?;
-    let inv = h.invoice(input)?;
-    let terms = SwapTerms {
-        payment_hash: h.hash(input, inv.as_ref())?,
-        claim_pubkey: t.claim_pubkey.0,
-        refund_pubkey: t.refund_pubkey.0,
-        timeout: t.timeout_block_height.0,
-    };
-    let c = Contract::new(
-        &secp,
-        terms,
-        t.output_type.unwrap_or(OutputType::P2wsh),
-        t.musig_key_order.unwrap_or(KeyOrder::Sorted),
-    );
-    if let Some(spk) = &t.script_pubkey {
-        if spk.0 != c.script_pubkey() {
-            return Err(input.error(
-                "script_pubkey",
-                format!(
-                    "the swap's terms make {}, not this (were the terms or the output_type changed?)",
-                    hex(c.script_pubkey().as_bytes())
-                ),
-            ));
-        }
-    }
-    Ok(c)
-}
-
-fn build_lock(
+pub(super) fn build_lock(
     l: &LockIn,
     at: &Input,
     top_at: &Input,
@@ -249,42 +157,9 @@ fn build_lock(
     })
 }
 
-/// Blocks of safety margin against the Lightning side's CLTV (one hour of
-/// Bitcoin blocks): time for a claim or an HTLC settlement to confirm.
-pub(super) const DEFAULT_MARGIN_BLOCKS: u32 = 6;
 /// The cross-chain margin by default: 24 hours, as in the classic atomic
 /// swap protocol (initiator 48 h, participant 24 h).
-const DEFAULT_MIN_MARGIN_SECS: u64 = 86_400;
-
-impl LightningIn {
-    /// The margin in blocks.
-    pub(super) fn margin(&self) -> u32 {
-        self.margin_blocks
-            .as_ref()
-            .map_or(DEFAULT_MARGIN_BLOCKS, |m| m.0)
-    }
-
-    /// UNIX seconds now: `current_time`, or the clock.
-    pub(super) fn now(&self) -> u64 {
-        self.current_time.as_ref().map_or_else(
-            || {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0)
-            },
-            |t| t.0,
-        )
-    }
-
-    /// The invoice's terms with the override.
-    pub(super) fn terms(&self, invoice: Option<LightningTerms>) -> Option<LightningTerms> {
-        terms::lightning_terms(
-            invoice,
-            self.min_final_cltv_expiry_delta.as_ref().map(|c| c.0),
-        )
-    }
-}
+pub(super) const DEFAULT_MIN_MARGIN_SECS: u64 = 86_400;
 
 /// `lnkit swap create` on an input object.
 pub(crate) fn create(input: &Input, ex: &mut Explain) -> StepResult {
@@ -339,79 +214,5 @@ fn create_one(
         }),
         invoice: h.invoice.clone(),
         checklist: checklist(kind, &lock, ln.as_ref(), margin),
-    })
-}
-
-fn create_chain(
-    input: &Input,
-    top: &CreateIn,
-    hash: PaymentHash,
-    ex: &mut Explain,
-) -> Result<ChainOut, CliError> {
-    let legs = top.legs.as_ref().ok_or_else(|| {
-        input.error(
-            "legs",
-            "missing required field: an object with legs a (initiator's lock) and b (participant's lock)",
-        )
-    })?;
-    let legs_at = input.object("legs")?.unwrap_or_default();
-    let at =
-        |name: &str| -> Result<Input, CliError> { Ok(legs_at.object(name)?.unwrap_or_default()) };
-    let a = build_lock(&legs.a, &at("a")?, input, top, hash)?;
-    let b = build_lock(&legs.b, &at("b")?, input, top, hash)?;
-    let min_margin = top
-        .min_margin_seconds
-        .as_ref()
-        .map_or(DEFAULT_MIN_MARGIN_SECS, |m| m.0);
-    let margin = timeout::check_cross_chain(a.params, a.blocks, b.params, b.blocks, min_margin)
-        .map_err(|e| input.error("legs.a.timeout_block_height", e))?;
-    explain_lock(ex, "leg a", &a.contract);
-    explain_lock(ex, "leg b", &b.contract);
-    ex.line(format!(
-        "timeouts in time: leg a {} × {} s, leg b {} × {} s: margin {margin} s (at least {min_margin} s)",
-        a.blocks,
-        a.params.chain.block_interval_secs(),
-        b.blocks,
-        b.params.chain.block_interval_secs()
-    ));
-    let checklist = vec![
-        format!(
-            "Both legs lock to RIPEMD160({hash}); only the initiator knows the preimage. Check each address yourself (lnkit swap verify --kind chain)."
-        ),
-        format!(
-            "Leg a ({}): the initiator locks {} sat first; the participant claims with claim_pubkey {} once the preimage appears on leg b; the initiator can refund from block {} (about {}).",
-            a.params,
-            a.amount.to_sat(),
-            a.contract.terms.claim_pubkey,
-            a.contract.terms.timeout,
-            hours(a.params.blocks_to_secs(a.blocks))
-        ),
-        format!(
-            "Leg b ({}): the participant locks {} sat only after leg a confirms with the right script; the initiator claims it with claim_pubkey {}, revealing the preimage; the participant can refund from block {} (about {}).",
-            b.params,
-            b.amount.to_sat(),
-            b.contract.terms.claim_pubkey,
-            b.contract.terms.timeout,
-            hours(b.params.blocks_to_secs(b.blocks))
-        ),
-        format!(
-            "Leg a outlasts leg b by about {} (at least {} asked): time for the participant to see the preimage on {} and claim on {}. Block times vary; the margin is an estimate at target intervals.",
-            hours(margin.max(0) as u64),
-            hours(min_margin),
-            b.params.chain,
-            a.params.chain
-        ),
-    ];
-    Ok(ChainOut {
-        kind: SwapKind::Chain,
-        payment_hash: hash.to_string(),
-        output_type: top.output_type.unwrap_or(OutputType::P2wsh),
-        legs: LegsOut {
-            a: lock_out(&a.contract, a.params, a.amount, a.current)?,
-            b: lock_out(&b.contract, b.params, b.amount, b.current)?,
-        },
-        margin_secs: margin,
-        min_margin_secs: min_margin,
-        checklist,
     })
 }

@@ -14,18 +14,22 @@ use super::input::Input;
 use super::{flag, CliError, Explain, StepResult};
 use crate::invoice;
 use crate::payment::{PaymentHash, PaymentPreimage};
-use crate::swap::terms::{self, HashError};
+use crate::swap::terms::HashError;
 use crate::swap::timeout::LightningTerms;
 
+mod chain;
 pub mod create;
 mod lock;
+pub mod lockup;
 pub mod musig;
 pub mod spend;
+pub mod terms;
 pub mod verify;
 
 pub(crate) use create::create;
+pub(crate) use lockup::lockup;
 pub(crate) use musig::{nonce, sign_partial};
-pub(crate) use spend::{claim, claim_cooperative, lockup, refund};
+pub(crate) use spend::{claim, claim_cooperative, refund};
 pub(crate) use verify::verify;
 
 /// `lnkit swap` subcommands.
@@ -221,7 +225,7 @@ impl HashIn {
         invoice: Option<&InvoiceTerms>,
     ) -> Result<PaymentHash, CliError> {
         let preimage = self.preimage();
-        terms::payment_hash(
+        crate::swap::terms::payment_hash(
             self.payment_hash.as_ref().map(|h| PaymentHash(h.0)),
             preimage.as_ref().map(|(_, p)| p),
             invoice.map(|i| i.hash),

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::super::field::{field_type, BlockHeight, Net, Pubkey, Sat, Script, Tx};
 use super::super::input::{self, Parsed};
 use super::super::{hex, CliError, Explain, Input, StepResult};
-use super::create::{chain_params, LightningIn};
+use super::terms::{chain_params, LightningIn};
 use super::HashIn;
 use crate::swap::chain::Chain;
 use crate::swap::contract::hash160_of;
