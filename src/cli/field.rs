@@ -177,3 +177,16 @@ field_type! {
     Wif(bitcoin::PrivateKey), input::private_key, |k| Value::String(k.to_wif()),
     {"type": "string", "format": "wif-or-hex"}
 }
+
+field_type! {
+    /// A 48-bit shachain index (counting down from 2^48 - 1).
+    ShachainIndex(crate::shachain::Index), input::shachain_index, |i| Value::from(i.value()),
+    {"type": "integer", "format": "index48", "minimum": 0}
+}
+
+field_type! {
+    /// A commitment number (below 2^48).
+    CommitmentNum(crate::shachain::CommitmentNumber), input::commitment_number,
+    |n| Value::from(n.0),
+    {"type": "integer", "format": "commitment-number", "minimum": 0}
+}

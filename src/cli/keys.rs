@@ -2,9 +2,11 @@
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::input::{self, Input};
+use super::field::{Privkey, Pubkey};
+use super::input::Input;
 use super::{flag, hex, CliError, Explain, StepResult};
 use crate::keys::{self, Basepoint, PerCommitmentPoint, PerCommitmentSecret, RevocationBasepoint};
 
@@ -29,15 +31,55 @@ pub struct DeriveArgs {
     revocation_basepoint: Option<String>,
 }
 
+/// `keys derive`'s fields: each point directly, or as its secret (then the
+/// private key is derived too), or both (then they must agree).
+#[derive(Deserialize, JsonSchema)]
+pub struct DeriveIn {
+    /// The per-commitment point (or per_commitment_secret).
+    per_commitment_point: Option<Pubkey>,
+    /// The per-commitment secret.
+    per_commitment_secret: Option<Privkey>,
+    /// A payment, delayed_payment or htlc basepoint.
+    basepoint: Option<Pubkey>,
+    /// The basepoint's secret: privkey comes out too.
+    basepoint_secret: Option<Privkey>,
+    /// The counterparty's revocation basepoint.
+    revocation_basepoint: Option<Pubkey>,
+    /// Its secret: with per_commitment_secret, revocation_privkey comes out too.
+    revocation_basepoint_secret: Option<Privkey>,
+}
+
+/// The derived keys (BOLT 3 "Key Derivation").
+#[derive(Serialize, JsonSchema)]
+pub struct DeriveOut {
+    per_commitment_point: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    basepoint: Option<String>,
+    /// SHA256(per_commitment_point || basepoint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tweak: Option<String>,
+    /// basepoint + tweak·G: localpubkey, htlcpubkey or delayedpubkey.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pubkey: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    privkey: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocation_basepoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocationpubkey: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocation_privkey: Option<String>,
+}
+
 /// A point given directly, or as its secret, or both (then they must agree).
 fn point_or_secret(
     input: &Input,
-    point_field: &str,
-    secret_field: &str,
+    (point, point_field): (&Option<Pubkey>, &str),
+    (secret, secret_field): (&Option<Privkey>, &str),
 ) -> Result<(Option<PublicKey>, Option<SecretKey>), CliError> {
     let secp = Secp256k1::signing_only();
-    let point = input.opt(point_field, input::pubkey)?;
-    let secret = input.opt(secret_field, input::secret_key)?;
+    let point = point.as_ref().map(|p| p.0);
+    let secret = secret.as_ref().map(|s| s.0);
     if let (Some(p), Some(s)) = (point, secret) {
         if PublicKey::from_secret_key(&secp, &s) != p {
             return Err(input.error(secret_field, format!("does not match {point_field}")));
@@ -65,8 +107,12 @@ pub fn run(cmd: KeysCommand, input: &mut Input, ex: &mut Explain) -> StepResult 
 /// `lnkit keys derive` on an input object.
 pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
-    let (point, pc_secret) =
-        point_or_secret(input, "per_commitment_point", "per_commitment_secret")?;
+    let d: DeriveIn = input.typed()?;
+    let (point, pc_secret) = point_or_secret(
+        input,
+        (&d.per_commitment_point, "per_commitment_point"),
+        (&d.per_commitment_secret, "per_commitment_secret"),
+    )?;
     let point = PerCommitmentPoint(point.ok_or_else(|| {
         input.error(
             "per_commitment_point",
@@ -74,9 +120,19 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
         )
     })?);
     let pc_secret = pc_secret.map(PerCommitmentSecret);
-    let (basepoint, basepoint_secret) = point_or_secret(input, "basepoint", "basepoint_secret")?;
-    let (revocation_basepoint, revocation_secret) =
-        point_or_secret(input, "revocation_basepoint", "revocation_basepoint_secret")?;
+    let (basepoint, basepoint_secret) = point_or_secret(
+        input,
+        (&d.basepoint, "basepoint"),
+        (&d.basepoint_secret, "basepoint_secret"),
+    )?;
+    let (revocation_basepoint, revocation_secret) = point_or_secret(
+        input,
+        (&d.revocation_basepoint, "revocation_basepoint"),
+        (
+            &d.revocation_basepoint_secret,
+            "revocation_basepoint_secret",
+        ),
+    )?;
     if basepoint.is_none() && revocation_basepoint.is_none() {
         return Err(input.error(
             "basepoint",
@@ -84,8 +140,16 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
         ));
     }
 
-    let mut out = Map::new();
-    out.insert("per_commitment_point".into(), json!(point.to_string()));
+    let mut out = DeriveOut {
+        per_commitment_point: point.to_string(),
+        basepoint: None,
+        tweak: None,
+        pubkey: None,
+        privkey: None,
+        revocation_basepoint: None,
+        revocationpubkey: None,
+        revocation_privkey: None,
+    };
     if let Some(base) = basepoint {
         let d = keys::derive_pubkey(&secp, &Basepoint(base), &point).map_err(derivation_failed)?;
         ex.line(format!(
@@ -93,9 +157,9 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
             hex(d.tweak),
             d.key
         ));
-        out.insert("basepoint".into(), json!(base.to_string()));
-        out.insert("tweak".into(), json!(hex(d.tweak)));
-        out.insert("pubkey".into(), json!(d.key.to_string()));
+        out.basepoint = Some(base.to_string());
+        out.tweak = Some(hex(d.tweak));
+        out.pubkey = Some(d.key.to_string());
         if let Some(secret) = basepoint_secret {
             let privkey =
                 keys::derive_privkey(&secp, &secret, &point).map_err(derivation_failed)?;
@@ -103,7 +167,7 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
                 "privkey = basepoint_secret + SHA256(per_commitment_point || basepoint) mod n = {}",
                 hex(privkey.secret_bytes())
             ));
-            out.insert("privkey".into(), json!(hex(privkey.secret_bytes())));
+            out.privkey = Some(hex(privkey.secret_bytes()));
         }
     }
     if let Some(rb) = revocation_basepoint {
@@ -113,8 +177,8 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
             "revocationpubkey = revocation_basepoint * SHA256(revocation_basepoint || per_commitment_point)\n                 + per_commitment_point * SHA256(per_commitment_point || revocation_basepoint)\n  SHA256(revocation_basepoint || per_commitment_point) = {}\n  revocation_basepoint * that = {}\n  SHA256(per_commitment_point || revocation_basepoint) = {}\n  per_commitment_point * that = {}\n  revocationpubkey = {}",
             hex(d.basepoint_tweak), d.basepoint_term, hex(d.point_tweak), d.point_term, d.key
         ));
-        out.insert("revocation_basepoint".into(), json!(rb.to_string()));
-        out.insert("revocationpubkey".into(), json!(d.key.to_string()));
+        out.revocation_basepoint = Some(rb.to_string());
+        out.revocationpubkey = Some(d.key.to_string());
         if let (Some(rs), Some(pcs)) = (revocation_secret, pc_secret) {
             let privkey =
                 keys::derive_revocation_privkey(&secp, &rs, &pcs).map_err(derivation_failed)?;
@@ -122,11 +186,8 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
                 "revocation_privkey = revocation_basepoint_secret * SHA256(revocation_basepoint || per_commitment_point)\n                   + per_commitment_secret * SHA256(per_commitment_point || revocation_basepoint) mod n = {}",
                 hex(privkey.secret_bytes())
             ));
-            out.insert(
-                "revocation_privkey".into(),
-                json!(hex(privkey.secret_bytes())),
-            );
+            out.revocation_privkey = Some(hex(privkey.secret_bytes()));
         }
     }
-    Ok(Value::Object(out))
+    Ok(serde_json::to_value(out).expect("a response serializes"))
 }

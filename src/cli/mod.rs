@@ -43,6 +43,7 @@ pub mod onion;
 pub mod onion_error;
 pub mod penalty;
 pub mod rebalance;
+mod registry;
 pub mod revoke;
 pub mod route;
 pub mod shachain;

@@ -2,8 +2,11 @@
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::field::{field_type, CommitmentNum, Hex32, ShachainIndex};
 use super::input::{self, Input};
 use super::{flag, hex, CliError, Explain, StepResult};
 use crate::shachain::{self, Index, Store};
@@ -70,11 +73,73 @@ pub fn run(cmd: ShachainCommand, input: &mut Input, ex: &mut Explain) -> StepRes
     }
 }
 
+/// The index a shachain step works at.
+#[derive(Deserialize, JsonSchema)]
+pub struct IndexIn {
+    /// The 48-bit index, counting down from 2^48-1 (or commitment_number).
+    index: Option<ShachainIndex>,
+    /// The commitment number, counting up from 0.
+    commitment_number: Option<CommitmentNum>,
+}
+
+/// `shachain derive`'s fields.
+#[derive(Deserialize, JsonSchema)]
+pub struct DeriveIn {
+    /// The seed (or shachain_seed).
+    seed: Option<Hex32>,
+    /// The seed, as `revoke` names it.
+    shachain_seed: Option<Hex32>,
+}
+
+/// `shachain insert`'s and `lookup`'s fields.
+#[derive(Deserialize, JsonSchema)]
+pub struct StoreIn {
+    /// The compact store (default: empty).
+    store: Option<StoreField>,
+    /// insert: the secret received (or per_commitment_secret).
+    secret: Option<Hex32>,
+    /// The secret, as `revoke` names it.
+    per_commitment_secret: Option<Hex32>,
+}
+
+/// A secret at an index.
+#[derive(Serialize, JsonSchema)]
+pub struct SecretOut {
+    index: u64,
+    commitment_number: u64,
+    secret: String,
+    /// Its point, when the secret is a valid key.
+    per_commitment_point: Option<String>,
+}
+
+/// The store with one more secret.
+#[derive(Serialize, JsonSchema)]
+pub struct InsertOut {
+    index: u64,
+    commitment_number: u64,
+    /// The store's slot the secret went in.
+    slot: usize,
+    store: StoreField,
+}
+
+fn store(v: &Value) -> input::Parsed<Store> {
+    serde_json::from_value(v.clone()).map_err(|e| {
+        format!(
+            "expected a shachain store {{\"entries\": [{{\"slot\", \"index\", \"secret\"}}]}}: {e}"
+        )
+    })
+}
+
+field_type! {
+    /// The receiver's compact store: at most 49 entries of slot, index and secret.
+    StoreField(Store), store, |s| serde_json::to_value(s).expect("a Store always serializes"),
+    {"type": "object", "format": "shachain-store", "properties": {"entries": {"type": "array"}}}
+}
+
 /// The index from `index` or `commitment_number` (which must agree when both are given).
 pub fn read_index(input: &Input) -> Result<Index, CliError> {
-    let index = input.opt("index", input::shachain_index)?;
-    let number = input.opt("commitment_number", input::commitment_number)?;
-    match (index, number) {
+    let r: IndexIn = input.typed()?;
+    match (r.index.map(|i| i.0), r.commitment_number.map(|n| n.0)) {
         (Some(i), Some(n)) => {
             if i.commitment_number() != n {
                 return Err(input.error(
@@ -97,32 +162,30 @@ pub fn read_index(input: &Input) -> Result<Index, CliError> {
     }
 }
 
-fn index_json(index: Index) -> (Value, Value) {
-    (json!(index.value()), json!(index.commitment_number().0))
-}
-
 /// A secret with its index, commitment number and point.
-fn secret_json(index: Index, secret: &shachain::Secret) -> Value {
-    let (i, n) = index_json(index);
-    json!({
-        "index": i,
-        "commitment_number": n,
-        "secret": hex(secret),
-        "per_commitment_point": point_of(secret),
-    })
-}
-
-/// The point of a secret, when the secret is a valid key (a SHA256 output almost always is).
-fn point_of(secret: &shachain::Secret) -> Value {
-    match SecretKey::from_slice(secret) {
-        Ok(k) => json!(PublicKey::from_secret_key(&Secp256k1::signing_only(), &k).to_string()),
-        Err(_) => Value::Null,
-    }
+fn secret_out(index: Index, secret: &shachain::Secret) -> StepResult {
+    // The point of a secret, when the secret is a valid key (a SHA256 output almost always is).
+    let point = SecretKey::from_slice(secret)
+        .ok()
+        .map(|k| PublicKey::from_secret_key(&Secp256k1::signing_only(), &k).to_string());
+    let out = SecretOut {
+        index: index.value(),
+        commitment_number: index.commitment_number().0,
+        secret: hex(secret),
+        per_commitment_point: point,
+    };
+    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 /// `lnkit shachain derive`.
 pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
-    let seed = input.req_any(&["seed", "shachain_seed"], input::shachain_secret)?;
+    let d: DeriveIn = input.typed()?;
+    let seed = d.seed.or(d.shachain_seed).map(|s| s.0).ok_or_else(|| {
+        input.error(
+            "seed",
+            "missing required field (also accepted as: shachain_seed)",
+        )
+    })?;
     let index = read_index(input)?;
     let secret = shachain::generate_from_seed(&seed, index);
     ex.line(format!(
@@ -130,30 +193,29 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
         index.value()
     ));
     ex.line(format!("secret = {}", hex(secret)));
-    Ok(secret_json(index, &secret))
+    secret_out(index, &secret)
 }
 
 fn read_store(input: &Input) -> Result<Store, CliError> {
-    match input.raw("store") {
-        None => Ok(Store::new()),
-        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
-            input.error(
-                "store",
-                format!("expected a shachain store {{\"entries\": [{{\"slot\", \"index\", \"secret\"}}]}}: {e}"),
-            )
-        }),
-    }
-}
-
-fn store_json(store: &Store) -> Value {
-    serde_json::to_value(store).expect("a Store always serializes")
+    let r: StoreIn = input.typed()?;
+    Ok(r.store.map(|s| s.0).unwrap_or_default())
 }
 
 /// `lnkit shachain insert`.
 pub fn insert(input: &Input, ex: &mut Explain) -> StepResult {
     let mut store = read_store(input)?;
     let index = read_index(input)?;
-    let secret = input.req_any(&["secret", "per_commitment_secret"], input::shachain_secret)?;
+    let r: StoreIn = input.typed()?;
+    let secret = r
+        .secret
+        .or(r.per_commitment_secret)
+        .map(|s| s.0)
+        .ok_or_else(|| {
+            input.error(
+                "secret",
+                "missing required field (also accepted as: per_commitment_secret)",
+            )
+        })?;
     let slot = index.slot();
     ex.line(format!(
         "index {index} has {slot} trailing zero bits: it goes in slot {slot}, after checking it derives the secrets in slots 0..{slot}"
@@ -161,13 +223,13 @@ pub fn insert(input: &Input, ex: &mut Explain) -> StepResult {
     store
         .insert(index, secret)
         .map_err(|e| input.error("secret", format!("{e}; the store is unchanged")))?;
-    let (i, n) = index_json(index);
-    Ok(json!({
-        "index": i,
-        "commitment_number": n,
-        "slot": slot,
-        "store": store_json(&store),
-    }))
+    let out = InsertOut {
+        index: index.value(),
+        commitment_number: index.commitment_number().0,
+        slot,
+        store: StoreField(store),
+    };
+    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 /// `lnkit shachain lookup`.
@@ -178,5 +240,5 @@ pub fn lookup(input: &Input, ex: &mut Explain) -> StepResult {
     ex.line(format!(
         "found the stored entry whose index is a prefix of {index} and walked down its remaining bits"
     ));
-    Ok(secret_json(index, &secret))
+    secret_out(index, &secret)
 }

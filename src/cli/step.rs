@@ -25,10 +25,11 @@ pub struct StepDoc {
     pub parts: fn(&super::Input) -> Vec<Result<(), CliError>>,
 }
 
-fn schema_value(s: schemars::Schema) -> Value {
+pub(crate) fn schema_value(s: schemars::Schema) -> Value {
     serde_json::to_value(s).expect("a schema is JSON")
 }
 
+/// `steps! { "name": [InputPart, ...] -> Output, "example"; ... }`: the list.
 macro_rules! steps {
     ($($name:literal: [$($in:ty),+] -> $out:ty, $example:expr;)*) => {
         /// Every subcommand with typed input and output.
@@ -41,39 +42,9 @@ macro_rules! steps {
         }),*];
     };
 }
+pub(crate) use steps;
 
-use super::swap::{
-    create as swap_create, lockup as swap_lockup, musig as swap_musig, spend as swap_spend,
-    terms as swap_terms, verify as swap_verify, HashIn,
-};
-
-/// A reverse swap locked: the start of the spend steps' examples.
-macro_rules! locked {
-    () => {
-        "lnkit swap create -i docs/examples/swap-reverse.json | lnkit swap lockup -i - -i docs/examples/swap-lockup-wallet.json"
-    };
-}
-
-steps! {
-    "swap create": [swap_create::CreateIn, HashIn, swap_create::LockIn, swap_terms::LightningIn]
-        -> swap_create::CreateOut,
-        "lnkit swap create -i docs/examples/swap-submarine.json";
-    "swap lockup": [swap_terms::TermsIn, HashIn, swap_lockup::LockupIn] -> swap_lockup::LockupOut,
-        locked!();
-    "swap claim": [swap_terms::TermsIn, HashIn, swap_spend::SpendIn, swap_spend::ClaimIn, swap_spend::CooperativeIn]
-        -> swap_spend::SpendOut,
-        concat!(locked!(), " | lnkit swap claim -i - -i docs/examples/swap-claim.json");
-    "swap refund": [swap_terms::TermsIn, HashIn, swap_spend::SpendIn, swap_spend::RefundIn, swap_spend::CooperativeIn]
-        -> swap_spend::SpendOut,
-        concat!(locked!(), " | lnkit swap refund --force-unsafe -i - -i docs/examples/swap-refund.json");
-    "swap nonce": [swap_terms::TermsIn, HashIn, swap_spend::SpendIn, swap_musig::NonceIn] -> swap_musig::NonceOut,
-        concat!(locked!(), " | lnkit swap nonce -i - -i docs/examples/swap-sign-partial.json --set nonce_seed=a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
-    "swap sign-partial": [swap_terms::TermsIn, HashIn, swap_spend::SpendIn, swap_musig::SignPartialIn]
-        -> swap_musig::SignPartialOut,
-        concat!(locked!(), " | lnkit swap sign-partial -i - -i docs/examples/swap-sign-partial.json");
-    "swap verify": [swap_verify::VerifyIn, HashIn, swap_terms::LightningIn] -> swap_verify::VerifyOut,
-        "lnkit swap create -i docs/examples/swap-reverse.json | lnkit swap verify -i -";
-}
+pub use super::registry::STEPS;
 
 /// The step of this name.
 pub fn step(name: &str) -> Option<&'static StepDoc> {
