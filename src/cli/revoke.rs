@@ -6,9 +6,11 @@
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use clap::Args;
-use serde_json::{json, Map, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::input::{self, Input};
+use super::field::{CommitmentNum, Hex32, Privkey, Pubkey};
+use super::input::Input;
 use super::{flag, hex, CliError, Explain, StepResult};
 use crate::keys::{self, PerCommitmentSecret, RevocationBasepoint};
 use crate::shachain::{self, CommitmentNumber, Index};
@@ -25,6 +27,40 @@ pub struct RevokeArgs {
     /// The counterparty's revocation basepoint (field `revocation_basepoint`).
     #[arg(long)]
     revocation_basepoint: Option<String>,
+}
+
+/// `revoke`'s fields.
+#[derive(Deserialize, JsonSchema)]
+pub struct RevokeIn {
+    /// The holder's per-commitment secret seed (or seed).
+    shachain_seed: Option<Hex32>,
+    /// The seed, as `shachain derive` names it.
+    seed: Option<Hex32>,
+    /// The commitment being revoked.
+    commitment_number: CommitmentNum,
+    /// The counterparty's revocation basepoint: revocationpubkey comes out too.
+    revocation_basepoint: Option<Pubkey>,
+    /// Its secret: revocation_privkey comes out too.
+    revocation_basepoint_secret: Option<Privkey>,
+}
+
+/// What `revoke_and_ack` carries, and the revoked commitment's keys.
+#[derive(Serialize, JsonSchema)]
+pub struct RevokeOut {
+    commitment_number: u64,
+    /// Its shachain index: 2^48 - 1 - commitment_number.
+    index: u64,
+    per_commitment_secret: String,
+    per_commitment_point: String,
+    /// commitment_number + 2 (the peer has the point of + 1 already).
+    next_commitment_number: u64,
+    next_per_commitment_point: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocation_basepoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocationpubkey: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocation_privkey: Option<String>,
 }
 
 /// Run `lnkit revoke`.
@@ -60,8 +96,14 @@ fn secret_at(
 /// `lnkit revoke` on an input object.
 pub fn revoke(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
-    let seed = input.req_any(&["shachain_seed", "seed"], input::shachain_secret)?;
-    let n = input.req("commitment_number", input::commitment_number)?;
+    let r: RevokeIn = input.typed()?;
+    let seed = r.shachain_seed.or(r.seed).map(|s| s.0).ok_or_else(|| {
+        input.error(
+            "shachain_seed",
+            "missing required field (also accepted as: seed)",
+        )
+    })?;
+    let n = r.commitment_number.0;
     let (index, secret) = secret_at(input, &seed, n)?;
     let point = secret.point(&secp);
     let next =
@@ -85,29 +127,27 @@ pub fn revoke(input: &Input, ex: &mut Explain) -> StepResult {
         next_point
     ));
 
-    let mut out = Map::new();
-    out.insert("commitment_number".into(), json!(n.0));
-    out.insert("index".into(), json!(index.value()));
-    out.insert(
-        "per_commitment_secret".into(),
-        json!(hex(secret.secret_bytes())),
-    );
-    out.insert("per_commitment_point".into(), json!(point.to_string()));
-    out.insert("next_commitment_number".into(), json!(next.0));
-    out.insert(
-        "next_per_commitment_point".into(),
-        json!(next_point.to_string()),
-    );
-    if let Some(rb) = input.opt("revocation_basepoint", input::pubkey)? {
+    let mut out = RevokeOut {
+        commitment_number: n.0,
+        index: index.value(),
+        per_commitment_secret: hex(secret.secret_bytes()),
+        per_commitment_point: point.to_string(),
+        next_commitment_number: next.0,
+        next_per_commitment_point: next_point.to_string(),
+        revocation_basepoint: None,
+        revocationpubkey: None,
+        revocation_privkey: None,
+    };
+    if let Some(rb) = r.revocation_basepoint.map(|p| p.0) {
         let d = keys::derive_revocation_pubkey(&secp, &RevocationBasepoint(rb), &point)
             .map_err(|e| CliError::failure(format!("revocationpubkey: {e}")))?;
         ex.line(format!(
             "revocationpubkey of the revoked commitment = {} (the counterparty can now compute its private key)",
             d.key
         ));
-        out.insert("revocation_basepoint".into(), json!(rb.to_string()));
-        out.insert("revocationpubkey".into(), json!(d.key.to_string()));
-        if let Some(rbs) = input.opt("revocation_basepoint_secret", input::secret_key)? {
+        out.revocation_basepoint = Some(rb.to_string());
+        out.revocationpubkey = Some(d.key.to_string());
+        if let Some(rbs) = r.revocation_basepoint_secret.map(|k| k.0) {
             if PublicKey::from_secret_key(&secp, &rbs) != rb {
                 return Err(input.error(
                     "revocation_basepoint_secret",
@@ -116,11 +156,8 @@ pub fn revoke(input: &Input, ex: &mut Explain) -> StepResult {
             }
             let privkey = keys::derive_revocation_privkey(&secp, &rbs, &secret)
                 .map_err(|e| CliError::failure(format!("revocation_privkey: {e}")))?;
-            out.insert(
-                "revocation_privkey".into(),
-                json!(hex(privkey.secret_bytes())),
-            );
+            out.revocation_privkey = Some(hex(privkey.secret_bytes()));
         }
     }
-    Ok(Value::Object(out))
+    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
