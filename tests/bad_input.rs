@@ -151,7 +151,7 @@ fn htlc_script_bad_input() {
     let run = |v: Value| lnkit_json(&["htlc-script"], &v);
     run(base.clone()).json();
     run(with(&base, "kind", json!("sideways")))
-        .assert_bad_input("kind", &["offered | received | swap", "sideways"]);
+        .assert_bad_input("kind", &["`offered`, `received`, `swap`", "sideways"]);
     run(without(&base, "kind")).assert_bad_input("kind", &["missing required field"]);
     run(without(&base, "cltv_expiry")).assert_bad_input("cltv_expiry", &["missing required field"]);
     run(with(&base, "cltv_expiry", json!(4294967296u64)))

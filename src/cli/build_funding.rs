@@ -5,9 +5,9 @@ use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Address, FeeRate, OutPoint};
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::field::{Sat, Script, TxidHex, Uint32, Wif};
+use super::field::{Flag, Net, Pubkey, Sat, Script, TxidHex, Uint, Uint32, Wif};
 use super::input::{self, Input};
 use super::{hex, CliError, Explain, StepResult};
 use crate::tx::funding::{self, FundingError, FundingInput, FundingRequest, InputKind};
@@ -19,6 +19,63 @@ pub struct BuildFundingArgs {
     /// Check every signed input with Bitcoin Core's script interpreter (field `verify`).
     #[arg(long)]
     verify: bool,
+}
+
+/// `build-funding`'s fields.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct BuildFundingIn {
+    /// The wallet's inputs.
+    inputs: Vec<WalletInputIn>,
+    /// Where the change goes (or change_script_pubkey).
+    change_address: Option<String>,
+    /// The change's scriptPubKey, as hex.
+    change_script_pubkey: Option<Script>,
+    /// The opener's funding key.
+    local_funding_pubkey: Pubkey,
+    /// The other side's funding key.
+    remote_funding_pubkey: Pubkey,
+    /// The channel's capacity.
+    funding_amount_sat: Sat,
+    /// The feerate (or feerate_per_kw).
+    feerate_sat_per_vb: Option<Uint>,
+    /// The feerate in sat per 1000 weight units (BOLT 2's unit).
+    feerate_per_kw: Option<Uint>,
+    /// Check every signed input with Bitcoin Core's interpreter (--verify).
+    verify: Option<Flag>,
+    /// bitcoin, testnet, signet or regtest (--network; default bitcoin).
+    network: Option<Net>,
+}
+
+/// The funding output and transaction.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct BuildFundingOut {
+    funding_txid: String,
+    funding_output_index: u32,
+    funding_amount_sat: u64,
+    local_funding_pubkey: String,
+    remote_funding_pubkey: String,
+    /// 2 <lesser key> <greater key> 2 OP_CHECKMULTISIG.
+    funding_script: String,
+    funding_script_asm: String,
+    funding_script_pubkey: String,
+    funding_address: Option<String>,
+    network: String,
+    txid: String,
+    tx_hex: String,
+    fee_sat: u64,
+    change_sat: Option<u64>,
+    /// Change below the dust limit goes to the fee.
+    dust_change_dropped_sat: Option<u64>,
+    feerate_per_kw: u64,
+    /// The weight the fee was paid for (maximum-size signatures).
+    predicted_weight: u64,
+    weight: u64,
+    /// Which inputs were signed (the others are left in the PSBT).
+    signed_inputs: Vec<bool>,
+    complete: bool,
+    psbt: Option<String>,
+    /// true when --verify passed; null without it.
+    verified: Option<bool>,
 }
 
 /// A wallet input: the output it spends, and the key that signs for it.
@@ -145,32 +202,39 @@ pub(crate) fn fee_rate(
 /// `lnkit build-funding` on an input object.
 pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
-    let network = input.network()?;
+    let b: BuildFundingIn = input.typed()?;
+    let network = b
+        .network
+        .as_ref()
+        .map_or(bitcoin::Network::Bitcoin, |n| n.0);
     let items = input.objects("inputs")?;
-    let inputs = items
-        .iter()
-        .map(read_input)
-        .collect::<Result<Vec<_>, _>>()?;
-    let change_script = match input.opt("change_address", input::address(network))? {
-        Some(address) => address.script_pubkey(),
-        None => input
-            .opt("change_script_pubkey", input::script_hex)?
-            .ok_or_else(|| {
-                input.error(
-                    "change_address",
-                    "missing required field (or give change_script_pubkey)",
-                )
-            })?,
+    let inputs = b.inputs.iter().map(|i| i.funding_input()).collect();
+    let change_script = match (&b.change_address, &b.change_script_pubkey) {
+        // The address is checked against the network here, where it is known.
+        (Some(_), _) => input
+            .req("change_address", input::address(network))?
+            .script_pubkey(),
+        (None, Some(s)) => s.0.clone(),
+        (None, None) => {
+            return Err(input.error(
+                "change_address",
+                "missing required field (or give change_script_pubkey)",
+            ))
+        }
     };
     let req = FundingRequest {
         inputs,
-        local_funding_pubkey: input.req("local_funding_pubkey", input::pubkey)?,
-        remote_funding_pubkey: input.req("remote_funding_pubkey", input::pubkey)?,
-        funding_amount: input.req("funding_amount_sat", input::amount_sat)?,
+        local_funding_pubkey: b.local_funding_pubkey.0,
+        remote_funding_pubkey: b.remote_funding_pubkey.0,
+        funding_amount: b.funding_amount_sat.0,
         change_script,
-        feerate: feerate(input)?,
+        feerate: fee_rate(
+            input,
+            b.feerate_sat_per_vb.map(|v| v.0),
+            b.feerate_per_kw.map(|v| v.0),
+        )?,
     };
-    let want_verify = input.opt("verify", input::boolean)?.unwrap_or(false);
+    let want_verify = b.verify.is_some_and(|v| v.0);
 
     let built = funding::build_funding(&secp, &req)
         .map_err(|e| funding_error(input, &items, "funding_amount_sat", e))?;
@@ -210,28 +274,31 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
 
     let funding_spk = &built.payment.tx.output[built.funding_output_index as usize].script_pubkey;
     let txid = built.payment.tx.compute_txid().to_string();
-    Ok(json!({
-        "funding_txid": txid,
-        "funding_output_index": built.funding_output_index,
-        "funding_amount_sat": req.funding_amount.to_sat(),
-        "local_funding_pubkey": req.local_funding_pubkey.to_string(),
-        "remote_funding_pubkey": req.remote_funding_pubkey.to_string(),
-        "funding_script": hex(built.funding_script.as_bytes()),
-        "funding_script_asm": built.funding_script.to_asm_string(),
-        "funding_script_pubkey": hex(funding_spk.as_bytes()),
-        "funding_address": Address::from_script(funding_spk, network).map(|a| a.to_string()).ok(),
-        "network": network.to_string(),
-        "txid": txid,
-        "tx_hex": serialize_hex(&built.payment.tx),
-        "fee_sat": built.payment.fee.to_sat(),
-        "change_sat": built.payment.change.map(|c| c.to_sat()),
-        "dust_change_dropped_sat": built.payment.dust_change_dropped.map(|c| c.to_sat()),
-        "feerate_per_kw": req.feerate.to_sat_per_kwu(),
-        "predicted_weight": built.payment.predicted_weight.to_wu(),
-        "weight": built.payment.tx.weight().to_wu(),
-        "signed_inputs": built.payment.signed,
-        "complete": built.payment.psbt.is_none(),
-        "psbt": built.payment.psbt.map(|p| p.to_string()),
-        "verified": verified,
-    }))
+    let out = BuildFundingOut {
+        funding_txid: txid.clone(),
+        funding_output_index: built.funding_output_index,
+        funding_amount_sat: req.funding_amount.to_sat(),
+        local_funding_pubkey: req.local_funding_pubkey.to_string(),
+        remote_funding_pubkey: req.remote_funding_pubkey.to_string(),
+        funding_script: hex(built.funding_script.as_bytes()),
+        funding_script_asm: built.funding_script.to_asm_string(),
+        funding_script_pubkey: hex(funding_spk.as_bytes()),
+        funding_address: Address::from_script(funding_spk, network)
+            .map(|a| a.to_string())
+            .ok(),
+        network: network.to_string(),
+        txid,
+        tx_hex: serialize_hex(&built.payment.tx),
+        fee_sat: built.payment.fee.to_sat(),
+        change_sat: built.payment.change.map(|c| c.to_sat()),
+        dust_change_dropped_sat: built.payment.dust_change_dropped.map(|c| c.to_sat()),
+        feerate_per_kw: req.feerate.to_sat_per_kwu(),
+        predicted_weight: built.payment.predicted_weight.to_wu(),
+        weight: built.payment.tx.weight().to_wu(),
+        signed_inputs: built.payment.signed,
+        complete: built.payment.psbt.is_none(),
+        psbt: built.payment.psbt.map(|p| p.to_string()),
+        verified,
+    };
+    Ok(serde_json::to_value(out).expect("a response serializes"))
 }

@@ -6,7 +6,7 @@ use super::swap::{
     create as swap_create, lockup as swap_lockup, musig as swap_musig, spend as swap_spend,
     terms as swap_terms, verify as swap_verify, HashIn,
 };
-use super::{htlc_script, keys, revoke, shachain};
+use super::{build_funding, htlc_script, keys, revoke, shachain};
 use crate::schema;
 
 /// A reverse swap locked: the start of the spend steps' examples.
@@ -17,6 +17,8 @@ macro_rules! locked {
 }
 
 steps! {
+    "build-funding": [build_funding::BuildFundingIn] -> build_funding::BuildFundingOut,
+        "lnkit build-funding --verify --network regtest -i docs/examples/funding-appendix-b.json";
     "revoke": [revoke::RevokeIn] -> revoke::RevokeOut,
         "lnkit revoke --shachain-seed ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff --commitment-number 0 --revocation-basepoint 02466d7fcae563e5cb09a0d1870bb580344804617879a14949cf22285f1bae3f27";
     "htlc-script": [htlc_script::HtlcScriptIn, htlc_script::HashIn] -> htlc_script::HtlcScriptOut,
