@@ -368,7 +368,7 @@ fn call(words: Vec<String>, input: &mut Input) -> StepResult {
                 let (f, val) = v.split_once('=').ok_or_else(|| {
                     CliError::bad(format!("--set: expected FIELD=VALUE, got {v:?}"))
                 })?;
-                input.set(f, super::set_value(val));
+                input.set(f, super::contract::set_value(val));
             }
             "--input" | "-i" => {
                 let path = value()?;
@@ -381,10 +381,10 @@ fn call(words: Vec<String>, input: &mut Input) -> StepResult {
             other if other.starts_with("--") && other.len() > 2 => {
                 let field = other[2..].replace('-', "_");
                 let value = match inline.clone() {
-                    Some(v) => super::set_value(&v),
+                    Some(v) => super::contract::set_value(&v),
                     None => match it.as_slice().first() {
                         Some(next) if !next.starts_with("--") => {
-                            super::set_value(it.next().expect("peeked"))
+                            super::contract::set_value(it.next().expect("peeked"))
                         }
                         _ => Value::Bool(true),
                     },
