@@ -20,6 +20,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
 
 pub mod amp;
+pub mod amp_combine;
 pub mod blinded_path;
 pub mod build_commitment;
 pub mod build_funding;
@@ -33,6 +34,7 @@ pub mod factory_walkthrough;
 pub mod field;
 pub mod gossip;
 pub mod graph;
+mod graph_fields;
 pub mod htlc_script;
 pub mod input;
 pub mod invoice;
@@ -58,6 +60,7 @@ pub mod tower;
 pub mod transport;
 pub mod walkthrough;
 pub mod wire;
+mod wire_json;
 
 pub use contract::{CliError, Explain, StepResult};
 pub use input::Input;
@@ -208,7 +211,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::Route(args) => route::run(args, &mut input, ex),
         Command::Rebalance(cmd) => rebalance::run(cmd, &mut input, ex),
         Command::AmpSplit(args) => amp::run_split(args, &mut input, ex),
-        Command::AmpCombine => amp::run_combine(&mut input, ex),
+        Command::AmpCombine => amp_combine::run_combine(&mut input, ex),
         Command::Invoice(cmd) => invoice::run(cmd, &mut input, ex),
         Command::Swap(cmd) => swap::run(cmd, &mut input, ex),
         Command::Transport(cmd) => transport::run(cmd, &mut input, ex),
