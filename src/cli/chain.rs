@@ -4,18 +4,16 @@
 
 use std::path::PathBuf;
 
-use bitcoin::consensus::encode::serialize_hex;
-use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
+use bitcoin::{Address, Network};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+use super::chain_tx::{broadcast, fee, tx, utxo};
 use super::input::{self, Input};
 use super::{flag, CliError, Explain, StepResult};
 use crate::chain::bitcoind::{BitcoindConfig, RpcAuth};
 use crate::chain::embedded::EmbeddedChain;
-use crate::chain::{
-    self, AnyChain, Backend, ChainError, ChainSource, TxStatus, DEFAULT_FALLBACK_FEERATE,
-};
+use crate::chain::{self, AnyChain, Backend, ChainError, DEFAULT_FALLBACK_FEERATE};
 use crate::tx::commitment::FeeratePerKw;
 
 /// `lnkit chain ...`
@@ -103,7 +101,7 @@ pub struct FeeArgs {
 }
 
 /// The chain's network: field `network` (`--network`), default regtest.
-fn network(input: &Input) -> Result<Network, CliError> {
+pub(super) fn network(input: &Input) -> Result<Network, CliError> {
     Ok(input
         .opt("network", input::network)?
         .unwrap_or(Network::Regtest))
@@ -147,7 +145,7 @@ pub fn chain_failed(e: ChainError) -> CliError {
     rejected_at("tx_hex")(e)
 }
 
-fn rejected_at(field: &str) -> impl Fn(ChainError) -> CliError + '_ {
+pub(super) fn rejected_at(field: &str) -> impl Fn(ChainError) -> CliError + '_ {
     move |e| match e {
         ChainError::Rejected { txid, rejection } => CliError::failure(format!(
             "{field}: the chain rejected {txid}: {} ({})",
@@ -158,7 +156,7 @@ fn rejected_at(field: &str) -> impl Fn(ChainError) -> CliError + '_ {
     }
 }
 
-fn open(backend: &Backend) -> Result<AnyChain, CliError> {
+pub(super) fn open(backend: &Backend) -> Result<AnyChain, CliError> {
     chain::open(backend).map_err(chain_failed)
 }
 
@@ -190,7 +188,7 @@ pub fn run(args: ChainArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
     }
 }
 
-fn backend_json(backend: &Backend) -> Value {
+pub(super) fn backend_json(backend: &Backend) -> Value {
     match backend {
         Backend::Bitcoind(c) => json!({"backend": "bitcoind", "url": c.url}),
         Backend::Embedded(dir) => {
@@ -199,7 +197,7 @@ fn backend_json(backend: &Backend) -> Value {
     }
 }
 
-fn merge(mut a: Value, b: Value) -> Value {
+pub(super) fn merge(mut a: Value, b: Value) -> Value {
     if let (Value::Object(a), Value::Object(b)) = (&mut a, b) {
         a.extend(b);
     }
@@ -207,7 +205,9 @@ fn merge(mut a: Value, b: Value) -> Value {
 }
 
 /// Open the backend; the embedded chain also says how many transactions wait.
-fn open_counting_mempool(backend: &Backend) -> Result<(AnyChain, Option<usize>), CliError> {
+pub(super) fn open_counting_mempool(
+    backend: &Backend,
+) -> Result<(AnyChain, Option<usize>), CliError> {
     Ok(match backend {
         Backend::Embedded(dir) => {
             let embedded = EmbeddedChain::open(dir).map_err(chain_failed)?;
@@ -243,7 +243,7 @@ fn status(backend: &Backend, network: Network, ex: &mut Explain) -> StepResult {
     Ok(out)
 }
 
-fn fee_json(fee: &chain::FeeEstimate) -> Value {
+pub(super) fn fee_json(fee: &chain::FeeEstimate) -> Value {
     json!({
         "target_blocks": fee.target_blocks,
         "feerate_per_kw": fee.feerate.0,
@@ -280,140 +280,4 @@ fn mine(backend: &Backend, input: &Input, network: Network, ex: &mut Explain) ->
         "script_pubkey": hex::encode(script.as_bytes()),
         "address": Address::from_script(&script, network).ok().map(|a| a.to_string()),
     }))
-}
-
-/// The transactions a step's output carries, by the field names the
-/// toolkit's steps use: a signed one beside its unsigned twin first, then a
-/// plain `tx_hex`, then the nested ones of `penalty` (`penalty_txs`, in
-/// order) and `close --sweep` (`sweep_tx`).
-fn transactions_of(input: &Input) -> Result<Vec<(String, Transaction)>, CliError> {
-    for field in ["signed_tx_hex", "tx_hex"] {
-        if input.has(field) {
-            return Ok(vec![(field.into(), input.req(field, input::transaction)?)]);
-        }
-    }
-    if input.has("penalty_txs") {
-        let txs = input.objects("penalty_txs")?;
-        return txs
-            .iter()
-            .map(|t| Ok((t.path("tx_hex"), t.req("tx_hex", input::transaction)?)))
-            .collect();
-    }
-    if let Some(sweep) = input.object("sweep_tx")? {
-        return Ok(vec![(
-            sweep.path("tx_hex"),
-            sweep.req("tx_hex", input::transaction)?,
-        )]);
-    }
-    Err(input.error(
-        "tx_hex",
-        "missing required field (or signed_tx_hex, penalty_txs, sweep_tx)",
-    ))
-}
-
-fn broadcast(backend: &Backend, input: &Input, ex: &mut Explain) -> StepResult {
-    let txs = transactions_of(input)?;
-    let chain = open(backend)?;
-    let mut txids = Vec::with_capacity(txs.len());
-    for (field, tx) in &txs {
-        let txid = chain.broadcast(tx).map_err(rejected_at(field))?;
-        ex.line(format!(
-            "{txid} accepted into the mempool ({} vbytes); it confirms in the next block mined",
-            tx.vsize()
-        ));
-        txids.push(txid.to_string());
-    }
-    Ok(match txids.as_slice() {
-        [one] => json!({ "txid": one, "accepted": true }),
-        _ => json!({ "txids": txids, "accepted": true }),
-    })
-}
-
-fn tx(backend: &Backend, input: &Input) -> StepResult {
-    let txid: Txid = input.req("txid", input::txid)?;
-    let chain = open(backend)?;
-    let info = chain.transaction(&txid).map_err(chain_failed)?;
-    Ok(match info {
-        None => json!({ "txid": txid.to_string(), "status": "unknown" }),
-        Some(info) => {
-            let mut out = json!({
-                "txid": txid.to_string(),
-                "tx_hex": serialize_hex(&info.tx),
-            });
-            match info.status {
-                TxStatus::Mempool => out["status"] = json!("mempool"),
-                TxStatus::Confirmed {
-                    block,
-                    confirmations,
-                } => {
-                    out["status"] = json!("confirmed");
-                    out["block_hash"] = json!(block.hash.to_string());
-                    out["block_height"] = json!(block.height);
-                    out["confirmations"] = json!(confirmations);
-                }
-            }
-            out
-        }
-    })
-}
-
-fn outpoint(input: &Input) -> Result<OutPoint, CliError> {
-    if input.has("outpoint") {
-        return input.req("outpoint", |v| {
-            let s = v.as_str().unwrap_or_default();
-            s.parse::<OutPoint>()
-                .map_err(|e| format!("expected TXID:VOUT, got {v} ({e})"))
-        });
-    }
-    Ok(OutPoint::new(
-        input.req("txid", input::txid)?,
-        input.req("vout", input::uint32)?,
-    ))
-}
-
-fn utxo(backend: &Backend, input: &Input, network: Network) -> StepResult {
-    let op = outpoint(input)?;
-    let chain = open(backend)?;
-    let found = chain.utxo(&op).map_err(chain_failed)?;
-    let tip = chain.best_block().map_err(chain_failed)?;
-    Ok(match found {
-        None => json!({ "outpoint": op.to_string(), "unspent": false }),
-        Some(u) => json!({
-            "outpoint": op.to_string(),
-            "unspent": true,
-            "amount_sat": u.txout.value.to_sat(),
-            "script_pubkey": hex::encode(u.txout.script_pubkey.as_bytes()),
-            "address": Address::from_script(&u.txout.script_pubkey, network).ok().map(|a| a.to_string()),
-            "height": u.height,
-            "confirmations": tip.height + 1 - u.height,
-            "coinbase": u.coinbase,
-        }),
-    })
-}
-
-fn fee(backend: &Backend, input: &Input) -> StepResult {
-    let target = input.opt("target_blocks", input::uint32)?.unwrap_or(6);
-    if !(1..=1008).contains(&target) {
-        // 1008 blocks is the longest horizon Core's estimator keeps.
-        return Err(input.error(
-            "target_blocks",
-            format!("expected 1 to 1008 blocks, got {target}"),
-        ));
-    }
-    let rate = input.opt("feerate_per_kw", input::uint32)?;
-    let estimate = match (backend, rate) {
-        (Backend::Embedded(dir), Some(rate)) => {
-            let embedded = EmbeddedChain::open(dir).map_err(chain_failed)?;
-            embedded.set_feerate(FeeratePerKw(rate)).map_err(chain_failed)?;
-            embedded.fee_estimate(target as u16)
-        }
-        (_, Some(_)) => {
-            return Err(input.error(
-                "feerate_per_kw",
-                "only the embedded chain has a fixed rate to set; bitcoind estimates its own (see --fallback-feerate-per-kw)",
-            ))
-        }
-        (_, None) => open(backend)?.fee_estimate(target as u16),
-    };
-    Ok(fee_json(&estimate.map_err(chain_failed)?))
 }

@@ -25,6 +25,7 @@ pub mod blinded_path;
 pub mod build_commitment;
 pub mod build_funding;
 pub mod chain;
+mod chain_tx;
 pub mod channel;
 pub mod close;
 pub mod connect;
