@@ -2,19 +2,22 @@
 //! draft, The Eye of Satoshi's format) — hand a penalty over under the
 //! breach's txid, open it with the breach, and scan a block for breaches.
 
-use bitcoin::consensus::encode::{deserialize, serialize_hex};
+use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::secp256k1::{PublicKey, Secp256k1};
-use bitcoin::{Block, Transaction, Txid};
+use bitcoin::{Transaction, Txid};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::chain::{backend, chain_failed, BackendArgs};
+use super::chain::BackendArgs;
 use super::input::{self, Input};
+use super::tower_run::run_tower;
+pub use super::tower_run::RunArgs;
+pub use super::tower_watch::watch;
+use super::tower_watch::watched_block;
 use super::{flag, CliError, Explain, StepResult};
-use crate::chain;
 use crate::message_signing;
 use crate::tower::appointment::{Appointment, Locator};
-use crate::tower::watcher::{open, scan_block, Opened};
+use crate::tower::watcher::{open, Opened};
 
 /// `lnkit tower ...`
 #[derive(Subcommand, Debug)]
@@ -27,40 +30,6 @@ pub enum TowerCommand {
     Watch(WatchArgs),
     /// Run a tower: teos's HTTP API, a SQLite store in --datadir, and the chain (--bitcoind or --chain-dir) watched for breaches.
     Run(RunArgs),
-}
-
-/// Flags of `lnkit tower run`.
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    /// The tower's directory (tower.sqlite, log).
-    #[arg(long, value_name = "DIR")]
-    datadir: std::path::PathBuf,
-    /// The HTTP API's address (default 127.0.0.1:9814, teos's port; port 0 picks one).
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<String>,
-    #[command(flatten)]
-    backend: BackendArgs,
-    /// Slots a registration gives (default 10000).
-    #[arg(long)]
-    slots: Option<u32>,
-    /// Blocks a subscription lasts (default 4320).
-    #[arg(long, value_name = "BLOCKS")]
-    subscription_duration: Option<u32>,
-    /// The largest encrypted blob accepted, in bytes (default 2048).
-    #[arg(long, value_name = "BYTES")]
-    max_blob: Option<usize>,
-    /// Requests per second allowed from one address (default 50).
-    #[arg(long, value_name = "N")]
-    requests_per_second: Option<f64>,
-    /// Confirmations after which a penalty is final (default 100).
-    #[arg(long, value_name = "BLOCKS")]
-    safe_depth: Option<u32>,
-    /// How often to ask the chain for new blocks, in milliseconds (default 1000).
-    #[arg(long, value_name = "MS")]
-    poll_interval_ms: Option<u64>,
-    /// The log filter: error, warn, info (default), debug, trace.
-    #[arg(long, value_name = "LEVEL")]
-    log_level: Option<String>,
 }
 
 /// Flags of `lnkit tower appointment`.
@@ -106,81 +75,8 @@ pub fn run(cmd: TowerCommand, input: &mut Input, ex: &mut Explain) -> StepResult
     }
 }
 
-/// `lnkit tower run`: prints one JSON line (`tower_id`, `listen`, `tip`) once it serves, then runs until stopped.
-fn run_tower(a: RunArgs, input: &Input) -> StepResult {
-    use crate::tower::{http::Limits, run, service::Config};
-    let network = input
-        .opt("network", input::network)?
-        .unwrap_or(bitcoin::Network::Regtest);
-    let listen: std::net::SocketAddr = a
-        .listen
-        .as_deref()
-        .unwrap_or("127.0.0.1:9814")
-        .parse()
-        .map_err(|_| CliError::bad("--listen: expected HOST:PORT, e.g. 127.0.0.1:9814"))?;
-    let mut config = Config::default();
-    config.slots = a.slots.unwrap_or(config.slots);
-    config.duration = a.subscription_duration.unwrap_or(config.duration);
-    config.max_blob = a.max_blob.unwrap_or(config.max_blob);
-    config.safe_depth = a.safe_depth.unwrap_or(config.safe_depth).max(1);
-    let rate = a.requests_per_second.unwrap_or(50.0);
-    if rate.is_nan() || rate < 1.0 {
-        return Err(CliError::bad("--requests-per-second: expected at least 1"));
-    }
-    let limits = Limits {
-        max_body: 2 * config.max_blob + 1024,
-        requests_per_second: rate,
-    };
-    std::fs::create_dir_all(&a.datadir)
-        .map_err(|e| CliError::bad(format!("--datadir: {}: {e}", a.datadir.display())))?;
-    super::node::init_logging(
-        a.datadir.join("log"),
-        a.log_level.as_deref().unwrap_or("info"),
-    )?;
-    let chain: run::SharedChain =
-        std::sync::Arc::from(chain::open(&backend(&a.backend, network)?).map_err(chain_failed)?);
-    let opts = run::RunOptions {
-        datadir: a.datadir,
-        listen,
-        config,
-        limits,
-        poll_interval: std::time::Duration::from_millis(a.poll_interval_ms.unwrap_or(1000)),
-    };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::failure(format!("runtime: {e}")))?;
-    rt.block_on(async {
-        let handle = run::start(opts, chain).await.map_err(|e| match e {
-            e @ (run::RunError::Datadir(..) | run::RunError::Listen(..)) => CliError::bad(e.to_string()),
-            e => CliError::failure(e.to_string()),
-        })?;
-        let tip = handle.tower.lock().expect("the tower never panics while locked").tip();
-        let line = json!({"tower_id": handle.id.to_string(), "listen": handle.addr.to_string(), "tip": {"height": tip.height, "hash": tip.hash.to_string()}});
-        {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| CliError::failure(format!("signals: {e}")))?;
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
-                _ = term.recv() => break,
-                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
-                    if handle.chain_stopped() { break; }
-                }
-            }
-        }
-        handle.stop().map_err(|e| CliError::failure(e.to_string()))
-    })?;
-    Ok(Value::Null)
-}
-
 /// The penalty: `penalty_tx_hex`, or the one transaction of `penalty_txs` (`lnkit penalty`'s output).
-fn penalty_tx(input: &Input) -> Result<Transaction, CliError> {
+pub(super) fn penalty_tx(input: &Input) -> Result<Transaction, CliError> {
     if input.has("penalty_tx_hex") {
         return input.req("penalty_tx_hex", input::transaction);
     }
@@ -204,7 +100,7 @@ fn penalty_tx(input: &Input) -> Result<Transaction, CliError> {
 
 /// The breach's txid: `revoked_txid` (aliases `breach_txid`, `dispute_txid`),
 /// or the txid of `revoked_tx_hex`.
-fn breach_txid(input: &Input) -> Result<Txid, CliError> {
+pub(super) fn breach_txid(input: &Input) -> Result<Txid, CliError> {
     if let Some(txid) = input.opt_any(
         &["revoked_txid", "breach_txid", "dispute_txid"],
         input::txid,
@@ -266,7 +162,7 @@ fn appointment_json(a: &Appointment) -> Value {
 }
 
 /// An appointment object: `locator`, `encrypted_blob`, `to_self_delay` (optional here).
-fn read_appointment(obj: &Input) -> Result<Appointment, CliError> {
+pub(super) fn read_appointment(obj: &Input) -> Result<Appointment, CliError> {
     let locator = obj.req("locator", |v| {
         v.as_str()
             .ok_or_else(|| "expected 16-byte hex".to_string())?
@@ -283,14 +179,14 @@ fn read_appointment(obj: &Input) -> Result<Appointment, CliError> {
 }
 
 /// The appointment of `appointment` (an object), as `tower appointment` writes it.
-fn the_appointment(input: &Input) -> Result<Appointment, CliError> {
+pub(super) fn the_appointment(input: &Input) -> Result<Appointment, CliError> {
     let obj = input
         .object("appointment")?
         .ok_or_else(|| input.error("appointment", "missing required field (an object with locator and encrypted_blob, as lnkit tower appointment writes)"))?;
     read_appointment(&obj)
 }
 
-fn opened_json(o: &Opened) -> Value {
+pub(super) fn opened_json(o: &Opened) -> Value {
     match &o.outcome {
         Ok((penalty, verified)) => json!({
             "locator": o.locator.to_string(),
@@ -340,95 +236,4 @@ pub fn decrypt(input: &Input, ex: &mut Explain) -> StepResult {
         }
         Err(why) => Err(input.error("appointment.encrypted_blob", why)),
     }
-}
-
-/// The block `tower watch` scans, and its height when it came from a chain.
-fn watched_block(args: &BackendArgs, input: &Input) -> Result<(Block, Option<u32>), CliError> {
-    if let Some(bytes) = input.opt("block_hex", input::hex_bytes)? {
-        let block = deserialize(&bytes).map_err(|e| {
-            input.error(
-                "block_hex",
-                format!("expected a serialized block, got bytes that do not decode as one ({e})"),
-            )
-        })?;
-        return Ok((block, None));
-    }
-    let network = input
-        .opt("network", input::network)?
-        .unwrap_or(bitcoin::Network::Regtest);
-    let source = chain::open(
-        &backend(args, network)
-            .map_err(|e| CliError::bad(format!("block_hex: missing; or {}", e.message())))?,
-    )
-    .map_err(chain_failed)?;
-    let block_hash = |v: &Value| -> input::Parsed<bitcoin::BlockHash> {
-        v.as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| "expected a block hash (64 hex digits)".to_string())
-    };
-    let hash = match (
-        input.opt("block_hash", block_hash)?,
-        input.opt("height", input::uint32)?,
-    ) {
-        (Some(h), _) => h,
-        (None, Some(height)) => source
-            .block_hash(height)
-            .map_err(chain_failed)?
-            .ok_or_else(|| {
-                input.error(
-                    "height",
-                    format!(
-                        "above the chain's tip ({})",
-                        source.best_block().map(|b| b.height).unwrap_or(0)
-                    ),
-                )
-            })?,
-        (None, None) => source.best_block().map_err(chain_failed)?.hash,
-    };
-    let height = source.header(&hash).map_err(chain_failed)?.height;
-    Ok((source.block(&hash).map_err(chain_failed)?, Some(height)))
-}
-
-/// `lnkit tower watch` on an input object and a block.
-pub fn watch(input: &Input, block: &Block, ex: &mut Explain) -> StepResult {
-    let appointments = if input.has("appointments") {
-        input
-            .objects("appointments")?
-            .iter()
-            .map(read_appointment)
-            .collect::<Result<Vec<_>, _>>()?
-    } else {
-        vec![the_appointment(input).map_err(|_| {
-            input.error(
-                "appointments",
-                "missing required field (an array of appointments, or one as appointment)",
-            )
-        })?]
-    };
-    let mut by_locator: std::collections::HashMap<Locator, Vec<((), &[u8])>> = Default::default();
-    for a in &appointments {
-        by_locator
-            .entry(a.locator)
-            .or_default()
-            .push(((), &a.encrypted_blob));
-    }
-    let found: Vec<Opened> = scan_block(block, |l| by_locator.get(l).cloned().unwrap_or_default())
-        .into_iter()
-        .map(|(_, o)| o)
-        .collect();
-    ex.line(format!(
-        "block {}: {} transactions matched against {} locators: {} match(es)",
-        block.block_hash(),
-        block.txdata.len(),
-        by_locator.len(),
-        found.len()
-    ));
-    let (ok, refused): (Vec<_>, Vec<_>) = found.iter().partition(|o| o.outcome.is_ok());
-    Ok(json!({
-        "block_hash": block.block_hash().to_string(),
-        "transactions": block.txdata.len(),
-        "appointments": appointments.len(),
-        "penalties": ok.into_iter().map(opened_json).collect::<Vec<_>>(),
-        "refused": refused.into_iter().map(opened_json).collect::<Vec<_>>(),
-    }))
 }
