@@ -63,7 +63,10 @@ pub mod tower;
 mod tower_run;
 mod tower_watch;
 pub mod transport;
+mod walk;
 pub mod walkthrough;
+mod walkthrough_commitments;
+mod wallet_input;
 pub mod wire;
 mod wire_json;
 

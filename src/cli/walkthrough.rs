@@ -10,10 +10,11 @@ use bitcoin::consensus::encode::deserialize_hex;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Address, CompressedPublicKey, Network, Transaction, TxOut};
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::{build_commitment, build_funding, close, keys, penalty, revoke, shachain};
-use super::{CliError, Explain, Input, StepResult};
+pub(crate) use super::walk::{field, merged, new_fields, point, tx_of, Walk};
+use super::walkthrough_commitments::commitments;
+use super::{build_funding, close, keys, penalty, revoke, shachain, Explain, Input, StepResult};
 use crate::verify;
 
 /// BOLT 3 Appendix B: the coinbase of block 1, whose output 0 funds the channel.
@@ -46,7 +47,7 @@ pub(crate) const LOCAL_REVOCATION_BASEPOINT_SECRET: &str =
 pub(crate) const REMOTE_DELAYED_PAYMENT_BASEPOINT_SECRET: &str =
     "6666666666666666666666666666666666666666666666666666666666666666";
 /// Appendix C: the preimage of HTLC #2, an HTLC local offers.
-const DEMO_PAYMENT_PREIMAGE: &str =
+pub(super) const DEMO_PAYMENT_PREIMAGE: &str =
     "0202020202020202020202020202020202020202020202020202020202020202";
 
 /// Flags of `lnkit walkthrough`.
@@ -58,96 +59,6 @@ pub struct WalkthroughArgs {
     /// Walk through a channel factory instead: 4 parties, 3 channels, a reallocation, a unilateral exit and a cooperative close, on an embedded regtest chain.
     #[arg(long)]
     pub factory: bool,
-}
-
-pub(crate) fn point(secret_hex: &str) -> String {
-    let secret = SecretKey::from_slice(&hex::decode(secret_hex).expect("demo constant"))
-        .expect("demo constant");
-    PublicKey::from_secret_key(&Secp256k1::signing_only(), &secret).to_string()
-}
-
-/// A walk: its steps, its checks, and the trace.
-pub(crate) struct Walk<'a> {
-    pub(crate) steps: Vec<Value>,
-    pub(crate) checks: Vec<Value>,
-    pub(crate) ex: &'a mut Explain,
-}
-
-impl Walk<'_> {
-    /// Run one subcommand on `input`, recording both.
-    pub(crate) fn step(
-        &mut self,
-        command: &str,
-        explanation: &str,
-        input: Value,
-        run: fn(&Input, &mut Explain) -> StepResult,
-    ) -> StepResult {
-        let n = self.steps.len() + 1;
-        self.ex
-            .line(format!("== step {n}: {command} — {explanation}"));
-        let output = run(&Input::from_value(input.clone()), self.ex).map_err(|e| {
-            CliError::failure(format!("walkthrough step {n} ({command}): {}", e.message()))
-        })?;
-        self.steps.push(json!({
-            "step": n,
-            "command": command,
-            "explanation": explanation,
-            "input": input,
-            "output": output,
-        }));
-        Ok(output)
-    }
-
-    /// Record a check; a failed one stops the walk.
-    pub(crate) fn check(&mut self, what: &str, ok: bool) -> Result<(), CliError> {
-        self.ex.line(format!(
-            "check: {what}: {}",
-            if ok { "ok" } else { "FAILED" }
-        ));
-        self.checks.push(json!({ "check": what, "ok": ok }));
-        if ok {
-            Ok(())
-        } else {
-            Err(CliError::failure(format!(
-                "walkthrough check failed: {what}"
-            )))
-        }
-    }
-}
-
-fn field<'v>(v: &'v Value, name: &str) -> &'v Value {
-    &v[name]
-}
-
-/// Fields of `b` that `a` does not have or has with another value: a step's
-/// own results, without the input that `build-commitment` carries forward.
-pub(crate) fn new_fields(input: &Value, output: &Value) -> Value {
-    match (input, output) {
-        (Value::Object(i), Value::Object(o)) => Value::Object(
-            o.iter()
-                .filter(|(k, v)| i.get(*k) != Some(v))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        _ => output.clone(),
-    }
-}
-
-pub(crate) fn merged(base: &Value, extra: Value) -> Value {
-    let mut out = base.clone();
-    if let (Value::Object(o), Value::Object(e)) = (&mut out, extra) {
-        o.extend(e);
-    }
-    out
-}
-
-pub(crate) fn tx_of(v: &Value, field_name: &str) -> Result<Transaction, CliError> {
-    v[field_name]
-        .as_str()
-        .and_then(|h| deserialize_hex(h).ok())
-        .ok_or_else(|| {
-            CliError::failure(format!("walkthrough: no {field_name} in a step's output"))
-        })
 }
 
 /// Run the walkthrough.
@@ -222,14 +133,6 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
         "dust_limit_satoshis": 546,
         "feerate_per_kw": 2500,
     });
-    let seed = |holder: &str| {
-        if holder == "local" {
-            LOCAL_SHACHAIN_SEED
-        } else {
-            REMOTE_SHACHAIN_SEED
-        }
-    };
-    let preimage = DEMO_PAYMENT_PREIMAGE;
     let funding_out = funding_tx.output[0].clone();
 
     // 2. The keys of local's commitment 0, step by step.
@@ -251,51 +154,7 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
     )?;
 
     // 3. Commitment 0 for both sides, and commitment 1 with an HTLC local offers.
-    let mut commitments = vec![];
-    for (n, local_msat, remote_msat, with_htlc, about) in [
-        (0, 10_000_000_000u64, 0u64, false, "commitment 0: all funds are the opener's; the fee and both anchors come out of them"),
-        (1, 8_000_000_000, 0, true, "commitment 1: local offers a 2,000,000,000 msat HTLC (update_add_htlc, commitment_signed); each side also gets the HTLC-timeout/success transaction of its HTLC output"),
-        (2, 8_000_000_000, 2_000_000_000, false, "commitment 2: remote fulfilled the HTLC with the preimage (update_fulfill_htlc); its amount moves to remote"),
-    ] {
-        for holder in ["local", "remote"] {
-            let htlcs = if with_htlc {
-                let direction = if holder == "local" { "offered" } else { "received" };
-                json!([{ "direction": direction, "amount_msat": 2_000_000_000u64, "payment_preimage": preimage, "cltv_expiry": 1000 }])
-            } else {
-                json!([])
-            };
-            let input = merged(&channel, json!({
-                "holder": holder, "commitment_number": n, "shachain_seed": seed(holder),
-                "to_local_msat": local_msat, "to_remote_msat": remote_msat, "htlcs": htlcs, "verify": true,
-            }));
-            let out = w.step(
-                &format!("lnkit build-commitment --holder {holder}"),
-                &format!("{about} ({holder}'s copy, signed by both sides and verified)"),
-                input.clone(),
-                build_commitment::build,
-            )?;
-            commitments.push(((n, holder), merged(&input, out)));
-        }
-    }
-    let htlc_txs_ok = commitments.iter().all(|(_, c)| {
-        let Ok(commit) = tx_of(c, "signed_tx_hex") else {
-            return false;
-        };
-        c["htlc_txs"].as_array().is_some_and(|txs| {
-            txs.iter().all(|t| {
-                let vout = t["output_index"].as_u64().unwrap_or(u64::MAX) as usize;
-                tx_of(t, "signed_tx_hex").is_ok_and(|t| {
-                    commit.output.get(vout).is_some_and(|o| {
-                        verify::verify_transaction(&t, std::slice::from_ref(o)).is_ok()
-                    })
-                })
-            })
-        })
-    });
-    w.check(
-        "every HTLC-timeout/success transaction passes Bitcoin Core's interpreter against the HTLC output it spends",
-        htlc_txs_ok && commitments.iter().any(|(_, c)| c["htlc_txs"].as_array().is_some_and(|t| !t.is_empty())),
-    )?;
+    let commitments = commitments(&mut w, &channel)?;
     let commitment = |n: u64, holder: &str| {
         commitments
             .iter()
