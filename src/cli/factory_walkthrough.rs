@@ -5,21 +5,21 @@
 //! JSON a pipeline would carry, and every transaction goes through Bitcoin
 //! Core's interpreter and the chain's mempool rules.
 
-use std::path::{Path, PathBuf};
-
-use bitcoin::{OutPoint, ScriptBuf, Transaction};
+use bitcoin::OutPoint;
 use serde_json::json;
 
+use super::factory_walk::{
+    copy_dir, failed, height, offer, open, payouts_unspent, space_row, wallet_script, Scratch,
+};
 use super::walkthrough::{self as w0, merged, point, tx_of, Walk};
 use super::{
     build_commitment, close, factory, penalty, shachain, CliError, Explain, Input, StepResult,
 };
-use crate::chain::embedded::EmbeddedChain;
-use crate::chain::{ChainError, ChainSource, Regtest, RejectKind};
+use crate::chain::{ChainSource, Regtest, RejectKind};
 use crate::factory::space;
 
 /// The four parties' demo keys (factory keys, and their wallets' keys).
-const KEYS: [&str; 4] = [
+pub(super) const KEYS: [&str; 4] = [
     "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
     "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2",
     "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3",
@@ -31,66 +31,6 @@ const NONCE_SEED: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5e
 /// The layer: allocations 6 blocks apart, 3 updates.
 const STEP_BLOCKS: u32 = 6;
 const STEPS: u32 = 3;
-
-fn failed(what: &str) -> impl Fn(ChainError) -> CliError + '_ {
-    move |e| CliError::failure(format!("walkthrough: {what}: {e}"))
-}
-
-fn wallet_script(i: usize) -> (ScriptBuf, String) {
-    super::swap_walkthrough::p2wpkh(KEYS[i])
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else if entry.file_name() != "lock" {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn open(dir: &Path) -> Result<EmbeddedChain, CliError> {
-    EmbeddedChain::open(dir).map_err(failed("the embedded chain"))
-}
-
-fn height(chain: &EmbeddedChain) -> Result<u32, CliError> {
-    Ok(chain.best_block().map_err(failed("the tip"))?.height)
-}
-
-/// Broadcast and check the verdict: accepted, or refused for `expect`.
-fn offer(
-    walk: &mut Walk,
-    chain: &EmbeddedChain,
-    tx: &Transaction,
-    what: &str,
-    expect: Option<RejectKind>,
-) -> Result<(), CliError> {
-    let verdict = chain.broadcast(tx);
-    let ok = match (&verdict, expect) {
-        (Ok(_), None) => true,
-        (Err(ChainError::Rejected { rejection, .. }), Some(kind)) => rejection.kind == kind,
-        _ => false,
-    };
-    let said = match &verdict {
-        Ok(_) => "accepted".to_string(),
-        Err(e) => format!("refused: {e}"),
-    };
-    walk.check(&format!("{what} ({said})"), ok)
-}
 
 /// Run the factory walkthrough.
 pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
@@ -213,7 +153,6 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
     chain.mine(STEP_BLOCKS, &miner).map_err(failed("mining"))?;
     offer(&mut w, &chain, &old_allocation, "once its timelock has passed, allocation 0 spends a spent output: the older allocation lost the race", Some(RejectKind::MissingOrSpentInputs))?;
 
-    // The carol–dave channel is an ordinary channel on an allocation output.
     // The carol–dave channel is an ordinary channel on an allocation output:
     // dave broadcasts its commitment 0, which he has revoked since.
     let channel = &second["channels"][2];
@@ -326,23 +265,7 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
         "after the close, the kickoff spends a spent output",
         Some(RejectKind::MissingOrSpentInputs),
     )?;
-    let paid = (0..4).all(|i| {
-        let out = OutPoint::new(close_tx.compute_txid(), 0);
-        let vout = close_tx
-            .output
-            .iter()
-            .position(|o| o.script_pubkey == wallet_script(i).0);
-        vout.is_some_and(|v| {
-            chain
-                .utxo(&OutPoint {
-                    vout: v as u32,
-                    ..out
-                })
-                .ok()
-                .flatten()
-                .is_some_and(|u| Some(u.txout.value.to_sat()) == closed["payouts_sat"][i].as_u64())
-        })
-    });
+    let paid = payouts_unspent(&chain, &close_tx, &closed);
     w.check(
         "each party's payout is an unspent output of the confirmed close",
         paid,
@@ -359,17 +282,6 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
         ),
         real <= here.factory_cooperative_vbytes,
     )?;
-    let row = |c: &space::Comparison| {
-        json!({
-            "users": c.users, "channels": c.channels,
-            "one_by_one_open_vbytes": c.one_by_one_open_vbytes, "factory_open_vbytes": c.factory_open_vbytes,
-            "open_saving_percent": (c.open_saving_percent() * 10.0).round() / 10.0,
-            "one_by_one_vbytes": c.one_by_one_vbytes, "factory_cooperative_vbytes": c.factory_cooperative_vbytes,
-            "cooperative_saving_percent": (c.cooperative_saving_percent() * 10.0).round() / 10.0,
-            "factory_unilateral_vbytes": c.factory_unilateral_vbytes,
-            "unilateral_saving_percent": (c.unilateral_saving_percent() * 10.0).round() / 10.0,
-        })
-    };
     w.ex.line(format!(
         "chain space, 20 users and 100 channels: opening {:.1}% less than one by one, over the channels' life {:.1}% less (cooperative), {:.1}% less if exited unilaterally",
         paper.open_saving_percent(), paper.cooperative_saving_percent(), paper.unilateral_saving_percent()));
@@ -381,8 +293,8 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
         "checks": w.checks,
         "chain_space": {
             "note": "virtual bytes as the builders predict them (maximum-size signatures); one by one = a funding transaction and a mutual close per channel; the paper (Burchert, Decker & Wattenhofer 2018) gives 90% for opening 100 channels among 20 users, 96% with signature aggregation",
-            "this_walkthrough": row(&here),
-            "paper": row(&paper),
+            "this_walkthrough": space_row(&here),
+            "paper": space_row(&paper),
         },
     }))
 }
