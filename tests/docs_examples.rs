@@ -110,7 +110,12 @@ fn check_logged_outputs(log: &Path) -> usize {
 }
 
 fn run_example(script: &str, log: &Path) -> (String, String, bool) {
-    let bin_dir = shim(log);
+    run_in(script, &shim(log))
+}
+
+/// Run `script` with bash (`set -euo pipefail`) from the repository root,
+/// `bin_dir` first on PATH.
+fn run_in(script: &str, bin_dir: &Path) -> (String, String, bool) {
     let path = format!(
         "{}:{}",
         bin_dir.display(),
@@ -127,6 +132,14 @@ fn run_example(script: &str, log: &Path) -> (String, String, bool) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
         out.status.success(),
+    )
+}
+
+/// Run `script` with the built `lnkit` first on PATH.
+fn bash(script: &str) -> (String, String, bool) {
+    run_in(
+        script,
+        Path::new(env!("CARGO_BIN_EXE_lnkit")).parent().unwrap(),
     )
 }
 

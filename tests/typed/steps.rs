@@ -9,8 +9,9 @@
 
 use crate::common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
+
+use super::bash;
 
 use lnkit::cli::step::{fields_markdown, input_fields, STEPS};
 use lnkit::cli::Input;
@@ -22,27 +23,6 @@ fn root() -> PathBuf {
 
 fn bless() -> bool {
     std::env::var("LNKIT_BLESS").is_ok()
-}
-
-fn bash(script: &str) -> (String, String, bool) {
-    let bin = Path::new(env!("CARGO_BIN_EXE_lnkit")).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -euo pipefail\n{script}"))
-        .current_dir(root())
-        .env("PATH", path)
-        .output()
-        .expect("run bash");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.success(),
-    )
 }
 
 fn assert_schema_accepts(name: &str, schema: &Value, value: &Value) {
