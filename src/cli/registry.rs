@@ -6,7 +6,7 @@ use super::swap::{
     create as swap_create, lockup as swap_lockup, musig as swap_musig, spend as swap_spend,
     terms as swap_terms, verify as swap_verify, HashIn,
 };
-use super::{build_funding, htlc_script, keys, revoke, shachain};
+use super::{build_funding, htlc_script, keys, revoke, shachain, tlv};
 use crate::schema;
 
 /// A reverse swap locked: the start of the spend steps' examples.
@@ -17,6 +17,10 @@ macro_rules! locked {
 }
 
 steps! {
+    "tlv decode": [tlv::NamespaceIn, tlv::DecodeIn] -> tlv::DecodeOut,
+        "lnkit tlv decode --namespace n1 --set tlv_hex=01010102080000000000000226";
+    "tlv encode": [tlv::NamespaceIn, tlv::EncodeIn] -> tlv::EncodeOut,
+        "lnkit tlv decode --namespace n1 --set tlv_hex=01010102080000000000000226 | lnkit tlv encode --namespace n1";
     "build-funding": [build_funding::BuildFundingIn] -> build_funding::BuildFundingOut,
         "lnkit build-funding --verify --network regtest -i docs/examples/funding-appendix-b.json";
     "revoke": [revoke::RevokeIn] -> revoke::RevokeOut,
