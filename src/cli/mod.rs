@@ -61,6 +61,7 @@ pub mod swap;
 mod swap_walk;
 pub mod swap_walkthrough;
 pub mod tlv;
+mod tlv_fields;
 pub mod tower;
 mod tower_run;
 mod tower_watch;
