@@ -128,20 +128,6 @@ field_type! {
     {"type": "boolean"}
 }
 
-impl Uint {
-    /// The number.
-    pub fn get(&self) -> u64 {
-        self.0
-    }
-}
-
-impl Uint32 {
-    /// The number.
-    pub fn get(&self) -> u32 {
-        self.0
-    }
-}
-
 field_type! {
     /// A network name: bitcoin, testnet, signet or regtest.
     Net(bitcoin::Network), input::network, |n| Value::String(n.to_string()),
