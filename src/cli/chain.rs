@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use bitcoin::{Address, Network};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 
 use super::chain_tx::{broadcast, fee, tx, utxo};
+use super::chain_types::*;
 use super::input::{self, Input};
 use super::{flag, CliError, Explain, StepResult};
 use crate::chain::bitcoind::{BitcoindConfig, RpcAuth};
@@ -102,9 +102,8 @@ pub struct FeeArgs {
 
 /// The chain's network: field `network` (`--network`), default regtest.
 pub(super) fn network(input: &Input) -> Result<Network, CliError> {
-    Ok(input
-        .opt("network", input::network)?
-        .unwrap_or(Network::Regtest))
+    let n: NetworkIn = input.typed()?;
+    Ok(n.network.map_or(Network::Regtest, |n| n.0))
 }
 
 /// Turn the backend flags into a [`Backend`].
@@ -188,22 +187,6 @@ pub fn run(args: ChainArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
     }
 }
 
-pub(super) fn backend_json(backend: &Backend) -> Value {
-    match backend {
-        Backend::Bitcoind(c) => json!({"backend": "bitcoind", "url": c.url}),
-        Backend::Embedded(dir) => {
-            json!({"backend": "embedded", "chain_dir": dir.display().to_string()})
-        }
-    }
-}
-
-pub(super) fn merge(mut a: Value, b: Value) -> Value {
-    if let (Value::Object(a), Value::Object(b)) = (&mut a, b) {
-        a.extend(b);
-    }
-    a
-}
-
 /// Open the backend; the embedded chain also says how many transactions wait.
 pub(super) fn open_counting_mempool(
     backend: &Backend,
@@ -228,31 +211,23 @@ fn status(backend: &Backend, network: Network, ex: &mut Explain) -> StepResult {
         fee.feerate.0,
         fee.source.as_str()
     ));
-    let mut out = merge(
-        backend_json(backend),
-        json!({
-            "network": network.to_string(),
-            "height": tip.height,
-            "best_block_hash": tip.hash.to_string(),
-            "fee_estimate": fee_json(&fee),
-        }),
-    );
-    if let Some(n) = mempool_size {
-        out["mempool_size"] = json!(n);
-    }
-    Ok(out)
-}
-
-pub(super) fn fee_json(fee: &chain::FeeEstimate) -> Value {
-    json!({
-        "target_blocks": fee.target_blocks,
-        "feerate_per_kw": fee.feerate.0,
-        "source": fee.source.as_str(),
+    respond(StatusOut {
+        backend: BackendOut::of(backend),
+        network: network.to_string(),
+        height: tip.height,
+        best_block_hash: tip.hash.to_string(),
+        fee_estimate: FeeOut::of(&fee),
+        mempool_size,
     })
 }
 
+pub(super) fn respond(out: impl serde::Serialize) -> StepResult {
+    Ok(serde_json::to_value(out).expect("a response serializes"))
+}
+
 fn mine(backend: &Backend, input: &Input, network: Network, ex: &mut Explain) -> StepResult {
-    let count = input.opt("blocks", input::uint32)?.unwrap_or(1);
+    let m: MineIn = input.typed()?;
+    let count = m.blocks.map_or(1, |n| n.0);
     if count == 0 || count > 10_000 {
         return Err(input.error("blocks", format!("expected 1 to 10000 blocks, got {count}")));
     }
@@ -267,17 +242,19 @@ fn mine(backend: &Backend, input: &Input, network: Network, ex: &mut Explain) ->
     let mut blocks = Vec::with_capacity(hashes.len());
     for (i, hash) in hashes.iter().enumerate() {
         let block = chain.block(hash).map_err(chain_failed)?;
-        blocks.push(json!({
-            "height": tip.height + 1 + i as u32 - count,
-            "hash": hash.to_string(),
-            "coinbase_txid": block.txdata[0].compute_txid().to_string(),
-        }));
+        blocks.push(MinedBlock {
+            height: tip.height + 1 + i as u32 - count,
+            hash: hash.to_string(),
+            coinbase_txid: block.txdata[0].compute_txid().to_string(),
+        });
     }
-    Ok(json!({
-        "blocks": blocks,
-        "height": tip.height,
-        "best_block_hash": tip.hash.to_string(),
-        "script_pubkey": hex::encode(script.as_bytes()),
-        "address": Address::from_script(&script, network).ok().map(|a| a.to_string()),
-    }))
+    respond(MineOut {
+        blocks,
+        height: tip.height,
+        best_block_hash: tip.hash.to_string(),
+        script_pubkey: hex::encode(script.as_bytes()),
+        address: Address::from_script(&script, network)
+            .ok()
+            .map(|a| a.to_string()),
+    })
 }

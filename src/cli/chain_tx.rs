@@ -1,11 +1,11 @@
 //! `lnkit chain broadcast|tx|utxo|fee`: transactions and outputs on the chain.
 
 use bitcoin::consensus::encode::serialize_hex;
-use bitcoin::{Address, Network, OutPoint, Transaction, Txid};
-use serde_json::json;
+use bitcoin::{Address, Network, OutPoint, Transaction};
 
 use super::chain::*;
-use super::input::{self, Input};
+use super::chain_types::*;
+use super::input::Input;
 use super::{CliError, Explain, StepResult};
 use crate::chain::embedded::EmbeddedChain;
 use crate::chain::{Backend, ChainSource, TxStatus};
@@ -16,23 +16,23 @@ use crate::tx::commitment::FeeratePerKw;
 /// plain `tx_hex`, then the nested ones of `penalty` (`penalty_txs`, in
 /// order) and `close --sweep` (`sweep_tx`).
 fn transactions_of(input: &Input) -> Result<Vec<(String, Transaction)>, CliError> {
-    for field in ["signed_tx_hex", "tx_hex"] {
-        if input.has(field) {
-            return Ok(vec![(field.into(), input.req(field, input::transaction)?)]);
-        }
+    let b: BroadcastIn = input.typed()?;
+    if let Some(t) = b.signed_tx_hex {
+        return Ok(vec![(input.path("signed_tx_hex"), t.0)]);
     }
-    if input.has("penalty_txs") {
-        let txs = input.objects("penalty_txs")?;
-        return txs
-            .iter()
-            .map(|t| Ok((t.path("tx_hex"), t.req("tx_hex", input::transaction)?)))
-            .collect();
+    if let Some(t) = b.tx_hex {
+        return Ok(vec![(input.path("tx_hex"), t.0)]);
     }
-    if let Some(sweep) = input.object("sweep_tx")? {
-        return Ok(vec![(
-            sweep.path("tx_hex"),
-            sweep.req("tx_hex", input::transaction)?,
-        )]);
+    if let Some(txs) = b.penalty_txs {
+        let at = input.path("penalty_txs");
+        return Ok(txs
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (format!("{at}[{i}].tx_hex"), t.tx_hex.0))
+            .collect());
+    }
+    if let Some(t) = b.sweep_tx {
+        return Ok(vec![(input.path("sweep_tx.tx_hex"), t.tx_hex.0)]);
     }
     Err(input.error(
         "tx_hex",
@@ -52,52 +52,60 @@ pub(super) fn broadcast(backend: &Backend, input: &Input, ex: &mut Explain) -> S
         ));
         txids.push(txid.to_string());
     }
-    Ok(match txids.as_slice() {
-        [one] => json!({ "txid": one, "accepted": true }),
-        _ => json!({ "txids": txids, "accepted": true }),
+    let one = (txids.len() == 1).then(|| txids[0].clone());
+    respond(BroadcastOut {
+        txids: one.is_none().then_some(txids),
+        txid: one,
+        accepted: true,
     })
 }
 
 pub(super) fn tx(backend: &Backend, input: &Input) -> StepResult {
-    let txid: Txid = input.req("txid", input::txid)?;
+    let txid = input.typed::<TxIn>()?.txid.0;
     let chain = open(backend)?;
     let info = chain.transaction(&txid).map_err(chain_failed)?;
-    Ok(match info {
-        None => json!({ "txid": txid.to_string(), "status": "unknown" }),
-        Some(info) => {
-            let mut out = json!({
-                "txid": txid.to_string(),
-                "tx_hex": serialize_hex(&info.tx),
-            });
-            match info.status {
-                TxStatus::Mempool => out["status"] = json!("mempool"),
-                TxStatus::Confirmed {
-                    block,
-                    confirmations,
-                } => {
-                    out["status"] = json!("confirmed");
-                    out["block_hash"] = json!(block.hash.to_string());
-                    out["block_height"] = json!(block.height);
-                    out["confirmations"] = json!(confirmations);
-                }
+    let mut out = TxOut {
+        txid: txid.to_string(),
+        tx_hex: None,
+        status: "unknown",
+        block_hash: None,
+        block_height: None,
+        confirmations: None,
+    };
+    if let Some(info) = info {
+        out.tx_hex = Some(serialize_hex(&info.tx));
+        match info.status {
+            TxStatus::Mempool => out.status = "mempool",
+            TxStatus::Confirmed {
+                block,
+                confirmations,
+            } => {
+                out.status = "confirmed";
+                out.block_hash = Some(block.hash.to_string());
+                out.block_height = Some(block.height);
+                out.confirmations = Some(confirmations);
             }
-            out
         }
-    })
+    }
+    respond(out)
 }
 
 fn outpoint(input: &Input) -> Result<OutPoint, CliError> {
-    if input.has("outpoint") {
+    let u: UtxoIn = input.typed()?;
+    if u.outpoint.is_some() {
         return input.req("outpoint", |v| {
             let s = v.as_str().unwrap_or_default();
             s.parse::<OutPoint>()
                 .map_err(|e| format!("expected TXID:VOUT, got {v} ({e})"))
         });
     }
-    Ok(OutPoint::new(
-        input.req("txid", input::txid)?,
-        input.req("vout", input::uint32)?,
-    ))
+    let txid = u
+        .txid
+        .ok_or_else(|| input.error("txid", "missing required field (or outpoint)"))?;
+    let vout = u
+        .vout
+        .ok_or_else(|| input.error("vout", "missing required field"))?;
+    Ok(OutPoint::new(txid.0, vout.0))
 }
 
 pub(super) fn utxo(backend: &Backend, input: &Input, network: Network) -> StepResult {
@@ -105,23 +113,25 @@ pub(super) fn utxo(backend: &Backend, input: &Input, network: Network) -> StepRe
     let chain = open(backend)?;
     let found = chain.utxo(&op).map_err(chain_failed)?;
     let tip = chain.best_block().map_err(chain_failed)?;
-    Ok(match found {
-        None => json!({ "outpoint": op.to_string(), "unspent": false }),
-        Some(u) => json!({
-            "outpoint": op.to_string(),
-            "unspent": true,
-            "amount_sat": u.txout.value.to_sat(),
-            "script_pubkey": hex::encode(u.txout.script_pubkey.as_bytes()),
-            "address": Address::from_script(&u.txout.script_pubkey, network).ok().map(|a| a.to_string()),
-            "height": u.height,
-            "confirmations": tip.height + 1 - u.height,
-            "coinbase": u.coinbase,
+    respond(UtxoOut {
+        outpoint: op.to_string(),
+        unspent: found.is_some(),
+        found: found.map(|u| Unspent {
+            amount_sat: u.txout.value.to_sat(),
+            script_pubkey: hex::encode(u.txout.script_pubkey.as_bytes()),
+            address: Address::from_script(&u.txout.script_pubkey, network)
+                .ok()
+                .map(|a| a.to_string()),
+            height: u.height,
+            confirmations: tip.height + 1 - u.height,
+            coinbase: u.coinbase,
         }),
     })
 }
 
 pub(super) fn fee(backend: &Backend, input: &Input) -> StepResult {
-    let target = input.opt("target_blocks", input::uint32)?.unwrap_or(6);
+    let f: FeeIn = input.typed()?;
+    let target = f.target_blocks.map_or(6, |n| n.0);
     if !(1..=1008).contains(&target) {
         // 1008 blocks is the longest horizon Core's estimator keeps.
         return Err(input.error(
@@ -129,8 +139,7 @@ pub(super) fn fee(backend: &Backend, input: &Input) -> StepResult {
             format!("expected 1 to 1008 blocks, got {target}"),
         ));
     }
-    let rate = input.opt("feerate_per_kw", input::uint32)?;
-    let estimate = match (backend, rate) {
+    let estimate = match (backend, f.feerate_per_kw.map(|r| r.0)) {
         (Backend::Embedded(dir), Some(rate)) => {
             let embedded = EmbeddedChain::open(dir).map_err(chain_failed)?;
             embedded.set_feerate(FeeratePerKw(rate)).map_err(chain_failed)?;
@@ -144,5 +153,5 @@ pub(super) fn fee(backend: &Backend, input: &Input) -> StepResult {
         }
         (_, None) => open(backend)?.fee_estimate(target as u16),
     };
-    Ok(fee_json(&estimate.map_err(chain_failed)?))
+    respond(FeeOut::of(&estimate.map_err(chain_failed)?))
 }

@@ -1,12 +1,14 @@
 //! The list of typed steps: each subcommand's request parts, response and
 //! example (see [`super::step`] for what is made of it).
 
+use super::carried::Carried;
+use super::chain_types as chain;
 use super::step::{schema_value, steps, StepDoc};
 use super::swap::{
     create as swap_create, lockup as swap_lockup, musig as swap_musig, spend as swap_spend,
     terms as swap_terms, verify as swap_verify, HashIn,
 };
-use super::{build_funding, htlc_script, keys, revoke, shachain, tlv};
+use super::{build_funding, htlc_script, keys, revoke, shachain, tlv, transport as noise};
 use crate::schema;
 
 /// A reverse swap locked: the start of the spend steps' examples.
@@ -16,7 +18,46 @@ macro_rules! locked {
     };
 }
 
+/// BOLT 8's Appendix A keys through act one, two and three.
+macro_rules! handshake {
+    () => {
+        "lnkit transport act1 -i docs/examples/bolt8-keys.json | lnkit transport act2 | lnkit transport act3"
+    };
+}
+
+/// A fresh embedded regtest chain with one block mined to the key 11…11.
+macro_rules! mined {
+    () => {
+        "t=$(mktemp -d) && lnkit chain --chain-dir $t mine 1 --to bcrt1ql3e9pgs3mmwuwrh95fecme0s0qtn2880hlwwpw"
+    };
+}
+
 steps! {
+    "transport act1": [noise::Act1In] -> Carried<noise::Act1Out>,
+        "lnkit transport act1 -i docs/examples/bolt8-keys.json";
+    "transport act2": [noise::Act2In] -> Carried<noise::Act2Out>,
+        "lnkit transport act1 -i docs/examples/bolt8-keys.json | lnkit transport act2";
+    "transport act3": [noise::Act3In] -> Carried<noise::Act3Out>,
+        handshake!();
+    "transport finish": [noise::FinishIn] -> Carried<noise::FinishOut>,
+        concat!(handshake!(), " | lnkit transport finish");
+    "transport encrypt": [noise::SessionIn, noise::EncryptIn] -> Carried<noise::SessionOut>,
+        concat!(handshake!(), " | lnkit transport encrypt --set side=initiator --set message_hex=68656c6c6f");
+    "transport decrypt": [noise::SessionIn, noise::DecryptIn] -> Carried<noise::SessionOut>,
+        concat!(handshake!(), " | lnkit transport finish | lnkit transport encrypt --set side=initiator --set message_hex=68656c6c6f | lnkit transport decrypt --set side=responder");
+    "chain status": [chain::NetworkIn] -> chain::StatusOut,
+        "cd \"$(mktemp -d)\" && lnkit chain --chain-dir c status";
+    "chain mine": [chain::NetworkIn, chain::MineIn] -> chain::MineOut,
+        mined!();
+    "chain broadcast": [chain::NetworkIn, chain::BroadcastIn] -> chain::BroadcastOut,
+        "t=$(mktemp -d) && lnkit chain --chain-dir $t mine 101 --to bcrt1ql3e9pgs3mmwuwrh95fecme0s0qtn2880hlwwpw | jq '{inputs: [{txid: .blocks[0].coinbase_txid, vout: 0, amount_sat: 5000000000, privkey: \"cN9spWsvaxA8taS7DFMxnk1yJD2gaF2PX1npuTpy3vuZFJdwavaw\"}]}' | lnkit build-funding --network regtest -i - -i docs/examples/chain-funding.json | lnkit chain --chain-dir $t broadcast";
+    "chain tx": [chain::NetworkIn, chain::TxIn] -> chain::TxOut,
+        concat!(mined!(), " | jq '{txid: .blocks[0].coinbase_txid}' | lnkit chain --chain-dir $t tx");
+    "chain utxo": [chain::NetworkIn, chain::UtxoIn] -> chain::UtxoOut,
+        concat!(mined!(), " | jq '{txid: .blocks[0].coinbase_txid, vout: 0}' | lnkit chain --chain-dir $t utxo");
+    "chain fee": [chain::NetworkIn, chain::FeeIn] -> chain::FeeOut,
+        "lnkit chain --chain-dir \"$(mktemp -d)\" fee --target 12 --feerate-per-kw 1000";
+
     "tlv decode": [tlv::NamespaceIn, tlv::DecodeIn] -> tlv::DecodeOut,
         "lnkit tlv decode --namespace n1 --set tlv_hex=01010102080000000000000226";
     "tlv encode": [tlv::NamespaceIn, tlv::EncodeIn] -> tlv::EncodeOut,
