@@ -176,3 +176,9 @@ field_type! {
     |n| Value::from(n.0),
     {"type": "integer", "format": "commitment-number", "minimum": 0}
 }
+
+field_type! {
+    /// A short channel id, `BLOCKxTXxOUTPUT` (BOLT 7).
+    Scid(u64), input::scid, |s| Value::String(crate::wire::tlv::scid_to_string(*s)),
+    {"type": "string", "format": "scid", "pattern": "^[0-9]+x[0-9]+x[0-9]+$"}
+}

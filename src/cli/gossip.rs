@@ -1,15 +1,15 @@
 //! `lnkit gossip sign | verify`: BOLT 7 announcements and updates.
 
-use bitcoin::constants::ChainHash;
-use bitcoin::secp256k1::{PublicKey, Secp256k1};
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey, Signing, Verification};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 
-use super::input::{self, Input};
+use super::field::Privkey;
+use super::gossip_types::*;
+use super::input::Input;
 use super::wire::message_json;
 use super::{hex, CliError, Explain, StepResult};
-use crate::wire::message::{self, Message, MessageSchema, Value as V};
-use crate::wire::{features, gossip, tlv};
+use crate::wire::gossip;
+use crate::wire::message::{self, Message, MessageError, MessageSchema, Value as V};
 
 /// `lnkit gossip ...`
 #[derive(Subcommand, Debug)]
@@ -28,34 +28,8 @@ pub struct SignArgs {
     kind: Option<String>,
 }
 
-fn chain_hash(input: &Input) -> Result<Vec<u8>, CliError> {
-    match input.opt("chain_hash", input::bytes32)? {
-        Some(h) => Ok(h.to_vec()),
-        None => Ok(ChainHash::using_genesis_block(input.network()?)
-            .to_bytes()
-            .to_vec()),
-    }
-}
-
-fn feature_names(input: &Input) -> Result<Vec<u8>, CliError> {
-    let mut bits = vec![];
-    if let Some(Value::Array(names)) = input.raw("features") {
-        for (i, n) in names.iter().enumerate() {
-            bits.push(
-                features::bit_of(n.as_str().unwrap_or(""))
-                    .map_err(|e| input.error(&format!("features[{i}]"), e))?,
-            );
-        }
-    }
-    Ok(features::from_bits(&bits))
-}
-
-fn scid(input: &Input) -> Result<u64, CliError> {
-    input.req("short_channel_id", |v| {
-        v.as_str()
-            .and_then(tlv::scid_from_str)
-            .ok_or_else(|| "expected BLOCKxTXxOUTPUT".to_string())
-    })
+fn need<T>(input: &Input, field: &str, v: Option<T>) -> Result<T, CliError> {
+    v.ok_or_else(|| input.error(field, "missing required field"))
 }
 
 /// Run `lnkit gossip ...`.
@@ -64,181 +38,204 @@ pub fn run(cmd: GossipCommand, input: &mut Input, ex: &mut Explain) -> StepResul
     match cmd {
         GossipCommand::Sign(args) => {
             super::flag(input, "kind", args.kind);
-            let kind = input.req(
-                "kind",
-                input::one_of(&[
-                    "channel_announcement",
-                    "node_announcement",
-                    "channel_update",
-                ]),
-            )?;
-            let schema = MessageSchema::by_name(kind).expect("listed");
-            let mut m = Message {
-                typ: schema.typ,
-                name: Some(kind),
-                fields: vec![],
-                tlvs: vec![],
-                raw: None,
-            };
-            let push = |m: &mut Message, f: &'static str, v: V| m.fields.push((f, v));
-            let bytes = match kind {
-                "channel_announcement" => {
-                    let mut keys = [
-                        (
-                            input.req("node_privkey_1", input::secret_key)?,
-                            input.req("bitcoin_privkey_1", input::secret_key)?,
-                        ),
-                        (
-                            input.req("node_privkey_2", input::secret_key)?,
-                            input.req("bitcoin_privkey_2", input::secret_key)?,
-                        ),
-                    ];
-                    // BOLT 7: node_id_1 is the lexicographically lesser node id; each bitcoin key goes with its node.
-                    let pk =
-                        |k: &bitcoin::secp256k1::SecretKey| PublicKey::from_secret_key(&secp, k);
-                    if pk(&keys[0].0).serialize() > pk(&keys[1].0).serialize() {
-                        keys.swap(0, 1);
-                    }
-                    for f in [
-                        "node_signature_1",
-                        "node_signature_2",
-                        "bitcoin_signature_1",
-                        "bitcoin_signature_2",
-                    ] {
-                        push(&mut m, f, V::Bytes(vec![0; 64]));
-                    }
-                    push(&mut m, "features", V::Features(feature_names(input)?));
-                    push(&mut m, "chain_hash", V::Bytes(chain_hash(input)?));
-                    push(&mut m, "short_channel_id", V::Scid(scid(input)?));
-                    push(&mut m, "node_id_1", V::Point(pk(&keys[0].0)));
-                    push(&mut m, "node_id_2", V::Point(pk(&keys[1].0)));
-                    push(&mut m, "bitcoin_key_1", V::Point(pk(&keys[0].1)));
-                    push(&mut m, "bitcoin_key_2", V::Point(pk(&keys[1].1)));
-                    let signers = [
-                        ("node_signature_1", &keys[0].0),
-                        ("node_signature_2", &keys[1].0),
-                        ("bitcoin_signature_1", &keys[0].1),
-                        ("bitcoin_signature_2", &keys[1].1),
-                    ];
-                    gossip::sign(&secp, &mut m, &signers)
-                }
-                "node_announcement" => {
-                    let key = input.req("node_privkey", input::secret_key)?;
-                    let alias = input
-                        .opt("alias", |v| {
-                            v.as_str()
-                                .map(str::to_string)
-                                .ok_or_else(|| "expected a string".into())
-                        })?
-                        .unwrap_or_default();
-                    if alias.len() > 32 {
-                        return Err(
-                            input.error("alias", format!("at most 32 bytes, got {}", alias.len()))
-                        );
-                    }
-                    let mut alias_bytes = alias.into_bytes();
-                    alias_bytes.resize(32, 0);
-                    let rgb = input
-                        .opt("rgb_color", input::hex_bytes)?
-                        .unwrap_or(vec![0, 0, 0]);
-                    if rgb.len() != 3 {
-                        return Err(input.error("rgb_color", "expected 3 bytes of hex"));
-                    }
-                    push(&mut m, "signature", V::Bytes(vec![0; 64]));
-                    push(&mut m, "features", V::Features(feature_names(input)?));
-                    push(
-                        &mut m,
-                        "timestamp",
-                        V::Uint(u64::from(input.req("timestamp", input::uint32)?)),
-                    );
-                    push(
-                        &mut m,
-                        "node_id",
-                        V::Point(PublicKey::from_secret_key(&secp, &key)),
-                    );
-                    push(&mut m, "rgb_color", V::Bytes(rgb));
-                    push(&mut m, "alias", V::Bytes(alias_bytes));
-                    push(
-                        &mut m,
-                        "addresses",
-                        V::Bytes(
-                            input
-                                .opt("addresses_hex", input::hex_bytes)?
-                                .unwrap_or_default(),
-                        ),
-                    );
-                    gossip::sign(&secp, &mut m, &[("signature", &key)])
-                }
-                _ => {
-                    let key = input.req("node_privkey", input::secret_key)?;
-                    let direction = input.opt("direction", input::uint)?.unwrap_or(0);
-                    if direction > 1 {
-                        return Err(input.error("direction", "expected 0 or 1"));
-                    }
-                    let disabled = input.opt("disabled", input::boolean)?.unwrap_or(false);
-                    push(&mut m, "signature", V::Bytes(vec![0; 64]));
-                    push(&mut m, "chain_hash", V::Bytes(chain_hash(input)?));
-                    push(&mut m, "short_channel_id", V::Scid(scid(input)?));
-                    push(
-                        &mut m,
-                        "timestamp",
-                        V::Uint(u64::from(input.req("timestamp", input::uint32)?)),
-                    );
-                    // message_flags bit 0 (must_be_one): htlc_maximum_msat is present.
-                    push(&mut m, "message_flags", V::Uint(1));
-                    push(
-                        &mut m,
-                        "channel_flags",
-                        V::Uint(direction | (u64::from(disabled) << 1)),
-                    );
-                    for (f, max) in [
-                        ("cltv_expiry_delta", u64::from(u16::MAX)),
-                        ("htlc_minimum_msat", u64::MAX),
-                        ("fee_base_msat", u64::from(u32::MAX)),
-                        ("fee_proportional_millionths", u64::from(u32::MAX)),
-                        ("htlc_maximum_msat", u64::MAX),
-                    ] {
-                        let v = input.req(f, input::uint)?;
-                        if v > max {
-                            return Err(input.error(f, format!("expected at most {max}, got {v}")));
-                        }
-                        push(&mut m, f, V::Uint(v));
-                    }
-                    gossip::sign(&secp, &mut m, &[("signature", &key)])
-                }
-            }
-            .map_err(|e| CliError::failure(e.to_string()))?;
-            ex.line(format!(
-                "signed the double-SHA256 of the {kind} after its signatures"
-            ));
-            let decoded = message::decode(&bytes).map_err(|e| CliError::failure(e.to_string()))?;
-            Ok(json!({ "message_hex": hex(&bytes), "message": message_json(&decoded) }))
+            sign(&secp, input, ex)
         }
-        GossipCommand::Verify => {
-            let bytes = input.req("message_hex", input::hex_bytes)?;
-            let signer = input.opt("node_id", input::pubkey)?;
-            let checks = gossip::verify(&secp, &bytes, signer.as_ref())
-                .map_err(|e| input.error("message_hex", e))?;
-            let m = message::decode(&bytes).map_err(|e| input.error("message_hex", e))?;
-            let funding = input
-                .opt("funding_tx_hex", input::transaction)?
-                .map(|tx| gossip::funding_output_matches(&m, &tx));
-            if let Some(bad) = checks.iter().find(|c| !c.valid) {
-                return Err(CliError::failure(format!(
-                    "{} does not verify against {}",
-                    bad.field, bad.key
-                )));
-            }
-            if funding == Some(false) {
-                return Err(CliError::failure("the funding transaction has no output paying the 2-of-2 of bitcoin_key_1 and bitcoin_key_2 at the short channel id's index"));
-            }
-            ex.line(format!("{} signature(s) verify", checks.len()));
-            Ok(json!({
-                "name": m.name,
-                "signatures": checks.iter().map(|c| json!({"field": c.field, "key": c.key.to_string(), "valid": c.valid})).collect::<Vec<_>>(),
-                "funding_output_matches": funding,
-                "valid": true,
-            }))
-        }
+        GossipCommand::Verify => verify(&secp, input, ex),
     }
+}
+
+fn sign<C: Signing>(secp: &Secp256k1<C>, input: &Input, ex: &mut Explain) -> StepResult {
+    let s: SignIn = input.typed()?;
+    let name = match s.kind {
+        Kind::ChannelAnnouncement => "channel_announcement",
+        Kind::NodeAnnouncement => "node_announcement",
+        Kind::ChannelUpdate => "channel_update",
+    };
+    let schema = MessageSchema::by_name(name).expect("listed");
+    let mut m = Message {
+        typ: schema.typ,
+        name: Some(name),
+        fields: vec![],
+        tlvs: vec![],
+        raw: None,
+    };
+    let bytes = match s.kind {
+        Kind::ChannelAnnouncement => channel_announcement(secp, input, &s, &mut m)?,
+        Kind::NodeAnnouncement => node_announcement(secp, input, &s, &mut m)?,
+        Kind::ChannelUpdate => channel_update(secp, input, &s, &mut m)?,
+    };
+    ex.line(format!(
+        "signed the double-SHA256 of the {name} after its signatures"
+    ));
+    let decoded = message::decode(&bytes).map_err(|e| CliError::failure(e.to_string()))?;
+    Ok(serde_json::to_value(SignOut {
+        message_hex: hex(&bytes),
+        message: message_json(&decoded),
+    })
+    .expect("a response serializes"))
+}
+
+fn signed(r: Result<Vec<u8>, MessageError>) -> Result<Vec<u8>, CliError> {
+    r.map_err(|e| CliError::failure(e.to_string()))
+}
+
+fn channel_announcement<C: Signing>(
+    secp: &Secp256k1<C>,
+    input: &Input,
+    s: &SignIn,
+    m: &mut Message,
+) -> Result<Vec<u8>, CliError> {
+    let key = |field: &str, k: &Option<Privkey>| need(input, field, k.as_ref().map(|k| k.0));
+    let mut keys = [
+        (
+            key("node_privkey_1", &s.node_privkey_1)?,
+            key("bitcoin_privkey_1", &s.bitcoin_privkey_1)?,
+        ),
+        (
+            key("node_privkey_2", &s.node_privkey_2)?,
+            key("bitcoin_privkey_2", &s.bitcoin_privkey_2)?,
+        ),
+    ];
+    // BOLT 7: node_id_1 is the lexicographically lesser node id; each bitcoin key goes with its node.
+    let pk = |k: &SecretKey| PublicKey::from_secret_key(secp, k);
+    if pk(&keys[0].0).serialize() > pk(&keys[1].0).serialize() {
+        keys.swap(0, 1);
+    }
+    for f in [
+        "node_signature_1",
+        "node_signature_2",
+        "bitcoin_signature_1",
+        "bitcoin_signature_2",
+    ] {
+        m.fields.push((f, V::Bytes(vec![0; 64])));
+    }
+    m.fields.push(("features", V::Features(s.features(input)?)));
+    m.fields.push(("chain_hash", V::Bytes(s.chain_hash())));
+    let scid = need(input, "short_channel_id", s.short_channel_id.as_ref())?;
+    m.fields.push(("short_channel_id", V::Scid(scid.0)));
+    m.fields.push(("node_id_1", V::Point(pk(&keys[0].0))));
+    m.fields.push(("node_id_2", V::Point(pk(&keys[1].0))));
+    m.fields.push(("bitcoin_key_1", V::Point(pk(&keys[0].1))));
+    m.fields.push(("bitcoin_key_2", V::Point(pk(&keys[1].1))));
+    let signers = [
+        ("node_signature_1", &keys[0].0),
+        ("node_signature_2", &keys[1].0),
+        ("bitcoin_signature_1", &keys[0].1),
+        ("bitcoin_signature_2", &keys[1].1),
+    ];
+    signed(gossip::sign(secp, m, &signers))
+}
+
+fn node_announcement<C: Signing>(
+    secp: &Secp256k1<C>,
+    input: &Input,
+    s: &SignIn,
+    m: &mut Message,
+) -> Result<Vec<u8>, CliError> {
+    let key = need(input, "node_privkey", s.node_privkey.as_ref())?.0;
+    let alias = s.alias.clone().unwrap_or_default();
+    if alias.len() > 32 {
+        return Err(input.error("alias", format!("at most 32 bytes, got {}", alias.len())));
+    }
+    let mut alias_bytes = alias.into_bytes();
+    alias_bytes.resize(32, 0);
+    let rgb = s.rgb_color.as_ref().map_or(vec![0, 0, 0], |c| c.0.clone());
+    if rgb.len() != 3 {
+        return Err(input.error("rgb_color", "expected 3 bytes of hex"));
+    }
+    let timestamp = need(input, "timestamp", s.timestamp.as_ref())?.0;
+    m.fields.push(("signature", V::Bytes(vec![0; 64])));
+    m.fields.push(("features", V::Features(s.features(input)?)));
+    m.fields.push(("timestamp", V::Uint(u64::from(timestamp))));
+    m.fields
+        .push(("node_id", V::Point(PublicKey::from_secret_key(secp, &key))));
+    m.fields.push(("rgb_color", V::Bytes(rgb)));
+    m.fields.push(("alias", V::Bytes(alias_bytes)));
+    let addresses = s.addresses_hex.as_ref().map_or(vec![], |a| a.0.clone());
+    m.fields.push(("addresses", V::Bytes(addresses)));
+    signed(gossip::sign(secp, m, &[("signature", &key)]))
+}
+
+fn channel_update<C: Signing>(
+    secp: &Secp256k1<C>,
+    input: &Input,
+    s: &SignIn,
+    m: &mut Message,
+) -> Result<Vec<u8>, CliError> {
+    let key = need(input, "node_privkey", s.node_privkey.as_ref())?.0;
+    let direction = s.direction.as_ref().map_or(0, |d| d.0);
+    if direction > 1 {
+        return Err(input.error("direction", "expected 0 or 1"));
+    }
+    let disabled = s.disabled.as_ref().is_some_and(|d| d.0);
+    m.fields.push(("signature", V::Bytes(vec![0; 64])));
+    m.fields.push(("chain_hash", V::Bytes(s.chain_hash())));
+    let scid = need(input, "short_channel_id", s.short_channel_id.as_ref())?;
+    m.fields.push(("short_channel_id", V::Scid(scid.0)));
+    let timestamp = need(input, "timestamp", s.timestamp.as_ref())?.0;
+    m.fields.push(("timestamp", V::Uint(u64::from(timestamp))));
+    // message_flags bit 0 (must_be_one): htlc_maximum_msat is present.
+    m.fields.push(("message_flags", V::Uint(1)));
+    m.fields.push((
+        "channel_flags",
+        V::Uint(direction | (u64::from(disabled) << 1)),
+    ));
+    for (f, v, max) in [
+        (
+            "cltv_expiry_delta",
+            &s.cltv_expiry_delta,
+            u64::from(u16::MAX),
+        ),
+        ("htlc_minimum_msat", &s.htlc_minimum_msat, u64::MAX),
+        ("fee_base_msat", &s.fee_base_msat, u64::from(u32::MAX)),
+        (
+            "fee_proportional_millionths",
+            &s.fee_proportional_millionths,
+            u64::from(u32::MAX),
+        ),
+        ("htlc_maximum_msat", &s.htlc_maximum_msat, u64::MAX),
+    ] {
+        let v = need(input, f, v.as_ref())?.0;
+        if v > max {
+            return Err(input.error(f, format!("expected at most {max}, got {v}")));
+        }
+        m.fields.push((f, V::Uint(v)));
+    }
+    signed(gossip::sign(secp, m, &[("signature", &key)]))
+}
+
+fn verify<C: Verification>(secp: &Secp256k1<C>, input: &Input, ex: &mut Explain) -> StepResult {
+    let v: VerifyIn = input.typed()?;
+    let bytes = v.message_hex.0;
+    let signer = v.node_id.map(|k| k.0);
+    let checks =
+        gossip::verify(secp, &bytes, signer.as_ref()).map_err(|e| input.error("message_hex", e))?;
+    let m = message::decode(&bytes).map_err(|e| input.error("message_hex", e))?;
+    let funding = v
+        .funding_tx_hex
+        .map(|tx| gossip::funding_output_matches(&m, &tx.0));
+    if let Some(bad) = checks.iter().find(|c| !c.valid) {
+        return Err(CliError::failure(format!(
+            "{} does not verify against {}",
+            bad.field, bad.key
+        )));
+    }
+    if funding == Some(false) {
+        return Err(CliError::failure("the funding transaction has no output paying the 2-of-2 of bitcoin_key_1 and bitcoin_key_2 at the short channel id's index"));
+    }
+    ex.line(format!("{} signature(s) verify", checks.len()));
+    Ok(serde_json::to_value(VerifyOut {
+        name: m.name,
+        signatures: checks
+            .iter()
+            .map(|c| Check {
+                field: c.field,
+                key: c.key.to_string(),
+                valid: c.valid,
+            })
+            .collect(),
+        funding_output_matches: funding,
+        valid: true,
+    })
+    .expect("a response serializes"))
 }

@@ -3,15 +3,15 @@
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1};
 use clap::Subcommand;
-use serde_json::{json, Map, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::input::{self, Input};
+use super::field::{Hex32, HexBytes, Privkey, Pubkey, Uint, Uint32};
+use super::input::Input;
+use super::onion_failure::{attribution, failure_message, message_out, FailureOut};
 use super::{hex, CliError, Explain, StepResult};
-use crate::onion::failure::{
-    self, AttributionData, FailureCode, FailureField, FailureMessage, FailureValue,
-};
+use crate::onion::failure;
 use crate::onion::keys::route_keys;
-use crate::wire::tlv::Record;
 
 /// `lnkit onion-error ...`
 #[derive(Subcommand, Debug)]
@@ -33,100 +33,43 @@ pub fn run(cmd: OnionErrorCommand, input: &mut Input, ex: &mut Explain) -> StepR
     }
 }
 
-fn attribution(input: &Input) -> Result<Option<AttributionData>, CliError> {
-    input
-        .opt("attribution_data_hex", input::hex_bytes)?
-        .map(|b| {
-            <[u8; failure::ATTRIBUTION_LEN]>::try_from(b.as_slice())
-                .map(AttributionData)
-                .map_err(|_| {
-                    input.error(
-                        "attribution_data_hex",
-                        format!(
-                            "expected {} bytes, got {}",
-                            failure::ATTRIBUTION_LEN,
-                            b.len()
-                        ),
-                    )
-                })
-        })
-        .transpose()
+/// The hop's shared secret, for `create` and `wrap`.
+#[derive(Deserialize, JsonSchema)]
+pub struct HopIn {
+    /// The shared secret of the failing (or wrapping) hop and the origin.
+    shared_secret: Hex32,
+    /// This hop's hold time, in 100 ms units: attribution data comes out too.
+    hold_time: Option<Uint32>,
 }
 
-/// The failure message from `failure_message_hex`, or `failure_code` (name or number) and its fields.
-fn failure_message(input: &Input) -> Result<Vec<u8>, CliError> {
-    if let Some(raw) = input.opt("failure_message_hex", input::hex_bytes)? {
-        return Ok(raw);
-    }
-    let code = match input.raw("failure_code") {
-        Some(Value::String(name)) if name.parse::<u16>().is_err() => FailureCode::by_name(name)
-            .ok_or_else(|| {
-                let names: Vec<&str> = failure::FAILURE_CODES.iter().map(|c| c.name).collect();
-                input.error(
-                    "failure_code",
-                    format!(
-                        "unknown failure code name \"{name}\"; expected one of {}",
-                        names.join(", ")
-                    ),
-                )
-            })?,
-        Some(_) => {
-            let n = input.req("failure_code", input::uint)?;
-            let n = u16::try_from(n)
-                .map_err(|_| input.error("failure_code", "expected a 16-bit failure code"))?;
-            FailureCode::by_code(n).ok_or_else(|| input.error("failure_code", format!("{n:#06x} is not a failure code BOLT 4 defines (give failure_message_hex for others)")))?
-        }
-        None => {
-            return Err(input.error(
-                "failure_code",
-                "missing required field (or give failure_message_hex)",
-            ))
-        }
-    };
-    let mut fields = vec![];
-    for (name, kind) in code.fields {
-        let v = match kind {
-            FailureField::Sha256 | FailureField::U16Bytes => {
-                FailureValue::Bytes(input.req(name, input::hex_bytes)?)
-            }
-            _ => FailureValue::Uint(input.req(name, input::uint)?),
-        };
-        fields.push((*name, v));
-    }
-    let tlvs = match input.object("tlvs")? {
-        Some(obj) => match obj.to_value() {
-            Value::Object(map) => map
-                .keys()
-                .map(|k| {
-                    let typ = k
-                        .parse()
-                        .map_err(|_| obj.error(k, "expected a TLV type number as the key"))?;
-                    Ok(Record {
-                        typ,
-                        value: obj.req(k, input::hex_bytes)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, CliError>>()?,
-            _ => vec![],
-        },
-        None => vec![],
-    };
-    FailureMessage {
-        code: code.code,
-        fields,
-        tlvs,
-    }
-    .encode()
-    .map_err(|e| input.error("failure_code", e))
+/// `create`'s padding.
+#[derive(Deserialize, JsonSchema)]
+pub struct PadIn {
+    /// The failure message's padded length (default 256).
+    pad_to: Option<Uint>,
+}
+
+/// What the failing hop sends back.
+#[derive(Serialize, JsonSchema)]
+pub struct CreateOut {
+    /// The error packet, obfuscated with this hop's ammag stream.
+    error_hex: String,
+    /// Before obfuscation: HMAC, length, message, padding.
+    raw_error_packet_hex: String,
+    failure_message_hex: String,
+    /// With `hold_time`.
+    attribution_data_hex: Option<String>,
 }
 
 /// `lnkit onion-error create`.
 pub fn create(input: &Input, ex: &mut Explain) -> StepResult {
-    let ss = input.req("shared_secret", input::bytes32)?;
+    let hop: HopIn = input.typed()?;
+    let ss = hop.shared_secret.0;
     let msg = failure_message(input)?;
     let pad_to = input
-        .opt("pad_to", input::uint)?
-        .unwrap_or(failure::MIN_FAILURE_AND_PAD as u64) as usize;
+        .typed::<PadIn>()?
+        .pad_to
+        .map_or(failure::MIN_FAILURE_AND_PAD as u64, |n| n.0) as usize;
     if msg.len() > u16::MAX as usize - 4 || pad_to > u16::MAX as usize {
         return Err(input.error(
             "pad_to",
@@ -134,9 +77,9 @@ pub fn create(input: &Input, ex: &mut Explain) -> StepResult {
         ));
     }
     let raw = failure::raw_error_packet(&ss, &msg, pad_to);
-    let attr = input
-        .opt("hold_time", input::uint32)?
-        .map(|h| failure::attribution_for_failure(&ss, &raw, h));
+    let attr = hop
+        .hold_time
+        .map(|h| failure::attribution_for_failure(&ss, &raw, h.0));
     let mut packet = raw.clone();
     failure::obfuscate(&ss, &mut packet);
     ex.line(format!(
@@ -144,84 +87,97 @@ pub fn create(input: &Input, ex: &mut Explain) -> StepResult {
         hex(&msg),
         raw.len() - 32 - 4
     ));
-    Ok(json!({
-        "error_hex": hex(&packet),
-        "raw_error_packet_hex": hex(&raw),
-        "failure_message_hex": hex(&msg),
-        "attribution_data_hex": attr.map(|a| hex(a.0)),
-    }))
+    respond(CreateOut {
+        error_hex: hex(&packet),
+        raw_error_packet_hex: hex(&raw),
+        failure_message_hex: hex(&msg),
+        attribution_data_hex: attr.map(|a| hex(a.0)),
+    })
+}
+
+fn respond(out: impl Serialize) -> StepResult {
+    Ok(serde_json::to_value(out).expect("a response serializes"))
+}
+
+/// The error packet as it came back.
+#[derive(Deserialize, JsonSchema)]
+pub struct ErrorIn {
+    /// The error packet.
+    error_hex: HexBytes,
+}
+
+/// What a hop sends back toward the origin.
+#[derive(Serialize, JsonSchema)]
+pub struct WrapOut {
+    /// The error packet, obfuscated once more.
+    error_hex: String,
+    /// With `hold_time`: this hop's attribution added.
+    attribution_data_hex: Option<String>,
 }
 
 /// `lnkit onion-error wrap`.
 pub fn wrap(input: &Input, ex: &mut Explain) -> StepResult {
-    let ss = input.req("shared_secret", input::bytes32)?;
-    let received = input.req("error_hex", input::hex_bytes)?;
+    let hop: HopIn = input.typed()?;
+    let ss = hop.shared_secret.0;
+    let received = input.typed::<ErrorIn>()?.error_hex.0;
     let downstream = attribution(input)?;
-    let attr = input
-        .opt("hold_time", input::uint32)?
-        .map(|h| failure::attribution_forward(&ss, downstream.as_ref(), &received, h));
+    let attr = hop
+        .hold_time
+        .map(|h| failure::attribution_forward(&ss, downstream.as_ref(), &received, h.0));
     let mut packet = received;
     failure::obfuscate(&ss, &mut packet);
     ex.line("XOR with this hop's ammag stream");
-    Ok(json!({
-        "error_hex": hex(&packet),
-        "attribution_data_hex": attr.map(|a| hex(a.0)),
-    }))
+    respond(WrapOut {
+        error_hex: hex(&packet),
+        attribution_data_hex: attr.map(|a| hex(a.0)),
+    })
 }
 
-fn message_json(bytes: &[u8]) -> Value {
-    match FailureMessage::decode(bytes) {
-        Ok(m) => {
-            let fields: Map<String, Value> = m
-                .fields
-                .iter()
-                .map(|(k, v)| {
-                    let j = match v {
-                        FailureValue::Uint(x) => json!(x),
-                        FailureValue::Bytes(b) => json!(hex(b)),
-                    };
-                    (k.to_string(), j)
-                })
-                .collect();
-            let flags: Vec<&str> = [
-                (failure::BADONION, "BADONION"),
-                (failure::PERM, "PERM"),
-                (failure::NODE, "NODE"),
-                (failure::UPDATE, "UPDATE"),
-            ]
-            .iter()
-            .filter(|(f, _)| m.code & f != 0)
-            .map(|(_, n)| *n)
-            .collect();
-            let tlvs: Map<String, Value> = m
-                .tlvs
-                .iter()
-                .map(|r| (r.typ.to_string(), json!(hex(&r.value))))
-                .collect();
-            json!({ "code": m.code, "name": m.name(), "flags": flags, "fields": fields, "tlvs": tlvs })
-        }
-        Err(e) => json!({ "undecodable": e.to_string() }),
-    }
+/// A hop of the route, by its node key.
+#[derive(Deserialize, JsonSchema)]
+pub struct HopKey {
+    /// The hop's node key.
+    pubkey: Pubkey,
+}
+
+/// The origin's keys: the shared secrets, or the session key and the route.
+#[derive(Deserialize, JsonSchema)]
+pub struct OriginIn {
+    /// The hops' shared secrets, in route order.
+    shared_secrets: Option<Vec<Hex32>>,
+    /// The onion's session key (without shared_secrets).
+    session_key: Option<Privkey>,
+    /// The route's hops (without shared_secrets).
+    hops: Option<Vec<HopKey>>,
+}
+
+/// Which hop failed, and why.
+#[derive(Serialize, JsonSchema)]
+pub struct DecodeOut {
+    /// 0 = the first hop.
+    failing_hop_index: usize,
+    failure_message_hex: String,
+    failure: FailureOut,
+    /// With attribution data: the hold times of the hops that verified.
+    hold_times: Option<Vec<u32>>,
+    /// With attribution data: the first hop whose HMAC did not verify.
+    attribution_failed_at_hop: Option<usize>,
 }
 
 /// `lnkit onion-error decode`.
 pub fn decode(input: &Input, ex: &mut Explain) -> StepResult {
-    let packet = input.req("error_hex", input::hex_bytes)?;
-    let secrets: Vec<[u8; 32]> = match input.raw("shared_secrets") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                input::bytes32(v).map_err(|e| input.error(&format!("shared_secrets[{i}]"), e))
-            })
-            .collect::<Result<_, _>>()?,
-        _ => {
-            let session = input.req("session_key", input::secret_key)?;
-            let pubkeys: Vec<PublicKey> = input
-                .objects("hops")?
-                .iter()
-                .map(|h| h.req("pubkey", input::pubkey))
-                .collect::<Result<_, _>>()?;
+    let packet = input.typed::<ErrorIn>()?.error_hex.0;
+    let o: OriginIn = input.typed()?;
+    let secrets: Vec<[u8; 32]> = match o.shared_secrets {
+        Some(s) => s.into_iter().map(|s| s.0).collect(),
+        None => {
+            let session = o.session_key.ok_or_else(|| {
+                input.error("session_key", "missing required field (or shared_secrets)")
+            })?;
+            let hops = o
+                .hops
+                .ok_or_else(|| input.error("hops", "missing required field"))?;
+            let pubkeys: Vec<PublicKey> = hops.into_iter().map(|h| h.pubkey.0).collect();
             route_keys(&Secp256k1::new(), &session, &pubkeys)
                 .map_err(|e| CliError::failure(e.to_string()))?
                 .iter()
@@ -237,11 +193,11 @@ pub fn decode(input: &Input, ex: &mut Explain) -> StepResult {
         d.failing_hop + 1,
         d.failing_hop
     ));
-    Ok(json!({
-        "failing_hop_index": d.failing_hop,
-        "failure_message_hex": hex(&d.failure_message),
-        "failure": message_json(&d.failure_message),
-        "hold_times": attr.as_ref().map(|_| d.hold_times.clone()),
-        "attribution_failed_at_hop": d.attribution_failed_at,
-    }))
+    respond(DecodeOut {
+        failing_hop_index: d.failing_hop,
+        failure_message_hex: hex(&d.failure_message),
+        failure: message_out(&d.failure_message),
+        hold_times: attr.as_ref().map(|_| d.hold_times.clone()),
+        attribution_failed_at_hop: d.attribution_failed_at,
+    })
 }

@@ -261,3 +261,10 @@ pub fn transactions(v: &Value) -> Parsed<Vec<bitcoin::Transaction>> {
         other => transaction(other).map(|t| vec![t]),
     }
 }
+
+/// A short channel id, `BLOCKxTXxOUTPUT` (BOLT 7).
+pub fn scid(v: &Value) -> Parsed<u64> {
+    v.as_str()
+        .and_then(crate::wire::tlv::scid_from_str)
+        .ok_or_else(|| "expected BLOCKxTXxOUTPUT".to_string())
+}

@@ -3,12 +3,16 @@
 
 use super::carried::Carried;
 use super::chain_types as chain;
+use super::onion_failure;
 use super::step::{schema_value, steps, StepDoc};
 use super::swap::{
     create as swap_create, lockup as swap_lockup, musig as swap_musig, spend as swap_spend,
     terms as swap_terms, verify as swap_verify, HashIn,
 };
-use super::{build_funding, htlc_script, keys, revoke, shachain, tlv, transport as noise};
+use super::{
+    build_funding, gossip_types as gossip, htlc_script, keys, onion_error, revoke, shachain, tlv,
+    transport as noise,
+};
 use crate::schema;
 
 /// A reverse swap locked: the start of the spend steps' examples.
@@ -32,7 +36,25 @@ macro_rules! mined {
     };
 }
 
+/// A fee_insufficient failure made at hop 2 and wrapped at hop 1 (BOLT 4's test route).
+macro_rules! failed {
+    () => {
+        "lnkit onion-error create -i docs/examples/onion-failure.json | lnkit onion-error wrap --set shared_secret=a6519e98832a0b179f62123b3567c106db99ee37bef036e783263602f3488fae --set hold_time=2"
+    };
+}
+
 steps! {
+    "onion-error create": [onion_error::HopIn, onion_failure::FailureIn, onion_error::PadIn] -> onion_error::CreateOut,
+        "lnkit onion-error create -i docs/examples/onion-failure.json";
+    "onion-error wrap": [onion_error::HopIn, onion_error::ErrorIn, onion_failure::AttributionIn] -> onion_error::WrapOut,
+        failed!();
+    "onion-error decode": [onion_error::ErrorIn, onion_error::OriginIn, onion_failure::AttributionIn] -> onion_error::DecodeOut,
+        concat!(failed!(), " | lnkit onion-error wrap --set shared_secret=53eb63ea8a3fec3b3cd433b85cd62a4b145e1dda09391b348c4e1cd36a03ea66 --set hold_time=1 | lnkit onion-error decode -i - -i docs/examples/onion-shared-secrets.json");
+    "gossip sign": [gossip::SignIn] -> gossip::SignOut,
+        "lnkit gossip sign --kind channel_announcement --network regtest -i docs/examples/gossip-channel.json";
+    "gossip verify": [gossip::VerifyIn] -> gossip::VerifyOut,
+        "lnkit gossip sign --kind channel_announcement --network regtest -i docs/examples/gossip-channel.json | lnkit gossip verify";
+
     "transport act1": [noise::Act1In] -> Carried<noise::Act1Out>,
         "lnkit transport act1 -i docs/examples/bolt8-keys.json";
     "transport act2": [noise::Act2In] -> Carried<noise::Act2Out>,
