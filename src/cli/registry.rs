@@ -3,12 +3,14 @@
 
 use super::carried::Carried;
 use super::chain_types as chain;
+use super::invoice_types as invoice;
 use super::onion_failure;
 use super::step::{schema_value, steps, StepDoc};
 use super::swap::{
     create as swap_create, lockup as swap_lockup, musig as swap_musig, spend as swap_spend,
     terms as swap_terms, verify as swap_verify, HashIn,
 };
+use super::tower_types as tower;
 use super::{
     build_funding, gossip_types as gossip, htlc_script, keys, onion_error, revoke, shachain, tlv,
     transport as noise,
@@ -43,7 +45,24 @@ macro_rules! failed {
     };
 }
 
+/// Appendix C's commitment breached, its penalty handed to a tower.
+macro_rules! appointed {
+    () => {
+        "lnkit build-commitment -i docs/examples/appendix-c-seven-outputs.json | lnkit penalty --set revocation_basepoint_secret=2222222222222222222222222222222222222222222222222222222222222222 --set destination=0014cc1b07838e387deacd0e5232e1e8b49f4c29e484 --set feerate_per_kw=2500 | lnkit tower appointment"
+    };
+}
+
 steps! {
+    "tower appointment": [tower::AppointmentIn] -> tower::AppointmentOut,
+        concat!(appointed!(), " --user-secret 0101010101010101010101010101010101010101010101010101010101010101");
+    "tower decrypt": [tower::DecryptIn] -> tower::OpenedOut,
+        concat!(appointed!(), " | lnkit tower decrypt --set breach_tx_hex=$(lnkit build-commitment -i docs/examples/appendix-c-seven-outputs.json | jq -r .signed_tx_hex)");
+    "tower watch": [tower::WatchIn] -> tower::WatchOut,
+        concat!(appointed!(), " | lnkit tower watch --chain-dir \"$(mktemp -d)\"");
+    "invoice create": [invoice::CreateIn] -> invoice::CreateOut,
+        "lnkit invoice create --network regtest -i docs/examples/invoice.json";
+    "invoice decode": [invoice::DecodeIn] -> invoice::DecodeOut,
+        "lnkit invoice create --network regtest -i docs/examples/invoice.json | lnkit invoice decode --now 1700000100";
     "onion-error create": [onion_error::HopIn, onion_failure::FailureIn, onion_error::PadIn] -> onion_error::CreateOut,
         "lnkit onion-error create -i docs/examples/onion-failure.json";
     "onion-error wrap": [onion_error::HopIn, onion_error::ErrorIn, onion_failure::AttributionIn] -> onion_error::WrapOut,

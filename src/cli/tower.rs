@@ -6,12 +6,12 @@ use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::secp256k1::{PublicKey, Secp256k1};
 use bitcoin::{Transaction, Txid};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
 
 use super::chain::BackendArgs;
-use super::input::{self, Input};
+use super::input::Input;
 use super::tower_run::run_tower;
 pub use super::tower_run::RunArgs;
+use super::tower_types::*;
 pub use super::tower_watch::watch;
 use super::tower_watch::watched_block;
 use super::{flag, CliError, Explain, StepResult};
@@ -65,49 +65,44 @@ pub fn run(cmd: TowerCommand, input: &mut Input, ex: &mut Explain) -> StepResult
             flag(input, "height", w.height);
             flag(input, "block_hash", w.block_hash);
             let (block, height) = watched_block(&w.backend, input)?;
-            let mut out = watch(input, &block, ex)?;
-            if let Some(h) = height {
-                out["height"] = json!(h);
-            }
-            Ok(out)
+            watch(input, &block, height, ex)
         }
         TowerCommand::Run(r) => run_tower(r, input),
     }
 }
 
 /// The penalty: `penalty_tx_hex`, or the one transaction of `penalty_txs` (`lnkit penalty`'s output).
-pub(super) fn penalty_tx(input: &Input) -> Result<Transaction, CliError> {
-    if input.has("penalty_tx_hex") {
-        return input.req("penalty_tx_hex", input::transaction);
+fn penalty_tx(input: &Input, r: &AppointmentIn) -> Result<Transaction, CliError> {
+    if let Some(tx) = &r.penalty_tx_hex {
+        return Ok(tx.0.clone());
     }
-    let txs = input.objects("penalty_txs").map_err(|_| {
-        input.error(
-            "penalty_tx_hex",
-            "missing required field (or penalty_txs from lnkit penalty)",
-        )
-    })?;
-    match txs.as_slice() {
-        [one] => one.req("tx_hex", input::transaction),
-        many => Err(input.error(
+    match r.penalty_txs.as_deref() {
+        Some([one]) => Ok(one.tx_hex.0.clone()),
+        Some(many) => Err(input.error(
             "penalty_txs",
             format!(
                 "{} transactions; an appointment holds one (run lnkit penalty without --split, or give penalty_tx_hex)",
                 many.len()
             ),
         )),
+        None => Err(input.error(
+            "penalty_tx_hex",
+            "missing required field (or penalty_txs from lnkit penalty)",
+        )),
     }
 }
 
 /// The breach's txid: `revoked_txid` (aliases `breach_txid`, `dispute_txid`),
 /// or the txid of `revoked_tx_hex`.
-pub(super) fn breach_txid(input: &Input) -> Result<Txid, CliError> {
-    if let Some(txid) = input.opt_any(
-        &["revoked_txid", "breach_txid", "dispute_txid"],
-        input::txid,
-    )? {
-        return Ok(txid);
+fn breach_txid(input: &Input, r: &AppointmentIn) -> Result<Txid, CliError> {
+    if let Some(txid) = [&r.revoked_txid, &r.breach_txid, &r.dispute_txid]
+        .into_iter()
+        .flatten()
+        .next()
+    {
+        return Ok(txid.0);
     }
-    match input.opt("revoked_tx_hex", input::transaction)? {
+    match &r.revoked_tx_hex {
         Some(tx) => Ok(tx.compute_txid()),
         None => Err(input.error(
             "revoked_txid",
@@ -116,11 +111,16 @@ pub(super) fn breach_txid(input: &Input) -> Result<Txid, CliError> {
     }
 }
 
+pub(super) fn respond(out: impl serde::Serialize) -> StepResult {
+    Ok(serde_json::to_value(out).expect("a response serializes"))
+}
+
 /// `lnkit tower appointment` on an input object.
 pub fn appointment(input: &Input, ex: &mut Explain) -> StepResult {
-    let penalty = penalty_tx(input)?;
-    let breach = breach_txid(input)?;
-    let to_self_delay = input.req("to_self_delay", input::uint32)?;
+    let r: AppointmentIn = input.typed()?;
+    let penalty = penalty_tx(input, &r)?;
+    let breach = breach_txid(input, &r)?;
+    let to_self_delay = r.to_self_delay.0;
     if !penalty
         .input
         .iter()
@@ -134,7 +134,6 @@ pub fn appointment(input: &Input, ex: &mut Explain) -> StepResult {
             ),
         ));
     }
-    let user = input.opt("user_secret", input::secret_key)?;
     let a = Appointment::new(&penalty, &breach, to_self_delay);
     ex.line(format!(
         "locator = the first 16 bytes of txid {breach} in its internal byte order = {}",
@@ -146,71 +145,53 @@ pub fn appointment(input: &Input, ex: &mut Explain) -> StepResult {
         penalty.compute_txid(),
         a.encrypted_blob.len()
     ));
-    let mut out = json!({ "appointment": appointment_json(&a) });
-    if let Some(key) = user {
+    let mut out = AppointmentOut {
+        appointment: AppointmentJson::of(&a),
+        signature: None,
+        user_id: None,
+    };
+    if let Some(key) = r.user_secret.map(|k| k.0) {
         let secp = Secp256k1::new();
         ex.line("signature = zbase32 recoverable ECDSA over SHA256d(\"Lightning Signed Message:\" || locator || encrypted_blob || to_self_delay as u32 big-endian)");
-        out["signature"] = json!(message_signing::sign(&secp, &a.signed_bytes(), &key));
-        out["user_id"] = json!(PublicKey::from_secret_key(&secp, &key).to_string());
+        out.signature = Some(message_signing::sign(&secp, &a.signed_bytes(), &key));
+        out.user_id = Some(PublicKey::from_secret_key(&secp, &key).to_string());
     }
-    Ok(out)
+    respond(out)
 }
 
-/// An appointment as teos's API writes it.
-fn appointment_json(a: &Appointment) -> Value {
-    serde_json::to_value(a).expect("an appointment serializes")
-}
-
-/// An appointment object: `locator`, `encrypted_blob`, `to_self_delay` (optional here).
-pub(super) fn read_appointment(obj: &Input) -> Result<Appointment, CliError> {
-    let locator = obj.req("locator", |v| {
-        v.as_str()
-            .ok_or_else(|| "expected 16-byte hex".to_string())?
-            .parse::<Locator>()
-            .map_err(|e| format!("expected 16-byte hex, got {e}"))
-    })?;
-    let encrypted_blob = obj.req("encrypted_blob", input::hex_bytes)?;
-    let to_self_delay = obj.opt("to_self_delay", input::uint32)?.unwrap_or(0);
-    Ok(Appointment {
-        locator,
-        encrypted_blob,
-        to_self_delay,
-    })
-}
-
-/// The appointment of `appointment` (an object), as `tower appointment` writes it.
-pub(super) fn the_appointment(input: &Input) -> Result<Appointment, CliError> {
-    let obj = input
-        .object("appointment")?
-        .ok_or_else(|| input.error("appointment", "missing required field (an object with locator and encrypted_blob, as lnkit tower appointment writes)"))?;
-    read_appointment(&obj)
-}
-
-pub(super) fn opened_json(o: &Opened) -> Value {
+/// An opened appointment as the output shows it.
+pub(super) fn opened_out(o: &Opened) -> OpenedOut {
+    let mut out = OpenedOut {
+        locator: o.locator.to_string(),
+        breach_txid: o.breach_txid.to_string(),
+        penalty_txid: None,
+        penalty_tx_hex: None,
+        verified: None,
+        reason: None,
+    };
     match &o.outcome {
-        Ok((penalty, verified)) => json!({
-            "locator": o.locator.to_string(),
-            "breach_txid": o.breach_txid.to_string(),
-            "penalty_txid": penalty.compute_txid().to_string(),
-            "penalty_tx_hex": serialize_hex(penalty),
-            "verified": verified,
-        }),
-        Err(why) => json!({
-            "locator": o.locator.to_string(),
-            "breach_txid": o.breach_txid.to_string(),
-            "reason": why.to_string(),
-        }),
+        Ok((penalty, verified)) => {
+            out.penalty_txid = Some(penalty.compute_txid().to_string());
+            out.penalty_tx_hex = Some(serialize_hex(penalty));
+            out.verified = Some(*verified);
+        }
+        Err(why) => out.reason = Some(why.to_string()),
     }
+    out
 }
 
 /// `lnkit tower decrypt` on an input object.
 pub fn decrypt(input: &Input, ex: &mut Explain) -> StepResult {
-    let a = the_appointment(input)?;
-    let field = ["breach_tx_hex", "revoked_tx_hex", "tx_hex"]
-        .into_iter()
-        .find(|f| input.has(f))
-        .unwrap_or("breach_tx_hex");
-    let breach = input.req(field, input::transaction)?;
+    let r: DecryptIn = input.typed()?;
+    let a = r.appointment.as_ref().map(AppointmentObj::appointment).ok_or_else(|| input.error("appointment", "missing required field (an object with locator and encrypted_blob, as lnkit tower appointment writes)"))?;
+    let (field, breach) = [
+        ("breach_tx_hex", r.breach_tx_hex),
+        ("revoked_tx_hex", r.revoked_tx_hex),
+        ("tx_hex", r.tx_hex),
+    ]
+    .into_iter()
+    .find_map(|(f, t)| t.map(|t| (f, t.0)))
+    .ok_or_else(|| input.error("breach_tx_hex", "missing required field"))?;
     let txid = breach.compute_txid();
     let locator = Locator::of(&txid);
     ex.line(format!("{field}: txid {txid}, locator {locator}"));
@@ -232,7 +213,7 @@ pub fn decrypt(input: &Input, ex: &mut Explain) -> StepResult {
                     ""
                 }
             ));
-            Ok(opened_json(&opened))
+            respond(opened_out(&opened))
         }
         Err(why) => Err(input.error("appointment.encrypted_blob", why)),
     }

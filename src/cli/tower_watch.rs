@@ -3,14 +3,14 @@
 
 use bitcoin::consensus::encode::deserialize;
 use bitcoin::Block;
-use serde_json::{json, Value};
 
 use super::chain::{backend, chain_failed, BackendArgs};
-use super::input::{self, Input};
+use super::input::Input;
 use super::tower::*;
+use super::tower_types::*;
 use super::{CliError, Explain, StepResult};
 use crate::chain;
-use crate::tower::appointment::Locator;
+use crate::tower::appointment::{Appointment, Locator};
 use crate::tower::watcher::{scan_block, Opened};
 
 /// The block `tower watch` scans, and its height when it came from a chain.
@@ -18,7 +18,8 @@ pub(super) fn watched_block(
     args: &BackendArgs,
     input: &Input,
 ) -> Result<(Block, Option<u32>), CliError> {
-    if let Some(bytes) = input.opt("block_hex", input::hex_bytes)? {
+    let w: WatchIn = input.typed()?;
+    if let Some(bytes) = w.block_hex {
         let block = deserialize(&bytes).map_err(|e| {
             input.error(
                 "block_hex",
@@ -27,26 +28,16 @@ pub(super) fn watched_block(
         })?;
         return Ok((block, None));
     }
-    let network = input
-        .opt("network", input::network)?
-        .unwrap_or(bitcoin::Network::Regtest);
+    let network = w.network.map_or(bitcoin::Network::Regtest, |n| n.0);
     let source = chain::open(
         &backend(args, network)
             .map_err(|e| CliError::bad(format!("block_hex: missing; or {}", e.message())))?,
     )
     .map_err(chain_failed)?;
-    let block_hash = |v: &Value| -> input::Parsed<bitcoin::BlockHash> {
-        v.as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| "expected a block hash (64 hex digits)".to_string())
-    };
-    let hash = match (
-        input.opt("block_hash", block_hash)?,
-        input.opt("height", input::uint32)?,
-    ) {
-        (Some(h), _) => h,
+    let hash = match (w.block_hash, w.height) {
+        (Some(h), _) => h.0,
         (None, Some(height)) => source
-            .block_hash(height)
+            .block_hash(height.0)
             .map_err(chain_failed)?
             .ok_or_else(|| {
                 input.error(
@@ -63,21 +54,19 @@ pub(super) fn watched_block(
     Ok((source.block(&hash).map_err(chain_failed)?, Some(height)))
 }
 
-/// `lnkit tower watch` on an input object and a block.
-pub fn watch(input: &Input, block: &Block, ex: &mut Explain) -> StepResult {
-    let appointments = if input.has("appointments") {
-        input
-            .objects("appointments")?
-            .iter()
-            .map(read_appointment)
-            .collect::<Result<Vec<_>, _>>()?
-    } else {
-        vec![the_appointment(input).map_err(|_| {
-            input.error(
+/// `lnkit tower watch` on an input object and a block (with its height when
+/// it came from a chain).
+pub fn watch(input: &Input, block: &Block, height: Option<u32>, ex: &mut Explain) -> StepResult {
+    let w: WatchIn = input.typed()?;
+    let appointments: Vec<Appointment> = match (&w.appointments, &w.appointment) {
+        (Some(many), _) => many.iter().map(AppointmentObj::appointment).collect(),
+        (None, Some(one)) => vec![one.appointment()],
+        (None, None) => {
+            return Err(input.error(
                 "appointments",
                 "missing required field (an array of appointments, or one as appointment)",
-            )
-        })?]
+            ))
+        }
     };
     let mut by_locator: std::collections::HashMap<Locator, Vec<((), &[u8])>> = Default::default();
     for a in &appointments {
@@ -98,11 +87,12 @@ pub fn watch(input: &Input, block: &Block, ex: &mut Explain) -> StepResult {
         found.len()
     ));
     let (ok, refused): (Vec<_>, Vec<_>) = found.iter().partition(|o| o.outcome.is_ok());
-    Ok(json!({
-        "block_hash": block.block_hash().to_string(),
-        "transactions": block.txdata.len(),
-        "appointments": appointments.len(),
-        "penalties": ok.into_iter().map(opened_json).collect::<Vec<_>>(),
-        "refused": refused.into_iter().map(opened_json).collect::<Vec<_>>(),
-    }))
+    respond(WatchOut {
+        block_hash: block.block_hash().to_string(),
+        transactions: block.txdata.len(),
+        appointments: appointments.len(),
+        penalties: ok.into_iter().map(opened_out).collect(),
+        refused: refused.into_iter().map(opened_out).collect(),
+        height,
+    })
 }
