@@ -71,6 +71,15 @@ fn shim(log: &Path) -> PathBuf {
     dir
 }
 
+/// A step's stdout as JSON: one object, or one per line (`wire connect`).
+fn json_values(out: &str) -> Option<Vec<Value>> {
+    let values: Vec<Value> = serde_json::Deserializer::from_str(out)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (!values.is_empty()).then_some(values)
+}
+
 /// Check every logged successful call of a typed step against its output
 /// schema; returns how many were checked.
 fn check_logged_outputs(log: &Path) -> usize {
@@ -90,13 +99,14 @@ fn check_logged_outputs(log: &Path) -> usize {
         let (Some(step), "0") = (step, rc.trim()) else {
             continue;
         };
-        let Ok(value) = serde_json::from_str::<Value>(&out) else {
+        let Some(values) = json_values(&out) else {
             continue;
         };
         let schema = (step.output)();
         let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&value)
+        let errors: Vec<String> = values
+            .iter()
+            .flat_map(|v| validator.iter_errors(v))
             .map(|e| format!("{e} at {}", e.instance_path))
             .collect();
         assert!(

@@ -3,7 +3,7 @@
 
 use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::secp256k1::Secp256k1;
-use bitcoin::{Address, FeeRate, OutPoint};
+use bitcoin::{Address, FeeRate};
 use clap::Args;
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ use super::field::{Flag, Net, Pubkey, Sat, Script, Uint};
 use super::input::{self, Input};
 pub use super::wallet_input::WalletInputIn;
 use super::{hex, CliError, Explain, StepResult};
-use crate::tx::funding::{self, FundingError, FundingInput, FundingRequest, InputKind};
+use crate::tx::funding::{self, FundingError, FundingRequest};
 use crate::verify;
 
 /// Flags of `lnkit build-funding`.
@@ -87,23 +87,6 @@ pub fn run(args: BuildFundingArgs, input: &mut Input, ex: &mut Explain) -> StepR
     build_funding(input, ex)
 }
 
-pub(crate) fn read_input(item: &Input) -> Result<FundingInput, CliError> {
-    let kind = match item.opt("type", input::one_of(&["p2wpkh", "p2pkh"]))? {
-        Some("p2pkh") => InputKind::P2pkh,
-        _ => InputKind::P2wpkh,
-    };
-    Ok(FundingInput {
-        previous_output: OutPoint {
-            txid: item.req("txid", input::txid)?,
-            vout: item.req("vout", input::uint32)?,
-        },
-        amount: item.req("amount_sat", input::amount_sat)?,
-        kind,
-        key: item.opt("privkey", input::private_key)?,
-        script_pubkey: item.opt("script_pubkey", input::script_hex)?,
-    })
-}
-
 /// A `FundingError` as the field it is about: `inputs`, the paid amount
 /// (`amount_field`), or one input's `privkey`.
 pub(crate) fn funding_error(
@@ -121,14 +104,6 @@ pub(crate) fn funding_error(
         | FundingError::KeyScriptMismatch { input: i } => items[i].error("privkey", e),
         FundingError::Sighash { .. } => CliError::failure(e.to_string()),
     }
-}
-
-pub(crate) fn feerate(input: &Input) -> Result<FeeRate, CliError> {
-    fee_rate(
-        input,
-        input.opt("feerate_sat_per_vb", input::uint)?,
-        input.opt("feerate_per_kw", input::uint)?,
-    )
 }
 
 /// The feerate from `feerate_sat_per_vb` or `feerate_per_kw` (one of them).

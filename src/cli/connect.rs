@@ -7,10 +7,13 @@ use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use bitcoin::secp256k1::{rand, PublicKey, Secp256k1, SecretKey};
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::field::{field_type, Privkey, Uint};
 use super::input::{self, Input};
-use super::wire::message_json;
+use super::wire_json::{message_out, MessageOut};
 use super::{CliError, Explain, StepResult};
 use crate::wire::features;
 use crate::wire::message::{self, Message, Value as V};
@@ -46,22 +49,92 @@ fn ping() -> Vec<u8> {
     message::encode(&m).expect("our ping encodes")
 }
 
+fn peer(v: &Value) -> Result<String, String> {
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "expected pubkey@host:port".into())
+}
+
+field_type! {
+    /// A node's address: `pubkey@host:port`.
+    PeerAddr(String), peer, |s| Value::String(s.clone()),
+    {"type": "string", "format": "pubkey@host:port"}
+}
+
+/// How long a session lasts, and who we are.
+#[derive(Deserialize, JsonSchema)]
+pub struct SessionIn {
+    /// Stop after this many messages (--count; default 3).
+    count: Option<Uint>,
+    /// Stop after this many seconds (--timeout-secs; default 10).
+    timeout_secs: Option<Uint>,
+    /// Our node key (--node-privkey; random when absent).
+    node_privkey: Option<Privkey>,
+}
+
+impl SessionIn {
+    fn count(&self) -> u64 {
+        self.count.as_ref().map_or(3, |c| c.0)
+    }
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.as_ref().map_or(10, |t| t.0))
+    }
+    fn key(&self) -> SecretKey {
+        self.node_privkey
+            .as_ref()
+            .map_or_else(|| SecretKey::new(&mut rand::thread_rng()), |k| k.0)
+    }
+}
+
+/// `wire connect`'s peer.
+#[derive(Deserialize, JsonSchema)]
+pub struct ConnectIn {
+    /// The node (--peer).
+    peer: PeerAddr,
+}
+
+/// `wire listen`'s port.
+#[derive(Deserialize, JsonSchema)]
+pub struct ListenIn {
+    /// The loopback port (--port; default 0, any).
+    port: Option<Uint>,
+}
+
+/// One JSON line of `wire connect` or `wire listen`.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LineOut {
+    /// `listen`'s first line: the address to reach it.
+    Listening { listening: String },
+    /// A message received, as `wire decode` prints it.
+    Message(MessageOut),
+    /// Bytes that are no message.
+    Undecodable {
+        undecodable: String,
+        message_hex: String,
+    },
+}
+
+fn print_line(out: &mut impl Write, line: LineOut) {
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_value(line).expect("a line serializes")
+    );
+    let _ = out.flush();
+}
+
 /// Run `lnkit wire connect`: JSON lines on stdout, nothing else.
 pub fn connect(input: &Input, ex: &mut Explain) -> StepResult {
-    let peer = input.req("peer", |v| {
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| "expected pubkey@host:port".into())
-    })?;
+    let peer = input.typed::<ConnectIn>()?.peer.0;
+    let session: SessionIn = input.typed()?;
     let (key, addr) = peer
         .split_once('@')
         .ok_or_else(|| input.error("peer", "expected pubkey@host:port"))?;
     let remote = input::pubkey(&Value::String(key.into())).map_err(|e| input.error("peer", e))?;
-    let count = input.opt("count", input::uint)?.unwrap_or(3);
-    let timeout = Duration::from_secs(input.opt("timeout_secs", input::uint)?.unwrap_or(10));
-    let local = input
-        .opt("node_privkey", input::secret_key)?
-        .unwrap_or_else(|| SecretKey::new(&mut rand::thread_rng()));
+    let count = session.count();
+    let timeout = session.timeout();
+    let local = session.key();
     let sock = addr
         .to_socket_addrs()
         .map_err(|e| input.error("peer", format!("cannot resolve {addr}: {e}")))?
@@ -131,25 +204,26 @@ fn print_messages(
                         let _ = conn.send(&pong(*n));
                     }
                 }
-                message_json(&m)
+                LineOut::Message(message_out(&m))
             }
-            Err(e) => json!({ "undecodable": e.to_string(), "message_hex": hex::encode(&bytes) }),
+            Err(e) => LineOut::Undecodable {
+                undecodable: e.to_string(),
+                message_hex: hex::encode(&bytes),
+            },
         };
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        print_line(&mut out, line);
     }
 }
 
 /// Run `lnkit wire listen`: accept one connection on 127.0.0.1, print the
 /// address to reach us as the first JSON line, then what arrives.
 pub fn listen(input: &Input, ex: &mut Explain) -> StepResult {
-    let local = input
-        .opt("node_privkey", input::secret_key)?
-        .unwrap_or_else(|| SecretKey::new(&mut rand::thread_rng()));
-    let port = input.opt("port", input::uint)?.unwrap_or(0);
+    let session: SessionIn = input.typed()?;
+    let local = session.key();
+    let port = input.typed::<ListenIn>()?.port.map_or(0, |p| p.0);
     let port = u16::try_from(port).map_err(|_| input.error("port", "expected a port number"))?;
-    let count = input.opt("count", input::uint)?.unwrap_or(3);
-    let timeout = Duration::from_secs(input.opt("timeout_secs", input::uint)?.unwrap_or(10));
+    let count = session.count();
+    let timeout = session.timeout();
     // Loopback only: this is a tool for tests and learners, not a node.
     let listener = TcpListener::bind(("127.0.0.1", port))
         .map_err(|e| CliError::failure(format!("bind 127.0.0.1:{port}: {e}")))?;
@@ -157,15 +231,12 @@ pub fn listen(input: &Input, ex: &mut Explain) -> StepResult {
         .local_addr()
         .map_err(|e| CliError::failure(e.to_string()))?;
     let node_id = PublicKey::from_secret_key(&Secp256k1::signing_only(), &local);
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{}",
-            json!({ "listening": format!("{node_id}@{addr}") })
-        );
-        let _ = out.flush();
-    }
+    print_line(
+        &mut std::io::stdout().lock(),
+        LineOut::Listening {
+            listening: format!("{node_id}@{addr}"),
+        },
+    );
     let (stream, from) = listener
         .accept()
         .map_err(|e| CliError::failure(format!("accept: {e}")))?;

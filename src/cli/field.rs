@@ -182,3 +182,33 @@ field_type! {
     Scid(u64), input::scid, |s| Value::String(crate::wire::tlv::scid_to_string(*s)),
     {"type": "string", "format": "scid", "pattern": "^[0-9]+x[0-9]+x[0-9]+$"}
 }
+
+/// A library value a step passes along whole (a `factory`): read and
+/// written by its own serde (errors keep their path inside it), an object
+/// in the schema.
+#[derive(Clone, Debug)]
+pub struct Whole<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Whole<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(Whole)
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Whole<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<T> schemars::JsonSchema for Whole<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Whole".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "object"})
+    }
+}

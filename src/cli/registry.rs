@@ -3,6 +3,7 @@
 
 use super::carried::Carried;
 use super::chain_types as chain;
+use super::factory::types as factory;
 use super::invoice_types as invoice;
 use super::onion_failure;
 use super::step::{schema_value, steps, StepDoc};
@@ -15,6 +16,7 @@ use super::{
     build_funding, gossip_types as gossip, htlc_script, keys, onion_error, revoke, shachain, tlv,
     transport as noise,
 };
+use super::{connect, wire, wire_json};
 use crate::schema;
 
 /// A reverse swap locked: the start of the spend steps' examples.
@@ -52,7 +54,54 @@ macro_rules! appointed {
     };
 }
 
+/// A query_channel_range from BOLT 7's extended-queries vectors, decoded.
+macro_rules! query {
+    () => {
+        "lnkit wire decode --set message_hex=01070f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206000088b800000064010103"
+    };
+}
+
+/// `wire listen` on PORT, with BOLT 8's responder key, and `wire connect` to
+/// it with the initiator's (retried until the listener is up), OUT the output
+/// kept (`connect` or `listen`).
+macro_rules! session {
+    ($port:literal, $connect_out:literal, $listen_out:literal) => {
+        concat!(
+            "lnkit wire listen --port ", $port, " --node-privkey 2121212121212121212121212121212121212121212121212121212121212121 --count 2 --timeout-secs 10", $listen_out, " & ",
+            "for i in $(seq 50); do lnkit wire connect --peer 028d7500dd4c12685d1f568b4c2b5048e8534b873319f3a8daa612b469132ec7f7@127.0.0.1:", $port,
+            " --node-privkey 1111111111111111111111111111111111111111111111111111111111111111 --count 2 --timeout-secs 10", $connect_out, " && break; sleep 0.1; done; wait"
+        )
+    };
+}
+
+/// A factory of three, allocated (two channels) and updated once.
+macro_rules! factory {
+    () => {
+        "lnkit factory create -i docs/examples/factory.json | lnkit factory allocate -i - -i docs/examples/factory-keys.json -i docs/examples/factory-allocation.json"
+    };
+    (updated) => {
+        concat!(factory!(), " | lnkit factory update -i - -i docs/examples/factory-keys.json -i docs/examples/factory-update.json")
+    };
+}
+
 steps! {
+    "factory create": [factory::CreateIn] -> factory::CreateOut,
+        "lnkit factory create -i docs/examples/factory.json";
+    "factory allocate": [factory::FactoryIn, factory::AllocationIn, factory::SignersIn] -> factory::AllocateOut,
+        factory!();
+    "factory update": [factory::FactoryIn, factory::BalancesIn, factory::AllocationIn, factory::SignersIn] -> factory::AllocateOut,
+        factory!(updated);
+    "factory close": [factory::FactoryIn, factory::BalancesIn, factory::SignersIn] -> factory::CloseOut,
+        concat!(factory!(updated), " | lnkit factory close -i - -i docs/examples/factory-keys.json");
+    "factory exit": [factory::FactoryIn, factory::ExitIn] -> factory::ExitOut,
+        concat!(factory!(updated), " | lnkit factory exit --set hook_height=300");
+    "wire decode": [wire::DecodeIn] -> wire_json::MessageOut, query!();
+    "wire encode": [wire_json::EncodeIn] -> wire::EncodeOut,
+        concat!(query!(), " | lnkit wire encode");
+    "wire connect": [connect::ConnectIn, connect::SessionIn] -> connect::LineOut,
+        session!("19735", " 2>/dev/null", " >/dev/null");
+    "wire listen": [connect::ListenIn, connect::SessionIn] -> connect::LineOut,
+        session!("19736", " >/dev/null 2>&1", "");
     "tower appointment": [tower::AppointmentIn] -> tower::AppointmentOut,
         concat!(appointed!(), " --user-secret 0101010101010101010101010101010101010101010101010101010101010101");
     "tower decrypt": [tower::DecryptIn] -> tower::OpenedOut,

@@ -2,9 +2,11 @@
 //! back, and a small real client that speaks BOLT 8 to a node.
 
 use clap::{Args, Subcommand};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::input::{self, Input};
+use super::field::HexBytes;
+use super::input::Input;
 pub use super::wire_json::{message_from_json, message_json};
 use super::{hex, Explain, StepResult};
 use crate::wire::features;
@@ -43,11 +45,25 @@ pub struct ConnectArgs {
     port: Option<u16>,
 }
 
+/// `wire decode`'s field.
+#[derive(Deserialize, JsonSchema)]
+pub struct DecodeIn {
+    /// A message: its 2-byte type, then its payload.
+    message_hex: HexBytes,
+}
+
+/// `wire encode`'s output.
+#[derive(Serialize, JsonSchema)]
+pub struct EncodeOut {
+    /// The message: its 2-byte type, then its payload.
+    message_hex: String,
+}
+
 /// Run `lnkit wire ...`.
 pub fn run(cmd: WireCommand, input: &mut Input, ex: &mut Explain) -> StepResult {
     match cmd {
         WireCommand::Decode => {
-            let bytes = input.req("message_hex", input::hex_bytes)?;
+            let bytes = input.typed::<DecodeIn>()?.message_hex.0;
             let m = message::decode(&bytes).map_err(|e| input.error("message_hex", e))?;
             check_features(&m).map_err(|e| input.error("message_hex", e))?;
             ex.line(format!(
@@ -60,7 +76,10 @@ pub fn run(cmd: WireCommand, input: &mut Input, ex: &mut Explain) -> StepResult 
         WireCommand::Encode => {
             let m = message_from_json(input)?;
             let bytes = message::encode(&m).map_err(|e| input.error("type", e))?;
-            Ok(json!({ "message_hex": hex(bytes) }))
+            Ok(serde_json::to_value(EncodeOut {
+                message_hex: hex(bytes),
+            })
+            .expect("a response serializes"))
         }
         WireCommand::Connect(args) => {
             set_connect_flags(input, args);

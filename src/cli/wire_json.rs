@@ -1,8 +1,11 @@
 //! Lightning messages as JSON and back: each field of a message's schema
 //! (BOLT 1, 2, 7) as a JSON value, TLV streams included.
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::field::{field_type, HexBytes, Uint};
 use super::input::{self, Input};
 use super::tlv::decode_json;
 use super::{hex, CliError};
@@ -32,16 +35,30 @@ fn value_json(v: &V) -> Value {
 }
 
 /// A message as JSON: `type`, `name`, each field by name, `tlvs`.
+#[derive(Serialize, JsonSchema)]
+pub struct MessageOut {
+    /// The message type (BOLT 1).
+    #[serde(rename = "type")]
+    typ: u16,
+    /// Its name, when this decoder knows it.
+    name: Option<&'static str>,
+    /// Each field of the message, by the BOLT's name.
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+    /// An unknown odd type's payload, kept raw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload_hex: Option<String>,
+    /// The message's TLV stream, records by name where known.
+    tlvs: Vec<Value>,
+}
+
+/// A message as JSON: `type`, `name`, each field by name, `tlvs`.
 pub fn message_json(m: &Message) -> Value {
-    let mut out = Map::new();
-    out.insert("type".into(), json!(m.typ));
-    out.insert("name".into(), json!(m.name));
-    for (name, v) in &m.fields {
-        out.insert(name.to_string(), value_json(v));
-    }
-    if let Some(raw) = &m.raw {
-        out.insert("payload_hex".into(), json!(hex(raw)));
-    }
+    serde_json::to_value(message_out(m)).expect("a message serializes")
+}
+
+/// A message as its output struct.
+pub fn message_out(m: &Message) -> MessageOut {
     let ns = MessageSchema::by_type(m.typ).map(|s| s.namespace());
     let records: Vec<u8> = tlv::encode_stream(
         &m.tlvs
@@ -52,11 +69,54 @@ pub fn message_json(m: &Message) -> Value {
             })
             .collect::<Vec<_>>(),
     );
-    out.insert(
-        "tlvs".into(),
-        json!(decode_json(ns.as_ref(), &records).unwrap_or_default()),
-    );
-    Value::Object(out)
+    MessageOut {
+        typ: m.typ,
+        name: m.name,
+        fields: m
+            .fields
+            .iter()
+            .map(|(name, v)| (name.to_string(), value_json(v)))
+            .collect(),
+        payload_hex: m.raw.as_ref().map(hex),
+        tlvs: decode_json(ns.as_ref(), &records).unwrap_or_default(),
+    }
+}
+
+fn message_name(v: &Value) -> Result<String, String> {
+    v.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "expected a message name".into())
+}
+
+field_type! {
+    /// A message's name, as the BOLTs spell it (`open_channel`).
+    MessageName(String), message_name, |s| Value::String(s.clone()),
+    {"type": "string", "format": "message-name"}
+}
+
+/// An extra TLV record of a message.
+#[derive(Deserialize, JsonSchema)]
+pub struct RecordIn {
+    /// Its type.
+    #[serde(rename = "type")]
+    typ: Uint,
+    /// Its value.
+    value_hex: HexBytes,
+}
+
+/// `wire encode`'s fields: the message's `name` or `type`, then each field
+/// of its schema by name (as `wire decode` prints them), read in turn.
+#[derive(Deserialize, JsonSchema)]
+pub struct EncodeIn {
+    /// The message's name (`init`, `open_channel`, ...), or `type`.
+    name: Option<MessageName>,
+    /// The message type (without name).
+    #[serde(rename = "type")]
+    typ: Option<Uint>,
+    /// An unknown odd type's payload.
+    payload_hex: Option<HexBytes>,
+    /// Extra TLV records.
+    tlvs: Option<Vec<RecordIn>>,
 }
 
 fn value_from_json(obj: &Input, field: &'static str, kind: Kind) -> Result<V, CliError> {
@@ -154,21 +214,18 @@ fn value_from_json(obj: &Input, field: &'static str, kind: Kind) -> Result<V, Cl
 
 /// The inverse of [`message_json`].
 pub fn message_from_json(input: &Input) -> Result<Message, CliError> {
-    let schema = match input.opt("name", |v| {
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| "expected a message name".into())
-    })? {
+    let e: EncodeIn = input.typed()?;
+    let schema = match &e.name {
         Some(n) => Some(
-            MessageSchema::by_name(&n)
-                .ok_or_else(|| input.error("name", format!("unknown message name {n:?}")))?,
+            MessageSchema::by_name(&n.0)
+                .ok_or_else(|| input.error("name", format!("unknown message name {:?}", n.0)))?,
         ),
         None => None,
     };
-    let typ = match (schema, input.opt("type", input::uint)?) {
+    let typ = match (schema, &e.typ) {
         (Some(s), _) => s.typ,
         (None, Some(t)) => {
-            u16::try_from(t).map_err(|_| input.error("type", "expected a 16-bit message type"))?
+            u16::try_from(t.0).map_err(|_| input.error("type", "expected a 16-bit message type"))?
         }
         (None, None) => return Err(input.error("name", "missing required field (or give type)")),
     };
@@ -181,11 +238,7 @@ pub fn message_from_json(input: &Input) -> Result<Message, CliError> {
             name: None,
             fields: vec![],
             tlvs: vec![],
-            raw: Some(
-                input
-                    .opt("payload_hex", input::hex_bytes)?
-                    .unwrap_or_default(),
-            ),
+            raw: Some(e.payload_hex.map(|p| p.0).unwrap_or_default()),
         });
     };
     let fields = schema
@@ -193,18 +246,17 @@ pub fn message_from_json(input: &Input) -> Result<Message, CliError> {
         .iter()
         .map(|(f, k)| Ok((*f, value_from_json(input, f, *k)?)))
         .collect::<Result<Vec<_>, CliError>>()?;
-    let mut tlvs = vec![];
-    if input.has("tlvs") {
-        for r in input.objects("tlvs")? {
-            let typ = r.req("type", input::uint)?;
-            tlvs.push(DecodedRecord {
-                typ,
-                name: None,
-                fields: vec![],
-                value: r.req("value_hex", input::hex_bytes)?,
-            });
-        }
-    }
+    let tlvs = e
+        .tlvs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| DecodedRecord {
+            typ: r.typ.0,
+            name: None,
+            fields: vec![],
+            value: r.value_hex.0,
+        })
+        .collect();
     Ok(Message {
         typ,
         name: Some(schema.name),

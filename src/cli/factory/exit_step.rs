@@ -1,17 +1,16 @@
 //! `lnkit factory exit`: one party's way out alone, with its heights.
 
-use serde_json::json;
-
-use super::super::input::{self, Input};
+use super::super::input::Input;
 use super::super::{Explain, StepResult};
 use super::*;
-use crate::factory::{exit, Factory};
+use crate::factory::exit;
 
 /// `lnkit factory exit`.
 pub fn exit_plan(input: &Input, ex: &mut Explain) -> StepResult {
-    let f: Factory = input.req_typed("factory")?;
-    let hook_height = input.req("hook_height", input::uint32)?;
-    let kickoff_height = input.opt("kickoff_height", input::uint32)?;
+    let f = the_factory(input)?;
+    let e: ExitIn = input.typed()?;
+    let hook_height = e.hook_height.0;
+    let kickoff_height = e.kickoff_height.map(|h| h.0);
     let plan = exit::plan(&f, hook_height, kickoff_height).map_err(|e| error(input, e))?;
     ex.line(format!(
         "exit: broadcast the kickoff (valid from height {}); allocation {} becomes valid {} blocks after the kickoff confirms",
@@ -22,13 +21,22 @@ pub fn exit_plan(input: &Input, ex: &mut Explain) -> StepResult {
             plan.number - 1
         ));
     }
-    Ok(json!({
-        "steps": [
-            merge(tx_json(&plan.kickoff), json!({"name": "kickoff", "valid_from_height": plan.kickoff_valid_from})),
-            merge(tx_json(&plan.allocation), json!({"name": "allocation", "number": plan.number,
-                "delay_blocks": plan.delay_blocks, "valid_from_height": plan.allocation_valid_from,
-                "confirm_below_height": plan.older_valid_from})),
+    respond(ExitOut {
+        steps: vec![
+            ExitStep::Kickoff {
+                tx: tx_json(&plan.kickoff),
+                name: "kickoff",
+                valid_from_height: plan.kickoff_valid_from,
+            },
+            ExitStep::Allocation {
+                tx: tx_json(&plan.allocation),
+                name: "allocation",
+                number: plan.number,
+                delay_blocks: plan.delay_blocks,
+                valid_from_height: plan.allocation_valid_from,
+                confirm_below_height: plan.older_valid_from,
+            },
         ],
-        "then": "each channel is an output of the allocation: close it as any channel (close --mutual, or its commitment from build-commitment)",
-    }))
+        then: "each channel is an output of the allocation: close it as any channel (close --mutual, or its commitment from build-commitment)",
+    })
 }

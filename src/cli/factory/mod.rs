@@ -7,9 +7,9 @@ use bitcoin::hashes::{sha256, Hash, HashEngine};
 use bitcoin::secp256k1::SecretKey;
 use bitcoin::{Amount, Transaction, TxOut};
 use clap::Subcommand;
-use serde_json::{json, Value};
 
-use super::input::{self, Input};
+use super::field::Uint;
+use super::input::Input;
 use super::{CliError, Explain, StepResult};
 use crate::factory::build::{self};
 use crate::factory::{Channel, Factory, FactoryError};
@@ -17,7 +17,10 @@ use crate::verify;
 
 mod create;
 mod exit_step;
+pub mod types;
 mod update;
+
+use types::*;
 
 pub use create::create;
 pub use exit_step::exit_plan;
@@ -67,9 +70,21 @@ fn verified(tx: &Transaction, spent: &[TxOut], what: &str) -> Result<(), CliErro
     })
 }
 
-fn tx_json(tx: &Transaction) -> Value {
-    json!({"txid": tx.compute_txid().to_string(), "tx_hex": serialize_hex(tx),
-           "vsize": tx.vsize()})
+fn tx_json(tx: &Transaction) -> TxJson {
+    TxJson {
+        txid: tx.compute_txid().to_string(),
+        tx_hex: serialize_hex(tx),
+        vsize: tx.vsize(),
+    }
+}
+
+fn respond(out: impl serde::Serialize) -> StepResult {
+    Ok(serde_json::to_value(out).expect("a response serializes"))
+}
+
+/// The factory the step before wrote.
+fn the_factory(input: &Input) -> Result<Factory, CliError> {
+    Ok(input.typed::<FactoryIn>()?.factory.0)
 }
 
 /// The parties' secret keys, and the nonce seeds: from `nonce_seed` when
@@ -84,27 +99,16 @@ struct Signers {
 
 impl Signers {
     fn read(input: &Input) -> Result<Self, CliError> {
-        let keys = match input.raw("privkeys") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    input::secret_key(v).map_err(|m| input.error(&format!("privkeys[{i}]"), m))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            Some(_) => {
-                return Err(input.error("privkeys", "expected an array of secret keys in hex"))
-            }
-            None => {
-                return Err(input.error(
-                    "privkeys",
-                    "missing required field (every party's key: the factory is N-of-N)",
-                ))
-            }
-        };
+        let s: SignersIn = input.typed()?;
+        let keys = s.privkeys.ok_or_else(|| {
+            input.error(
+                "privkeys",
+                "missing required field (every party's key: the factory is N-of-N)",
+            )
+        })?;
         Ok(Signers {
-            keys,
-            seed: input.opt("nonce_seed", input::bytes32)?,
+            keys: keys.into_iter().map(|k| k.0).collect(),
+            seed: s.nonce_seed.map(|s| s.0),
             count: 0,
         })
     }
@@ -125,34 +129,37 @@ impl Signers {
 }
 
 fn read_channels(input: &Input, f: &Factory) -> Result<Vec<Channel>, CliError> {
+    let a: AllocationIn = input.typed()?;
     let mut out = vec![];
-    for (k, c) in input.objects("channels")?.iter().enumerate() {
-        let pair = |field: &str| -> Result<Vec<u64>, CliError> {
-            let v: Vec<u64> = c.req_typed(field)?;
-            (v.len() == 2)
-                .then_some(v)
-                .ok_or_else(|| c.error(field, "expected two entries, one per side"))
+    for (k, c) in a.channels.unwrap_or_default().into_iter().enumerate() {
+        let pair = |field: &str, v: Vec<Uint>| -> Result<[u64; 2], CliError> {
+            match v.as_slice() {
+                [a, b] => Ok([a.0, b.0]),
+                _ => Err(input.error(
+                    &format!("channels[{k}].{field}"),
+                    "expected two entries, one per side",
+                )),
+            }
         };
-        let parties = pair("parties")?;
-        let amounts = pair("amounts_sat")?;
+        let parties = pair("parties", c.parties)?;
+        let amounts = pair("amounts_sat", c.amounts_sat)?;
         let key = |i: u64| f.parties.get(i as usize).map(|p| p.pubkey);
-        let funding_pubkeys =
-            match c.opt_typed::<[bitcoin::secp256k1::PublicKey; 2]>("funding_pubkeys")? {
-                Some(keys) => keys,
-                None => match (key(parties[0]), key(parties[1])) {
-                    (Some(a), Some(b)) => [a, b],
-                    _ => {
-                        return Err(error(
-                            input,
-                            FactoryError::UnknownParty {
-                                channel: k,
-                                party: parties[0].max(parties[1]) as usize,
-                                count: f.parties.len(),
-                            },
-                        ))
-                    }
-                },
-            };
+        let funding_pubkeys = match c.funding_pubkeys {
+            Some([a, b]) => [a.0, b.0],
+            None => match (key(parties[0]), key(parties[1])) {
+                (Some(a), Some(b)) => [a, b],
+                _ => {
+                    return Err(error(
+                        input,
+                        FactoryError::UnknownParty {
+                            channel: k,
+                            party: parties[0].max(parties[1]) as usize,
+                            count: f.parties.len(),
+                        },
+                    ))
+                }
+            },
+        };
         out.push(Channel {
             parties: [parties[0] as usize, parties[1] as usize],
             amounts: [Amount::from_sat(amounts[0]), Amount::from_sat(amounts[1])],
@@ -164,19 +171,15 @@ fn read_channels(input: &Input, f: &Factory) -> Result<Vec<Channel>, CliError> {
 
 /// The factory after the payments `balances` gives (`[a, b]` per channel, `null` where unmoved).
 fn settled(input: &Input, f: Factory) -> Result<Factory, CliError> {
-    let Some(balances) = input.opt_typed::<Vec<Option<[u64; 2]>>>("balances")? else {
+    let Some(balances) = input.typed::<BalancesIn>()?.balances else {
         return Ok(f);
     };
     let balances: Vec<_> = balances
         .iter()
-        .map(|b| b.map(|[x, y]| [Amount::from_sat(x), Amount::from_sat(y)]))
+        .map(|b| {
+            b.as_ref()
+                .map(|[x, y]| [Amount::from_sat(x.0), Amount::from_sat(y.0)])
+        })
         .collect();
     build::settle(&f, &balances).map_err(|e| error(input, e))
-}
-
-fn merge(mut a: Value, b: Value) -> Value {
-    if let (Value::Object(a), Value::Object(b)) = (&mut a, b) {
-        a.extend(b);
-    }
-    a
 }

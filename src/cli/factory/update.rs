@@ -3,13 +3,13 @@
 
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Amount, OutPoint};
-use serde_json::{json, Value};
 
+use super::super::field::Whole;
 use super::super::input::Input;
 use super::super::{hex, Explain, StepResult};
 use super::*;
 use crate::factory::build::{self, AllocationRequest};
-use crate::factory::{Factory, FactoryError};
+use crate::factory::FactoryError;
 
 /// `lnkit factory allocate`: the first allocation.
 pub fn allocate(input: &Input, ex: &mut Explain) -> StepResult {
@@ -23,7 +23,7 @@ pub fn update(input: &Input, ex: &mut Explain) -> StepResult {
 
 fn reallocate(input: &Input, ex: &mut Explain, update: bool) -> StepResult {
     let secp = Secp256k1::new();
-    let f: Factory = input.req_typed("factory")?;
+    let f = the_factory(input)?;
     match (&f.allocation, update) {
         (Some(a), false) => {
             return Err(input.error(
@@ -40,8 +40,9 @@ fn reallocate(input: &Input, ex: &mut Explain, update: bool) -> StepResult {
     let f = settled(input, f)?;
     let channels = read_channels(input, &f)?;
     let shares = input
-        .opt_typed::<Vec<u64>>("shares_sat")?
-        .map(|s| s.into_iter().map(Amount::from_sat).collect());
+        .typed::<AllocationIn>()?
+        .shares_sat
+        .map(|s| s.into_iter().map(|a| Amount::from_sat(a.0)).collect());
     let mut signers = Signers::read(input)?;
     let next = build::allocate(
         &secp,
@@ -70,32 +71,39 @@ fn reallocate(input: &Input, ex: &mut Explain, update: bool) -> StepResult {
         alloc.channels.len(),
         next.layer.left_after(alloc.number)
     ));
-    let channels: Vec<Value> = alloc.channels.iter().enumerate().map(|(k, c)| json!({
-        "channel": k,
-        "parties": c.parties,
-        "funding_txid": txid.to_string(),
-        "funding_output_index": k,
-        "funding_amount_sat": c.capacity().to_sat(),
-        "funding_script": hex(c.funding_script().as_bytes()),
-        "funding_pubkeys": c.funding_pubkeys.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-    })).collect();
-    Ok(json!({
-        "factory": next,
-        "kickoff": tx_json(kickoff),
-        "allocation": merge(tx_json(&alloc.tx), json!({
-            "number": alloc.number, "delay_blocks": alloc.delay_blocks,
-            "steps_left": next.layer.left_after(alloc.number),
-            "shares_sat": alloc.shares.iter().map(|a| a.to_sat()).collect::<Vec<_>>(),
-            "fee_sat": (kickoff.output[0].value - alloc.tx.output.iter().map(|o| o.value).sum::<Amount>()).to_sat(),
-        })),
-        "channels": channels,
-    }))
+    let channels = alloc
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(k, c)| ChannelOut {
+            channel: k,
+            parties: c.parties,
+            funding_txid: txid.to_string(),
+            funding_output_index: k,
+            funding_amount_sat: c.capacity().to_sat(),
+            funding_script: hex(c.funding_script().as_bytes()),
+            funding_pubkeys: c.funding_pubkeys.iter().map(|p| p.to_string()).collect(),
+        })
+        .collect();
+    let fee = kickoff.output[0].value - alloc.tx.output.iter().map(|o| o.value).sum::<Amount>();
+    respond(AllocateOut {
+        kickoff: tx_json(kickoff),
+        allocation: AllocationOut {
+            tx: tx_json(&alloc.tx),
+            number: alloc.number,
+            delay_blocks: alloc.delay_blocks,
+            steps_left: next.layer.left_after(alloc.number),
+            shares_sat: alloc.shares.iter().map(|a| a.to_sat()).collect(),
+            fee_sat: fee.to_sat(),
+        },
+        channels,
+        factory: Whole(next.clone()),
+    })
 }
 
-/// `lnkit factory close`.
 pub fn close(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
-    let f = settled(input, input.req_typed("factory")?)?;
+    let f = settled(input, the_factory(input)?)?;
     let mut signers = Signers::read(input)?;
     let closed = build::close(&secp, &f, &signers.keys.clone(), &mut |i| {
         signers.next_seed(i)
@@ -108,12 +116,10 @@ pub fn close(input: &Input, ex: &mut Explain) -> StepResult {
     )?;
     ex.line(format!("close: spends the hook directly, {} outputs, fee {} sat; the kickoff and allocations are never broadcast",
         closed.tx.output.len(), closed.fee.to_sat()));
-    Ok(merge(
-        tx_json(&closed.tx),
-        json!({
-            "payouts_sat": closed.payouts.iter().map(|a| a.to_sat()).collect::<Vec<_>>(),
-            "fee_sat": closed.fee.to_sat(),
-            "spends": OutPoint::new(f.hook_txid, f.hook_vout).to_string(),
-        }),
-    ))
+    respond(CloseOut {
+        tx: tx_json(&closed.tx),
+        payouts_sat: closed.payouts.iter().map(|a| a.to_sat()).collect(),
+        fee_sat: closed.fee.to_sat(),
+        spends: OutPoint::new(f.hook_txid, f.hook_vout).to_string(),
+    })
 }
