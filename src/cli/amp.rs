@@ -7,12 +7,14 @@ use std::io::Write;
 use clap::Args;
 use serde_json::{json, Value};
 
+use super::amp_types::*;
 use super::graph::GraphArgs;
-use super::input::{self, Input};
-use super::route::{label, liquidity, node, route_json, scid, weight};
+use super::input::Input;
+use super::route::{label, liquidity, resolve_node, route_out, scid, OnionExtras, OnionIn};
 use super::{CliError, Explain, StepResult};
 use crate::graph::Graph;
 use crate::mpp::{self, amp, simulate, Split, SplitError, SplitRequest};
+use crate::route::Route;
 
 /// Flags of `lnkit amp-split`.
 #[derive(Args, Debug)]
@@ -30,10 +32,10 @@ pub struct AmpSplitArgs {
     dot: bool,
 }
 
-fn request(g: &Graph, input: &Input) -> Result<SplitRequest, CliError> {
-    let source = input.req("source", node(g))?;
-    let destination = input.req("destination", node(g))?;
-    let amount = input.req("amount_msat", input::uint)?;
+fn request(g: &Graph, input: &Input, r: &SplitIn) -> Result<SplitRequest, CliError> {
+    let source = resolve_node(g, input, "source", &r.source)?;
+    let destination = resolve_node(g, input, "destination", &r.destination)?;
+    let amount = r.amount_msat.0;
     if amount == 0 {
         return Err(input.error("amount_msat", "must be above zero"));
     }
@@ -41,34 +43,34 @@ fn request(g: &Graph, input: &Input) -> Result<SplitRequest, CliError> {
         return Err(input.error("destination", "is the same node as source"));
     }
     let mut req = SplitRequest::new(source, destination, amount);
-    if let Some(v) = input.opt("max_fee_msat", input::uint)? {
-        req.max_fee_msat = v;
+    if let Some(v) = &r.max_fee_msat {
+        req.max_fee_msat = v.0;
     }
-    if let Some(v) = input.opt("max_parts", input::uint)? {
+    if let Some(v) = r.max_parts.as_ref().map(|v| v.0) {
         if v == 0 {
             return Err(input.error("max_parts", "must be at least 1"));
         }
         req.max_parts = v as usize;
     }
-    if let Some(v) = input.opt("min_part_msat", input::uint)? {
-        req.min_part_msat = v;
+    if let Some(v) = &r.min_part_msat {
+        req.min_part_msat = v.0;
     }
-    if let Some(w) = input.opt("probability_weight_msat", weight)? {
-        req.probability_weight = w;
+    if let Some(w) = r.probability_weight_msat {
+        req.probability_weight = w.0;
     }
-    if let Some(v) = input.opt("pieces", input::uint)? {
+    if let Some(v) = r.pieces.as_ref().map(|v| v.0) {
         if !(1..=64).contains(&v) {
             return Err(input.error("pieces", format!("expected 1 to 64, got {v}")));
         }
         req.pieces = v as usize;
     }
-    if let Some(v) = input.opt("final_cltv_expiry_delta", input::uint32)? {
-        req.final_cltv_expiry_delta = v;
+    if let Some(v) = &r.final_cltv_expiry_delta {
+        req.final_cltv_expiry_delta = v.0;
     }
-    if let Some(v) = input.opt("max_total_cltv_expiry_delta", input::uint32)? {
-        req.max_total_cltv_expiry_delta = v;
+    if let Some(v) = &r.max_total_cltv_expiry_delta {
+        req.max_total_cltv_expiry_delta = v.0;
     }
-    if let Some(v) = input.opt("max_hops", input::uint)? {
+    if let Some(v) = r.max_hops.as_ref().map(|v| v.0) {
         if v == 0 || v > 27 {
             return Err(input.error("max_hops", format!("expected 1 to 27, got {v}")));
         }
@@ -92,34 +94,26 @@ fn random32() -> [u8; 32] {
 }
 
 /// The parts as JSON, with the MPP or AMP fields in every final payload.
-fn parts_json(g: &Graph, s: &Split, input: &Input, mode: &str) -> Result<Value, CliError> {
-    let height = input
-        .opt("current_block_height", input::uint32)?
-        .unwrap_or(0);
+fn parts_out(g: &Graph, s: &Split, input: &Input, r: &SplitIn) -> Result<SplitOut, CliError> {
+    let onion: OnionIn = input.typed()?;
     let total: u64 = s
         .parts
         .iter()
         .map(|r| r.hops.last().expect("a hop").amount_msat)
         .sum();
-    let secret = match input.opt("payment_secret", input::bytes32)? {
-        Some(b) => b,
-        None => random32(),
-    };
-    let mut base = input.clone();
-    base.set("payment_secret", json!(super::hex(secret)));
-    base.set("total_msat", json!(total));
-    let mut out = json!({"mode": mode, "payment_secret": super::hex(secret)});
-    let mut children = vec![];
-    if mode == "amp" {
-        let root = input
-            .opt("root_seed", input::bytes32)?
-            .unwrap_or_else(random32);
-        let set_id = input
-            .opt("set_id", input::bytes32)?
-            .unwrap_or_else(random32);
-        let given: Vec<[u8; 32]> = match input.raw("shares") {
+    let secret = onion.payment_secret.as_ref().map_or_else(random32, |s| s.0);
+    let mut base = OnionExtras::of(&onion);
+    base.payment_secret = Some(super::hex(secret));
+    base.total_msat = Some(total);
+    let delivered = |r: &Route| r.hops.last().expect("a hop").amount_msat;
+    let amp_mode = r.mode == Some(Mode::Amp);
+    let (mut root_seed, mut set_id_out) = (None, None);
+    let parts = if amp_mode {
+        let root = r.root_seed.as_ref().map_or_else(random32, |h| h.0);
+        let set_id = r.set_id.as_ref().map_or_else(random32, |h| h.0);
+        let given: Vec<[u8; 32]> = match &r.shares {
             None => (1..s.parts.len()).map(|_| random32()).collect(),
-            Some(_) => super::route::list(input, "shares", input::bytes32)?,
+            Some(shares) => shares.iter().map(|h| h.0).collect(),
         };
         if given.len() + 1 != s.parts.len() {
             return Err(input.error(
@@ -131,65 +125,74 @@ fn parts_json(g: &Graph, s: &Split, input: &Input, mode: &str) -> Result<Value, 
                 ),
             ));
         }
+        root_seed = Some(super::hex(root));
+        set_id_out = Some(super::hex(set_id));
         let shares = amp::split_root(&root, &given);
-        for (i, share) in shares.into_iter().enumerate() {
-            children.push(amp::child(&root, share, i as u32));
-        }
-        out["root_seed"] = json!(super::hex(root));
-        out["set_id"] = json!(super::hex(set_id));
-        out["parts"] = Value::Array(
-            s.parts
-                .iter()
-                .zip(&children)
-                .map(|(r, c)| {
-                    let mut part_in = base.clone();
-                    part_in.set("payment_hash", json!(super::hex(c.hash)));
-                    let mut v = route_json(g, r, height, &part_in);
-                    let last = v["onion_create"]["hops"]
-                        .as_array_mut()
-                        .and_then(|h| h.last_mut())
-                        .expect("a hop");
-                    last["custom_tlvs"] = json!({
-                        amp::AMP_RECORD_TYPE.to_string(): super::hex(amp::record(&c.share, &set_id, c.index))
-                    });
-                    v["amount_msat"] = json!(r.hops.last().expect("a hop").amount_msat);
-                    v["share"] = json!(super::hex(c.share));
-                    v["child_index"] = json!(c.index);
-                    v["child_preimage"] = json!(super::hex(c.preimage));
-                    v["child_hash"] = json!(super::hex(c.hash));
-                    v
-                })
-                .collect(),
-        );
+        s.parts
+            .iter()
+            .zip(shares)
+            .enumerate()
+            .map(|(i, (route, share))| {
+                let c = amp::child(&root, share, i as u32);
+                let mut extras = base.clone();
+                extras.payment_hash = Some(super::hex(c.hash));
+                let mut out = route_out(g, route, &extras);
+                let last = out.onion_create.hops.last_mut().expect("a hop");
+                let mut tlvs = serde_json::Map::new();
+                tlvs.insert(
+                    amp::AMP_RECORD_TYPE.to_string(),
+                    json!(super::hex(amp::record(&c.share, &set_id, c.index))),
+                );
+                last.custom_tlvs = Some(tlvs);
+                PartOut {
+                    route: out,
+                    amount_msat: delivered(route),
+                    share: Some(super::hex(c.share)),
+                    child_index: Some(c.index),
+                    child_preimage: Some(super::hex(c.preimage)),
+                    child_hash: Some(super::hex(c.hash)),
+                }
+            })
+            .collect()
     } else {
-        out["parts"] = Value::Array(
-            s.parts
-                .iter()
-                .map(|r| {
-                    let mut v = route_json(g, r, height, &base);
-                    v["amount_msat"] = json!(r.hops.last().expect("a hop").amount_msat);
-                    v
-                })
-                .collect(),
-        );
-    }
-    out["amount_msat"] = json!(total);
-    out["total_fee_msat"] = json!(s.fee_msat);
-    out["flow_fee_estimate_msat"] = json!(s.flow_fee_estimate_msat);
-    out["success_probability"] = json!(s.probability);
-    out["solver"] = json!({
-        "time_us": s.solver.time_us,
-        "nodes": s.solver.nodes,
-        "arcs": s.solver.arcs,
-        "pieces": s.solver.pieces,
-        "unit_msat": s.solver.unit_msat,
-        "augmentations": s.solver.augmentations,
-        "probability_weight_msat": s.solver.probability_weight,
-    });
-    Ok(out)
+        s.parts
+            .iter()
+            .map(|route| PartOut {
+                route: route_out(g, route, &base),
+                amount_msat: delivered(route),
+                share: None,
+                child_index: None,
+                child_preimage: None,
+                child_hash: None,
+            })
+            .collect()
+    };
+    Ok(SplitOut {
+        mode: if amp_mode { "amp" } else { "mpp" },
+        payment_secret: super::hex(secret),
+        root_seed,
+        set_id: set_id_out,
+        parts,
+        amount_msat: total,
+        total_fee_msat: s.fee_msat,
+        flow_fee_estimate_msat: s.flow_fee_estimate_msat,
+        success_probability: s.probability,
+        solver: SolverOut {
+            time_us: s.solver.time_us,
+            nodes: s.solver.nodes,
+            arcs: s.solver.arcs,
+            pieces: s.solver.pieces,
+            unit_msat: s.solver.unit_msat,
+            augmentations: s.solver.augmentations,
+            probability_weight_msat: s.solver.probability_weight,
+        },
+    })
 }
 
-/// DOT of the flow: each used channel direction with its total amount.
+fn respond(out: AmpSplitOut) -> StepResult {
+    Ok(serde_json::to_value(out).expect("a response serializes"))
+}
+
 fn dot(g: &Graph, source: u32, s: &Split) -> String {
     let mut load: std::collections::BTreeMap<(u32, u32, u32), (u64, usize)> = Default::default();
     for r in &s.parts {
@@ -212,7 +215,7 @@ fn dot(g: &Graph, source: u32, s: &Split) -> String {
         let sc = scid(g, d);
         out += &format!(
             "  n{a} -> n{b} [label=\"{}\\n{amt} msat\\n{parts} part(s)\", penwidth={:.1}];\n",
-            sc.as_str().unwrap_or("?"),
+            sc.as_deref().unwrap_or("?"),
             1.0 + 4.0 * amt as f64
                 / s.parts.iter().map(|r| r.total_amount_msat).sum::<u64>() as f64
         );
@@ -223,36 +226,34 @@ fn dot(g: &Graph, source: u32, s: &Split) -> String {
 /// Run `lnkit amp-split`.
 pub fn run_split(args: AmpSplitArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
     let g = super::graph::load(&args.graph, ex)?;
-    let req = request(&g, input)?;
-    let mode = input
-        .opt("mode", input::one_of(&["mpp", "amp"]))?
-        .unwrap_or("mpp");
+    let r: SplitIn = input.typed()?;
+    let req = request(&g, input, &r)?;
     if let Some(seeds) = args.simulate {
         let seeds = if seeds.is_empty() { vec![1] } else { seeds };
-        let runs: Vec<Value> = seeds
+        let runs: Vec<RunOut> = seeds
             .iter()
             .map(|&seed| {
                 let mut hidden = simulate::draw_balances(&g, seed);
                 let o = simulate::simulate(&g, &req, &mut hidden, args.max_rounds);
-                json!({
-                    "seed": seed,
-                    "success": o.success,
-                    "rounds": o.rounds,
-                    "parts_tried": o.parts_tried,
-                    "parts_failed": o.parts_failed,
-                    "fee_paid_msat": o.fee_paid_msat,
-                    "delivered_msat": o.delivered_msat,
-                    "solve_us": o.solve_us,
-                    "stopped": o.stopped,
-                })
+                RunOut {
+                    seed,
+                    success: o.success,
+                    rounds: o.rounds,
+                    parts_tried: o.parts_tried,
+                    parts_failed: o.parts_failed,
+                    fee_paid_msat: o.fee_paid_msat,
+                    delivered_msat: o.delivered_msat,
+                    solve_us: o.solve_us,
+                    stopped: o.stopped,
+                }
             })
             .collect();
-        let ok = runs.iter().filter(|r| r["success"] == true).count();
+        let ok = runs.iter().filter(|r| r.success).count();
         ex.line(format!("{ok} of {} simulated payments arrived", runs.len()));
-        return Ok(json!({
-            "amount_msat": req.amount_msat,
-            "success_rate": ok as f64 / runs.len() as f64,
-            "runs": runs,
+        return respond(AmpSplitOut::Simulation(SimulationOut {
+            amount_msat: req.amount_msat,
+            success_rate: ok as f64 / runs.len() as f64,
+            runs,
         }));
     }
     let s = mpp::split(&g, &req).map_err(failure)?;
@@ -273,5 +274,5 @@ pub fn run_split(args: AmpSplitArgs, input: &mut Input, ex: &mut Explain) -> Ste
             .write_all(dot(&g, req.source, &s).as_bytes());
         return Ok(Value::Null);
     }
-    parts_json(&g, &s, input, mode)
+    respond(AmpSplitOut::Split(parts_out(&g, &s, input, &r)?))
 }

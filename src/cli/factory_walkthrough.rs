@@ -11,7 +11,7 @@ use serde_json::json;
 use super::factory_walk::{
     copy_dir, failed, height, offer, open, payouts_unspent, space_row, wallet_script, Scratch,
 };
-use super::walkthrough::{self as w0, merged, point, tx_of, Walk};
+use super::walkthrough::{self as w0, merged, point, tx_of, Walk, WalkthroughOut};
 use super::{
     build_commitment, close, factory, penalty, shachain, CliError, Explain, Input, StepResult,
 };
@@ -285,16 +285,15 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
     w.ex.line(format!(
         "chain space, 20 users and 100 channels: opening {:.1}% less than one by one, over the channels' life {:.1}% less (cooperative), {:.1}% less if exited unilaterally",
         paper.open_saving_percent(), paper.cooperative_saving_percent(), paper.unilateral_saving_percent()));
-    Ok(json!({
-        "walkthrough": "a channel factory on an embedded regtest chain: four parties, three channels, a reallocation, then one branch where dave exits alone and one where everyone closes together",
-        "demo_keys": {"note": "fixed demo secrets; never use them for real funds", "parties": NAMES, "privkeys": KEYS, "nonce_seed": NONCE_SEED},
-        "exit": plan,
-        "steps": w.steps,
-        "checks": w.checks,
-        "chain_space": {
-            "note": "virtual bytes as the builders predict them (maximum-size signatures); one by one = a funding transaction and a mutual close per channel; the paper (Burchert, Decker & Wattenhofer 2018) gives 90% for opening 100 channels among 20 users, 96% with signature aggregation",
-            "this_walkthrough": space_row(&here),
-            "paper": space_row(&paper),
-        },
-    }))
+    let space = json!({
+        "note": "virtual bytes as the builders predict them (maximum-size signatures); one by one = a funding transaction and a mutual close per channel; the paper (Burchert, Decker & Wattenhofer 2018) gives 90% for opening 100 channels among 20 users, 96% with signature aggregation",
+        "this_walkthrough": space_row(&here),
+        "paper": space_row(&paper),
+    });
+    WalkthroughOut {
+        exit: Some(plan),
+        chain_space: Some(space),
+        ..WalkthroughOut::new("a channel factory on an embedded regtest chain: four parties, three channels, a reallocation, then one branch where dave exits alone and one where everyone closes together", json!({"note": "fixed demo secrets; never use them for real funds", "parties": NAMES, "privkeys": KEYS, "nonce_seed": NONCE_SEED}), w)
+    }
+    .result()
 }

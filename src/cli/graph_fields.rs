@@ -1,8 +1,11 @@
 //! Graph-related input fields the routing steps share (`route`, `amp-split`,
 //! `rebalance plan`): nodes, channel directions, weights and liquidity hints.
 
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::field::{field_type, Hex32, HexBytes, Privkey, Uint, Uint32};
 use super::input::{self, Input, Parsed};
 use super::CliError;
 use crate::graph::Graph;
@@ -75,26 +78,105 @@ pub(crate) fn directions(g: &Graph) -> impl Fn(&Value) -> Parsed<Vec<u32>> + '_ 
     }
 }
 
-pub(crate) fn list<T>(
-    input: &Input,
-    field: &str,
-    one: impl Fn(&Value) -> Parsed<T>,
-) -> Result<Vec<T>, CliError> {
-    match input.raw(field) {
-        None => Ok(vec![]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| one(v).map_err(|m| input.error(&format!("{field}[{i}]"), m)))
-            .collect(),
-        Some(other) => Err(input.error(field, format!("expected an array, got {other}"))),
+fn node_ref(v: &Value) -> Parsed<Value> {
+    match v {
+        Value::String(_) => Ok(v.clone()),
+        Value::Number(n) if n.as_u64().is_some() => Ok(v.clone()),
+        other => Err(format!("expected a pubkey or node index, got {other}")),
     }
 }
 
-pub(crate) fn weight(v: &Value) -> Parsed<f64> {
+field_type! {
+    /// A node of the graph: its pubkey, or its index in the file.
+    NodeRef(Value), node_ref, |v| v.clone(),
+    {"type": ["string", "integer"], "format": "node"}
+}
+
+fn channel_ref(v: &Value) -> Parsed<Value> {
+    match v {
+        Value::String(_) => Ok(v.clone()),
+        Value::Number(n) if n.as_u64().is_some() => Ok(v.clone()),
+        other => Err(format!(
+            "expected a short_channel_id as BLOCKxTXxOUTPUT[/DIR], got {other}"
+        )),
+    }
+}
+
+field_type! {
+    /// A channel (or one direction of it): `BLOCKxTXxOUTPUT[/DIR]`, or its index in the file.
+    ChannelRef(Value), channel_ref, |v| v.clone(),
+    {"type": ["string", "integer"], "format": "channel"}
+}
+
+/// A non-negative number (a weight, in msat).
+#[derive(Clone, Copy, Debug)]
+pub struct Weight(pub f64);
+
+impl<'de> Deserialize<'de> for Weight {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        weight(&Value::deserialize(d)?)
+            .map(Weight)
+            .map_err(D::Error::custom)
+    }
+}
+
+impl JsonSchema for Weight {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Weight".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "number", "minimum": 0})
+    }
+}
+
+/// A node, resolved in the graph, or an error naming `field`.
+pub(crate) fn resolve_node(
+    g: &Graph,
+    input: &Input,
+    field: &str,
+    r: &NodeRef,
+) -> Result<u32, CliError> {
+    node(g)(&r.0).map_err(|m| input.error(field, m))
+}
+
+/// Channel directions, resolved in the graph, or an error naming `field`.
+pub(crate) fn resolve_directions(
+    g: &Graph,
+    input: &Input,
+    field: &str,
+    r: &ChannelRef,
+) -> Result<Vec<u32>, CliError> {
+    directions(g)(&r.0).map_err(|m| input.error(field, m))
+}
+
+fn weight(v: &Value) -> Parsed<f64> {
     v.as_f64()
         .filter(|w| w.is_finite() && *w >= 0.0)
         .ok_or_else(|| format!("expected a non-negative number, got {v}"))
+}
+
+/// A known liquidity bound of one channel direction.
+#[derive(Deserialize, JsonSchema)]
+pub struct LiquidityIn {
+    /// `BLOCKxTXxOUTPUT/DIR`, or with `direction`.
+    short_channel_id: ChannelRef,
+    /// 0 or 1.
+    direction: Option<Uint>,
+    /// At least this much can pass (default 0).
+    min_msat: Option<Uint>,
+    /// At most this much (default: the capacity).
+    max_msat: Option<Uint>,
+}
+
+/// Known liquidity bounds: the routing steps' `liquidity`.
+#[derive(Deserialize, JsonSchema)]
+pub struct LiquidityPart {
+    /// Known bounds, each `{short_channel_id, direction, min_msat, max_msat}`.
+    liquidity: Option<Vec<LiquidityIn>>,
 }
 
 /// Known liquidity bounds: `[{short_channel_id, direction, min_msat, max_msat}]`.
@@ -103,36 +185,61 @@ pub(crate) fn liquidity(
     input: &Input,
 ) -> Result<std::collections::HashMap<u32, (u64, u64)>, CliError> {
     let mut out = std::collections::HashMap::new();
-    if input.has("liquidity") {
-        for (i, item) in input.objects("liquidity")?.iter().enumerate() {
-            let dirs = item.req("short_channel_id", directions(g))?;
-            let dirs = match item.opt("direction", input::uint)? {
-                Some(d @ (0 | 1)) => vec![(dirs[0] & !1) + d as u32],
-                Some(d) => return Err(item.error("direction", format!("expected 0 or 1, got {d}"))),
-                None if dirs.len() == 1 => dirs,
-                None => {
-                    return Err(input.error(
-                        &format!("liquidity[{i}].short_channel_id"),
-                        "needs a direction: BLOCKxTXxOUTPUT/0 or /1, or a `direction` field",
-                    ))
-                }
-            };
-            let min = item.opt("min_msat", input::uint)?.unwrap_or(0);
-            let max = item.opt("max_msat", input::uint)?.unwrap_or(u64::MAX);
-            if min > max {
-                return Err(item.error("min_msat", format!("{min} is above max_msat {max}")));
+    for (i, item) in input
+        .typed::<LiquidityPart>()?
+        .liquidity
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        let at = |f: &str| format!("liquidity[{i}].{f}");
+        let dirs = resolve_directions(g, input, &at("short_channel_id"), &item.short_channel_id)?;
+        let dirs = match item.direction.map(|d| d.0) {
+            Some(d @ (0 | 1)) => vec![(dirs[0] & !1) + d as u32],
+            Some(d) => {
+                return Err(input.error(&at("direction"), format!("expected 0 or 1, got {d}")))
             }
-            let cap = g.channels[(dirs[0] / 2) as usize]
-                .capacity_sat
-                .saturating_mul(1000);
-            if cap > 0 && min > cap {
-                return Err(item.error(
-                    "min_msat",
-                    format!("{min} is above the channel's capacity of {cap} msat"),
-                ));
+            None if dirs.len() == 1 => dirs,
+            None => {
+                return Err(input.error(
+                    &at("short_channel_id"),
+                    "needs a direction: BLOCKxTXxOUTPUT/0 or /1, or a `direction` field",
+                ))
             }
-            out.insert(dirs[0], (min, max));
+        };
+        let min = item.min_msat.map_or(0, |m| m.0);
+        let max = item.max_msat.map_or(u64::MAX, |m| m.0);
+        if min > max {
+            return Err(input.error(&at("min_msat"), format!("{min} is above max_msat {max}")));
         }
+        let cap = g.channels[(dirs[0] / 2) as usize]
+            .capacity_sat
+            .saturating_mul(1000);
+        if cap > 0 && min > cap {
+            return Err(input.error(
+                &at("min_msat"),
+                format!("{min} is above the channel's capacity of {cap} msat"),
+            ));
+        }
+        out.insert(dirs[0], (min, max));
     }
     Ok(out)
+}
+
+/// What the routing steps hand on to `onion-create` (BOLT 4's final-hop
+/// payload and the onion's keys), and the height the CLTVs count from.
+#[derive(Deserialize, JsonSchema, Default)]
+pub struct OnionIn {
+    /// The payment secret, for the final hop's payload.
+    pub payment_secret: Option<Hex32>,
+    /// The whole payment's amount, for the final hop (default: this route's).
+    pub total_msat: Option<Uint>,
+    /// Passed on to onion_create.
+    pub payment_hash: Option<Hex32>,
+    /// Passed on to onion_create.
+    pub session_key: Option<Privkey>,
+    /// Passed on to onion_create.
+    pub associated_data: Option<HexBytes>,
+    /// The chain's height: the CLTVs are absolute from it (default 0).
+    pub current_block_height: Option<Uint32>,
 }

@@ -2,9 +2,12 @@
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1};
 use clap::Args;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::input::{self, Input};
+use super::field::{HexBytes, Privkey, Pubkey};
+use super::input::Input;
 use super::tlv::{fields_json, records_from_fields};
 use super::{hex, CliError, Explain, StepResult};
 use crate::onion::blinding;
@@ -32,23 +35,122 @@ pub fn run_peel(args: OnionArgs, input: &mut Input, ex: &mut Explain) -> StepRes
     peel(input, ex)
 }
 
+/// The associated data the onion's HMACs commit to.
+#[derive(Deserialize, JsonSchema)]
+pub struct AssociatedIn {
+    /// The associated data (or payment_hash; default empty).
+    associated_data: Option<HexBytes>,
+    /// The payment hash: the associated data of a payment's onion.
+    payment_hash: Option<HexBytes>,
+}
+
 fn associated_data(input: &Input) -> Result<Vec<u8>, CliError> {
-    Ok(input
-        .opt_any(&["associated_data", "payment_hash"], input::hex_bytes)?
+    let a: AssociatedIn = input.typed()?;
+    Ok(a.associated_data
+        .or(a.payment_hash)
+        .map(|b| b.0)
         .unwrap_or_default())
+}
+
+/// One hop of `onion-create`: its key, and its payload (whole, or its
+/// fields by their BOLT 4 names: `amt_to_forward`, `outgoing_cltv_value`, ...).
+#[derive(Deserialize, JsonSchema)]
+pub struct HopIn {
+    /// The hop's node key.
+    pubkey: Pubkey,
+    /// The payload, encoded (else from the payload's fields by name).
+    payload_hex: Option<HexBytes>,
+}
+
+/// `onion-create`'s request.
+#[derive(Deserialize, JsonSchema)]
+pub struct CreateIn {
+    /// The sender's session key.
+    session_key: Privkey,
+    /// The route, first hop first.
+    hops: Vec<HopIn>,
+}
+
+/// One hop's keys.
+#[derive(Serialize, JsonSchema)]
+pub struct HopKeysOut {
+    pubkey: String,
+    payload_hex: String,
+    ephemeral_pubkey: String,
+    shared_secret: String,
+    blinding_factor: String,
+    rho: String,
+    mu: String,
+    /// Its payload's share of the 1300 bytes.
+    bytes_used: usize,
+}
+
+/// The onion, and each hop's keys.
+#[derive(Serialize, JsonSchema)]
+pub struct CreateOut {
+    /// The 1366-byte packet.
+    onion_hex: String,
+    associated_data: String,
+    /// The node to hand it to.
+    first_hop: String,
+    hops: Vec<HopKeysOut>,
+    /// For `onion-error decode`.
+    shared_secrets: Vec<String>,
+    payload_bytes_used: usize,
+}
+
+/// `onion-peel`'s request.
+#[derive(Deserialize, JsonSchema)]
+pub struct PeelIn {
+    /// The onion (or next_onion_hex, from the previous peel).
+    onion_hex: Option<HexBytes>,
+    next_onion_hex: Option<HexBytes>,
+    /// This hop's node key (--node-privkey).
+    node_privkey: Privkey,
+    /// A blinded hop's path key (or next_path_key, from the previous peel).
+    path_key: Option<Pubkey>,
+    next_path_key: Option<Pubkey>,
+}
+
+/// What this hop learns.
+#[derive(Serialize, JsonSchema)]
+pub struct PeelOut {
+    /// The payload's fields by name.
+    payload: Value,
+    payload_hex: String,
+    shared_secret: String,
+    /// Whether this hop is the last.
+    is_final: bool,
+    /// What to forward (null at the last hop).
+    next_onion_hex: Option<String>,
+    next_ephemeral_pubkey: Option<String>,
+    associated_data: String,
+    /// A blinded hop's data, decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted_recipient_data: Option<Value>,
+    /// A blinded hop's next path key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_path_key: Option<String>,
+}
+
+fn respond(out: impl Serialize) -> StepResult {
+    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 /// `lnkit onion-create` on an input object.
 pub fn create(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
-    let session_key = input.req("session_key", input::secret_key)?;
+    let c: CreateIn = input.typed()?;
+    let session_key = c.session_key.0;
     let ad = associated_data(input)?;
+    // The payloads' own fields are read by BOLT 4's payload schema, each
+    // with its path (hops[1].amt_to_forward).
     let items = input.objects("hops")?;
     let mut hops = vec![];
-    for item in &items {
-        let pubkey = item.req("pubkey", input::pubkey)?;
-        let payload = match item.opt("payload_hex", input::hex_bytes)? {
-            Some(p) => p,
+    for (hop, item) in c.hops.into_iter().zip(&items) {
+        let pubkey = hop.pubkey.0;
+        let payload = match hop.payload_hex {
+            Some(p) => p.0,
             None => tlv::encode_stream(&records_from_fields(item, &PAYLOAD)?),
         };
         if payload.len() < 2 {
@@ -64,7 +166,7 @@ pub fn create(input: &Input, ex: &mut Explain) -> StepResult {
         CreateError::Key(_) => CliError::failure(e.to_string()),
     })?;
     let mut used = 0;
-    let per_hop: Vec<Value> = created
+    let per_hop: Vec<HopKeysOut> = created
         .hops
         .iter()
         .zip(&hops)
@@ -77,41 +179,43 @@ pub fn create(input: &Input, ex: &mut Explain) -> StepResult {
                 pubkey,
                 hex(k.shared_secret)
             ));
-            json!({
-                "pubkey": pubkey.to_string(),
-                "payload_hex": hex(payload),
-                "ephemeral_pubkey": k.ephemeral_pubkey.to_string(),
-                "shared_secret": hex(k.shared_secret),
-                "blinding_factor": hex(k.blinding_factor),
-                "rho": hex(generate_key(b"rho", &k.shared_secret)),
-                "mu": hex(generate_key(b"mu", &k.shared_secret)),
-                "bytes_used": packet::shift_size(payload.len()),
-            })
+            HopKeysOut {
+                pubkey: pubkey.to_string(),
+                payload_hex: hex(payload),
+                ephemeral_pubkey: k.ephemeral_pubkey.to_string(),
+                shared_secret: hex(k.shared_secret),
+                blinding_factor: hex(k.blinding_factor),
+                rho: hex(generate_key(b"rho", &k.shared_secret)),
+                mu: hex(generate_key(b"mu", &k.shared_secret)),
+                bytes_used: packet::shift_size(payload.len()),
+            }
         })
         .collect();
     ex.line(format!(
         "payloads use {used} of the {} bytes; the rest is filler",
         packet::HOP_PAYLOADS_LEN
     ));
-    Ok(json!({
-        "onion_hex": hex(created.packet.serialize()),
-        "associated_data": hex(&ad),
-        "first_hop": hops[0].0.to_string(),
-        "hops": per_hop,
-        "shared_secrets": created.hops.iter().map(|k| hex(k.shared_secret)).collect::<Vec<_>>(),
-        "payload_bytes_used": used,
-    }))
+    respond(CreateOut {
+        onion_hex: hex(created.packet.serialize()),
+        associated_data: hex(&ad),
+        first_hop: hops[0].0.to_string(),
+        hops: per_hop,
+        shared_secrets: created.hops.iter().map(|k| hex(k.shared_secret)).collect(),
+        payload_bytes_used: used,
+    })
 }
 
 /// `lnkit onion-peel` on an input object.
 pub fn peel(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
-    let field = if input.has("onion_hex") {
-        "onion_hex"
-    } else {
-        "next_onion_hex"
+    let p: PeelIn = input.typed()?;
+    let (field, bytes) = match (p.onion_hex, p.next_onion_hex) {
+        (Some(b), _) => ("onion_hex", b.0),
+        (None, Some(b)) => ("next_onion_hex", b.0),
+        (None, None) => {
+            return Err(input.error("onion_hex", "missing required field (or next_onion_hex)"))
+        }
     };
-    let bytes = input.req(field, input::hex_bytes)?;
     let onion = OnionPacket::parse_payment(&bytes).map_err(|e| match e {
         PacketError::PublicKey => input.error(
             field,
@@ -119,14 +223,9 @@ pub fn peel(input: &Input, ex: &mut Explain) -> StepResult {
         ),
         other => input.error(field, other),
     })?;
-    let node = input.req("node_privkey", input::secret_key)?;
+    let node = p.node_privkey.0;
     let ad = associated_data(input)?;
-    let path_field = if input.has("path_key") {
-        "path_key"
-    } else {
-        "next_path_key"
-    };
-    let path_key = input.opt(path_field, input::pubkey)?;
+    let path_key = p.path_key.or(p.next_path_key).map(|k| k.0);
     let peeled =
         packet::peel(&secp, &onion, &node, &ad, path_key.as_ref()).map_err(|e| match e {
             PeelError::HmacMismatch => input.error(field, e),
@@ -143,15 +242,17 @@ pub fn peel(input: &Input, ex: &mut Explain) -> StepResult {
         "HMAC verified; shared secret {}",
         hex(peeled.shared_secret)
     ));
-    let mut out = json!({
-        "payload": payload,
-        "payload_hex": hex(&peeled.payload),
-        "shared_secret": hex(peeled.shared_secret),
-        "is_final": peeled.next.is_none(),
-        "next_onion_hex": peeled.next.as_ref().map(|n| hex(n.serialize())),
-        "next_ephemeral_pubkey": peeled.next.as_ref().map(|n| n.public_key.to_string()),
-        "associated_data": hex(&ad),
-    });
+    let mut out = PeelOut {
+        payload,
+        payload_hex: hex(&peeled.payload),
+        shared_secret: hex(peeled.shared_secret),
+        is_final: peeled.next.is_none(),
+        next_onion_hex: peeled.next.as_ref().map(|n| hex(n.serialize())),
+        next_ephemeral_pubkey: peeled.next.as_ref().map(|n| n.public_key.to_string()),
+        associated_data: hex(&ad),
+        encrypted_recipient_data: None,
+        next_path_key: None,
+    };
     // A blinded hop: the path key (given, or in the payload at the introduction
     // node) decrypts encrypted_recipient_data and gives the next path key.
     let records = PAYLOAD.decode(&peeled.payload).expect("decoded above");
@@ -180,8 +281,8 @@ pub fn peel(input: &Input, ex: &mut Explain) -> StepResult {
             .and_then(|s| s.parse().ok())
             .unwrap_or(u.next_path_key);
         ex.line(format!("blinded hop: decrypted its data with rho of ECDH(path_key, node key); next path key {next}"));
-        out["encrypted_recipient_data"] = decrypted;
-        out["next_path_key"] = json!(next.to_string());
+        out.encrypted_recipient_data = Some(decrypted);
+        out.next_path_key = Some(next.to_string());
     }
-    Ok(out)
+    respond(out)
 }

@@ -3,11 +3,15 @@
 //! costs against what `in` earns back (the library's [`crate::rebalance`]).
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
+use super::field::{Flag, Uint, Uint32};
 use super::graph::GraphArgs;
-use super::input::{self, Input, Parsed};
-use super::route::{directions, liquidity, node, route_json};
+use super::graph_fields::{ChannelRef, NodeRef};
+use super::input::Input;
+use super::route::{liquidity, resolve_directions, resolve_node, route_out, OnionExtras, OnionIn};
+use super::route_types::RouteOut;
 use super::{CliError, Explain, StepResult};
 use crate::graph::Graph;
 use crate::rebalance::{self, CycleError, CycleRequest};
@@ -37,29 +41,55 @@ pub fn run(cmd: RebalanceCommand, input: &mut Input, ex: &mut Explain) -> StepRe
 }
 
 /// One channel by its short channel id (or index): its index in the graph.
-fn channel(g: &Graph) -> impl Fn(&Value) -> Parsed<usize> + '_ {
-    move |v| {
-        if v.as_str().is_some_and(|s| s.contains('/')) {
-            return Err("expected a channel, without a /DIR".into());
-        }
-        Ok((directions(g)(v)?[0] / 2) as usize)
-    }
+/// `rebalance plan`'s request.
+#[derive(Deserialize, JsonSchema)]
+pub struct PlanIn {
+    /// Our node.
+    node: NodeRef,
+    /// The channel to move liquidity out of (no /DIR).
+    out: ChannelRef,
+    /// The channel it comes back in through.
+    #[serde(rename = "in")]
+    inn: ChannelRef,
+    /// How much to move.
+    amount_msat: Uint,
+    /// Pay more than `in` earns back (default false).
+    force: Option<Flag>,
+    /// The fee limit in ppm of amount_msat.
+    max_fee_ppm: Option<Uint>,
+    /// Default 18.
+    final_cltv_expiry_delta: Option<Uint32>,
 }
 
-/// `lnkit rebalance plan` on a loaded graph.
+/// The cycle, and whether it pays for itself.
+#[derive(Serialize, JsonSchema)]
+pub struct PlanOut {
+    #[serde(flatten)]
+    route: RouteOut,
+    amount_msat: u64,
+    fee_ppm: u64,
+    /// What `in` earns back at our own fee.
+    earn_back_msat: u64,
+    /// Whether the fee is at most what `in` earns back.
+    economic: bool,
+}
+
+fn channel(g: &Graph, input: &Input, field: &str, r: &ChannelRef) -> Result<usize, CliError> {
+    if r.0.as_str().is_some_and(|s| s.contains('/')) {
+        return Err(input.error(field, "expected a channel, without a /DIR"));
+    }
+    Ok((resolve_directions(g, input, field, r)?[0] / 2) as usize)
+}
+
 pub fn plan(g: &Graph, input: &Input, ex: &mut Explain) -> StepResult {
-    let me = input.req("node", node(g))?;
-    let out = input.req("out", channel(g))?;
-    let inn = input.req("in", channel(g))?;
-    let amount = input.req("amount_msat", input::uint)?;
-    let force = input.opt("force", input::boolean)?.unwrap_or(false);
-    let ppm = input.opt("max_fee_ppm", input::uint)?;
-    let name = |f: &str| {
-        input
-            .raw(f)
-            .map(|v| v.as_str().map_or(v.to_string(), String::from))
-            .unwrap_or_default()
-    };
+    let p: PlanIn = input.typed()?;
+    let me = resolve_node(g, input, "node", &p.node)?;
+    let out = channel(g, input, "out", &p.out)?;
+    let inn = channel(g, input, "in", &p.inn)?;
+    let amount = p.amount_msat.0;
+    let force = p.force.is_some_and(|f| f.0);
+    let ppm = p.max_fee_ppm.map(|p| p.0);
+    let name = |r: &ChannelRef| r.0.as_str().map_or(r.0.to_string(), String::from);
     // What `in` earns back: our own policy on it, as the snapshot has it.
     let in_dir = rebalance::direction_from(g, inn, me);
     let earn_back = rebalance::earn_back_msat(&g.policies[in_dir as usize], amount);
@@ -70,15 +100,13 @@ pub fn plan(g: &Graph, input: &Input, ex: &mut Explain) -> StepResult {
         in_channel: inn,
         amount_msat: amount,
         max_fee_msat: limit,
-        final_cltv_expiry_delta: input
-            .opt("final_cltv_expiry_delta", input::uint32)?
-            .unwrap_or(18),
+        final_cltv_expiry_delta: p.final_cltv_expiry_delta.map_or(18, |d| d.0),
         liquidity: liquidity(g, input)?,
         avoid_directions: Default::default(),
         max_fee_why: why,
     };
     let route =
-        rebalance::find_cycle(g, &req, [&name("out"), &name("in")]).map_err(|e| match e {
+        rebalance::find_cycle(g, &req, [&name(&p.out), &name(&p.inn)]).map_err(|e| match e {
             CycleError::SameChannel => input.error(
                 "in",
                 "the same channel as out; a rebalance moves liquidity between two channels",
@@ -100,18 +128,14 @@ pub fn plan(g: &Graph, input: &Input, ex: &mut Explain) -> StepResult {
         route.total_fee_msat,
         rebalance::fee_ppm(route.total_fee_msat, amount)
     ));
-    let height = input
-        .opt("current_block_height", input::uint32)?
-        .unwrap_or(0);
-    let mut out_json = route_json(g, &route, height, input);
-    if let Value::Object(o) = &mut out_json {
-        o.insert("amount_msat".into(), json!(amount));
-        o.insert(
-            "fee_ppm".into(),
-            json!(rebalance::fee_ppm(route.total_fee_msat, amount)),
-        );
-        o.insert("earn_back_msat".into(), json!(earn_back));
-        o.insert("economic".into(), json!(route.total_fee_msat <= earn_back));
-    }
-    Ok(out_json)
+    let extras = OnionExtras::of(&input.typed::<OnionIn>()?);
+    let fee_ppm = rebalance::fee_ppm(route.total_fee_msat, amount);
+    Ok(serde_json::to_value(PlanOut {
+        route: route_out(g, &route, &extras),
+        amount_msat: amount,
+        fee_ppm,
+        earn_back_msat: earn_back,
+        economic: route.total_fee_msat <= earn_back,
+    })
+    .expect("a response serializes"))
 }

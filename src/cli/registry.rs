@@ -12,6 +12,8 @@ use super::swap::{
     terms as swap_terms, verify as swap_verify, HashIn,
 };
 use super::tower_types as tower;
+use super::{amp_types as amp, graph, graph_fields, rebalance, route_types};
+use super::{blinded_path, onion, walk};
 use super::{
     build_funding, gossip_types as gossip, htlc_script, keys, onion_error, revoke, shachain, tlv,
     transport as noise,
@@ -84,7 +86,31 @@ macro_rules! factory {
     };
 }
 
+/// An AMP payment across route-graph.json, its seeds and shares given.
+macro_rules! amp_split {
+    () => {
+        "lnkit amp-split --graph docs/examples/route-graph.json -i docs/examples/amp-request.json"
+    };
+}
+
 steps! {
+    "walkthrough": [walk::WalkthroughIn] -> walk::WalkthroughOut, "lnkit walkthrough";
+    "onion-create": [onion::CreateIn, onion::AssociatedIn] -> onion::CreateOut,
+        "lnkit onion-create -i docs/examples/onion-test.json";
+    "onion-peel": [onion::PeelIn, onion::AssociatedIn] -> onion::PeelOut,
+        "lnkit onion-create -i docs/examples/onion-test.json | lnkit onion-peel --node-privkey 4141414141414141414141414141414141414141414141414141414141414141";
+    "blinded-path create": [blinded_path::CreateIn] -> blinded_path::CreateOut,
+        "lnkit blinded-path create -i docs/examples/blinded-path.json";
+    "graph stats": [graph::StatsIn] -> crate::graph::Stats,
+        "lnkit graph stats --graph docs/examples/route-graph.json";
+    "route": [route_types::RouteIn, graph_fields::LiquidityPart, graph_fields::OnionIn] -> route_types::RouteOut,
+        "lnkit route --graph docs/examples/route-graph.json -i docs/examples/route-request.json";
+    "rebalance plan": [rebalance::PlanIn, graph_fields::LiquidityPart, graph_fields::OnionIn] -> rebalance::PlanOut,
+        "lnkit rebalance plan --graph docs/examples/rebalance-graph.json --set node=02edabbd16b41c8371b92ef2f04c1185b4f03b6dcd52ba9b78d9d7c89c8f221145 --set out=800001x1x0 --set in=800002x1x0 --set amount_msat=1000000000";
+    "amp-split": [amp::SplitIn, graph_fields::LiquidityPart, graph_fields::OnionIn] -> amp::AmpSplitOut,
+        amp_split!();
+    "amp-combine": [amp::CombineIn] -> amp::CombineOut,
+        concat!(amp_split!(), " | lnkit amp-combine");
     "factory create": [factory::CreateIn] -> factory::CreateOut,
         "lnkit factory create -i docs/examples/factory.json";
     "factory allocate": [factory::FactoryIn, factory::AllocationIn, factory::SignersIn] -> factory::AllocateOut,

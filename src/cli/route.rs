@@ -1,19 +1,18 @@
 //! `lnkit route --graph FILE`: find a payment route (or K diverse ones), and
 //! hand it on as the input `lnkit onion-create` takes.
 
-use std::collections::HashSet;
 use std::io::Write;
 
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::graph::GraphArgs;
-pub(crate) use super::graph_fields::{directions, liquidity, list, node, weight};
-use super::input::{self, Input};
+pub(crate) use super::graph_fields::{liquidity, resolve_directions, resolve_node, OnionIn};
+use super::input::Input;
+pub(crate) use super::route_types::{pubkey, route_out, scid, OnionExtras, RouteIn};
 use super::{CliError, Explain, StepResult};
 use crate::graph::Graph;
 use crate::route::{self, Route, RouteError, RouteRequest};
-use crate::wire::tlv::scid_to_string;
 
 /// Flags of `lnkit route`.
 #[derive(Args, Debug)]
@@ -29,9 +28,10 @@ pub struct RouteArgs {
 }
 
 fn request(g: &Graph, input: &Input) -> Result<RouteRequest, CliError> {
-    let source = input.req("source", node(g))?;
-    let destination = input.req("destination", node(g))?;
-    let amount_msat = input.req("amount_msat", input::uint)?;
+    let r: RouteIn = input.typed()?;
+    let source = resolve_node(g, input, "source", &r.source)?;
+    let destination = resolve_node(g, input, "destination", &r.destination)?;
+    let amount_msat = r.amount_msat.0;
     if amount_msat == 0 {
         return Err(input.error("amount_msat", "must be above zero"));
     }
@@ -39,18 +39,16 @@ fn request(g: &Graph, input: &Input) -> Result<RouteRequest, CliError> {
     if source == destination {
         return Err(input.error("destination", "is the same node as source"));
     }
-    if let Some(v) = input.opt("final_cltv_expiry_delta", input::uint32)? {
-        req.final_cltv_expiry_delta = v;
+    if let Some(v) = r.final_cltv_expiry_delta {
+        req.final_cltv_expiry_delta = v.0;
     }
     // Silent in the issue: with no budget given, allow what a wallet would
     // (5 sat + 1%), rather than any fee at all.
-    req.max_fee_msat = input
-        .opt("max_fee_msat", input::uint)?
-        .unwrap_or(5_000 + amount_msat / 100);
-    if let Some(v) = input.opt("max_total_cltv_expiry_delta", input::uint32)? {
-        req.max_total_cltv_expiry_delta = v;
+    req.max_fee_msat = r.max_fee_msat.map_or(5_000 + amount_msat / 100, |m| m.0);
+    if let Some(v) = r.max_total_cltv_expiry_delta {
+        req.max_total_cltv_expiry_delta = v.0;
     }
-    if let Some(v) = input.opt("max_hops", input::uint)? {
+    if let Some(v) = r.max_hops.map(|h| h.0) {
         if v == 0 || v > 27 {
             return Err(input.error(
                 "max_hops",
@@ -59,90 +57,23 @@ fn request(g: &Graph, input: &Input) -> Result<RouteRequest, CliError> {
         }
         req.max_hops = v as usize;
     }
-    if let Some(w) = input.opt("probability_weight_msat", weight)? {
-        req.probability_weight = w;
+    if let Some(w) = r.probability_weight_msat {
+        req.probability_weight = w.0;
     }
-    if let Some(w) = input.opt("cltv_risk", weight)? {
-        req.cltv_risk = w;
+    if let Some(w) = r.cltv_risk {
+        req.cltv_risk = w.0;
     }
-    req.avoid_nodes = list(input, "avoid_nodes", node(g))?.into_iter().collect();
-    req.avoid_directions = list(input, "avoid_channels", directions(g))?
-        .into_iter()
-        .flatten()
-        .collect::<HashSet<_>>();
+    for (i, n) in r.avoid_nodes.iter().flatten().enumerate() {
+        req.avoid_nodes
+            .insert(resolve_node(g, input, &format!("avoid_nodes[{i}]"), n)?);
+    }
+    for (i, c) in r.avoid_channels.iter().flatten().enumerate() {
+        let at = format!("avoid_channels[{i}]");
+        req.avoid_directions
+            .extend(resolve_directions(g, input, &at, c)?);
+    }
     req.liquidity = liquidity(g, input)?;
     Ok(req)
-}
-
-pub(crate) fn scid(g: &Graph, dir: u32) -> Value {
-    match g.channels[(dir / 2) as usize].short_channel_id {
-        Some(s) => json!(scid_to_string(s)),
-        None => Value::Null,
-    }
-}
-
-pub(crate) fn pubkey(g: &Graph, n: u32) -> String {
-    super::hex(g.pubkeys[n as usize])
-}
-
-/// One route as the contract's JSON, with the `onion_create` input built from it.
-pub(crate) fn route_json(g: &Graph, r: &Route, height: u32, input: &Input) -> Value {
-    let hops: Vec<Value> = r
-        .hops
-        .iter()
-        .map(|h| {
-            json!({
-                "short_channel_id": scid(g, h.direction),
-                "channel_index": h.direction / 2,
-                "direction": h.direction % 2,
-                "pubkey": pubkey(g, h.node),
-                "alias": g.aliases.get(h.node as usize).filter(|a| !a.is_empty()),
-                "amount_msat": h.amount_msat,
-                "cltv_expiry": height + h.cltv_delta,
-                "fee_msat": h.fee_msat,
-                "success_probability": h.probability,
-            })
-        })
-        .collect();
-    let onion_hops: Vec<Value> = r
-        .payloads()
-        .into_iter()
-        .map(|p| {
-            let mut hop = json!({
-                "pubkey": pubkey(g, p.node),
-                "amt_to_forward_msat": p.amt_to_forward_msat,
-                "outgoing_cltv_value": height + p.outgoing_cltv_delta,
-            });
-            match p.next_direction {
-                Some(d) => hop["short_channel_id"] = scid(g, d),
-                None => {
-                    if let Some(secret) = input.raw("payment_secret") {
-                        hop["payment_secret"] = secret.clone();
-                        hop["total_msat"] = input
-                            .raw("total_msat")
-                            .cloned()
-                            .unwrap_or(json!(p.amt_to_forward_msat));
-                    }
-                }
-            }
-            hop
-        })
-        .collect();
-    let mut onion = json!({ "hops": onion_hops });
-    for f in ["payment_hash", "session_key", "associated_data"] {
-        if let Some(v) = input.raw(f) {
-            onion[f] = v.clone();
-        }
-    }
-    json!({
-        "hops": hops,
-        "total_amount_msat": r.total_amount_msat,
-        "total_fee_msat": r.total_fee_msat,
-        "total_cltv_expiry": height + r.total_cltv_delta,
-        "total_cltv_expiry_delta": r.total_cltv_delta,
-        "success_probability": r.probability,
-        "onion_create": onion,
-    })
 }
 
 pub(crate) fn label(g: &Graph, n: u32) -> String {
@@ -174,7 +105,7 @@ fn dot(g: &Graph, source: u32, routes: &[Route]) -> String {
                 "  n{from} -> n{} [color={}, label=\"{}\\n{} msat\\nfee {} msat\"];\n",
                 h.node,
                 COLORS[i % COLORS.len()],
-                scid.as_str().unwrap_or("?"),
+                scid.as_deref().unwrap_or("?"),
                 h.amount_msat,
                 h.fee_msat
             );
@@ -188,9 +119,7 @@ fn dot(g: &Graph, source: u32, routes: &[Route]) -> String {
 pub fn run(args: RouteArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
     let g = super::graph::load(&args.graph, ex)?;
     let req = request(&g, input)?;
-    let height = input
-        .opt("current_block_height", input::uint32)?
-        .unwrap_or(0);
+    let extras = OnionExtras::of(&input.typed::<OnionIn>()?);
     if args.alternatives == 0 {
         return Err(CliError::bad("--alternatives: expected at least 1"));
     }
@@ -231,14 +160,9 @@ pub fn run(args: RouteArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
             .write_all(dot(&g, req.source, &routes).as_bytes());
         return Ok(Value::Null);
     }
-    let mut out = route_json(&g, first, height, input);
+    let mut out = route_out(&g, first, &extras);
     if args.alternatives > 1 {
-        out["alternatives"] = Value::Array(
-            routes
-                .iter()
-                .map(|r| route_json(&g, r, height, input))
-                .collect(),
-        );
+        out.alternatives = Some(routes.iter().map(|r| route_out(&g, r, &extras)).collect());
     }
-    Ok(out)
+    Ok(serde_json::to_value(out).expect("a response serializes"))
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 pub(crate) use super::swap_walk::p2wpkh;
 use super::swap_walk::{hash_of, invoice_step, lockup_verified, verified, wallet};
-use super::walkthrough::{merged, new_fields, point, tx_of, Walk};
+use super::walkthrough::{merged, point, tx_of, Walk, WalkthroughOut};
 use super::{swap, Explain, Input, StepResult};
 
 /// The user's swap key (claims the reverse swap, refunds the submarine ones).
@@ -273,17 +273,8 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
         refund_tx.lock_time.to_consensus_u32() == HEIGHT + 72,
     )?;
 
-    let steps = w
-        .steps
-        .into_iter()
-        .map(|mut st| {
-            st["output"] = new_fields(&st["input"], &st["output"]);
-            st
-        })
-        .collect::<Vec<_>>();
-    Ok(json!({
-        "walkthrough": "swaps between Lightning and the chain, one step at a time: a reverse swap (claimed by the script path, or cooperatively by MuSig2), a submarine swap, and an abandoned submarine swap refunded after its timeout; each step is a subcommand you can run yourself on its input",
-        "demo_keys": {
+    // The steps' own results, without the channel fields they carry forward.
+    WalkthroughOut::new("swaps between Lightning and the chain, one step at a time: a reverse swap (claimed by the script path, or cooperatively by MuSig2), a submarine swap, and an abandoned submarine swap refunded after its timeout; each step is a subcommand you can run yourself on its input", json!({
             "note": "fixed demo secrets; never use them for real funds",
             "user_key": USER_KEY,
             "service_key": SERVICE_KEY,
@@ -292,8 +283,7 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
             "reverse_preimage": REVERSE_PREIMAGE,
             "submarine_preimage": SUBMARINE_PREIMAGE,
             "abandoned_preimage": ABANDONED_PREIMAGE,
-        },
-        "steps": steps,
-        "checks": w.checks,
-    }))
+        }), w)
+        .own_results()
+        .result()
 }

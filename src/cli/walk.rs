@@ -5,7 +5,9 @@
 use bitcoin::consensus::encode::deserialize_hex;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::Transaction;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{CliError, Explain, Input, StepResult};
 
@@ -15,10 +17,76 @@ pub(crate) fn point(secret_hex: &str) -> String {
     PublicKey::from_secret_key(&Secp256k1::signing_only(), &secret).to_string()
 }
 
+/// One step of a walk: the subcommand, its input and its output.
+#[derive(Serialize, JsonSchema)]
+pub struct WalkStep {
+    pub step: usize,
+    /// The subcommand: run it yourself on `input`.
+    pub command: String,
+    pub explanation: String,
+    pub input: Value,
+    pub output: Value,
+}
+
+/// One check of a walk (a failed one stops it).
+#[derive(Serialize, JsonSchema)]
+pub struct CheckOut {
+    pub check: String,
+    pub ok: bool,
+}
+
+/// `lnkit walkthrough`'s output (and `--swap`'s, `--factory`'s).
+#[derive(Serialize, JsonSchema)]
+pub struct WalkthroughOut {
+    /// What it walks through.
+    pub walkthrough: &'static str,
+    /// The fixed demo secrets it uses.
+    pub demo_keys: Value,
+    /// --factory: the unilateral exit's plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit: Option<Value>,
+    pub steps: Vec<WalkStep>,
+    pub checks: Vec<CheckOut>,
+    /// --factory: chain space, the factory against one channel at a time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain_space: Option<Value>,
+}
+
+/// `lnkit walkthrough` reads no input fields: only its flags.
+#[derive(serde::Deserialize, JsonSchema)]
+pub struct WalkthroughIn {}
+
+impl WalkthroughOut {
+    /// A walk's output: its steps and checks.
+    pub(crate) fn new(walkthrough: &'static str, demo_keys: Value, w: Walk) -> Self {
+        WalkthroughOut {
+            walkthrough,
+            demo_keys,
+            exit: None,
+            steps: w.steps,
+            checks: w.checks,
+            chain_space: None,
+        }
+    }
+
+    /// The steps' own results, without the fields they carry forward.
+    pub(crate) fn own_results(mut self) -> Self {
+        for st in &mut self.steps {
+            st.output = new_fields(&st.input, &st.output);
+        }
+        self
+    }
+
+    /// As the step's result.
+    pub(crate) fn result(self) -> StepResult {
+        Ok(serde_json::to_value(self).expect("a walkthrough serializes"))
+    }
+}
+
 /// A walk: its steps, its checks, and the trace.
 pub(crate) struct Walk<'a> {
-    pub(crate) steps: Vec<Value>,
-    pub(crate) checks: Vec<Value>,
+    pub(crate) steps: Vec<WalkStep>,
+    pub(crate) checks: Vec<CheckOut>,
     pub(crate) ex: &'a mut Explain,
 }
 
@@ -37,13 +105,13 @@ impl Walk<'_> {
         let output = run(&Input::from_value(input.clone()), self.ex).map_err(|e| {
             CliError::failure(format!("walkthrough step {n} ({command}): {}", e.message()))
         })?;
-        self.steps.push(json!({
-            "step": n,
-            "command": command,
-            "explanation": explanation,
-            "input": input,
-            "output": output,
-        }));
+        self.steps.push(WalkStep {
+            step: n,
+            command: command.into(),
+            explanation: explanation.into(),
+            input,
+            output: output.clone(),
+        });
         Ok(output)
     }
 
@@ -53,7 +121,10 @@ impl Walk<'_> {
             "check: {what}: {}",
             if ok { "ok" } else { "FAILED" }
         ));
-        self.checks.push(json!({ "check": what, "ok": ok }));
+        self.checks.push(CheckOut {
+            check: what.into(),
+            ok,
+        });
         if ok {
             Ok(())
         } else {

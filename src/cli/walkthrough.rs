@@ -12,7 +12,7 @@ use bitcoin::{Address, CompressedPublicKey, Network, Transaction, TxOut};
 use clap::Args;
 use serde_json::json;
 
-pub(crate) use super::walk::{field, merged, new_fields, point, tx_of, Walk};
+pub(crate) use super::walk::{field, merged, point, tx_of, Walk, WalkthroughOut};
 use super::walkthrough_commitments::commitments;
 use super::{build_funding, close, keys, penalty, revoke, shachain, Explain, Input, StepResult};
 use crate::verify;
@@ -254,18 +254,7 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
     )?;
 
     // The steps' own results, without the channel fields they carry forward.
-    let steps = w
-        .steps
-        .into_iter()
-        .map(|mut st| {
-            let trimmed = new_fields(&st["input"], &st["output"]);
-            st["output"] = trimmed;
-            st
-        })
-        .collect::<Vec<_>>();
-    Ok(json!({
-        "walkthrough": "a Lightning channel's life, one protocol step at a time; each step is a subcommand you can run yourself on its input (outputs below show each step's own results; build-commitment also carries its input forward)",
-        "demo_keys": {
+    WalkthroughOut::new("a Lightning channel's life, one protocol step at a time; each step is a subcommand you can run yourself on its input (outputs below show each step's own results; build-commitment also carries its input forward)", json!({
             "note": "fixed demo secrets, from BOLT 3 Appendices B, C and D where the spec has them; never use them for real funds; each side's htlc_basepoint is its payment_basepoint, as in Appendix C",
             "coinbase_privkey": COINBASE_PRIVKEY,
             "local_funding_privkey": LOCAL_FUNDING_PRIVKEY,
@@ -279,10 +268,9 @@ pub fn run(_input: &Input, ex: &mut Explain) -> StepResult {
             "local_shachain_seed": LOCAL_SHACHAIN_SEED,
             "remote_shachain_seed": REMOTE_SHACHAIN_SEED,
             "payment_preimage": DEMO_PAYMENT_PREIMAGE,
-        },
-        "steps": steps,
-        "checks": w.checks,
-    }))
+        }), w)
+        .own_results()
+        .result()
 }
 
 /// Where remote's money goes: P2WPKH of its payment basepoint, on regtest.

@@ -83,7 +83,7 @@ pub struct Graph {
 }
 
 /// Counts `lnkit graph stats` prints.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Stats {
     /// Nodes.
     pub nodes: usize,
