@@ -35,6 +35,7 @@ pub mod channel;
 pub mod cli;
 pub mod factory;
 pub(crate) mod fast_hex;
+pub mod fields;
 pub mod gossip;
 pub mod graph;
 pub mod invoice;

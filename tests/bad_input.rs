@@ -293,7 +293,7 @@ fn build_commitment_bad_input() {
         .assert_bad_input("channel_type", &["missing required field"]);
     run(without(&base, "remote_revocation_basepoint"))
         .assert_bad_input("remote_revocation_basepoint", &["missing required field"]);
-    run(with(&base, "holder", json!("both"))).assert_bad_input("holder", &["local | remote"]);
+    run(with(&base, "holder", json!("both"))).assert_bad_input("holder", &["`local` or `remote`"]);
     let mut zero = base.clone();
     zero["htlcs"][0]["amount_msat"] = json!(0);
     run(zero).assert_bad_input("htlcs[0]", &["above zero"]);
@@ -302,7 +302,7 @@ fn build_commitment_bad_input() {
     run(huge).assert_bad_input("htlcs[0]", &["more than the channel"]);
     let mut bad_dir = base.clone();
     bad_dir["htlcs"][1]["direction"] = json!("sideways");
-    run(bad_dir).assert_bad_input("htlcs[1].direction", &["offered | received"]);
+    run(bad_dir).assert_bad_input("htlcs[1].direction", &["`offered` or `received`"]);
     run(with(&base, "per_commitment_point", json!(POINT))).assert_bad_input(
         "per_commitment_point",
         &["does not match per_commitment_secret"],

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use super::amp_types::*;
 use super::graph::GraphArgs;
 use super::input::Input;
-use super::route::{label, liquidity, resolve_node, route_out, scid, OnionExtras, OnionIn};
+use super::route::{label, liquidity, onion_extras, resolve_node, route_out, scid, OnionIn};
 use super::{CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::graph::Graph;
 use crate::mpp::{self, amp, simulate, Split, SplitError, SplitRequest};
 use crate::route::Route;
@@ -102,7 +103,7 @@ fn parts_out(g: &Graph, s: &Split, input: &Input, r: &SplitIn) -> Result<SplitOu
         .map(|r| r.hops.last().expect("a hop").amount_msat)
         .sum();
     let secret = onion.payment_secret.as_ref().map_or_else(random32, |s| s.0);
-    let mut base = OnionExtras::of(&onion);
+    let mut base = onion_extras(&onion);
     base.payment_secret = Some(super::hex(secret));
     base.total_msat = Some(total);
     let delivered = |r: &Route| r.hops.last().expect("a hop").amount_msat;
@@ -177,20 +178,8 @@ fn parts_out(g: &Graph, s: &Split, input: &Input, r: &SplitIn) -> Result<SplitOu
         total_fee_msat: s.fee_msat,
         flow_fee_estimate_msat: s.flow_fee_estimate_msat,
         success_probability: s.probability,
-        solver: SolverOut {
-            time_us: s.solver.time_us,
-            nodes: s.solver.nodes,
-            arcs: s.solver.arcs,
-            pieces: s.solver.pieces,
-            unit_msat: s.solver.unit_msat,
-            augmentations: s.solver.augmentations,
-            probability_weight_msat: s.solver.probability_weight,
-        },
+        solver: s.solver.clone(),
     })
-}
-
-fn respond(out: AmpSplitOut) -> StepResult {
-    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 fn dot(g: &Graph, source: u32, s: &Split) -> String {
@@ -235,20 +224,10 @@ pub fn run_split(args: AmpSplitArgs, input: &mut Input, ex: &mut Explain) -> Ste
             .map(|&seed| {
                 let mut hidden = simulate::draw_balances(&g, seed);
                 let o = simulate::simulate(&g, &req, &mut hidden, args.max_rounds);
-                RunOut {
-                    seed,
-                    success: o.success,
-                    rounds: o.rounds,
-                    parts_tried: o.parts_tried,
-                    parts_failed: o.parts_failed,
-                    fee_paid_msat: o.fee_paid_msat,
-                    delivered_msat: o.delivered_msat,
-                    solve_us: o.solve_us,
-                    stopped: o.stopped,
-                }
+                RunOut { seed, outcome: o }
             })
             .collect();
-        let ok = runs.iter().filter(|r| r.success).count();
+        let ok = runs.iter().filter(|r| r.outcome.success).count();
         ex.line(format!("{ok} of {} simulated payments arrived", runs.len()));
         return respond(AmpSplitOut::Simulation(SimulationOut {
             amount_msat: req.amount_msat,

@@ -4,6 +4,7 @@
 use super::amp_types::{ChildOut, CombineIn, CombineOut};
 use super::input::Input;
 use super::{CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::mpp::amp;
 
 /// Run `lnkit amp-combine`: `shares` (or `parts[].share`), with optional
@@ -47,9 +48,8 @@ pub fn run_combine(input: &mut Input, ex: &mut Explain) -> StepResult {
             "amp-combine: a child hash does not match: a share is missing or wrong",
         ));
     }
-    Ok(serde_json::to_value(CombineOut {
+    respond(CombineOut {
         root_seed: super::hex(root),
         children,
     })
-    .expect("a response serializes"))
 }

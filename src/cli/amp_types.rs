@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::field::{Hex32, Uint, Uint32};
 use super::graph_fields::{NodeRef, Weight};
 use super::route_types::RouteOut;
+use crate::mpp::simulate::Outcome;
+use crate::mpp::SolverStats;
 
 /// Multi-part (one hash) or atomic multi-path (a hash per part).
 #[derive(Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -67,18 +69,6 @@ pub struct PartOut {
     pub child_hash: Option<String>,
 }
 
-/// What the min-cost flow solver did.
-#[derive(Serialize, JsonSchema)]
-pub struct SolverOut {
-    pub time_us: u64,
-    pub nodes: usize,
-    pub arcs: usize,
-    pub pieces: usize,
-    pub unit_msat: u64,
-    pub augmentations: usize,
-    pub probability_weight_msat: f64,
-}
-
 /// The payment, split.
 #[derive(Serialize, JsonSchema)]
 pub struct SplitOut {
@@ -95,21 +85,15 @@ pub struct SplitOut {
     pub flow_fee_estimate_msat: u64,
     /// That every part arrives.
     pub success_probability: f64,
-    pub solver: SolverOut,
+    pub solver: SolverStats,
 }
 
 /// One simulated payment (--simulate).
 #[derive(Serialize, JsonSchema)]
 pub struct RunOut {
     pub seed: u64,
-    pub success: bool,
-    pub rounds: usize,
-    pub parts_tried: usize,
-    pub parts_failed: usize,
-    pub fee_paid_msat: u64,
-    pub delivered_msat: u64,
-    pub solve_us: Vec<u64>,
-    pub stopped: Option<String>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
 /// `--simulate`'s output.

@@ -9,6 +9,7 @@ use super::field::{HexBytes, Privkey, Pubkey};
 use super::input::Input;
 use super::tlv::records_from_fields;
 use super::{hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::onion::blinding::create_blinded_path;
 use crate::onion::payload::ENCRYPTED_DATA_TLV;
 use crate::wire::tlv;
@@ -84,7 +85,7 @@ pub fn run(_cmd: BlindedPathCommand, input: &mut Input, ex: &mut Explain) -> Ste
         "introduction node {} (stays visible); every later hop is blinded",
         hops[0].0
     ));
-    Ok(serde_json::to_value(CreateOut {
+    respond(CreateOut {
         introduction_node_id: hops[0].0.to_string(),
         first_path_key: path[0].path_key.to_string(),
         hops: path
@@ -99,5 +100,4 @@ pub fn run(_cmd: BlindedPathCommand, input: &mut Input, ex: &mut Explain) -> Ste
             })
             .collect(),
     })
-    .expect("a response serializes"))
 }

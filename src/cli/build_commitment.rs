@@ -5,10 +5,12 @@ use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::TxOut;
 use clap::Args;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-use super::channel::{self, prefix};
-use super::input::{self, Input};
+use super::carried::Carried;
+use super::channel::{self, prefix, NumberIn};
+use super::commitment_types::*;
+use super::input::Input;
 use super::{hex, CliError, Explain, StepResult};
 use crate::keys::{self, PerCommitmentPoint};
 use crate::script::funding_script;
@@ -43,11 +45,16 @@ pub fn run(args: BuildCommitmentArgs, input: &mut Input, ex: &mut Explain) -> St
 /// derived from `{side}_htlc_basepoint_secret` and the holder's point.
 fn htlc_privkey(
     input: &Input,
+    c: &CommitmentIn,
     side: Side,
     point: &PerCommitmentPoint,
 ) -> Result<Option<SecretKey>, CliError> {
-    if let Some(k) = input.opt(&format!("{}_htlc_privkey", prefix(side)), input::secret_key)? {
-        return Ok(Some(k));
+    let given = match side {
+        Side::Local => &c.local_htlc_privkey,
+        Side::Remote => &c.remote_htlc_privkey,
+    };
+    if let Some(k) = given {
+        return Ok(Some(k.0));
     }
     match channel::secret(input, side, "htlc_basepoint")? {
         Some(base) => keys::derive_privkey(&Secp256k1::signing_only(), &base, point)
@@ -61,16 +68,17 @@ fn htlc_privkey(
 pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let ch = channel::read_channel(input)?;
-    let holder = channel::side(input, "holder", Side::Local)?;
-    let n = input.req("commitment_number", input::commitment_number)?;
+    let c: CommitmentIn = input.typed()?;
+    let holder = channel::side_of(c.holder, Side::Local);
+    let n = input.typed::<NumberIn>()?.commitment_number.0;
     let (point, _) = channel::per_commitment(input, n)?;
     let keys = channel::commitment_keys(input, holder, &point, ch.channel_type)?;
     let entries = channel::htlcs(input)?;
     let htlcs: Vec<_> = entries.iter().map(|(h, _)| *h).collect();
     let preimages: Vec<_> = entries.iter().map(|(_, p)| *p).collect();
     let (local_msat, remote_msat) = (
-        crate::amount::Msat(input.req("to_local_msat", input::uint)?),
-        crate::amount::Msat(input.req("to_remote_msat", input::uint)?),
+        crate::amount::Msat(c.to_local_msat.0),
+        crate::amount::Msat(c.to_remote_msat.0),
     );
     let params = CommitmentParams {
         funding_outpoint: ch.funding_outpoint,
@@ -81,10 +89,10 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
         holder_is_opener: ch.opener == holder,
         obscuring_factor: channel::obscuring(input, ch.opener)?,
         commitment_number: n,
-        to_self_delay: u16::try_from(input.req("to_self_delay", input::uint)?)
+        to_self_delay: u16::try_from(c.to_self_delay.0)
             .map_err(|_| input.error("to_self_delay", "expected at most 65535 blocks"))?,
-        dust_limit: input.req("dust_limit_satoshis", input::amount_sat)?,
-        feerate: FeeratePerKw(input.req("feerate_per_kw", input::uint32)?),
+        dust_limit: c.dust_limit_satoshis.0,
+        feerate: FeeratePerKw(c.feerate_per_kw.0),
         holder_balance: if holder == Side::Local {
             local_msat
         } else {
@@ -116,10 +124,7 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
         ),
     })?;
     if let Some(short) = built.opener_shortfall {
-        if !input
-            .opt("allow_unaffordable_fee", input::boolean)?
-            .unwrap_or(false)
-        {
+        if !c.allow_unaffordable_fee.as_ref().is_some_and(|f| f.0) {
             let can = commitment::max_affordable_feerate(&params)
                 .map(|f| format!("it can afford at most feerate_per_kw {}", f.0))
                 .unwrap_or_else(|| "it cannot afford even the anchors".into());
@@ -146,88 +151,65 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
         ));
     }
 
-    let mut out = match input.to_value() {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    let outputs: Vec<Value> = built
+    let outputs = built
         .outputs
         .iter()
         .enumerate()
-        .map(|(i, o)| {
-            json!({
-                "index": i,
-                "type": o.kind.name(),
-                "amount_sat": o.amount.to_sat(),
-                "script_pubkey": hex(o.script_pubkey.as_bytes()),
-                "witness_script": o.witness_script.as_ref().map(|s| hex(s.as_bytes())),
-                "htlc": o.htlc.map(|h| channel::htlc_json(h, &htlcs[h])),
-            })
+        .map(|(i, o)| OutputOut {
+            index: i,
+            kind: o.kind.name(),
+            amount_sat: o.amount.to_sat(),
+            script_pubkey: hex(o.script_pubkey.as_bytes()),
+            witness_script: o.witness_script.as_ref().map(|s| hex(s.as_bytes())),
+            htlc: o.htlc.map(|h| HtlcOut::of(h, &htlcs[h])),
         })
         .collect();
-    out.extend([
-        ("holder".into(), json!(prefix(holder))),
-        ("per_commitment_point".into(), json!(point.to_string())),
-        (
-            "keys".into(),
-            json!({
-                "revocationpubkey": keys.revocation.to_string(),
-                "local_delayedpubkey": keys.holder_delayed.to_string(),
-                "local_htlcpubkey": keys.holder_htlc.to_string(),
-                "remote_htlcpubkey": keys.counterparty_htlc.to_string(),
-                "remotepubkey": keys.counterparty_payment.to_string(),
-            }),
-        ),
-        (
-            "obscuring_factor".into(),
-            json!(format!("{:012x}", params.obscuring_factor)),
-        ),
-        (
-            "obscured_commitment_number".into(),
-            json!(built.obscured_commitment_number),
-        ),
-        (
-            "locktime".into(),
-            json!(built.tx.lock_time.to_consensus_u32()),
-        ),
-        ("sequence".into(), json!(built.tx.input[0].sequence.0)),
-        ("txid".into(), json!(built.tx.compute_txid().to_string())),
-        ("tx_hex".into(), json!(serialize_hex(&built.tx))),
-        ("outputs".into(), Value::Array(outputs)),
-        (
-            "trimmed_htlcs".into(),
-            Value::Array(
-                built
-                    .trimmed
-                    .iter()
-                    .map(|h| channel::htlc_json(*h, &htlcs[*h]))
-                    .collect(),
-            ),
-        ),
-        ("expected_weight".into(), json!(built.expected_weight)),
-        ("base_fee_sat".into(), json!(built.base_fee.to_sat())),
-        ("fee_sat".into(), json!(built.fee.to_sat())),
-    ]);
+    let mut out = CommitmentOut {
+        holder: prefix(holder),
+        per_commitment_point: point.to_string(),
+        keys: KeysOut {
+            revocationpubkey: keys.revocation.to_string(),
+            local_delayedpubkey: keys.holder_delayed.to_string(),
+            local_htlcpubkey: keys.holder_htlc.to_string(),
+            remote_htlcpubkey: keys.counterparty_htlc.to_string(),
+            remotepubkey: keys.counterparty_payment.to_string(),
+        },
+        obscuring_factor: format!("{:012x}", params.obscuring_factor),
+        obscured_commitment_number: built.obscured_commitment_number,
+        locktime: built.tx.lock_time.to_consensus_u32(),
+        sequence: built.tx.input[0].sequence.0,
+        txid: built.tx.compute_txid().to_string(),
+        tx_hex: serialize_hex(&built.tx),
+        outputs,
+        trimmed_htlcs: built
+            .trimmed
+            .iter()
+            .map(|h| HtlcOut::of(*h, &htlcs[*h]))
+            .collect(),
+        expected_weight: built.expected_weight,
+        base_fee_sat: built.base_fee.to_sat(),
+        fee_sat: built.fee.to_sat(),
+        local_signature: None,
+        remote_signature: None,
+        signed_tx_hex: None,
+        weight: None,
+        htlc_txs: vec![],
+        verified: None,
+    };
 
     let fscript = funding_script(&ch.local_funding_pubkey, &ch.remote_funding_pubkey);
     let funding_out = TxOut {
         value: ch.funding_amount,
         script_pubkey: fscript.to_p2wsh(),
     };
-    let want_verify = input.opt("verify", input::boolean)?.unwrap_or(false);
+    let want_verify = c.verify.as_ref().is_some_and(|v| v.0);
     let local_key = channel::secret(input, Side::Local, "funding_pubkey")?;
     let remote_key = channel::secret(input, Side::Remote, "funding_pubkey")?;
     let msg = funding_spend_sighash(&built.tx, &fscript, ch.funding_amount);
     let local_sig = local_key.map(|k| secp.sign_ecdsa(&msg, &k));
     let remote_sig = remote_key.map(|k| secp.sign_ecdsa(&msg, &k));
-    out.insert(
-        "local_signature".into(),
-        json!(local_sig.map(|s| hex(s.serialize_der()))),
-    );
-    out.insert(
-        "remote_signature".into(),
-        json!(remote_sig.map(|s| hex(s.serialize_der()))),
-    );
+    out.local_signature = local_sig.map(|s| hex(s.serialize_der()));
+    out.remote_signature = remote_sig.map(|s| hex(s.serialize_der()));
     let mut signed = None;
     if let (Some(l), Some(r)) = (local_sig, remote_sig) {
         let mut tx = built.tx.clone();
@@ -236,8 +218,8 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
             (&ch.local_funding_pubkey, &l),
             (&ch.remote_funding_pubkey, &r),
         );
-        out.insert("signed_tx_hex".into(), json!(serialize_hex(&tx)));
-        out.insert("weight".into(), json!(tx.weight().to_wu()));
+        out.signed_tx_hex = Some(serialize_hex(&tx));
+        out.weight = Some(tx.weight().to_wu());
         signed = Some(tx);
     } else if want_verify {
         return Err(input.error(
@@ -251,8 +233,8 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
             .map_err(|e| CliError::failure(format!("commitment: {e}")))?;
     }
 
-    let holder_key = htlc_privkey(input, holder, &point)?;
-    let counterparty_key = htlc_privkey(input, holder.other(), &point)?;
+    let holder_key = htlc_privkey(input, &c, holder, &point)?;
+    let counterparty_key = htlc_privkey(input, &c, holder.other(), &point)?;
     let remote_type = counterparty_sighash_type(ch.channel_type);
     let mut htlc_txs = vec![];
     for t in htlc_transactions(
@@ -274,22 +256,22 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
                 },
             )?;
         }
-        htlc_txs.push(json!({
-            "kind": t.kind.name(),
-            "output_index": t.output_index,
-            "htlc": channel::htlc_json(t.htlc, &htlcs[t.htlc]),
-            "txid": t.tx.compute_txid().to_string(),
-            "tx_hex": serialize_hex(&t.tx),
-            "local_htlc_signature": t.holder_sig.map(|s| hex(s.serialize_der())),
-            "remote_htlc_signature": t.counterparty_sig.map(|s| hex(s.serialize_der())),
-            "remote_sighash": format!("{remote_type}"),
-            "signed_tx_hex": t.signed.as_ref().map(serialize_hex),
-        }));
+        htlc_txs.push(HtlcTxOut {
+            kind: t.kind.name(),
+            output_index: t.output_index,
+            htlc: HtlcOut::of(t.htlc, &htlcs[t.htlc]),
+            txid: t.tx.compute_txid().to_string(),
+            tx_hex: serialize_hex(&t.tx),
+            local_htlc_signature: t.holder_sig.map(|s| hex(s.serialize_der())),
+            remote_htlc_signature: t.counterparty_sig.map(|s| hex(s.serialize_der())),
+            remote_sighash: format!("{remote_type}"),
+            signed_tx_hex: t.signed.as_ref().map(serialize_hex),
+        });
     }
-    out.insert("htlc_txs".into(), Value::Array(htlc_txs));
+    out.htlc_txs = htlc_txs;
     if want_verify {
-        out.insert("verified".into(), json!(true));
+        out.verified = Some(true);
         ex.line("verified: Bitcoin Core's interpreter accepts the commitment and every signed HTLC transaction");
     }
-    Ok(Value::Object(out))
+    Ok(Carried::new(input, out).value())
 }

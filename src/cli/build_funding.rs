@@ -11,6 +11,7 @@ use super::field::{Flag, Net, Pubkey, Sat, Script, Uint};
 use super::input::{self, Input};
 pub use super::wallet_input::WalletInputIn;
 use super::{hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::tx::funding::{self, FundingError, FundingRequest};
 use crate::verify;
 
@@ -229,5 +230,5 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
         psbt: built.payment.psbt.map(|p| p.to_string()),
         verified,
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }

@@ -14,6 +14,7 @@ use super::{flag, CliError, Explain, StepResult};
 use crate::chain::bitcoind::{BitcoindConfig, RpcAuth};
 use crate::chain::embedded::EmbeddedChain;
 use crate::chain::{self, AnyChain, Backend, ChainError, DEFAULT_FALLBACK_FEERATE};
+use crate::cli::respond;
 use crate::tx::commitment::FeeratePerKw;
 
 /// `lnkit chain ...`
@@ -219,10 +220,6 @@ fn status(backend: &Backend, network: Network, ex: &mut Explain) -> StepResult {
         fee_estimate: FeeOut::of(&fee),
         mempool_size,
     })
-}
-
-pub(super) fn respond(out: impl serde::Serialize) -> StepResult {
-    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 fn mine(backend: &Backend, input: &Input, network: Network, ex: &mut Explain) -> StepResult {

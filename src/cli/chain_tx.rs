@@ -1,5 +1,6 @@
 //! `lnkit chain broadcast|tx|utxo|fee`: transactions and outputs on the chain.
 
+use crate::cli::respond;
 use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::{Address, Network, OutPoint, Transaction};
 

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::field::{Net, Tx, TxidHex, Uint32};
-use crate::chain::{self, Backend};
+pub use crate::chain::view::{BackendOut, FeeOut};
 
 /// The network every chain step reads.
 #[derive(Deserialize, JsonSchema)]
@@ -67,59 +67,6 @@ pub struct FeeIn {
     pub target_blocks: Option<Uint32>,
     /// Set the embedded chain's fixed rate first.
     pub feerate_per_kw: Option<Uint32>,
-}
-
-/// Which chain answered.
-#[derive(Serialize, JsonSchema)]
-pub struct BackendOut {
-    /// `bitcoind` or `embedded`.
-    pub backend: &'static str,
-    /// bitcoind's RPC URL.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// The embedded chain's directory.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chain_dir: Option<String>,
-}
-
-impl BackendOut {
-    /// The backend as the output names it.
-    pub fn of(backend: &Backend) -> Self {
-        match backend {
-            Backend::Bitcoind(c) => BackendOut {
-                backend: "bitcoind",
-                url: Some(c.url.clone()),
-                chain_dir: None,
-            },
-            Backend::Embedded(dir) => BackendOut {
-                backend: "embedded",
-                url: None,
-                chain_dir: Some(dir.display().to_string()),
-            },
-        }
-    }
-}
-
-/// A fee estimate.
-#[derive(Serialize, JsonSchema)]
-pub struct FeeOut {
-    /// The confirmation target it is for.
-    pub target_blocks: u16,
-    /// The rate.
-    pub feerate_per_kw: u32,
-    /// `estimatesmartfee`, `fallback` or `fixed`.
-    pub source: &'static str,
-}
-
-impl FeeOut {
-    /// The estimate as the output names it.
-    pub fn of(fee: &chain::FeeEstimate) -> Self {
-        FeeOut {
-            target_blocks: fee.target_blocks,
-            feerate_per_kw: fee.feerate.0,
-            source: fee.source.as_str(),
-        }
-    }
 }
 
 /// `chain status`'s output.

@@ -6,9 +6,9 @@
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Amount, OutPoint};
-use serde_json::{json, Value};
 
-use super::input::{self, Input};
+pub use super::channel_fields::*;
+use super::input::Input;
 use super::CliError;
 use crate::amount::Msat;
 use crate::keys::{
@@ -57,22 +57,17 @@ pub fn prefix(side: Side) -> &'static str {
     }
 }
 
-/// A `local` | `remote` field.
-pub fn side(input: &Input, field: &str, default: Side) -> Result<Side, CliError> {
-    Ok(
-        match input.opt(field, input::one_of(&["local", "remote"]))? {
-            Some("remote") => Side::Remote,
-            Some(_) => Side::Local,
-            None => default,
-        },
-    )
+/// A `local` | `remote` field, when given.
+pub fn side_of(v: Option<SideName>, default: Side) -> Side {
+    v.map_or(default, SideName::side)
 }
 
 /// A party's point `{local|remote}_{name}`, or the point of `{..}_{name}_secret`
 /// (or of `{..}_{name}_privkey` for the funding key).
 pub fn point(input: &Input, side: Side, name: &str) -> Result<PublicKey, CliError> {
     let field = format!("{}_{name}", prefix(side));
-    if let Some(p) = input.opt(&field, input::pubkey)? {
+    let keys: KeysIn = input.typed()?;
+    if let Some(p) = keys.point(side, name).map(|p| p.0) {
         if let Some(s) = secret(input, side, name)? {
             if PublicKey::from_secret_key(&Secp256k1::signing_only(), &s) != p {
                 return Err(
@@ -103,7 +98,8 @@ fn secret_field(side: Side, name: &str) -> String {
 
 /// The secret of a party's point, when given.
 pub fn secret(input: &Input, side: Side, name: &str) -> Result<Option<SecretKey>, CliError> {
-    input.opt(&secret_field(side, name), input::secret_key)
+    let keys: KeysIn = input.typed()?;
+    Ok(keys.secret(side, name).map(|k| k.0))
 }
 
 /// The channel fields every step reads. `channel_type` is required unless
@@ -112,41 +108,32 @@ pub fn read_channel_with(
     input: &Input,
     default_type: Option<ChannelType>,
 ) -> Result<Channel, CliError> {
-    const NAMES: [&str; 4] = [
-        "static_remotekey",
-        "anchors_zero_fee_htlc_tx",
-        "legacy",
-        "anchor_outputs",
-    ];
-    let names = NAMES;
-    let channel_type = match input.opt("channel_type", input::one_of(&NAMES))? {
+    let f: FundingIn = input.typed()?;
+    let channel_type = match f.channel_type {
         Some(ct) => {
             ChannelType::ALL
                 .iter()
-                .find(|(n, _)| *n == ct)
+                .find(|(n, _)| *n == ct.name())
                 .expect("listed")
                 .1
         }
         None => default_type.ok_or_else(|| {
             input.error(
                 "channel_type",
-                format!(
-                    "missing required field (expected one of {})",
-                    names.join(" | ")
-                ),
+                "missing required field (expected one of static_remotekey | anchors_zero_fee_htlc_tx | legacy | anchor_outputs)",
             )
         })?,
     };
     Ok(Channel {
         funding_outpoint: OutPoint {
-            txid: input.req("funding_txid", input::txid)?,
-            vout: input.req("funding_output_index", input::uint32)?,
+            txid: f.funding_txid.0,
+            vout: f.funding_output_index.0,
         },
-        funding_amount: input.req("funding_amount_sat", input::amount_sat)?,
+        funding_amount: f.funding_amount_sat.0,
         local_funding_pubkey: point(input, Side::Local, "funding_pubkey")?,
         remote_funding_pubkey: point(input, Side::Remote, "funding_pubkey")?,
         channel_type,
-        opener: side(input, "opener", Side::Local)?,
+        opener: side_of(f.opener, Side::Local),
     })
 }
 
@@ -192,9 +179,10 @@ pub fn per_commitment(
     n: CommitmentNumber,
 ) -> Result<(PerCommitmentPoint, Option<PerCommitmentSecret>), CliError> {
     let secp = Secp256k1::signing_only();
-    let secret = match input.opt("per_commitment_secret", input::per_commitment_secret)? {
+    let p: PerCommitmentIn = input.typed()?;
+    let secret = match p.per_commitment_secret.map(|k| PerCommitmentSecret(k.0)) {
         Some(s) => Some(s),
-        None => match input.opt("shachain_seed", input::shachain_secret)? {
+        None => match p.shachain_seed.map(|s| s.0) {
             Some(seed) => {
                 let index = Index::from_commitment_number(n).expect("checked by the parser");
                 let bytes = shachain::generate_from_seed(&seed, index);
@@ -205,9 +193,7 @@ pub fn per_commitment(
             None => None,
         },
     };
-    let given = input
-        .opt("per_commitment_point", input::pubkey)?
-        .map(PerCommitmentPoint);
+    let given = p.per_commitment_point.map(|k| PerCommitmentPoint(k.0));
     match (given, secret) {
         (Some(p), Some(s)) if s.point(&secp) != p => Err(input.error(
             "per_commitment_point",
@@ -239,40 +225,30 @@ pub type HtlcEntry = (Htlc, Option<PaymentPreimage>);
 
 /// `htlcs`: each `{direction, amount_msat, payment_hash | payment_preimage, cltv_expiry}`.
 pub fn htlcs(input: &Input) -> Result<Vec<HtlcEntry>, CliError> {
-    if !input.has("htlcs") {
-        return Ok(vec![]);
-    }
-    input
-        .objects("htlcs")?
-        .iter()
-        .map(|h| {
-            let direction = match h.req("direction", input::one_of(&["offered", "received"]))? {
-                "offered" => HtlcDirection::Offered,
-                _ => HtlcDirection::Received,
+    let typed = input.typed::<HtlcsIn>()?.htlcs.unwrap_or_default();
+    // Each HTLC's hash is checked against its preimage with its own path.
+    let items = if typed.is_empty() {
+        vec![]
+    } else {
+        input.objects("htlcs")?
+    };
+    typed
+        .into_iter()
+        .zip(&items)
+        .map(|(h, item)| {
+            let direction = match h.direction {
+                HtlcDirectionName::Offered => HtlcDirection::Offered,
+                HtlcDirectionName::Received => HtlcDirection::Received,
             };
-            let preimage = h
-                .opt("payment_preimage", input::bytes32)?
-                .map(PaymentPreimage);
             Ok((
                 Htlc {
                     direction,
-                    amount: Msat(h.req("amount_msat", input::uint)?),
-                    payment_hash: super::htlc_script::payment_hash(h)?,
-                    cltv_expiry: CltvExpiry(h.req("cltv_expiry", input::uint32)?),
+                    amount: Msat(h.amount_msat.0),
+                    payment_hash: super::htlc_script::payment_hash(item)?,
+                    cltv_expiry: CltvExpiry(h.cltv_expiry.0),
                 },
-                preimage,
+                h.payment_preimage.map(|p| PaymentPreimage(p.0)),
             ))
         })
         .collect()
-}
-
-/// An HTLC as JSON (its index in `htlcs` and its fields).
-pub fn htlc_json(index: usize, h: &Htlc) -> Value {
-    json!({
-        "index": index,
-        "direction": match h.direction { HtlcDirection::Offered => "offered", HtlcDirection::Received => "received" },
-        "amount_msat": h.amount.0,
-        "payment_hash": h.payment_hash.to_string(),
-        "cltv_expiry": h.cltv_expiry.0,
-    })
 }

@@ -8,10 +8,12 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::channel::{self, prefix};
+use super::close_types::*;
+use super::commitment_types::SpendTxOut;
 use super::input::{self, Input};
-use super::penalty::tx_json;
 use super::{hex, CliError, Explain, StepResult};
 use crate::amount::Msat;
+use crate::cli::respond;
 use crate::script::funding_script;
 use crate::shachain::CommitmentNumber;
 use crate::tx::close::{self, ClosingParams};
@@ -46,35 +48,32 @@ pub fn run(args: CloseArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
     }
 }
 
-fn script_of(input: &Input, side: Side) -> Result<bitcoin::ScriptBuf, CliError> {
-    let p = prefix(side);
-    input.req_any(
-        &[&format!("{p}_scriptpubkey"), &format!("{p}_address")],
-        input::destination(input.network()?),
-    )
-}
-
 /// `lnkit close --mutual` on an input object.
 pub fn mutual(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let ch = channel::read_channel_with(input, Some(ChannelType::StaticRemotekey))?;
+    let m: MutualIn = input.typed()?;
     let mut params = ClosingParams {
         funding_outpoint: ch.funding_outpoint,
         funding_amount: ch.funding_amount,
-        local_script: script_of(input, Side::Local)?,
-        remote_script: script_of(input, Side::Remote)?,
-        local_balance: Msat(input.req("to_local_msat", input::uint)?),
-        remote_balance: Msat(input.req("to_remote_msat", input::uint)?),
+        local_script: script_of(input, &m, Side::Local)?,
+        remote_script: script_of(input, &m, Side::Remote)?,
+        local_balance: Msat(need(input, "to_local_msat", m.to_local_msat)?.0),
+        remote_balance: Msat(need(input, "to_remote_msat", m.to_remote_msat)?.0),
         fee: Amount::ZERO,
         opener: ch.opener,
-        dust_limit: input.req("dust_limit_satoshis", input::amount_sat)?,
+        dust_limit: need(input, "dust_limit_satoshis", m.dust_limit_satoshis)?.0,
     };
     let fscript = funding_script(&ch.local_funding_pubkey, &ch.remote_funding_pubkey);
-    params.fee = match input.opt("fee_sat", input::amount_sat)? {
-        Some(fee) => fee,
+    params.fee = match m.fee_sat {
+        Some(fee) => fee.0,
         None => {
-            let feerate =
-                FeeratePerKw(input.req_any(&["feerate_per_kw", "fee_sat"], input::uint32)?);
+            let feerate = FeeratePerKw(m.feerate_per_kw.map(|r| r.0).ok_or_else(|| {
+                input.error(
+                    "feerate_per_kw",
+                    "missing required field (also accepted as: fee_sat)",
+                )
+            })?);
             close::fee_at_feerate(
                 &params,
                 (&ch.local_funding_pubkey, &ch.remote_funding_pubkey),
@@ -118,19 +117,30 @@ pub fn mutual(input: &Input, ex: &mut Explain) -> StepResult {
             script_pubkey: fscript.to_p2wsh(),
         }],
     )?;
-    let out =
-        |o: Option<(u32, Amount)>| o.map(|(i, v)| json!({"index": i, "amount_sat": v.to_sat()}));
-    Ok(json!({
-        "txid": closing.tx.compute_txid().to_string(),
-        "tx_hex": serialize_hex(&closing.tx),
-        "fee_sat": params.fee.to_sat(),
-        "local_output": out(closing.local_output),
-        "remote_output": out(closing.remote_output),
-        "dropped_as_dust": closing.dropped.iter().map(|(s, v)| json!({"side": prefix(*s), "amount_sat": v.to_sat()})).collect::<Vec<_>>(),
-        "local_signature": local_sig.map(|s| hex(s.serialize_der())),
-        "remote_signature": remote_sig.map(|s| hex(s.serialize_der())),
-        "signed_tx_hex": signed.as_ref().map(serialize_hex),
-        "verified": verified,
+    let out = |o: Option<(u32, Amount)>| {
+        o.map(|(index, v)| ClosingOutput {
+            index,
+            amount_sat: v.to_sat(),
+        })
+    };
+    respond(CloseOut::Mutual(MutualOut {
+        txid: closing.tx.compute_txid().to_string(),
+        tx_hex: serialize_hex(&closing.tx),
+        fee_sat: params.fee.to_sat(),
+        local_output: out(closing.local_output),
+        remote_output: out(closing.remote_output),
+        dropped_as_dust: closing
+            .dropped
+            .iter()
+            .map(|(s, v)| DustOut {
+                side: prefix(*s),
+                amount_sat: v.to_sat(),
+            })
+            .collect(),
+        local_signature: local_sig.map(|s| hex(s.serialize_der())),
+        remote_signature: remote_sig.map(|s| hex(s.serialize_der())),
+        signed_tx_hex: signed.as_ref().map(serialize_hex),
+        verified,
     }))
 }
 
@@ -139,7 +149,7 @@ fn verify_if_asked(
     tx: Option<&Transaction>,
     prevouts: &[TxOut],
 ) -> Result<Option<bool>, CliError> {
-    if !input.opt("verify", input::boolean)?.unwrap_or(false) {
+    if !input.typed::<VerifyIn>()?.verify.is_some_and(|v| v.0) {
         return Ok(None);
     }
     let tx = tx.ok_or_else(|| {
@@ -157,19 +167,23 @@ fn verify_if_asked(
 pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let ch = channel::read_channel(input)?;
-    let field = ["commitment_tx_hex", "signed_tx_hex", "tx_hex"]
-        .into_iter()
-        .find(|f| input.has(f))
-        .unwrap_or("commitment_tx_hex");
-    let commitment = input.req(field, input::transaction)?;
+    let w: SweepIn = input.typed()?;
+    let (field, commitment) = [
+        ("commitment_tx_hex", w.commitment_tx_hex),
+        ("signed_tx_hex", w.signed_tx_hex),
+        ("tx_hex", w.tx_hex),
+    ]
+    .into_iter()
+    .find_map(|(f, t)| t.map(|t| (f, t.0)))
+    .ok_or_else(|| input.error("commitment_tx_hex", "missing required field"))?;
     if commitment.input.first().map(|i| i.previous_output) != Some(ch.funding_outpoint) {
         return Err(input.error(
             field,
             format!("does not spend the funding output {}", ch.funding_outpoint),
         ));
     }
-    let holder = channel::side(input, "holder", Side::Local)?;
-    let we = channel::side(input, "we", holder)?;
+    let holder = channel::side_of(w.holder, Side::Local);
+    let we = channel::side_of(w.we, holder);
     let factor = channel::obscuring(input, ch.opener)?;
     let number = obscured_commitment_number(&commitment)
         .map(|o| CommitmentNumber(o ^ factor))
@@ -178,14 +192,12 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
     with_number.set("commitment_number", json!(number.0));
     let (point, _) = channel::per_commitment(&with_number, number)?;
     let keys = channel::commitment_keys(input, holder, &point, ch.channel_type)?;
-    let to_self_delay = u16::try_from(input.req("to_self_delay", input::uint)?)
+    let to_self_delay = u16::try_from(need(input, "to_self_delay", w.to_self_delay)?.0)
         .map_err(|_| input.error("to_self_delay", "expected at most 65535 blocks"))?;
     let entries = channel::htlcs(input)?;
     let htlcs: Vec<_> = entries.iter().map(|(h, _)| *h).collect();
     let preimages: Vec<_> = entries.iter().map(|(_, p)| *p).collect();
-    let second = input
-        .opt("second_stage_tx_hex", input::transactions)?
-        .unwrap_or_default();
+    let second = w.second_stage_tx_hex.map(|t| t.0).unwrap_or_default();
     let broadcast = close::BroadcastCommitment {
         tx: &commitment,
         keys: &keys,
@@ -204,8 +216,8 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
         funding_privkey: channel::secret(input, we, "funding_pubkey")?,
     };
     let timing = close::Timing {
-        confirmations: input.opt("confirmations", input::uint)?,
-        current_height: input.opt("current_height", input::uint32)?,
+        confirmations: w.confirmations.map(|c| c.0),
+        current_height: w.current_height.map(|h| h.0),
     };
     let plan = close::plan_sweep(&secp, &broadcast, we == holder, &secrets, timing).map_err(
         |e| match e {
@@ -217,12 +229,17 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
     if spends.is_empty() {
         return Err(input.error("we", format!("{} can sweep nothing from this commitment now (see the outputs and what they need)", prefix(we))));
     }
-    let found: Vec<Value> = plan
+    let found: Vec<FoundOut> = plan
         .found
         .iter()
-        .map(|o| json!({"index": o.vout, "type": o.kind.name(), "amount_sat": o.amount.to_sat(), "ours": o.ours}))
+        .map(|o| FoundOut {
+            index: o.vout,
+            kind: o.kind.name(),
+            amount_sat: o.amount.to_sat(),
+            ours: o.ours,
+        })
         .collect();
-    let pending: Vec<Value> = plan
+    let pending: Vec<PendingOut> = plan
         .waiting
         .iter()
         .map(|(vout, w)| {
@@ -231,11 +248,20 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
                 close::Waiting::Expiry(e) => format!("times out at height {}", e.0),
                 close::Waiting::Key => "needs our key (basepoint secret) for it".to_string(),
             };
-            json!({"index": vout, "reason": reason})
+            PendingOut {
+                index: *vout,
+                reason,
+            }
         })
         .collect();
-    let destination = input.req("destination", input::destination(input.network()?))?;
-    let feerate = FeeratePerKw(input.req("feerate_per_kw", input::uint32)?);
+    let network = w
+        .network
+        .as_ref()
+        .map_or(bitcoin::Network::Bitcoin, |n| n.0);
+    let destination = need(input, "destination", w.destination.clone())?;
+    let destination = input::destination(network)(&Value::String(destination))
+        .map_err(|e| input.error("destination", e))?;
+    let feerate = FeeratePerKw(need(input, "feerate_per_kw", w.feerate_per_kw)?.0);
     let tx = build_spend(&secp, &spends, &destination, feerate)
         .map_err(|e| input.error("feerate_per_kw", e))?;
     let prevouts: Vec<TxOut> = spends.iter().map(|s| s.prevout.clone()).collect();
@@ -247,13 +273,13 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
         prefix(we),
         spends.len()
     ));
-    Ok(json!({
-        "holder": prefix(holder),
-        "we": prefix(we),
-        "commitment_number": number.0,
-        "outputs": found,
-        "pending": pending,
-        "sweep_tx": tx_json(&tx, &prevouts),
-        "verified": verified,
+    respond(CloseOut::Sweep(SweepOut {
+        holder: prefix(holder),
+        we: prefix(we),
+        commitment_number: number.0,
+        outputs: found,
+        pending,
+        sweep_tx: SpendTxOut::of(&tx, &prevouts),
+        verified,
     }))
 }

@@ -126,3 +126,20 @@ fn read_stdin() -> Result<String, CliError> {
         .map_err(|e| CliError::bad(format!("input: cannot read standard input: {e}")))?;
     Ok(text)
 }
+
+/// Lowercase hex, the contract's encoding for bytes.
+pub(crate) fn hex(bytes: impl AsRef<[u8]>) -> String {
+    hex::encode(bytes)
+}
+
+/// Set `field` in `input` when a named flag gave it.
+pub(crate) fn flag(input: &mut Input, field: &str, value: Option<impl Into<Value>>) {
+    if let Some(v) = value {
+        input.set(field, v.into());
+    }
+}
+
+/// A response struct as the step's result.
+pub(crate) fn respond(out: impl serde::Serialize) -> StepResult {
+    Ok(serde_json::to_value(out).expect("a response serializes"))
+}

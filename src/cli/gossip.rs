@@ -8,6 +8,7 @@ use super::gossip_types::*;
 use super::input::Input;
 use super::wire::message_json;
 use super::{hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::wire::gossip;
 use crate::wire::message::{self, Message, MessageError, MessageSchema, Value as V};
 
@@ -68,11 +69,10 @@ fn sign<C: Signing>(secp: &Secp256k1<C>, input: &Input, ex: &mut Explain) -> Ste
         "signed the double-SHA256 of the {name} after its signatures"
     ));
     let decoded = message::decode(&bytes).map_err(|e| CliError::failure(e.to_string()))?;
-    Ok(serde_json::to_value(SignOut {
+    respond(SignOut {
         message_hex: hex(&bytes),
         message: message_json(&decoded),
     })
-    .expect("a response serializes"))
 }
 
 fn signed(r: Result<Vec<u8>, MessageError>) -> Result<Vec<u8>, CliError> {
@@ -224,7 +224,7 @@ fn verify<C: Verification>(secp: &Secp256k1<C>, input: &Input, ex: &mut Explain)
         return Err(CliError::failure("the funding transaction has no output paying the 2-of-2 of bitcoin_key_1 and bitcoin_key_2 at the short channel id's index"));
     }
     ex.line(format!("{} signature(s) verify", checks.len()));
-    Ok(serde_json::to_value(VerifyOut {
+    respond(VerifyOut {
         name: m.name,
         signatures: checks
             .iter()
@@ -237,5 +237,4 @@ fn verify<C: Verification>(secp: &Secp256k1<C>, input: &Input, ex: &mut Explain)
         funding_output_matches: funding,
         valid: true,
     })
-    .expect("a response serializes"))
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use super::field::{BlockHeight, Flag, Hex32, Net, Pubkey, Uint32};
 use super::input::Input;
 use super::{flag, hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::keys::{HtlcPubkey, RevocationPubkey};
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 use crate::script::{self, HtlcKeys};
@@ -202,5 +203,5 @@ pub fn htlc_script(input: &Input, ex: &mut Explain) -> StepResult {
             _ => Map::new(),
         },
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }

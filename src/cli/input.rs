@@ -2,7 +2,6 @@
 //! by name into library types. Every failure names the field (with its path,
 //! `inputs[1].amount_sat`) and says what was expected.
 
-use bitcoin::Network;
 use serde_json::{Map, Value};
 
 pub use super::parse::*;
@@ -102,20 +101,6 @@ impl Input {
             .ok_or_else(|| self.error(field, "missing required field"))
     }
 
-    /// Read an optional field into a library type by serde; an error names
-    /// the full path inside it (`factory.parties[1].pubkey: …`).
-    pub fn opt_typed<T: serde::de::DeserializeOwned>(
-        &self,
-        field: &str,
-    ) -> Result<Option<T>, CliError> {
-        let Some(v) = self.raw(field) else {
-            return Ok(None);
-        };
-        serde_path_to_error::deserialize(v)
-            .map(Some)
-            .map_err(|e| self.serde_error(Some(field), e))
-    }
-
     /// The whole object as a typed request (or one part of one: several
     /// parts may read the same object). Unknown fields are ignored, `null`
     /// is absent, and an error names the field by its full path.
@@ -164,43 +149,6 @@ impl Input {
         }
     }
 
-    /// Read a required field into a library type by serde.
-    pub fn req_typed<T: serde::de::DeserializeOwned>(&self, field: &str) -> Result<T, CliError> {
-        self.opt_typed(field)?
-            .ok_or_else(|| self.error(field, "missing required field"))
-    }
-
-    /// The first present field of `fields` (aliases such as `secret` / `per_commitment_secret`).
-    pub fn opt_any<T>(
-        &self,
-        fields: &[&str],
-        parse: impl Fn(&Value) -> Parsed<T>,
-    ) -> Result<Option<T>, CliError> {
-        for f in fields {
-            if self.has(f) {
-                return self.opt(f, &parse);
-            }
-        }
-        Ok(None)
-    }
-
-    /// A required field under any of its names.
-    pub fn req_any<T>(
-        &self,
-        fields: &[&str],
-        parse: impl Fn(&Value) -> Parsed<T>,
-    ) -> Result<T, CliError> {
-        self.opt_any(fields, parse)?.ok_or_else(|| {
-            self.error(
-                fields[0],
-                format!(
-                    "missing required field (also accepted as: {})",
-                    fields[1..].join(", ")
-                ),
-            )
-        })
-    }
-
     /// A nested object.
     pub fn object(&self, field: &str) -> Result<Option<Input>, CliError> {
         match self.raw(field) {
@@ -242,10 +190,5 @@ impl Input {
                 format!("expected an array of objects, got {}", describe(other)),
             )),
         }
-    }
-
-    /// The network addresses are shown and read for: field `network` (set by `--network`), default bitcoin.
-    pub fn network(&self) -> Result<Network, CliError> {
-        Ok(self.opt("network", network)?.unwrap_or(Network::Bitcoin))
     }
 }

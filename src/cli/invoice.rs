@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use super::input::{self, Input};
 use super::invoice_types::*;
 use super::{hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::invoice::{self, fallback_field, Field, Invoice, RouteHop};
 use crate::payment::PaymentPreimage;
 use crate::wire::features;
@@ -55,10 +56,6 @@ pub fn decode(input: &Input, ex: &mut Explain) -> StepResult {
         decoded: InvoiceOut::of(&d, r.now.map(|n| n.0)),
         invoice: s.to_lowercase(),
     })
-}
-
-fn respond(out: impl serde::Serialize) -> StepResult {
-    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 fn route_hints(input: &Input, hints: Vec<Vec<HopIn>>) -> Result<Vec<Field>, CliError> {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::field::{Privkey, Pubkey};
 use super::input::Input;
 use super::{flag, hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::keys::{self, Basepoint, PerCommitmentPoint, PerCommitmentSecret, RevocationBasepoint};
 
 /// `lnkit keys ...`
@@ -189,5 +190,5 @@ pub fn derive(input: &Input, ex: &mut Explain) -> StepResult {
             out.revocation_privkey = Some(hex(privkey.secret_bytes()));
         }
     }
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }

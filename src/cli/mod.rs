@@ -10,8 +10,8 @@
 //! - Errors: `error: <field>: <what was expected>` on stderr; exit code 2 for
 //!   bad input, 1 for a failure of the step itself.
 //!
-//! Each subcommand file turns the input into library types, calls the library,
-//! and turns the result into JSON: glue, nothing more.
+//! Each step reads its input as typed request parts, calls the library and
+//! prints a response struct: glue. `registry.rs` lists every step's types.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,13 +30,16 @@ pub mod chain;
 mod chain_tx;
 pub mod chain_types;
 pub mod channel;
+pub mod channel_fields;
 pub mod close;
+pub mod close_types;
+pub mod commitment_types;
 pub mod connect;
 mod contract;
 pub mod factory;
 mod factory_walk;
 pub mod factory_walkthrough;
-pub mod field;
+pub use crate::fields as field;
 pub mod gossip;
 pub mod gossip_types;
 pub mod graph;
@@ -54,7 +57,7 @@ mod node_run;
 pub mod onion;
 pub mod onion_error;
 pub mod onion_failure;
-pub mod parse;
+pub use crate::fields::parse;
 pub mod penalty;
 pub mod rebalance;
 mod registry;
@@ -74,6 +77,7 @@ mod tower_run;
 pub mod tower_types;
 mod tower_watch;
 pub mod transport;
+pub mod transport_types;
 mod walk;
 pub mod walkthrough;
 mod walkthrough_commitments;
@@ -81,6 +85,7 @@ mod wallet_input;
 pub mod wire;
 mod wire_json;
 
+pub(crate) use contract::{flag, hex, respond};
 pub use contract::{CliError, Explain, StepResult};
 pub use input::Input;
 
@@ -282,17 +287,5 @@ pub fn main() -> i32 {
             let _ = writeln!(std::io::stderr(), "error: {}", e.message());
             e.exit_code()
         }
-    }
-}
-
-/// Lowercase hex, the contract's encoding for bytes.
-pub(crate) fn hex(bytes: impl AsRef<[u8]>) -> String {
-    hex::encode(bytes)
-}
-
-/// Set `field` in `input` when a named flag gave it.
-pub(crate) fn flag(input: &mut Input, field: &str, value: Option<impl Into<Value>>) {
-    if let Some(v) = value {
-        input.set(field, v.into());
     }
 }

@@ -10,6 +10,7 @@ use super::field::{HexBytes, Privkey, Pubkey};
 use super::input::Input;
 use super::tlv::{fields_json, records_from_fields};
 use super::{hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::onion::blinding;
 use crate::onion::keys::generate_key;
 use crate::onion::packet::{self, CreateError, OnionPacket, PacketError, PeelError};
@@ -131,10 +132,6 @@ pub struct PeelOut {
     /// A blinded hop's next path key.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_path_key: Option<String>,
-}
-
-fn respond(out: impl Serialize) -> StepResult {
-    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 /// `lnkit onion-create` on an input object.

@@ -10,6 +10,7 @@ use super::field::{Hex32, HexBytes, Privkey, Pubkey, Uint, Uint32};
 use super::input::Input;
 use super::onion_failure::{attribution, failure_message, message_out, FailureOut};
 use super::{hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::onion::failure;
 use crate::onion::keys::route_keys;
 
@@ -93,10 +94,6 @@ pub fn create(input: &Input, ex: &mut Explain) -> StepResult {
         failure_message_hex: hex(&msg),
         attribution_data_hex: attr.map(|a| hex(a.0)),
     })
-}
-
-fn respond(out: impl Serialize) -> StepResult {
-    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 /// The error packet as it came back.

@@ -1,15 +1,16 @@
 //! `lnkit penalty`: the justice transaction against a revoked commitment (BOLT 5).
 
-use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::secp256k1::{PublicKey, Secp256k1};
-use bitcoin::{Transaction, TxOut};
+use bitcoin::TxOut;
 use clap::Args;
 use serde_json::{json, Value};
 
 use super::channel::{self, prefix};
+use super::commitment_types::*;
 use super::input::{self, Input};
 use super::{CliError, Explain, StepResult};
-use crate::keys;
+use crate::cli::respond;
+use crate::keys::{self, PerCommitmentSecret};
 use crate::shachain::CommitmentNumber;
 use crate::tx::commitment::{obscured_commitment_number, FeeratePerKw, Side};
 use crate::tx::penalty::{penalty_input, plan_penalty, PenaltyError, RevokedKind};
@@ -41,11 +42,15 @@ pub fn run(args: PenaltyArgs, input: &mut Input, ex: &mut Explain) -> StepResult
 pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let ch = channel::read_channel(input)?;
-    let revoked_field = ["revoked_tx_hex", "signed_tx_hex", "tx_hex"]
-        .into_iter()
-        .find(|f| input.has(f))
-        .unwrap_or("revoked_tx_hex");
-    let revoked = input.req(revoked_field, input::transaction)?;
+    let r: RevokedIn = input.typed()?;
+    let (revoked_field, revoked) = [
+        ("revoked_tx_hex", r.revoked_tx_hex),
+        ("signed_tx_hex", r.signed_tx_hex),
+        ("tx_hex", r.tx_hex),
+    ]
+    .into_iter()
+    .find_map(|(f, t)| t.map(|t| (f, t.0)))
+    .ok_or_else(|| input.error("revoked_tx_hex", "missing required field"))?;
     if revoked.input.first().map(|i| i.previous_output) != Some(ch.funding_outpoint)
         || revoked.input.len() != 1
     {
@@ -54,8 +59,9 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
             format!("does not spend the funding output {}", ch.funding_outpoint),
         ));
     }
-    let secret = input.req("per_commitment_secret", input::per_commitment_secret)?;
-    let rbs = input.req("revocation_basepoint_secret", input::secret_key)?;
+    let p: PenaltyIn = input.typed()?;
+    let secret = PerCommitmentSecret(p.per_commitment_secret.0);
+    let rbs = p.revocation_basepoint_secret.0;
     let ours = PublicKey::from_secret_key(&secp, &rbs);
     // We are the side whose revocation basepoint this is; the cheater is the other.
     let we = match [Side::Local, Side::Remote]
@@ -63,7 +69,7 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
         .find(|s| channel::point(input, *s, "revocation_basepoint").ok() == Some(ours))
     {
         Some(side) => side,
-        None => channel::side(input, "we", Side::Local)?,
+        None => channel::side_of(p.we, Side::Local),
     };
     let cheater = we.other();
     let mut with_ours = input.clone();
@@ -77,13 +83,11 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
         .map_err(|e| CliError::failure(format!("revocation key: {e}")))?;
     let factor = channel::obscuring(&with_ours, ch.opener)?;
     let number = obscured_commitment_number(&revoked).map(|o| CommitmentNumber(o ^ factor));
-    let to_self_delay = u16::try_from(input.req("to_self_delay", input::uint)?)
+    let to_self_delay = u16::try_from(p.to_self_delay.0)
         .map_err(|_| input.error("to_self_delay", "expected at most 65535 blocks"))?;
     let htlcs: Vec<_> = channel::htlcs(input)?.into_iter().map(|(h, _)| h).collect();
 
-    let second = input
-        .opt("second_stage_tx_hex", input::transactions)?
-        .unwrap_or_default();
+    let second = p.second_stage_tx_hex.map(|t| t.0).unwrap_or_default();
     let plan = plan_penalty(&revoked, &keys, to_self_delay, &htlcs, ch.channel_type, &second)
         .map_err(|e| match e {
             PenaltyError::NoMatch => input.error("per_commitment_secret", format!(
@@ -96,14 +100,19 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
         })?;
     let (found, already_spent, claim) = (plan.found, plan.already_spent, plan.claim);
 
-    let destination = input.req("destination", input::destination(input.network()?))?;
-    let feerate = FeeratePerKw(input.req("feerate_per_kw", input::uint32)?);
-    let groups: Vec<Vec<_>> = if input.opt("split", input::boolean)?.unwrap_or(false) {
+    let network = p
+        .network
+        .as_ref()
+        .map_or(bitcoin::Network::Bitcoin, |n| n.0);
+    let destination = input::destination(network)(&Value::String(p.destination.clone()))
+        .map_err(|e| input.error("destination", e))?;
+    let feerate = FeeratePerKw(p.feerate_per_kw.0);
+    let groups: Vec<Vec<_>> = if p.split.is_some_and(|s| s.0) {
         claim.iter().map(|c| vec![c.clone()]).collect()
     } else {
         vec![claim.clone()]
     };
-    let want_verify = input.opt("verify", input::boolean)?.unwrap_or(false);
+    let want_verify = p.verify.is_some_and(|v| v.0);
     let split = groups.len() > 1;
     let mut txs = vec![];
     let mut uneconomical = vec![];
@@ -116,9 +125,10 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
             Ok(tx) => tx,
             // Split, an output worth less than its own fee is left out and listed.
             Err(e @ SpendError::TooSmall { .. }) if split => {
-                uneconomical.push(
-                    json!({"outpoint": group[0].outpoint.to_string(), "reason": e.to_string()}),
-                );
+                uneconomical.push(UneconomicalOut {
+                    outpoint: group[0].outpoint.to_string(),
+                    reason: e.to_string(),
+                });
                 continue;
             }
             Err(e) => {
@@ -130,7 +140,7 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
             verify_transaction(&tx, &prevouts)
                 .map_err(|e| CliError::failure(format!("justice transaction: {e}")))?;
         }
-        txs.push(tx_json(&tx, &prevouts));
+        txs.push(SpendTxOut::of(&tx, &prevouts));
     }
     if txs.is_empty() {
         return Err(input.error(
@@ -147,41 +157,34 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
         keys.revocation,
         claim.len()
     ));
-    let listing = |v: &[crate::tx::penalty::RevokedOutput]| -> Vec<Value> {
-        v.iter().map(|o| json!({
-            "type": o.kind.name(),
-            "outpoint": o.outpoint.to_string(),
-            "amount_sat": o.prevout.value.to_sat(),
-            "htlc": match o.kind { RevokedKind::HtlcOffered(h) | RevokedKind::HtlcReceived(h) => Some(channel::htlc_json(h, &htlcs[h])), _ => None },
-        })).collect()
+    let listing = |v: &[crate::tx::penalty::RevokedOutput]| -> Vec<RevokedOut> {
+        v.iter()
+            .map(|o| RevokedOut {
+                kind: o.kind.name(),
+                outpoint: o.outpoint.to_string(),
+                amount_sat: o.prevout.value.to_sat(),
+                htlc: match o.kind {
+                    RevokedKind::HtlcOffered(h) | RevokedKind::HtlcReceived(h) => {
+                        Some(HtlcOut::of(h, &htlcs[h]))
+                    }
+                    _ => None,
+                },
+            })
+            .collect()
     };
-    Ok(json!({
-        "cheater": prefix(cheater),
-        "revoked_txid": revoked.compute_txid().to_string(),
-        "to_self_delay": to_self_delay,
-        "commitment_number": number.map(|n| n.0),
-        "per_commitment_point": point.to_string(),
-        "revocationpubkey": keys.revocation.to_string(),
-        "found": listing(&found),
-        "already_spent": listing(&already_spent),
-        "claimed": listing(&claim),
-        "claimed_sat": claim.iter().map(|o| o.prevout.value.to_sat()).sum::<u64>(),
-        "penalty_txs": txs,
-        "uneconomical": uneconomical,
-        "verified": want_verify.then_some(true),
-    }))
-}
-
-/// A spending transaction as JSON.
-pub fn tx_json(tx: &Transaction, prevouts: &[TxOut]) -> Value {
-    let total: u64 = prevouts.iter().map(|o| o.value.to_sat()).sum();
-    let out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
-    json!({
-        "txid": tx.compute_txid().to_string(),
-        "tx_hex": serialize_hex(tx),
-        "inputs": tx.input.len(),
-        "fee_sat": total - out,
-        "weight": tx.weight().to_wu(),
-        "locktime": tx.lock_time.to_consensus_u32(),
+    respond(PenaltyOut {
+        cheater: prefix(cheater),
+        revoked_txid: revoked.compute_txid().to_string(),
+        to_self_delay,
+        commitment_number: number.map(|n| n.0),
+        per_commitment_point: point.to_string(),
+        revocationpubkey: keys.revocation.to_string(),
+        found: listing(&found),
+        already_spent: listing(&already_spent),
+        claimed: listing(&claim),
+        claimed_sat: claim.iter().map(|o| o.prevout.value.to_sat()).sum(),
+        penalty_txs: txs,
+        uneconomical,
+        verified: want_verify.then_some(true),
     })
 }

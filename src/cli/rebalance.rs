@@ -10,9 +10,10 @@ use super::field::{Flag, Uint, Uint32};
 use super::graph::GraphArgs;
 use super::graph_fields::{ChannelRef, NodeRef};
 use super::input::Input;
-use super::route::{liquidity, resolve_directions, resolve_node, route_out, OnionExtras, OnionIn};
+use super::route::{liquidity, onion_extras, resolve_directions, resolve_node, route_out, OnionIn};
 use super::route_types::RouteOut;
 use super::{CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::graph::Graph;
 use crate::rebalance::{self, CycleError, CycleRequest};
 
@@ -128,14 +129,13 @@ pub fn plan(g: &Graph, input: &Input, ex: &mut Explain) -> StepResult {
         route.total_fee_msat,
         rebalance::fee_ppm(route.total_fee_msat, amount)
     ));
-    let extras = OnionExtras::of(&input.typed::<OnionIn>()?);
+    let extras = onion_extras(&input.typed::<OnionIn>()?);
     let fee_ppm = rebalance::fee_ppm(route.total_fee_msat, amount);
-    Ok(serde_json::to_value(PlanOut {
+    respond(PlanOut {
         route: route_out(g, &route, &extras),
         amount_msat: amount,
         fee_ppm,
         earn_back_msat: earn_back,
         economic: route.total_fee_msat <= earn_back,
     })
-    .expect("a response serializes"))
 }

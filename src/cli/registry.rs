@@ -18,6 +18,7 @@ use super::{
     build_funding, gossip_types as gossip, htlc_script, keys, onion_error, revoke, shachain, tlv,
     transport as noise,
 };
+use super::{channel_fields as ch, close_types, commitment_types as commitment};
 use super::{connect, wire, wire_json};
 use crate::schema;
 
@@ -93,7 +94,22 @@ macro_rules! amp_split {
     };
 }
 
+/// BOLT 3 Appendix C's commitment with seven outputs.
+macro_rules! committed {
+    () => {
+        "lnkit build-commitment -i docs/examples/appendix-c-seven-outputs.json"
+    };
+}
+
 steps! {
+    "build-commitment": [ch::FundingIn, ch::KeysIn, ch::PerCommitmentIn, ch::NumberIn, ch::HtlcsIn, commitment::CommitmentIn]
+        -> Carried<commitment::CommitmentOut>,
+        committed!();
+    "penalty": [ch::FundingIn, ch::KeysIn, ch::HtlcsIn, commitment::RevokedIn, commitment::PenaltyIn] -> commitment::PenaltyOut,
+        concat!(committed!(), " | lnkit penalty --set revocation_basepoint_secret=2222222222222222222222222222222222222222222222222222222222222222 --set destination=0014cc1b07838e387deacd0e5232e1e8b49f4c29e484 --set feerate_per_kw=2500");
+    "close": [ch::FundingIn, ch::KeysIn, ch::PerCommitmentIn, ch::HtlcsIn, close_types::VerifyIn, close_types::MutualIn, close_types::SweepIn]
+        -> close_types::CloseOut,
+        "lnkit close --mutual --verify -i docs/examples/appendix-c-seven-outputs.json --set to_local_msat=7000000000 --set to_remote_msat=3000000000 --set fee_sat=7000 --set local_scriptpubkey=00143ca33c2e4446f4a305f23c80df8ad1afdcf652f9 --set remote_scriptpubkey=0014cc1b07838e387deacd0e5232e1e8b49f4c29e484";
     "walkthrough": [walk::WalkthroughIn] -> walk::WalkthroughOut, "lnkit walkthrough";
     "onion-create": [onion::CreateIn, onion::AssociatedIn] -> onion::CreateOut,
         "lnkit onion-create -i docs/examples/onion-test.json";

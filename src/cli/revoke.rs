@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::field::{CommitmentNum, Hex32, Privkey, Pubkey};
 use super::input::Input;
 use super::{flag, hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::keys::{self, PerCommitmentSecret, RevocationBasepoint};
 use crate::shachain::{self, CommitmentNumber, Index};
 
@@ -159,5 +160,5 @@ pub fn revoke(input: &Input, ex: &mut Explain) -> StepResult {
             out.revocation_privkey = Some(hex(privkey.secret_bytes()));
         }
     }
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }

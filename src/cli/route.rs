@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::graph::GraphArgs;
 pub(crate) use super::graph_fields::{liquidity, resolve_directions, resolve_node, OnionIn};
 use super::input::Input;
-pub(crate) use super::route_types::{pubkey, route_out, scid, OnionExtras, RouteIn};
+pub(crate) use super::route_types::{onion_extras, pubkey, route_out, scid, RouteIn};
 use super::{CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::graph::Graph;
 use crate::route::{self, Route, RouteError, RouteRequest};
 
@@ -119,7 +120,7 @@ fn dot(g: &Graph, source: u32, routes: &[Route]) -> String {
 pub fn run(args: RouteArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
     let g = super::graph::load(&args.graph, ex)?;
     let req = request(&g, input)?;
-    let extras = OnionExtras::of(&input.typed::<OnionIn>()?);
+    let extras = onion_extras(&input.typed::<OnionIn>()?);
     if args.alternatives == 0 {
         return Err(CliError::bad("--alternatives: expected at least 1"));
     }
@@ -164,5 +165,5 @@ pub fn run(args: RouteArgs, input: &mut Input, ex: &mut Explain) -> StepResult {
     if args.alternatives > 1 {
         out.alternatives = Some(routes.iter().map(|r| route_out(&g, r, &extras)).collect());
     }
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }

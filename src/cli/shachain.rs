@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::field::{field_type, CommitmentNum, Hex32, ShachainIndex};
 use super::input::{self, Input};
 use super::{flag, hex, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::shachain::{self, Index, Store};
 
 /// `lnkit shachain ...`
@@ -174,7 +175,7 @@ fn secret_out(index: Index, secret: &shachain::Secret) -> StepResult {
         secret: hex(secret),
         per_commitment_point: point,
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }
 
 /// `lnkit shachain derive`.
@@ -229,7 +230,7 @@ pub fn insert(input: &Input, ex: &mut Explain) -> StepResult {
         slot,
         store: StoreField(store),
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }
 
 /// `lnkit shachain lookup`.

@@ -13,6 +13,7 @@ pub use super::tlv_fields::{
     decode_json, encode_fields, field_json, fields_json, records_from_fields,
 };
 use super::{hex, Explain, StepResult};
+use crate::cli::respond;
 use crate::onion::payload::{ENCRYPTED_DATA_TLV, ONIONMSG_TLV, PAYLOAD};
 use crate::wire::tlv::{self, Namespace, Record, N1, N2};
 
@@ -141,7 +142,7 @@ pub fn run(cmd: TlvCommand, input: &mut Input, ex: &mut Explain) -> StepResult {
                 records,
                 tlv_hex: hex(&bytes),
             };
-            Ok(serde_json::to_value(out).expect("a response serializes"))
+            respond(out)
         }
         TlvCommand::Encode(_) => {
             let typed: EncodeIn = input.typed()?;
@@ -171,7 +172,7 @@ pub fn run(cmd: TlvCommand, input: &mut Input, ex: &mut Explain) -> StepResult {
             let out = EncodeOut {
                 tlv_hex: hex(&bytes),
             };
-            Ok(serde_json::to_value(out).expect("a response serializes"))
+            respond(out)
         }
     }
 }

@@ -15,6 +15,7 @@ use super::tower_types::*;
 pub use super::tower_watch::watch;
 use super::tower_watch::watched_block;
 use super::{flag, CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::message_signing;
 use crate::tower::appointment::{Appointment, Locator};
 use crate::tower::watcher::{open, Opened};
@@ -109,10 +110,6 @@ fn breach_txid(input: &Input, r: &AppointmentIn) -> Result<Txid, CliError> {
             "missing required field (also accepted as: breach_txid, dispute_txid, or the transaction as revoked_tx_hex)",
         )),
     }
-}
-
-pub(super) fn respond(out: impl serde::Serialize) -> StepResult {
-    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 /// `lnkit tower appointment` on an input object.

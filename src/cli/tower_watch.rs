@@ -1,6 +1,7 @@
 //! `lnkit tower watch`: match a block's transactions against appointments,
 //! and decrypt and check the penalty of each breach.
 
+use crate::cli::respond;
 use bitcoin::consensus::encode::deserialize;
 use bitcoin::Block;
 

@@ -4,17 +4,13 @@
 //! and adds its act bytes and its state, so `act1 | act2 | act3 | finish`
 //! runs a whole handshake in a shell.
 
+use super::carried::Carried;
+use super::input::Input;
+pub use super::transport_types::*;
+use super::{hex, CliError, Explain, StepResult};
+use crate::wire::noise;
 use bitcoin::secp256k1::Secp256k1;
 use clap::Subcommand;
-use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-
-use super::carried::Carried;
-use super::field::{HexBytes, Privkey, Pubkey};
-use super::input::Input;
-use super::{hex, CliError, Explain, StepResult};
-use crate::wire::noise::{self, InitiatorAct1, ResponderAct2, Transport};
 
 /// `lnkit transport ...`
 #[derive(Subcommand, Debug)]
@@ -33,38 +29,6 @@ pub enum TransportCommand {
     Decrypt,
 }
 
-/// A handshake or transport state, as an earlier step printed it.
-#[derive(Clone, Debug)]
-pub struct State<T>(pub T);
-
-impl<'de, T: DeserializeOwned> Deserialize<'de> for State<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let v = serde_json::Value::deserialize(d)?;
-        serde_json::from_value(v)
-            .map(State)
-            .map_err(|e| D::Error::custom(format!("not a handshake state: {e}")))
-    }
-}
-
-impl<T: Serialize> Serialize for State<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
-impl<T> JsonSchema for State<T> {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "State".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"type": "object", "format": "noise-state"})
-    }
-}
-
 fn required<T>(input: &Input, field: &str, v: Option<T>) -> Result<T, CliError> {
     v.ok_or_else(|| {
         input.error(
@@ -72,134 +36,6 @@ fn required<T>(input: &Input, field: &str, v: Option<T>) -> Result<T, CliError> 
             "missing required field (from the previous step's output)",
         )
     })
-}
-
-/// `transport act1`'s fields.
-#[derive(Deserialize, JsonSchema)]
-pub struct Act1In {
-    /// The initiator's static node key.
-    initiator_privkey: Privkey,
-    /// The responder's node key, known beforehand (Noise_XK).
-    responder_pubkey: Pubkey,
-    /// The initiator's ephemeral key.
-    initiator_ephemeral: Privkey,
-}
-
-/// `transport act1` adds these to its input.
-#[derive(Serialize, JsonSchema)]
-pub struct Act1Out {
-    /// Act One's 50 bytes.
-    act1_hex: String,
-    /// `h`, `ck` and the initiator's keys, for `act3`.
-    initiator_state: State<InitiatorAct1>,
-}
-
-/// `transport act2`'s fields.
-#[derive(Deserialize, JsonSchema)]
-pub struct Act2In {
-    /// The responder's static node key.
-    responder_privkey: Privkey,
-    /// The responder's ephemeral key.
-    responder_ephemeral: Privkey,
-    /// Act One, from `act1`.
-    act1_hex: HexBytes,
-}
-
-/// `transport act2` adds these to its input.
-#[derive(Serialize, JsonSchema)]
-pub struct Act2Out {
-    /// Act Two's 50 bytes.
-    act2_hex: String,
-    /// `h`, `ck`, `temp_k2`, for `finish`.
-    responder_state: State<ResponderAct2>,
-}
-
-/// `transport act3`'s fields.
-#[derive(Deserialize, JsonSchema)]
-pub struct Act3In {
-    /// From `act1`.
-    initiator_state: Option<State<InitiatorAct1>>,
-    /// The responder's node key.
-    responder_pubkey: Pubkey,
-    /// Act Two, from `act2`.
-    act2_hex: HexBytes,
-}
-
-/// `transport act3` adds these to its input.
-#[derive(Serialize, JsonSchema)]
-pub struct Act3Out {
-    /// Act Three's 66 bytes.
-    act3_hex: String,
-    /// The initiator's keys and nonces.
-    initiator_transport: State<Transport>,
-}
-
-/// `transport finish`'s fields.
-#[derive(Deserialize, JsonSchema)]
-pub struct FinishIn {
-    /// From `act2`.
-    responder_state: Option<State<ResponderAct2>>,
-    /// Act Three, from `act3`.
-    act3_hex: HexBytes,
-}
-
-/// `transport finish` adds these to its input.
-#[derive(Serialize, JsonSchema)]
-pub struct FinishOut {
-    /// The responder's keys and nonces.
-    responder_transport: State<Transport>,
-    /// The initiator's static key, learned in Act Three.
-    initiator_pubkey: String,
-}
-
-/// Which end of the session.
-#[derive(Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Initiator,
-    Responder,
-}
-
-/// The fields `encrypt` and `decrypt` share.
-#[derive(Deserialize, JsonSchema)]
-pub struct SessionIn {
-    /// Whose transport: `initiator` or `responder`.
-    side: Side,
-    /// The initiator's transport (when `side` is `initiator`).
-    initiator_transport: Option<State<Transport>>,
-    /// The responder's transport (when `side` is `responder`).
-    responder_transport: Option<State<Transport>>,
-}
-
-/// `transport encrypt`'s message.
-#[derive(Deserialize, JsonSchema)]
-pub struct EncryptIn {
-    /// The message to send.
-    message_hex: HexBytes,
-}
-
-/// `transport decrypt`'s ciphertext.
-#[derive(Deserialize, JsonSchema)]
-pub struct DecryptIn {
-    /// A length and a body, encrypted.
-    ciphertext_hex: HexBytes,
-}
-
-/// `transport encrypt` or `decrypt` adds these to its input.
-#[derive(Serialize, JsonSchema)]
-pub struct SessionOut {
-    /// The encrypted length and body (`encrypt`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ciphertext_hex: Option<String>,
-    /// The plaintext (`decrypt`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message_hex: Option<String>,
-    /// The initiator's transport after (its nonce moved on).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    initiator_transport: Option<State<Transport>>,
-    /// The responder's transport after.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    responder_transport: Option<State<Transport>>,
 }
 
 /// Run `lnkit transport ...`.

@@ -9,6 +9,7 @@ use super::field::HexBytes;
 use super::input::Input;
 pub use super::wire_json::{message_from_json, message_json};
 use super::{hex, Explain, StepResult};
+use crate::cli::respond;
 use crate::wire::features;
 use crate::wire::message::{self, Message, Value as V};
 
@@ -76,10 +77,9 @@ pub fn run(cmd: WireCommand, input: &mut Input, ex: &mut Explain) -> StepResult 
         WireCommand::Encode => {
             let m = message_from_json(input)?;
             let bytes = message::encode(&m).map_err(|e| input.error("type", e))?;
-            Ok(serde_json::to_value(EncodeOut {
+            respond(EncodeOut {
                 message_hex: hex(bytes),
             })
-            .expect("a response serializes"))
         }
         WireCommand::Connect(args) => {
             set_connect_flags(input, args);

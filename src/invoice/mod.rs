@@ -6,6 +6,8 @@
 //! data), and a 65-byte signature (r || s || recovery id) over
 //! SHA256(hrp bytes || data words regrouped into bytes).
 
+pub mod json;
+
 use bitcoin::bech32::primitives::checksum::Checksum;
 use bitcoin::bech32::primitives::decode::CheckedHrpstring;
 use bitcoin::bech32::primitives::iter::Fe32IterExt;

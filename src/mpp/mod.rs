@@ -74,7 +74,7 @@ impl SplitRequest {
 }
 
 /// The solver's own figures.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct SolverStats {
     /// Wall time of the solve, µs.
     pub time_us: u64,
@@ -89,6 +89,7 @@ pub struct SolverStats {
     /// Shortest-path augmentations.
     pub augmentations: usize,
     /// The weight that produced this split (after any search for the fee budget).
+    #[serde(rename = "probability_weight_msat")]
     pub probability_weight: f64,
 }
 

@@ -31,7 +31,7 @@ pub fn draw_balances(g: &Graph, seed: u64) -> Vec<u64> {
 }
 
 /// How a simulated payment went.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// The whole amount arrived.
     pub success: bool,

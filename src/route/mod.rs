@@ -7,6 +7,8 @@
 //! uniform-balance success probability of Pickhardt & Richter, narrowed by any
 //! known liquidity bounds.
 
+pub mod json;
+
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 

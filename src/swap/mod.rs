@@ -18,6 +18,7 @@ pub mod spend;
 pub mod terms;
 pub mod timeout;
 pub mod verify;
+pub mod view;
 
 use bitcoin::Amount;
 

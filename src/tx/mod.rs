@@ -7,3 +7,4 @@ pub mod funding;
 pub mod htlc;
 pub mod penalty;
 pub mod sweep;
+pub mod view;

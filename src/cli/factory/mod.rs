@@ -11,6 +11,7 @@ use clap::Subcommand;
 use super::field::Uint;
 use super::input::Input;
 use super::{CliError, Explain, StepResult};
+use crate::cli::respond;
 use crate::factory::build::{self};
 use crate::factory::{Channel, Factory, FactoryError};
 use crate::verify;
@@ -76,10 +77,6 @@ fn tx_json(tx: &Transaction) -> TxJson {
         tx_hex: serialize_hex(tx),
         vsize: tx.vsize(),
     }
-}
-
-fn respond(out: impl serde::Serialize) -> StepResult {
-    Ok(serde_json::to_value(out).expect("a response serializes"))
 }
 
 /// The factory the step before wrote.

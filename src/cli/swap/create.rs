@@ -13,6 +13,7 @@ use super::lock::{checklist, explain_lock, lock_out, BuiltLock, LockOut};
 use super::terms::{chain_params, LightningIn};
 use super::HashIn;
 use crate::amount::Msat;
+use crate::cli::respond;
 use crate::payment::PaymentHash;
 use crate::swap::chain::Chain;
 use crate::swap::contract::{Contract, OutputType, SwapTerms};
@@ -172,7 +173,7 @@ pub(crate) fn create(input: &Input, ex: &mut Explain) -> StepResult {
     } else {
         CreateOut::One(Box::new(create_one(input, &top, &h, hash, ex)?))
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }
 
 fn create_one(

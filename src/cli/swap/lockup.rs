@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::super::field::{Sat, Uint};
 use super::super::{build_funding, hex, CliError, Explain, Input, StepResult};
 use super::terms::{contract, destination, feerate, params};
+use crate::cli::respond;
 use crate::tx::funding::{self, PaymentRequest};
 use crate::verify::verify_transaction;
 
@@ -108,5 +109,5 @@ pub(crate) fn lockup(input: &Input, ex: &mut Explain) -> StepResult {
         lockup_verified: complete,
         lockup_psbt: paid.psbt.map(|p| p.to_string()),
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }

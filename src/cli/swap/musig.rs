@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::super::field::{Hex32, HexBytes, Privkey};
 use super::super::{hex, CliError, Explain, Input, StepResult};
 use super::spend::{build_spend, spend_input, SpendInput};
+use crate::cli::respond;
 use crate::swap::musig::{self, ROLES};
 use crate::swap::spend::{Path, Spend};
 
@@ -127,7 +128,7 @@ pub(crate) fn nonce(input: &Input, ex: &mut Explain) -> StepResult {
         sec_nonce: hex(sec.serialize()),
         warning: "sec_nonce is secret and single-use: sign once with it (swap sign-partial), then delete it".into(),
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }
 
 /// `lnkit swap sign-partial` on an input object.
@@ -162,5 +163,5 @@ pub(crate) fn sign_partial(input: &Input, ex: &mut Explain) -> StepResult {
         sighash: hex(built.sighash),
         partial_signature: hex(partial.serialize()),
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }

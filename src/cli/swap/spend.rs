@@ -12,6 +12,7 @@ use super::super::{hex, CliError, Explain, Input, StepResult};
 use super::musig::{key_path, role_pair, RolePair};
 use super::terms::{contract, destination, feerate, params};
 use super::HashIn;
+use crate::cli::respond;
 use crate::swap::contract::{Contract, OutputType};
 use crate::swap::musig;
 use crate::swap::spend::{self, Path, Spend, SpendError, SpendRequest};
@@ -163,7 +164,7 @@ fn spend_out(step: &str, path: &str, s: &Spend, feerate: FeeRate) -> StepResult 
         witness: input.witness.iter().map(hex).collect(),
         verified: true,
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }
 
 /// A claim or refund, by its leaf or script, or (`cooperative`) by the key path.

@@ -12,6 +12,7 @@ use super::super::input::{self, Parsed};
 use super::super::{hex, CliError, Explain, Input, StepResult};
 use super::terms::{chain_params, LightningIn};
 use super::HashIn;
+use crate::cli::respond;
 use crate::swap::chain::Chain;
 use crate::swap::contract::hash160_of;
 use crate::swap::verify::{self as swap_verify, Expectations, Offer, OfferedLock};
@@ -205,5 +206,5 @@ pub(crate) fn verify(input: &Input, ex: &mut Explain) -> StepResult {
             })
             .collect(),
     };
-    Ok(serde_json::to_value(out).expect("a response serializes"))
+    respond(out)
 }

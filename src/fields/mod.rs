@@ -1,5 +1,5 @@
-//! Field types of the typed CLI requests: each wraps a library type and reads
-//! itself with the parser of [`super::input`], so a typed request says
+//! The toolkit's JSON field types: each wraps a library type and reads
+//! itself with a parser of [`parse`], so a typed request says
 //! exactly what the field-by-field reader said (`claim_pubkey: expected
 //! 33-byte compressed pubkey hex, got 32 bytes`), and each describes itself
 //! in the request's JSON Schema (`"type": "string", "format": "pubkey"`).
@@ -10,7 +10,9 @@ use bitcoin::secp256k1::{PublicKey, SecretKey};
 use bitcoin::{Amount, ScriptBuf, Transaction};
 use serde_json::Value;
 
-use super::input;
+pub mod parse;
+
+use parse as input;
 
 macro_rules! field_type {
     ($(#[doc = $doc:literal])* $name:ident($inner:ty), $parse:expr, $show:expr, $schema:tt) => {
@@ -211,4 +213,11 @@ impl<T> schemars::JsonSchema for Whole<T> {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({"type": "object"})
     }
+}
+
+field_type! {
+    /// Transactions, as hex: one, or an array.
+    Txs(Vec<Transaction>), input::transactions,
+    |t| Value::Array(t.iter().map(|t| Value::String(bitcoin::consensus::encode::serialize_hex(t))).collect()),
+    {"type": ["array", "string"], "format": "tx-hex", "items": {"type": "string"}}
 }

@@ -1,6 +1,6 @@
 //! The parsers of single field values: each turns a JSON value into a
 //! library type or says what was expected and what it got. The field types
-//! of [`super::field`] and the field-by-field [`super::Input`] both use them.
+//! of [`super`] and the CLI's field-by-field `Input` both use them.
 
 use std::str::FromStr;
 
