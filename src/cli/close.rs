@@ -58,11 +58,11 @@ pub fn mutual(input: &Input, ex: &mut Explain) -> StepResult {
         funding_amount: ch.funding_amount,
         local_script: script_of(input, &m, Side::Local)?,
         remote_script: script_of(input, &m, Side::Remote)?,
-        local_balance: Msat(need(input, "to_local_msat", m.to_local_msat)?.0),
-        remote_balance: Msat(need(input, "to_remote_msat", m.to_remote_msat)?.0),
+        local_balance: Msat(input.need("to_local_msat", m.to_local_msat)?.0),
+        remote_balance: Msat(input.need("to_remote_msat", m.to_remote_msat)?.0),
         fee: Amount::ZERO,
         opener: ch.opener,
-        dust_limit: need(input, "dust_limit_satoshis", m.dust_limit_satoshis)?.0,
+        dust_limit: input.need("dust_limit_satoshis", m.dust_limit_satoshis)?.0,
     };
     let fscript = funding_script(&ch.local_funding_pubkey, &ch.remote_funding_pubkey);
     params.fee = match m.fee_sat {
@@ -192,7 +192,7 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
     with_number.set("commitment_number", json!(number.0));
     let (point, _) = channel::per_commitment(&with_number, number)?;
     let keys = channel::commitment_keys(input, holder, &point, ch.channel_type)?;
-    let to_self_delay = u16::try_from(need(input, "to_self_delay", w.to_self_delay)?.0)
+    let to_self_delay = u16::try_from(input.need("to_self_delay", w.to_self_delay)?.0)
         .map_err(|_| input.error("to_self_delay", "expected at most 65535 blocks"))?;
     let entries = channel::htlcs(input)?;
     let htlcs: Vec<_> = entries.iter().map(|(h, _)| *h).collect();
@@ -258,10 +258,10 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
         .network
         .as_ref()
         .map_or(bitcoin::Network::Bitcoin, |n| n.0);
-    let destination = need(input, "destination", w.destination.clone())?;
+    let destination = input.need("destination", w.destination.clone())?;
     let destination = input::destination(network)(&Value::String(destination))
         .map_err(|e| input.error("destination", e))?;
-    let feerate = FeeratePerKw(need(input, "feerate_per_kw", w.feerate_per_kw)?.0);
+    let feerate = FeeratePerKw(input.need("feerate_per_kw", w.feerate_per_kw)?.0);
     let tx = build_spend(&secp, &spends, &destination, feerate)
         .map_err(|e| input.error("feerate_per_kw", e))?;
     let prevouts: Vec<TxOut> = spends.iter().map(|s| s.prevout.clone()).collect();

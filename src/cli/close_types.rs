@@ -14,15 +14,6 @@ use super::input::{self, Input};
 use super::CliError;
 use crate::tx::commitment::Side;
 
-/// A required field of one mode.
-pub fn need<T>(
-    input: &super::input::Input,
-    field: &str,
-    v: Option<T>,
-) -> Result<T, super::CliError> {
-    v.ok_or_else(|| input.error(field, "missing required field"))
-}
-
 /// --verify, as a field.
 #[derive(Deserialize, JsonSchema)]
 pub struct VerifyIn {

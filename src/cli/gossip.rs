@@ -29,10 +29,6 @@ pub struct SignArgs {
     kind: Option<String>,
 }
 
-fn need<T>(input: &Input, field: &str, v: Option<T>) -> Result<T, CliError> {
-    v.ok_or_else(|| input.error(field, "missing required field"))
-}
-
 /// Run `lnkit gossip ...`.
 pub fn run(cmd: GossipCommand, input: &mut Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
@@ -85,7 +81,7 @@ fn channel_announcement<C: Signing>(
     s: &SignIn,
     m: &mut Message,
 ) -> Result<Vec<u8>, CliError> {
-    let key = |field: &str, k: &Option<Privkey>| need(input, field, k.as_ref().map(|k| k.0));
+    let key = |field: &str, k: &Option<Privkey>| input.need(field, k.as_ref().map(|k| k.0));
     let mut keys = [
         (
             key("node_privkey_1", &s.node_privkey_1)?,
@@ -111,7 +107,7 @@ fn channel_announcement<C: Signing>(
     }
     m.fields.push(("features", V::Features(s.features(input)?)));
     m.fields.push(("chain_hash", V::Bytes(s.chain_hash())));
-    let scid = need(input, "short_channel_id", s.short_channel_id.as_ref())?;
+    let scid = input.need("short_channel_id", s.short_channel_id.as_ref())?;
     m.fields.push(("short_channel_id", V::Scid(scid.0)));
     m.fields.push(("node_id_1", V::Point(pk(&keys[0].0))));
     m.fields.push(("node_id_2", V::Point(pk(&keys[1].0))));
@@ -132,7 +128,7 @@ fn node_announcement<C: Signing>(
     s: &SignIn,
     m: &mut Message,
 ) -> Result<Vec<u8>, CliError> {
-    let key = need(input, "node_privkey", s.node_privkey.as_ref())?.0;
+    let key = input.need("node_privkey", s.node_privkey.as_ref())?.0;
     let alias = s.alias.clone().unwrap_or_default();
     if alias.len() > 32 {
         return Err(input.error("alias", format!("at most 32 bytes, got {}", alias.len())));
@@ -143,7 +139,7 @@ fn node_announcement<C: Signing>(
     if rgb.len() != 3 {
         return Err(input.error("rgb_color", "expected 3 bytes of hex"));
     }
-    let timestamp = need(input, "timestamp", s.timestamp.as_ref())?.0;
+    let timestamp = input.need("timestamp", s.timestamp.as_ref())?.0;
     m.fields.push(("signature", V::Bytes(vec![0; 64])));
     m.fields.push(("features", V::Features(s.features(input)?)));
     m.fields.push(("timestamp", V::Uint(u64::from(timestamp))));
@@ -162,7 +158,7 @@ fn channel_update<C: Signing>(
     s: &SignIn,
     m: &mut Message,
 ) -> Result<Vec<u8>, CliError> {
-    let key = need(input, "node_privkey", s.node_privkey.as_ref())?.0;
+    let key = input.need("node_privkey", s.node_privkey.as_ref())?.0;
     let direction = s.direction.as_ref().map_or(0, |d| d.0);
     if direction > 1 {
         return Err(input.error("direction", "expected 0 or 1"));
@@ -170,9 +166,9 @@ fn channel_update<C: Signing>(
     let disabled = s.disabled.as_ref().is_some_and(|d| d.0);
     m.fields.push(("signature", V::Bytes(vec![0; 64])));
     m.fields.push(("chain_hash", V::Bytes(s.chain_hash())));
-    let scid = need(input, "short_channel_id", s.short_channel_id.as_ref())?;
+    let scid = input.need("short_channel_id", s.short_channel_id.as_ref())?;
     m.fields.push(("short_channel_id", V::Scid(scid.0)));
-    let timestamp = need(input, "timestamp", s.timestamp.as_ref())?.0;
+    let timestamp = input.need("timestamp", s.timestamp.as_ref())?.0;
     m.fields.push(("timestamp", V::Uint(u64::from(timestamp))));
     // message_flags bit 0 (must_be_one): htlc_maximum_msat is present.
     m.fields.push(("message_flags", V::Uint(1)));
@@ -195,7 +191,7 @@ fn channel_update<C: Signing>(
         ),
         ("htlc_maximum_msat", &s.htlc_maximum_msat, u64::MAX),
     ] {
-        let v = need(input, f, v.as_ref())?.0;
+        let v = input.need(f, v.as_ref())?.0;
         if v > max {
             return Err(input.error(f, format!("expected at most {max}, got {v}")));
         }

@@ -95,6 +95,12 @@ impl Input {
         }
     }
 
+    /// A typed field that is required here though optional in its request
+    /// part (required in one mode only, or checked in a chosen order).
+    pub fn need<T>(&self, field: &str, v: Option<T>) -> Result<T, CliError> {
+        v.ok_or_else(|| self.error(field, "missing required field"))
+    }
+
     /// Read a required field with `parse`.
     pub fn req<T>(&self, field: &str, parse: impl Fn(&Value) -> Parsed<T>) -> Result<T, CliError> {
         self.opt(field, parse)?

@@ -143,7 +143,7 @@ pub fn appointment(input: &Input, ex: &mut Explain) -> StepResult {
         a.encrypted_blob.len()
     ));
     let mut out = AppointmentOut {
-        appointment: AppointmentJson::of(&a),
+        appointment: a.clone(),
         signature: None,
         user_id: None,
     };

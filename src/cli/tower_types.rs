@@ -75,29 +75,11 @@ impl AppointmentObj {
     }
 }
 
-/// An appointment as the output shows it (teos's JSON).
-#[derive(Serialize, JsonSchema)]
-pub struct AppointmentJson {
-    pub locator: String,
-    pub encrypted_blob: String,
-    pub to_self_delay: u32,
-}
-
-impl AppointmentJson {
-    /// `a`, shown.
-    pub fn of(a: &Appointment) -> Self {
-        AppointmentJson {
-            locator: a.locator.to_string(),
-            encrypted_blob: hex::encode(&a.encrypted_blob),
-            to_self_delay: a.to_self_delay,
-        }
-    }
-}
-
 /// `tower appointment`'s output.
 #[derive(Serialize, JsonSchema)]
 pub struct AppointmentOut {
-    pub appointment: AppointmentJson,
+    /// teos's JSON.
+    pub appointment: Appointment,
     /// With user_secret: zbase32, as teos's add_appointment wants.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,

@@ -53,6 +53,15 @@ impl<'de> serde::Deserialize<'de> for Locator {
     }
 }
 
+impl schemars::JsonSchema for Locator {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Locator".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^[0-9a-f]{32}$"})
+    }
+}
+
 impl FromStr for Locator {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -99,12 +108,15 @@ pub fn decrypt(blob: &[u8], breach: &Txid) -> Result<Transaction, DecryptError> 
 
 /// What a node hands a tower for one revoked state; its JSON is teos's
 /// (`locator` and `encrypted_blob` in hex).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Appointment {
     /// The breach's locator.
     pub locator: Locator,
     /// The penalty, encrypted under the breach's txid.
     #[serde(with = "hex::serde")]
+    #[schemars(with = "String")]
     pub encrypted_blob: Vec<u8>,
     /// The breach's `to_self_delay`: how long the tower has to act (teos
     /// carries it as a u32; it does not use it yet).
