@@ -412,3 +412,94 @@ fn the_chain_answers_for_a_short_channel_id() {
         Verdict::Accepted
     );
 }
+
+#[test]
+fn gossip_the_chain_cannot_check_now_is_held_and_taken_when_it_answers() {
+    let peer = pk(&key(9));
+    let c = Chan::new(1, 700_000 << 40 | 5 << 16 | 1);
+    let mut chain = Chain::default();
+    chain.outputs.insert(c.scid, FundingOutput::Unavailable);
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+
+    // The announcement, both updates (the older one of direction 0 replaced
+    // by the newer) and a node's announcement: held, not taken.
+    let ann = c.announcement();
+    let old = c.update(0, NOW - 10, 1000, &c.nodes[0]);
+    let new = c.update(0, NOW, 2000, &c.nodes[0]);
+    let other = c.update(1, NOW, 3000, &c.nodes[1]);
+    let node = node_announcement(&c.nodes[1], NOW, "two");
+    for m in [&ann, &old, &new, &other, &node] {
+        assert!(is_ignored(
+            &s.ingest(Some(&peer), m, NOW, &mut chain),
+            "held"
+        ));
+    }
+    // An update of a held channel that its node did not sign: a warning, not held.
+    let forged = c.update(1, NOW + 1, 9, &c.nodes[0]);
+    assert!(is_warning(&s.ingest(Some(&peer), &forged, NOW, &mut chain)));
+    // A forged announcement is refused before it is held.
+    let mut bad = c.announcement();
+    bad[2 + 64 + 10] ^= 1;
+    assert!(is_warning(&s.ingest(Some(&peer), &bad, NOW, &mut chain)));
+    assert!(s.channels.is_empty() && s.nodes.is_empty());
+    assert_eq!(s.held().len(), 1);
+
+    // Still no answer: nothing taken, still held.
+    assert!(s.retry_held(NOW, &mut chain).is_empty());
+    assert_eq!(s.held().len(), 1);
+
+    // The chain answers: the announcement first, then the newest update of
+    // each direction, then the node's announcement, each with its sender.
+    chain.outputs.insert(c.scid, unspent(&c, 10));
+    let taken = s.retry_held(NOW, &mut chain);
+    assert_eq!(
+        taken,
+        vec![
+            (Some(peer), ann),
+            (Some(peer), new),
+            (Some(peer), other),
+            (Some(peer), node)
+        ]
+    );
+    assert!(s.held().is_empty());
+    let entry = &s.channels[&c.scid];
+    let fees: Vec<u32> = entry
+        .updates
+        .iter()
+        .map(|u| u.as_ref().unwrap().policy.fee_base_msat)
+        .collect();
+    assert_eq!(fees, vec![2000, 3000]);
+    assert_eq!(s.nodes[&pk(&c.nodes[1])].alias, "two");
+}
+
+#[test]
+fn a_held_channel_the_chain_then_denies_is_dropped_with_what_waited_for_it() {
+    let peer = pk(&key(9));
+    let c = Chan::new(1, 700_000 << 40 | 5 << 16 | 1);
+    let mut chain = Chain::default();
+    chain.outputs.insert(c.scid, FundingOutput::Unavailable);
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+    for m in [
+        c.announcement(),
+        c.update(0, NOW, 1000, &c.nodes[0]),
+        node_announcement(&c.nodes[0], NOW, "one"),
+    ] {
+        assert!(is_ignored(
+            &s.ingest(Some(&peer), &m, NOW, &mut chain),
+            "held"
+        ));
+    }
+    chain.outputs.insert(c.scid, FundingOutput::Spent);
+    assert!(s.retry_held(NOW, &mut chain).is_empty());
+    assert!(s.held().is_empty() && s.channels.is_empty() && s.nodes.is_empty());
+    // Once dropped, a later node announcement is not held any more.
+    assert!(is_ignored(
+        &s.ingest(
+            Some(&peer),
+            &node_announcement(&c.nodes[0], NOW + 1, "one"),
+            NOW,
+            &mut chain
+        ),
+        "no announced channel"
+    ));
+}

@@ -859,11 +859,16 @@ fn payments_cross_ldk_and_lnkit_nodes_each_forwarding_for_the_other() {
         matches!(e, Event::PaymentReceived { .. })
     });
     // Everyone knows every channel, both directions.
-    for n in [&a, &c] {
-        n.until("listchannels", 120, |v| {
-            let cs = v["channels"].as_array().unwrap();
-            cs.len() == 6 && cs.iter().all(|x| x["active"] == true)
-        });
+    for (n, other) in [(&a, &c), (&c, &a)] {
+        n.until_with(
+            "listchannels",
+            120,
+            |v| {
+                let cs = v["channels"].as_array().unwrap();
+                cs.len() == 6 && cs.iter().all(|x| x["active"] == true)
+            },
+            &[other],
+        );
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while ![&c_l1, &c_l2].iter().all(|s| {

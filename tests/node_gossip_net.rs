@@ -8,7 +8,13 @@
 //! query; a restart keeps it; the router runs on it.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
+use bitcoin::{Block, BlockHash, Network, OutPoint, ScriptBuf, Transaction, Txid};
+use lnkit::chain::{
+    BlockRef, ChainError, ChainSource, FeeEstimate, HeaderInfo, Regtest, SharedChain, TxInfo, Utxo,
+};
 use lnkit::node::core::NodeHandle;
 use serde_json::{json, Value};
 
@@ -38,6 +44,21 @@ fn direction_of<'a>(v: &'a Value, scid: &str, source: &NodeHandle) -> Option<&'a
         .unwrap()
         .iter()
         .find(|c| c["short_channel_id"] == scid && c["source"] == source.node_id.to_string())
+}
+
+/// Coins for `a` and `b`, and a public channel `a` opens to `b` (its
+/// funding in the mempool).
+async fn fund_and_open(net: &Net, a: &NodeHandle, b: &NodeHandle) {
+    net.mine(1, &new_address(a).await);
+    net.mine(100, &new_address(b).await);
+    net.sync(&[a, b]).await;
+    connect(a, b).await;
+    call(
+        a,
+        "fundchannel",
+        json!({"id": b.node_id.to_string(), "amount": FUNDING_SAT}),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -259,16 +280,7 @@ async fn announced_updates_are_refreshed_before_receivers_would_prune_them() {
     };
     let a = net.start_gossiping("a", config.clone(), true, gossip).await;
     let b = net.node("b", config.clone()).await;
-    net.mine(1, &new_address(&a).await);
-    net.mine(100, &new_address(&b).await);
-    net.sync(&[&a, &b]).await;
-    connect(&a, &b).await;
-    call(
-        &a,
-        "fundchannel",
-        json!({"id": b.node_id.to_string(), "amount": FUNDING_SAT}),
-    )
-    .await;
+    fund_and_open(&net, &a, &b).await;
     net.mine_synced(6, &[&a, &b]).await;
     let scid = scid_of(&a, &b).await;
     let seen = until(&b, "listchannels", json!({}), |v| {
@@ -301,6 +313,152 @@ async fn announced_updates_are_refreshed_before_receivers_would_prune_them() {
         node_ts(v).is_some_and(|t| t >= node_first + 2)
     })
     .await;
+    for n in [&a, &b] {
+        call(n, "stop", json!({})).await;
+    }
+}
+
+/// The net's chain, except that while `down` is set it cannot say whether an
+/// output is unspent (a bitcoind that times out): the one question gossip
+/// asks of the chain. `refused` counts the questions it did not answer.
+struct UtxoOutage {
+    inner: SharedChain,
+    down: AtomicBool,
+    refused: AtomicUsize,
+}
+
+impl ChainSource for UtxoOutage {
+    fn network(&self) -> Network {
+        self.inner.network()
+    }
+    fn best_block(&self) -> Result<BlockRef, ChainError> {
+        self.inner.best_block()
+    }
+    fn header(&self, hash: &BlockHash) -> Result<HeaderInfo, ChainError> {
+        self.inner.header(hash)
+    }
+    fn block(&self, hash: &BlockHash) -> Result<Block, ChainError> {
+        self.inner.block(hash)
+    }
+    fn block_hash(&self, height: u32) -> Result<Option<BlockHash>, ChainError> {
+        self.inner.block_hash(height)
+    }
+    fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
+        self.inner.broadcast(tx)
+    }
+    fn broadcast_package(
+        &self,
+        parent: &Transaction,
+        child: &Transaction,
+    ) -> Result<(), ChainError> {
+        self.inner.broadcast_package(parent, child)
+    }
+    fn fee_estimate(&self, target_blocks: u16) -> Result<FeeEstimate, ChainError> {
+        self.inner.fee_estimate(target_blocks)
+    }
+    fn transaction(&self, txid: &Txid) -> Result<Option<TxInfo>, ChainError> {
+        self.inner.transaction(txid)
+    }
+    fn utxo(&self, outpoint: &OutPoint) -> Result<Option<Utxo>, ChainError> {
+        if self.down.load(Ordering::SeqCst) {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            return Err(ChainError::Unreachable {
+                url: "test".into(),
+                detail: "a simulated outage".into(),
+            });
+        }
+        self.inner.utxo(outpoint)
+    }
+}
+
+impl Regtest for UtxoOutage {
+    fn mine(&self, count: u32, script: &ScriptBuf) -> Result<Vec<BlockHash>, ChainError> {
+        self.inner.mine(count, script)
+    }
+    fn reorg(
+        &self,
+        depth: u32,
+        new_blocks: u32,
+        script: &ScriptBuf,
+    ) -> Result<Vec<BlockHash>, ChainError> {
+        self.inner.reorg(depth, new_blocks, script)
+    }
+}
+
+/// A node whose chain cannot be asked when its channel gets announced holds
+/// the gossip it could not check (its own and its peer's announcement, both
+/// updates, both node announcements) and takes it once the chain answers:
+/// then it knows both directions, and its peer learns ours. Nothing else
+/// would bring them: each end sends its gossip once, and refreshes it only
+/// after two weeks (BOLT 7).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gossip_refused_during_a_chain_outage_is_held_and_taken_after() {
+    let net = Net::new();
+    let config = lnkit::channel::Config::default();
+    let outage = Arc::new(UtxoOutage {
+        inner: net.chain.clone(),
+        down: AtomicBool::new(false),
+        refused: AtomicUsize::new(0),
+    });
+    let a = net
+        .start_on(
+            "a",
+            config.clone(),
+            true,
+            Net::gossip(),
+            vec![],
+            outage.clone(),
+        )
+        .await;
+    let b = net.node("b", config.clone()).await;
+    fund_and_open(&net, &a, &b).await;
+    outage.down.store(true, Ordering::SeqCst);
+    net.mine_synced(6, &[&a, &b]).await;
+    let scid = scid_of(&a, &b).await;
+    // b announced, with its direction; a holds b's announcement and its
+    // own, and asks the chain again at each flush.
+    until(&b, "listchannels", json!({}), |v| {
+        direction_of(v, &scid, &b).is_some()
+    })
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while outage.refused.load(Ordering::SeqCst) < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a asked the chain {} times during the outage",
+            outage.refused.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let during = call(&a, "listchannels", json!({})).await;
+    assert_eq!(directions(&during), BTreeSet::new(), "{during}");
+    assert!(direction_of(&call(&b, "listchannels", json!({})).await, &scid, &a).is_none());
+
+    outage.down.store(false, Ordering::SeqCst);
+    until(&b, "listchannels", json!({}), |v| {
+        direction_of(v, &scid, &a).is_some()
+    })
+    .await;
+    until(&a, "listchannels", json!({}), |v| {
+        direction_of(v, &scid, &a).is_some() && direction_of(v, &scid, &b).is_some()
+    })
+    .await;
+    // The node announcements, held with the channel, are known both ways.
+    let alias_of = |v: &Value, n: &NodeHandle| {
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["nodeid"] == n.node_id.to_string())
+            .and_then(|x| x["alias"].as_str().map(String::from))
+    };
+    for (viewer, other, alias) in [(&a, &b, "b"), (&b, &a, "a")] {
+        let v = until(viewer, "listnodes", json!({}), |v| {
+            alias_of(v, other).is_some()
+        })
+        .await;
+        assert_eq!(alias_of(&v, other).as_deref(), Some(alias));
+    }
     for n in [&a, &b] {
         call(n, "stop", json!({})).await;
     }

@@ -10,7 +10,10 @@
 //! is unspent; answers that cannot change are cached.
 
 pub mod announce;
+mod held;
 pub mod sync;
+
+pub use held::{HeldGossip, Sender, MAX_HELD};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -153,6 +156,7 @@ pub struct GossipStore {
     buckets: HashMap<PublicKey, Bucket>,
     by_outpoint: HashMap<OutPoint, u64>,
     live: LiveGraph,
+    held: HeldGossip,
 }
 
 /// The router's graph, kept current behind the store. A policy change of a
@@ -223,6 +227,7 @@ impl GossipStore {
                 stale: true,
                 ..LiveGraph::default()
             },
+            held: HeldGossip::default(),
         }
     }
 
@@ -262,9 +267,19 @@ impl GossipStore {
             Err(e) => return Verdict::Warning(format!("gossip does not decode: {e}")),
         };
         match m.typ {
-            256 => self.channel_announcement(&m, raw, now, chain),
-            257 => self.node_announcement(&m, raw),
-            258 => self.channel_update(&m, raw, now),
+            256 => self.channel_announcement(&m, raw, now, chain, peer.copied()),
+            257 => match self.node_announcement(&m, raw) {
+                Verdict::Ignored(why) => self
+                    .hold_node(&m, raw, peer.copied())
+                    .unwrap_or(Verdict::Ignored(why)),
+                v => v,
+            },
+            258 => match self.channel_update(&m, raw, now) {
+                Verdict::Ignored(why) => self
+                    .hold_update(&m, raw, peer.copied())
+                    .unwrap_or(Verdict::Ignored(why)),
+                v => v,
+            },
             t => ignored(format!("type {t} is not gossip this store takes")),
         }
     }
@@ -312,6 +327,7 @@ impl GossipStore {
         raw: &[u8],
         now: u64,
         chain: &mut dyn FundingSource,
+        from: Sender,
     ) -> Verdict {
         if bytes(m, "chain_hash") != self.chain_hash {
             return ignored("channel_announcement for another chain");
@@ -356,9 +372,7 @@ impl GossipStore {
             FundingOutput::Missing => {
                 return ignored("channel_announcement: no such funding output on chain")
             }
-            FundingOutput::Unavailable => {
-                return ignored("channel_announcement: the chain cannot be asked now")
-            }
+            FundingOutput::Unavailable => return self.hold_announcement(m, raw, from),
         };
         if script != crate::script::funding_script(&k1, &k2).to_p2wsh() {
             return ignored(

@@ -1776,6 +1776,8 @@ impl Core {
         self.sync_timers();
         if now >= self.next_gossip_flush {
             self.next_gossip_flush = now + self.opts.gossip.flush;
+            self.retry_held_gossip();
+            self.reoffer_own_gossip();
             self.flush_gossip();
         }
         // BOLT 2 update_fee: the opener keeps its commitments' feerate near the chain's estimate.

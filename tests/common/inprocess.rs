@@ -96,6 +96,21 @@ impl Net {
         gossip: GossipOptions,
         towers: Vec<String>,
     ) -> NodeHandle {
+        self.start_on(name, channel, dev, gossip, towers, self.chain.clone())
+            .await
+    }
+
+    /// Start the node in `name`'s datadir (created if new) on `chain`: the
+    /// net's chain, or a wrapper of it a test controls.
+    pub async fn start_on(
+        &self,
+        name: &str,
+        channel: lnkit::channel::Config,
+        dev: bool,
+        gossip: GossipOptions,
+        towers: Vec<String>,
+        chain: SharedChain,
+    ) -> NodeHandle {
         let d = Datadir(self.dir.path().join(name));
         if !d.0.exists() {
             d.init(
@@ -119,7 +134,7 @@ impl Net {
                 towers,
                 tower_feerate: core::DEFAULT_TOWER_FEERATE,
             },
-            self.chain.clone(),
+            chain,
         )
         .await
         .unwrap()

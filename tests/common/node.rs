@@ -183,6 +183,18 @@ impl NodeProc {
 
     /// Poll `method` until `f` holds (at most `secs` seconds).
     pub fn until(&self, method: &str, secs: u64, f: impl Fn(&Value) -> bool) -> Value {
+        self.until_with(method, secs, f, &[])
+    }
+
+    /// [`Self::until`], and on failure the logs of `others` too (what a
+    /// node lacks often went wrong at another).
+    pub fn until_with(
+        &self,
+        method: &str,
+        secs: u64,
+        f: impl Fn(&Value) -> bool,
+        others: &[&NodeProc],
+    ) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let v = self.call(method, json!({}));
@@ -190,9 +202,15 @@ impl NodeProc {
                 return v;
             }
             if Instant::now() > deadline {
+                let theirs: Vec<String> = others
+                    .iter()
+                    .map(|o| format!("--- the log of {}:\n{}", o.node_id, o.log()))
+                    .collect();
                 panic!(
-                    "{method} never satisfied the condition in {secs} s: {v}\n{}",
-                    self.log()
+                    "{method} never satisfied the condition in {secs} s: {v}\n--- the log of {}:\n{}{}",
+                    self.node_id,
+                    self.log(),
+                    theirs.join("")
                 );
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -6,6 +6,7 @@
 
 use super::*;
 use crate::gossip::announce::{self as ann, Endpoint, Half, UpdateFields};
+use crate::gossip::Verdict;
 
 /// BOLT 7: a channel is announced once its funding is this deep.
 pub(super) const ANNOUNCE_DEPTH: u32 = 6;
@@ -412,6 +413,45 @@ impl Core {
         }
         if stale_node_announcement(&self.gossip, &self.node_id, secs, keepalive) {
             self.refresh_node_announcement();
+        }
+    }
+
+    /// Our own gossip that our store did not take (the chain could not be
+    /// asked when the announcement was made, an update raced its
+    /// announcement): offered again, so no announced channel of ours stays
+    /// without our direction. Nothing else would ever send it again: peers
+    /// only relay, and our refresh comes after two weeks (BOLT 7).
+    pub(super) fn reoffer_own_gossip(&mut self) {
+        let node_id = self.node_id;
+        let missing: Vec<(ChannelId, Option<Vec<u8>>, bool)> = self
+            .channels
+            .values()
+            .filter(|c| c.phase == Phase::Normal)
+            .filter_map(|c| {
+                let raw = c.gossip.announcement.as_ref()?;
+                let dir = usize::from(!ann::is_node_1(&node_id, &c.peer));
+                match self.gossip.channels.get(&c.scid?) {
+                    None => Some((c.id, Some(raw.clone()), c.gossip.last_disabled)),
+                    Some(e) if e.spent_at.is_some() => None,
+                    Some(e) => {
+                        let ours = e.updates[dir].as_ref().map_or(0, |u| u.timestamp);
+                        (ours < c.gossip.last_update).then_some((
+                            c.id,
+                            None,
+                            c.gossip.last_disabled,
+                        ))
+                    }
+                }
+            })
+            .collect();
+        for (id, announcement, disabled) in missing {
+            if let Some(raw) = announcement {
+                if !matches!(self.own_gossip(&raw), Verdict::Accepted) {
+                    continue;
+                }
+            }
+            info!(channel = %id, "our channel_update was not in our gossip: sent again");
+            self.broadcast_update(id, disabled);
         }
     }
 

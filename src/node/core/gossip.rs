@@ -73,8 +73,8 @@ impl Core {
     }
 
     /// Our own message: through the same checks as anyone's.
-    pub(super) fn own_gossip(&mut self, bytes: &[u8]) {
-        self.take_gossip(Origin::Ours, bytes);
+    pub(super) fn own_gossip(&mut self, bytes: &[u8]) -> Verdict {
+        self.take_gossip(Origin::Ours, bytes)
     }
 
     fn take_gossip(&mut self, origin: Origin, bytes: &[u8]) -> Verdict {
@@ -97,37 +97,12 @@ impl Core {
             }
         }
         match &verdict {
-            Verdict::Accepted if origin != Origin::Stored => {
-                let key = gossip_key(bytes);
-                let typ = typ_of(bytes);
-                if let Some(direction) = update_direction(bytes) {
-                    // BOLT 4: a failed channel is restored by a new channel_update.
-                    self.knowledge.forget(direction);
-                }
-                let write = self.store.batch().and_then(|b| {
-                    b.put_gossip(&key, typ, bytes)?;
-                    b.commit()
-                });
-                if let Err(e) = write {
-                    warn!("gossip not stored: {e}");
-                }
-                match origin {
-                    Origin::Ours => {
-                        let peers: Vec<PublicKey> = self
-                            .peers
-                            .iter()
-                            .filter(|(_, s)| s.init.is_some())
-                            .map(|(p, _)| *p)
-                            .collect();
-                        for p in peers {
-                            self.send_raw(&p, bytes.to_vec());
-                        }
-                    }
-                    Origin::Peer(p) => self.queue_relay(p, bytes),
-                    Origin::Stored => {}
-                }
-            }
+            Verdict::Accepted if origin != Origin::Stored => self.after_accepted(origin, bytes),
             Verdict::Accepted => {}
+            Verdict::Ignored(why) if origin == Origin::Ours => {
+                // Not sent: `reoffer_own_gossip` tries again at the next flush.
+                info!("our own gossip not taken yet: {why}")
+            }
             Verdict::Ignored(why) => debug!(peer = ?peer, "gossip ignored: {why}"),
             Verdict::Warning(why) => {
                 // BOLT 7: SHOULD send a warning; we keep the connection.
@@ -146,6 +121,61 @@ impl Core {
             }
         }
         verdict
+    }
+
+    /// A message the store took: stored, then sent on (ours to every peer at
+    /// once, a peer's at the next flush).
+    fn after_accepted(&mut self, origin: Origin, bytes: &[u8]) {
+        let key = gossip_key(bytes);
+        let typ = typ_of(bytes);
+        if let Some(direction) = update_direction(bytes) {
+            // BOLT 4: a failed channel is restored by a new channel_update.
+            self.knowledge.forget(direction);
+        }
+        let write = self.store.batch().and_then(|b| {
+            b.put_gossip(&key, typ, bytes)?;
+            b.commit()
+        });
+        if let Err(e) = write {
+            warn!("gossip not stored: {e}");
+        }
+        match origin {
+            Origin::Ours => {
+                let peers: Vec<PublicKey> = self
+                    .peers
+                    .iter()
+                    .filter(|(_, s)| s.init.is_some())
+                    .map(|(p, _)| *p)
+                    .collect();
+                for p in peers {
+                    self.send_raw(&p, bytes.to_vec());
+                }
+            }
+            Origin::Peer(p) => self.queue_relay(p, bytes),
+            Origin::Stored => {}
+        }
+    }
+
+    /// Gossip held while the chain could not be asked, asked about again.
+    pub(super) fn retry_held_gossip(&mut self) {
+        if self.gossip.held().is_empty() {
+            return;
+        }
+        let chain = self.chain.clone();
+        let taken = tokio::task::block_in_place(|| {
+            self.gossip
+                .retry_held(now_secs(), &mut ChainFunding(chain.as_ref()))
+        });
+        if !taken.is_empty() {
+            info!(
+                messages = taken.len(),
+                "gossip held during a chain outage taken"
+            );
+        }
+        for (from, raw) in taken {
+            let origin = from.map_or(Origin::Ours, Origin::Peer);
+            self.after_accepted(origin, &raw);
+        }
     }
 
     /// BOLT 7 "SHOULD accept channel_updates for its own channels (even if
@@ -188,6 +218,10 @@ impl Core {
         }
         self.put_channel_now(id);
         debug!(%peer, channel = %id, "the peer's policy for our unannounced channel");
+        if self.gossip.held().contains(scid) {
+            // Announced, but held until the chain answers: the update waits with it.
+            self.take_gossip(Origin::Peer(peer), bytes);
+        }
         true
     }
 
