@@ -364,6 +364,16 @@ proptest! {
         m.extend(bytes);
         let _ = s.ingest(Some(&pk(&key(9))), &m, NOW, &mut chain);
         let _ = s.to_graph();
+        // The same bytes while the channel is held (the chain not answering),
+        // then taken when it answers.
+        let mut down = Chain::default();
+        down.outputs.insert(c.scid, FundingOutput::Unavailable);
+        let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+        let _ = s.ingest(None, &c.announcement(), NOW, &mut down);
+        prop_assert_eq!(s.held().len(), 1);
+        let _ = s.ingest(Some(&pk(&key(9))), &m, NOW, &mut down);
+        let _ = s.retry_held(NOW, &mut chain);
+        prop_assert!(s.held().is_empty() && s.channels.contains_key(&c.scid));
     }
 }
 

@@ -6,14 +6,18 @@
 use libfuzzer_sys::fuzz_target;
 use lnkit::gossip::{FundingOutput, FundingSource, GossipStore, RateLimit};
 
-/// Every output exists, unspent and deep, paying whatever the fuzzer's script is not.
-struct AnyChain;
+/// Outputs missing, spent, unspent (paying whatever the fuzzer's script is
+/// not) or, until the chain is `up`, not answered (held gossip).
+struct AnyChain {
+    up: bool,
+}
 
 impl FundingSource for AnyChain {
     fn funding_output(&mut self, scid: u64) -> FundingOutput {
-        match scid % 3 {
+        match scid % 4 {
             0 => FundingOutput::Missing,
             1 => FundingOutput::Spent,
+            3 if !self.up => FundingOutput::Unavailable,
             _ => FundingOutput::Unspent {
                 outpoint: bitcoin::OutPoint::default(),
                 script_pubkey: bitcoin::ScriptBuf::new(),
@@ -28,8 +32,14 @@ fuzz_target!(|data: &[u8]| {
     let mut s = GossipStore::new([0x06; 32], RateLimit::default());
     let peer = bitcoin::secp256k1::PublicKey::from_slice(&[2; 33]).ok();
     for chunk in data.split(|b| *b == 0xff) {
-        let _ = s.ingest(peer.as_ref(), chunk, 1_800_000_000, &mut AnyChain);
+        let _ = s.ingest(
+            peer.as_ref(),
+            chunk,
+            1_800_000_000,
+            &mut AnyChain { up: false },
+        );
     }
+    let _ = s.retry_held(1_800_000_000, &mut AnyChain { up: true });
     let _ = s.prune(1_800_000_000, 1000);
     let _ = s.to_graph();
 });
