@@ -69,7 +69,7 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let ch = channel::read_channel(input)?;
     let c: CommitmentIn = input.typed()?;
-    let holder = channel::side_of(c.holder, Side::Local);
+    let holder = c.holder.unwrap_or(Side::Local);
     let n = input.typed::<NumberIn>()?.commitment_number.0;
     let (point, _) = channel::per_commitment(input, n)?;
     let keys = channel::commitment_keys(input, holder, &point, ch.channel_type)?;

@@ -19,7 +19,7 @@ use crate::payment::{CltvExpiry, PaymentPreimage};
 use crate::shachain::{self, CommitmentNumber, Index};
 use crate::tx::commitment::{
     obscuring_factor, ChannelType, CommitmentKeys, CounterpartyBasepoints, HolderBasepoints, Htlc,
-    HtlcDirection, Side,
+    Side,
 };
 
 /// The fields every channel step needs.
@@ -55,11 +55,6 @@ pub fn prefix(side: Side) -> &'static str {
         Side::Local => "local",
         Side::Remote => "remote",
     }
-}
-
-/// A `local` | `remote` field, when given.
-pub fn side_of(v: Option<SideName>, default: Side) -> Side {
-    v.map_or(default, SideName::side)
 }
 
 /// A party's point `{local|remote}_{name}`, or the point of `{..}_{name}_secret`
@@ -110,13 +105,7 @@ pub fn read_channel_with(
 ) -> Result<Channel, CliError> {
     let f: FundingIn = input.typed()?;
     let channel_type = match f.channel_type {
-        Some(ct) => {
-            ChannelType::ALL
-                .iter()
-                .find(|(n, _)| *n == ct.name())
-                .expect("listed")
-                .1
-        }
+        Some(ct) => ct,
         None => default_type.ok_or_else(|| {
             input.error(
                 "channel_type",
@@ -133,7 +122,7 @@ pub fn read_channel_with(
         local_funding_pubkey: point(input, Side::Local, "funding_pubkey")?,
         remote_funding_pubkey: point(input, Side::Remote, "funding_pubkey")?,
         channel_type,
-        opener: side_of(f.opener, Side::Local),
+        opener: f.opener.unwrap_or(Side::Local),
     })
 }
 
@@ -236,13 +225,9 @@ pub fn htlcs(input: &Input) -> Result<Vec<HtlcEntry>, CliError> {
         .into_iter()
         .zip(&items)
         .map(|(h, item)| {
-            let direction = match h.direction {
-                HtlcDirectionName::Offered => HtlcDirection::Offered,
-                HtlcDirectionName::Received => HtlcDirection::Received,
-            };
             Ok((
                 Htlc {
-                    direction,
+                    direction: h.direction,
                     amount: Msat(h.amount_msat.0),
                     payment_hash: super::htlc_script::payment_hash(item)?,
                     cltv_expiry: CltvExpiry(h.cltv_expiry.0),

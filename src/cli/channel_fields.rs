@@ -6,47 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::field::{CommitmentNum, Hex32, Privkey, Pubkey, Sat, TxidHex, Uint, Uint32};
-use crate::tx::commitment::Side;
-
-/// `local` or `remote`.
-#[derive(Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum SideName {
-    Local,
-    Remote,
-}
-
-impl SideName {
-    /// The library's side.
-    pub fn side(self) -> Side {
-        match self {
-            SideName::Local => Side::Local,
-            SideName::Remote => Side::Remote,
-        }
-    }
-}
-
-/// The channel types BOLT 3 builds commitments for.
-#[derive(Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelTypeName {
-    StaticRemotekey,
-    AnchorsZeroFeeHtlcTx,
-    Legacy,
-    AnchorOutputs,
-}
-
-impl ChannelTypeName {
-    /// Its name, as `ChannelType::ALL` lists it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ChannelTypeName::StaticRemotekey => "static_remotekey",
-            ChannelTypeName::AnchorsZeroFeeHtlcTx => "anchors_zero_fee_htlc_tx",
-            ChannelTypeName::Legacy => "legacy",
-            ChannelTypeName::AnchorOutputs => "anchor_outputs",
-        }
-    }
-}
+use crate::tx::commitment::{ChannelType, HtlcDirection, Side};
 
 /// The funding output and the channel's type.
 #[derive(Deserialize, JsonSchema)]
@@ -54,10 +14,10 @@ pub struct FundingIn {
     pub funding_txid: TxidHex,
     pub funding_output_index: Uint32,
     pub funding_amount_sat: Sat,
-    /// static_remotekey, anchors_zero_fee_htlc_tx, legacy or anchor_outputs.
-    pub channel_type: Option<ChannelTypeName>,
+    /// The commitment format the channel negotiated (BOLT 9).
+    pub channel_type: Option<ChannelType>,
     /// Who opened the channel and pays the commitment fee (default local).
-    pub opener: Option<SideName>,
+    pub opener: Option<Side>,
 }
 
 /// Each party's keys: every point may be given as its secret instead.
@@ -143,19 +103,11 @@ pub struct NumberIn {
     pub commitment_number: CommitmentNum,
 }
 
-/// offered or received, from the holder's view (BOLT 3).
-#[derive(Clone, Copy, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum HtlcDirectionName {
-    Offered,
-    Received,
-}
-
 /// One HTLC of the commitment.
 #[derive(Deserialize, JsonSchema)]
 pub struct HtlcIn {
     /// offered or received, from the holder's view.
-    pub direction: HtlcDirectionName,
+    pub direction: HtlcDirection,
     pub amount_msat: Uint,
     /// The payment hash (or payment_preimage).
     pub payment_hash: Option<Hex32>,

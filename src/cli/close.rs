@@ -182,8 +182,8 @@ pub fn sweep(input: &Input, ex: &mut Explain) -> StepResult {
             format!("does not spend the funding output {}", ch.funding_outpoint),
         ));
     }
-    let holder = channel::side_of(w.holder, Side::Local);
-    let we = channel::side_of(w.we, holder);
+    let holder = w.holder.unwrap_or(Side::Local);
+    let we = w.we.unwrap_or(holder);
     let factor = channel::obscuring(input, ch.opener)?;
     let number = obscured_commitment_number(&commitment)
         .map(|o| CommitmentNumber(o ^ factor))

@@ -4,7 +4,6 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::channel_fields::SideName;
 use super::commitment_types::SpendTxOut;
 use serde_json::Value;
 
@@ -83,9 +82,9 @@ pub struct SweepIn {
     pub signed_tx_hex: Option<Tx>,
     pub tx_hex: Option<Tx>,
     /// Whose commitment it is (default local).
-    pub holder: Option<SideName>,
+    pub holder: Option<Side>,
     /// Who sweeps (default the holder).
-    pub we: Option<SideName>,
+    pub we: Option<Side>,
     /// --sweep (required): the holder's to_local delay.
     pub to_self_delay: Option<Uint>,
     /// HTLC transactions on chain: their outputs are swept too.

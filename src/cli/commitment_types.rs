@@ -4,7 +4,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::channel_fields::SideName;
+use crate::tx::commitment::Side;
+
 use super::field::{Flag, Net, Privkey, Sat, Tx, Txs, Uint, Uint32};
 pub use crate::tx::view::{HtlcOut, SpendTxOut};
 
@@ -12,7 +13,7 @@ pub use crate::tx::view::{HtlcOut, SpendTxOut};
 #[derive(Deserialize, JsonSchema)]
 pub struct CommitmentIn {
     /// Whose commitment: local or remote (--holder; default local).
-    pub holder: Option<SideName>,
+    pub holder: Option<Side>,
     /// Local's balance.
     pub to_local_msat: Uint,
     /// Remote's balance.
@@ -118,7 +119,7 @@ pub struct PenaltyIn {
     /// Our revocation basepoint's secret.
     pub revocation_basepoint_secret: Privkey,
     /// Our side, when our revocation basepoint is not in the input.
-    pub we: Option<SideName>,
+    pub we: Option<Side>,
     /// The cheater's to_local delay.
     pub to_self_delay: Uint,
     /// HTLC transactions the cheater broadcast: their outputs are claimed too.

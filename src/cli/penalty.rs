@@ -69,7 +69,7 @@ pub fn penalty(input: &Input, ex: &mut Explain) -> StepResult {
         .find(|s| channel::point(input, *s, "revocation_basepoint").ok() == Some(ours))
     {
         Some(side) => side,
-        None => channel::side_of(p.we, Side::Local),
+        None => p.we.unwrap_or(Side::Local),
     };
     let cheater = we.other();
     let mut with_ours = input.clone();

@@ -25,7 +25,17 @@ use crate::script::{self, HtlcKeys};
 use crate::shachain::CommitmentNumber;
 
 /// The commitment format the channel negotiated (BOLT 9 feature bits).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelType {
     /// No `option_static_remotekey`: `to_remote` pays a key derived per commitment.
@@ -126,7 +136,17 @@ impl FeeratePerKw {
 
 /// One of the two parties of a channel.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
@@ -147,7 +167,18 @@ impl Side {
 }
 
 /// An HTLC's direction, from the commitment holder's view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum HtlcDirection {
     /// The holder offered it (pays if fulfilled).
     Offered,
