@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::{Amount, ScriptBuf};
-use lnkit::gossip::{FundingOutput, FundingSource, GossipStore, RateLimit, Verdict};
+use lnkit::gossip::{
+    FundingOutput, FundingSource, GossipStore, RateLimit, Verdict, EARLY_SECS, MAX_EARLY,
+};
 use lnkit::wire::gossip::sign;
 use lnkit::wire::message::{Message, Value as V};
 use proptest::prelude::*;
@@ -123,7 +125,8 @@ fn announcements_and_updates_are_checked_as_bolt7_says() {
     chain.outputs.insert(c.scid, unspent(&c, 10));
     let mut s = GossipStore::new(chain_hash(), RateLimit::default());
 
-    // An update before its channel: ignored; a node_announcement before any channel: ignored.
+    // An update before its channel: ignored; a node_announcement before any
+    // channel: ignored. Both are kept aside, unchecked.
     let up = c.update(0, NOW, 1000, &c.nodes[0]);
     assert!(is_ignored(
         &s.ingest(Some(&peer), &up, NOW, &mut chain),
@@ -134,24 +137,33 @@ fn announcements_and_updates_are_checked_as_bolt7_says() {
         &s.ingest(Some(&peer), &na, NOW, &mut chain),
         "no announced channel"
     ));
+    assert!(s.channels.is_empty() && s.nodes.is_empty());
+    assert_eq!(s.held().early_len(), 2);
 
+    // The announcement lets them in, checked now, with their sender.
     let ann = c.announcement();
     assert_eq!(
         s.ingest(Some(&peer), &ann, NOW, &mut chain),
         Verdict::Accepted
     );
+    assert_eq!(
+        s.take_released(),
+        vec![(Some(peer), up.clone()), (Some(peer), na.clone())]
+    );
+    assert!(s.take_released().is_empty());
+    assert_eq!(s.held().early_len(), 0);
     assert!(is_ignored(
         &s.ingest(Some(&peer), &ann, NOW, &mut chain),
         "already known"
     ));
-    assert_eq!(
-        s.ingest(Some(&peer), &up, NOW, &mut chain),
-        Verdict::Accepted
-    );
-    assert_eq!(
-        s.ingest(Some(&peer), &na, NOW, &mut chain),
-        Verdict::Accepted
-    );
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &up, NOW, &mut chain),
+        "already known"
+    ));
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &na, NOW, &mut chain),
+        "not newer"
+    ));
     assert_eq!(s.nodes[&pk(&c.nodes[0])].alias, "alice");
 
     // A replayed update, an older one, one with the same timestamp and other fields.
@@ -512,4 +524,96 @@ fn a_held_channel_the_chain_then_denies_is_dropped_with_what_waited_for_it() {
         ),
         "no announced channel"
     ));
+}
+
+#[test]
+fn gossip_that_comes_before_its_announcement_waits_for_it_a_while() {
+    let peer = pk(&key(9));
+    let c = Chan::new(1, 700_000 << 40 | 5 << 16 | 1);
+    let d = Chan::new(11, 700_000 << 40 | 6 << 16);
+    let mut chain = Chain::default();
+    chain.outputs.insert(c.scid, unspent(&c, 10));
+    chain.outputs.insert(d.scid, unspent(&d, 10));
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+
+    // Of direction 0 only the newest is kept; a forged update of direction 1
+    // (node_1 signed it) is kept too, unchecked, and refused when let in.
+    let old = c.update(0, NOW - 10, 1000, &c.nodes[0]);
+    let new = c.update(0, NOW - 5, 2000, &c.nodes[0]);
+    let forged = c.update(1, NOW - 5, 9, &c.nodes[0]);
+    for m in [&new, &old, &forged] {
+        assert!(is_ignored(
+            &s.ingest(Some(&peer), m, NOW, &mut chain),
+            "in case its announcement follows"
+        ));
+    }
+    assert_eq!(s.held().early_len(), 2);
+    // A forged node announcement is refused at once, not kept.
+    let mut bad = node_announcement(&c.nodes[1], NOW, "two");
+    bad[10] ^= 1;
+    assert!(is_warning(&s.ingest(Some(&peer), &bad, NOW, &mut chain)));
+    assert_eq!(s.held().early_len(), 2);
+
+    // The announcement comes: only the newest, genuine update is taken.
+    assert_eq!(
+        s.ingest(None, &c.announcement(), NOW + 1, &mut chain),
+        Verdict::Accepted
+    );
+    assert_eq!(s.take_released(), vec![(Some(peer), new)]);
+    let fees: Vec<Option<u32>> = s.channels[&c.scid]
+        .updates
+        .iter()
+        .map(|u| u.as_ref().map(|u| u.policy.fee_base_msat))
+        .collect();
+    assert_eq!(fees, vec![Some(2000), None]);
+    assert_eq!(s.held().early_len(), 0);
+
+    // Past EARLY_SECS, an early update is dropped: its announcement comes too late.
+    let late = d.update(1, NOW, 3000, &d.nodes[1]);
+    s.ingest(Some(&peer), &late, NOW, &mut chain);
+    assert_eq!(s.held().early_len(), 1);
+    let then = NOW + EARLY_SECS;
+    assert_eq!(
+        s.ingest(Some(&peer), &d.announcement(), then, &mut chain),
+        Verdict::Accepted
+    );
+    assert!(s.take_released().is_empty());
+    assert!(s.channels[&d.scid].updates.iter().all(Option::is_none));
+
+    // At most MAX_EARLY are kept: the oldest go first.
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+    let first = c.update(0, NOW, 1000, &c.nodes[0]);
+    s.ingest(None, &first, NOW, &mut chain);
+    for i in 0..MAX_EARLY as u64 {
+        let other = channel_update(i + 1, NOW, 0, 1, &c.nodes[0]);
+        s.ingest(None, &other, NOW + 1, &mut chain);
+    }
+    assert_eq!(s.held().early_len(), MAX_EARLY);
+    s.ingest(None, &c.announcement(), NOW + 1, &mut chain);
+    assert!(s.take_released().is_empty(), "the oldest was dropped");
+}
+
+#[test]
+fn an_update_that_waits_for_a_held_channel_is_taken_with_it() {
+    // The update comes first, then the announcement, which the chain cannot check yet.
+    let peer = pk(&key(9));
+    let c = Chan::new(1, 700_000 << 40 | 5 << 16 | 1);
+    let mut chain = Chain::default();
+    chain.outputs.insert(c.scid, FundingOutput::Unavailable);
+    let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+    let up = c.update(1, NOW, 4000, &c.nodes[1]);
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &up, NOW, &mut chain),
+        "not announced"
+    ));
+    let ann = c.announcement();
+    assert!(is_ignored(
+        &s.ingest(Some(&peer), &ann, NOW, &mut chain),
+        "held"
+    ));
+    chain.outputs.insert(c.scid, unspent(&c, 10));
+    assert_eq!(
+        s.retry_held(NOW + 5, &mut chain),
+        vec![(Some(peer), ann), (Some(peer), up)]
+    );
 }

@@ -1,5 +1,5 @@
-//! Gossip into the node: a peer over BOLT 8 sends a channel_announcement and
-//! a channel_update; the node checks them against the
+//! Gossip into the node: a peer over BOLT 8 sends a channel_update and then
+//! its channel_announcement; the node checks them against the
 //! embedded chain, lists them (`listchannels`, `listnodes`), keeps them across
 //! a restart, exports it as a graph file the toolkit reads, and answers a
 //! forged update with a `warning`.
@@ -40,9 +40,10 @@ async fn gossip_from_a_peer_is_checked_listed_and_kept() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    // The update first, as LDK may send it: it waits for its announcement.
     let good = vec![
-        channel_announcement([&n1, &n2], [&b1, &b2], scid),
         channel_update(scid, now, 0, 1000, &n1),
+        channel_announcement([&n1, &n2], [&b1, &b2], scid),
     ];
     let forged = channel_update(scid, now, 1, 1000, &n1);
     let (addr, id) = (n.listen.unwrap(), n.node_id);

@@ -9,6 +9,15 @@
 //! announced channel). So the announcement is held, with the latest update
 //! of each direction and the latest announcement of each of its nodes, and
 //! taken again once the chain answers ([`GossipStore::retry_held`]).
+//!
+//! Gossip also arrives out of order: a `channel_update` or
+//! `node_announcement` before the `channel_announcement` that makes it
+//! count. LDK sends that order: a peer's update it relays at once can pass
+//! the announcement it sends only when its own (asynchronous) funding check
+//! ends. BOLT 7 has the receiver ignore such a message, and nothing sends it
+//! again for two weeks, so for [`EARLY_SECS`] it is kept aside, unchecked and
+//! not relayed. If its announcement is taken in that time, it is checked
+//! then like any other ([`GossipStore::take_released`]); otherwise it is dropped.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +30,12 @@ use crate::wire::message::{self, Message};
 /// sync would hold ~60,000; past the cap, announcements are dropped as
 /// before (the next sync brings them back).
 pub const MAX_HELD: usize = 10_000;
+
+/// How long a message that came before its channel's announcement is kept.
+pub const EARLY_SECS: u64 = 120;
+
+/// At most this many such messages are kept; past it, the oldest go first.
+pub const MAX_EARLY: usize = 1_000;
 
 /// Who sent a held message: a peer, or `None` for our own.
 pub type Sender = Option<PublicKey>;
@@ -41,6 +56,25 @@ pub struct HeldGossip {
     channels: BTreeMap<u64, Held>,
     /// The newest `node_announcement` of a node that has only held channels.
     nodes: BTreeMap<PublicKey, (u32, Sender, Vec<u8>)>,
+    /// Messages that came before their channel's announcement.
+    early: BTreeMap<EarlyKey, Early>,
+    /// Early messages taken since the last [`GossipStore::take_released`]
+    /// (at most [`MAX_EARLY`]: a caller that never takes them loses the oldest).
+    pub(super) released: Vec<(Sender, Vec<u8>)>,
+}
+
+/// What an early message waits for: its channel (and direction), or its node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum EarlyKey {
+    Update { scid: u64, direction: u8 },
+    Node(PublicKey),
+}
+
+/// One early message: when it came (our clock), and the newest of its key.
+#[derive(Clone, Debug)]
+struct Early {
+    received: u64,
+    message: (u32, Sender, Vec<u8>),
 }
 
 impl HeldGossip {
@@ -57,6 +91,50 @@ impl HeldGossip {
     /// Whether this channel's announcement is waiting.
     pub fn contains(&self, scid: u64) -> bool {
         self.channels.contains_key(&scid)
+    }
+
+    /// How many messages wait for an announcement that has not come yet.
+    pub fn early_len(&self) -> usize {
+        self.early.len()
+    }
+
+    /// Keep an early message (the newest per key), dropping the expired
+    /// and, past [`MAX_EARLY`], the oldest.
+    fn put_early(&mut self, key: EarlyKey, now: u64, timestamp: u32, from: Sender, raw: &[u8]) {
+        self.early
+            .retain(|_, e| e.received + EARLY_SECS > now && e.received <= now);
+        if !self.early.contains_key(&key) && self.early.len() >= MAX_EARLY {
+            let oldest = self.early.iter().min_by_key(|(_, e)| e.received);
+            if let Some(k) = oldest.map(|(k, _)| *k) {
+                self.early.remove(&k);
+            }
+        }
+        let mut slot = self.early.remove(&key).map(|e| e.message);
+        keep_newest(&mut slot, timestamp, from, raw);
+        if let Some(message) = slot {
+            self.early.insert(
+                key,
+                Early {
+                    received: now,
+                    message,
+                },
+            );
+        }
+    }
+
+    /// The early messages a new announcement of `scid` between `nodes` lets in, oldest first.
+    fn take_early(&mut self, scid: u64, nodes: [PublicKey; 2], now: u64) -> Vec<(Sender, Vec<u8>)> {
+        let keys = [
+            EarlyKey::Update { scid, direction: 0 },
+            EarlyKey::Update { scid, direction: 1 },
+            EarlyKey::Node(nodes[0]),
+            EarlyKey::Node(nodes[1]),
+        ];
+        keys.iter()
+            .filter_map(|k| self.early.remove(k))
+            .filter(|e| e.received + EARLY_SECS > now)
+            .map(|e| (e.message.1, e.message.2))
+            .collect()
     }
 }
 
@@ -142,6 +220,75 @@ impl GossipStore {
         ))
     }
 
+    /// A `channel_update` of a channel not announced, or a
+    /// `node_announcement` of a node without one: kept for [`EARLY_SECS`]
+    /// in case the announcement follows. `None`: the message is not one.
+    pub(super) fn keep_early(
+        &mut self,
+        m: &Message,
+        raw: &[u8],
+        from: Sender,
+        now: u64,
+    ) -> Option<Verdict> {
+        let timestamp = uint(m, "timestamp") as u32;
+        let key = match m.typ {
+            258 => {
+                let scid = uint(m, "short_channel_id");
+                if self.channels.contains_key(&scid)
+                    || super::bytes(m, "chain_hash") != self.chain_hash
+                {
+                    return None;
+                }
+                let direction = (uint(m, "channel_flags") & 1) as u8;
+                EarlyKey::Update { scid, direction }
+            }
+            // (Its signature was checked before it was found early.)
+            257 => EarlyKey::Node(point(m, "node_id").filter(|id| !self.nodes.contains_key(id))?),
+            _ => return None,
+        };
+        self.held.put_early(key, now, timestamp, from, raw);
+        let what = match key {
+            EarlyKey::Update { scid, .. } => format!(
+                "channel_update for {}, a channel not announced",
+                crate::wire::tlv::scid_to_string(scid)
+            ),
+            EarlyKey::Node(_) => "node_announcement of a node with no announced channel".into(),
+        };
+        Some(Verdict::Ignored(format!(
+            "{what} (kept {EARLY_SECS} s in case its announcement follows)"
+        )))
+    }
+
+    /// Early messages a newly taken announcement let in: checked as if they
+    /// had just arrived, and those taken kept for [`GossipStore::take_released`].
+    pub(super) fn release_early(&mut self, scid: u64, now: u64) -> Vec<(Sender, Vec<u8>)> {
+        let Some(ch) = self.channels.get(&scid) else {
+            return vec![];
+        };
+        let nodes = [ch.node_1, ch.node_2];
+        let mut taken = vec![];
+        for (from, raw) in self.held.take_early(scid, nodes, now) {
+            let Ok(m) = message::decode(&raw) else {
+                continue;
+            };
+            let verdict = match m.typ {
+                258 => self.channel_update(&m, &raw, now),
+                _ => self.node_announcement(&m, &raw),
+            };
+            if verdict == Verdict::Accepted {
+                taken.push((from, raw));
+            }
+        }
+        taken
+    }
+
+    /// The early messages taken since the last call, each with its sender,
+    /// after the announcement that let them in: to be stored and relayed as
+    /// if they had just arrived.
+    pub fn take_released(&mut self) -> Vec<(Sender, Vec<u8>)> {
+        std::mem::take(&mut self.held.released)
+    }
+
     /// Ask the chain again for every held channel. What is now taken comes
     /// back in order (each announcement before its updates and its nodes'
     /// announcements) with its sender, to be stored and relayed as if it had
@@ -174,6 +321,8 @@ impl GossipStore {
                     }
                 }
             }
+            // Early updates and node announcements are let in too.
+            taken.extend(self.release_early(scid, now));
             // Its nodes are known now: their held announcements are taken too.
             for node in held.nodes {
                 let Some((_, from, raw)) = self.held.nodes.remove(&node) else {

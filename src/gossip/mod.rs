@@ -13,7 +13,7 @@ pub mod announce;
 mod held;
 pub mod sync;
 
-pub use held::{HeldGossip, Sender, MAX_HELD};
+pub use held::{HeldGossip, Sender, EARLY_SECS, MAX_EARLY, MAX_HELD};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -267,16 +267,27 @@ impl GossipStore {
             Err(e) => return Verdict::Warning(format!("gossip does not decode: {e}")),
         };
         match m.typ {
-            256 => self.channel_announcement(&m, raw, now, chain, peer.copied()),
+            256 => {
+                let verdict = self.channel_announcement(&m, raw, now, chain, peer.copied());
+                if verdict == Verdict::Accepted {
+                    let released = self.release_early(uint(&m, "short_channel_id"), now);
+                    let r = &mut self.held.released;
+                    r.extend(released);
+                    r.drain(..r.len().saturating_sub(MAX_EARLY));
+                }
+                verdict
+            }
             257 => match self.node_announcement(&m, raw) {
                 Verdict::Ignored(why) => self
                     .hold_node(&m, raw, peer.copied())
+                    .or_else(|| self.keep_early(&m, raw, peer.copied(), now))
                     .unwrap_or(Verdict::Ignored(why)),
                 v => v,
             },
             258 => match self.channel_update(&m, raw, now) {
                 Verdict::Ignored(why) => self
                     .hold_update(&m, raw, peer.copied())
+                    .or_else(|| self.keep_early(&m, raw, peer.copied(), now))
                     .unwrap_or(Verdict::Ignored(why)),
                 v => v,
             },

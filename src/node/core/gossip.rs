@@ -97,13 +97,32 @@ impl Core {
             }
         }
         match &verdict {
-            Verdict::Accepted if origin != Origin::Stored => self.after_accepted(origin, bytes),
-            Verdict::Accepted => {}
+            Verdict::Accepted if origin != Origin::Stored => {
+                self.after_accepted(origin, bytes);
+                // What came before this announcement, and waited for it.
+                let released = self.gossip.take_released();
+                if !released.is_empty() {
+                    debug!(
+                        messages = released.len(),
+                        "gossip that came before its announcement taken"
+                    );
+                }
+                for (from, raw) in released {
+                    self.after_accepted(from.map_or(Origin::Ours, Origin::Peer), &raw);
+                }
+            }
+            Verdict::Accepted => {
+                // Loading the store: what it lets in is stored already.
+                self.gossip.take_released();
+            }
             Verdict::Ignored(why) if origin == Origin::Ours => {
                 // Not sent: `reoffer_own_gossip` tries again at the next flush.
                 info!("our own gossip not taken yet: {why}")
             }
-            Verdict::Ignored(why) => debug!(peer = ?peer, "gossip ignored: {why}"),
+            Verdict::Ignored(why) => match peer {
+                Some(p) => debug!(peer = %p, "gossip ignored: {why}"),
+                None => debug!("gossip ignored: {why}"),
+            },
             Verdict::Warning(why) => {
                 // BOLT 7: SHOULD send a warning; we keep the connection.
                 if let Some(p) = peer {
@@ -218,10 +237,9 @@ impl Core {
         }
         self.put_channel_now(id);
         debug!(%peer, channel = %id, "the peer's policy for our unannounced channel");
-        if self.gossip.held().contains(scid) {
-            // Announced, but held until the chain answers: the update waits with it.
-            self.take_gossip(Origin::Peer(peer), bytes);
-        }
+        // The store keeps it too: if the channel is announced (held until the
+        // chain answers, or not yet taken), the update waits for that.
+        self.take_gossip(Origin::Peer(peer), bytes);
         true
     }
 
