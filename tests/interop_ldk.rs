@@ -858,6 +858,17 @@ fn payments_cross_ldk_and_lnkit_nodes_each_forwarding_for_the_other() {
     wait_event(&l1, 30, "PaymentReceived", |e| {
         matches!(e, Event::PaymentReceived { .. })
     });
+    // The room is L1's only once LDK's round with c has finished (INTEROP.md):
+    // a forward before that fails with temporary_channel_failure.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !l1.list_channels().iter().any(|ch| {
+        ch.counterparty_node_id.to_string() == c.node_id
+            && ch.is_usable
+            && ch.next_outbound_htlc_limit_msat >= 21_000_000
+    }) {
+        assert!(Instant::now() < deadline, "L1 never had room toward c");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Everyone knows every channel, both directions.
     for (n, other) in [(&a, &c), (&c, &a)] {
         n.until_with(

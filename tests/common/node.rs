@@ -72,7 +72,10 @@ impl NodeProc {
             "--rpc-cookie".into(),
             btc.cookie().display().to_string(),
             "--log-level".into(),
-            std::env::var("LNKIT_LOG").unwrap_or_else(|_| "info".into()),
+            // Gossip's debug lines too (what was ignored, and why): a wait
+            // on gossip that fails then says where it was lost.
+            std::env::var("LNKIT_LOG")
+                .unwrap_or_else(|_| "info,lnkit::node::core::gossip=debug".into()),
         ];
         let args: Vec<String> = args
             .into_iter()
