@@ -12,16 +12,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 crate=libbitcoinkernel-sys
-# .ci/run hands over the metadata it read before its build took cargo's locks.
-if [ -n "${LNKIT_CARGO_METADATA_FILE:-}" ]; then
-    meta=$(cat "$LNKIT_CARGO_METADATA_FILE")
-else
-    meta=$(cargo metadata --format-version 1 --locked)
-fi
-version=$(jq -r --arg c "$crate" '.packages[] | select(.name == $c) | .version' <<<"$meta")
-manifest=$(jq -r --arg c "$crate" '.packages[] | select(.name == $c) | .manifest_path' <<<"$meta")
-[ -n "$version" ] && [ -n "$manifest" ] || { echo "$crate is not in cargo metadata" >&2; exit 1; }
-source="$(dirname "$manifest")/bitcoin"
+# The version from Cargo.lock: a cached build is found without asking cargo
+# (whose package-cache lock a running `cargo test` may hold).
+version=$(awk -v c="$crate" '
+    $0 == "name = \"" c "\"" { found = 1; next }
+    found && /^version = / { gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+[ -n "$version" ] || { echo "$crate is not in Cargo.lock" >&2; exit 1; }
 
 root=${LNKIT_CACHE:-${XDG_CACHE_HOME:+$XDG_CACHE_HOME/lnkit}}
 root=${root:-$HOME/.cache/lnkit}
@@ -34,6 +30,18 @@ if done_already; then echo "$bin"; exit 0; fi
 exec 9>"$root/$key.lock"
 flock 9
 if done_already; then echo "$bin"; exit 0; fi # another caller built it while we waited
+
+# Where cargo unpacked the crate's source. .ci/run hands over the metadata
+# it read before its build took cargo's locks.
+if [ -n "${LNKIT_CARGO_METADATA_FILE:-}" ]; then
+    meta=$(cat "$LNKIT_CARGO_METADATA_FILE")
+else
+    meta=$(cargo metadata --format-version 1 --locked)
+fi
+manifest=$(jq -r --arg c "$crate" --arg v "$version" \
+    '.packages[] | select(.name == $c and .version == $v) | .manifest_path' <<<"$meta")
+[ -n "$manifest" ] || { echo "$crate $version is not in cargo metadata" >&2; exit 1; }
+source="$(dirname "$manifest")/bitcoin"
 
 # The daemon and the CLI, nothing else (no wallet, IPC, ZMQ, tests, bench,
 # GUI). The crate leaves out src/node/data/ip_asn.dat: no embedded ASMap.
