@@ -386,6 +386,13 @@ proptest! {
         let _ = s.ingest(Some(&pk(&key(9))), &m, NOW, &mut down);
         let _ = s.retry_held(NOW, &mut chain);
         prop_assert!(s.held().is_empty() && s.channels.contains_key(&c.scid));
+        // The same bytes before the channel's announcement, which then lets them in.
+        let mut s = GossipStore::new(chain_hash(), RateLimit::default());
+        let _ = s.ingest(Some(&pk(&key(9))), &m, NOW, &mut chain);
+        prop_assert_eq!(s.ingest(None, &c.announcement(), NOW, &mut chain), Verdict::Accepted);
+        for (from, raw) in s.take_released() {
+            prop_assert_eq!((from, raw), (Some(pk(&key(9))), m.clone()));
+        }
     }
 }
 

@@ -99,7 +99,9 @@ impl HeldGossip {
     }
 
     /// Keep an early message (the newest per key), dropping the expired
-    /// and, past [`MAX_EARLY`], the oldest.
+    /// and, past [`MAX_EARLY`], the oldest. (A peer can make us keep a
+    /// forged newer one instead of the genuine: then the genuine one is
+    /// lost, as it was before the wait; LDK's holds have the same limit.)
     fn put_early(&mut self, key: EarlyKey, now: u64, timestamp: u32, from: Sender, raw: &[u8]) {
         self.early
             .retain(|_, e| e.received + EARLY_SECS > now && e.received <= now);
@@ -122,7 +124,8 @@ impl HeldGossip {
         }
     }
 
-    /// The early messages a new announcement of `scid` between `nodes` lets in, oldest first.
+    /// The early messages a new announcement of `scid` between `nodes`
+    /// lets in: its updates, then its nodes' announcements.
     fn take_early(&mut self, scid: u64, nodes: [PublicKey; 2], now: u64) -> Vec<(Sender, Vec<u8>)> {
         let keys = [
             EarlyKey::Update { scid, direction: 0 },
