@@ -81,6 +81,24 @@ fn sync(node: &Node) {
     node.sync_wallets().unwrap();
 }
 
+/// Wait until `node` can send `msat` to `peer`. LDK reports a payment it
+/// received before its commitment round ends, and only then is the room
+/// its own (INTEROP.md).
+fn wait_room(node: &Node, peer: &str, msat: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !node.list_channels().iter().any(|c| {
+        c.counterparty_node_id.to_string() == peer
+            && c.is_usable
+            && c.next_outbound_htlc_limit_msat >= msat
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "LDK never had {msat} msat to send to {peer}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Pay `amount_msat` from lnkit to LDK and from LDK to lnkit, checking both ends.
 fn pay_both_ways(lnkit: &NodeProc, node: &Node, amount_msat: u64, label: &str) {
     let desc = Bolt11InvoiceDescription::Direct(Description::new(label.into()).unwrap());
@@ -97,20 +115,9 @@ fn pay_both_ways(lnkit: &NodeProc, node: &Node, amount_msat: u64, label: &str) {
         |e| matches!(e, Event::PaymentReceived { amount_msat: a, .. } if *a == amount_msat),
     );
 
-    // Back a quarter of it, once LDK's round has finished and the capacity is there (INTEROP.md).
+    // Back a quarter of it.
     let back = amount_msat / 4;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !node
-        .list_channels()
-        .iter()
-        .any(|c| c.is_usable && c.outbound_capacity_msat >= back)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "LDK never had {back} msat to send back"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_room(node, &lnkit.node_id, back);
     let ours = lnkit.call(
         "invoice",
         json!({"amount_msat": back, "label": label, "description": label}),
@@ -858,17 +865,8 @@ fn payments_cross_ldk_and_lnkit_nodes_each_forwarding_for_the_other() {
     wait_event(&l1, 30, "PaymentReceived", |e| {
         matches!(e, Event::PaymentReceived { .. })
     });
-    // The room is L1's only once LDK's round with c has finished (INTEROP.md):
-    // a forward before that fails with temporary_channel_failure.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !l1.list_channels().iter().any(|ch| {
-        ch.counterparty_node_id.to_string() == c.node_id
-            && ch.is_usable
-            && ch.next_outbound_htlc_limit_msat >= 21_000_000
-    }) {
-        assert!(Instant::now() < deadline, "L1 never had room toward c");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Before it, a forward toward c fails with temporary_channel_failure.
+    wait_room(&l1, &c.node_id, 21_000_000);
     // Everyone knows every channel, both directions.
     for (n, other) in [(&a, &c), (&c, &a)] {
         n.until_with(
