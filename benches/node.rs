@@ -7,7 +7,12 @@
 //!   window, and one store commit per wake-up of the node);
 //! - the same two payments between three LDK nodes (`ldk-node` 0.7, its
 //!   SQLite store), which signs at once and holds updates while a round is
-//!   in flight.
+//!   in flight;
+//! - the same two between three Core Lightning nodes (v26.06.6, built by
+//!   `../shared/cln/build.sh` or taken from `LNKIT_CLN_BIN`), with CLN's
+//!   defaults: its `pay` (the shadow route's CLTV offset on), its SQLite
+//!   store, its `max-concurrent-htlcs` of 30 (so its 50 in flight queue at
+//!   the first hop), anchors channels.
 //!
 //! Every node's state is fsynced before the messages that depend on it
 //! leave (lnkit: SQLite WAL with `synchronous=FULL`). Invoices are made
@@ -18,12 +23,16 @@
 //! `cargo bench --bench node` (LNKIT_BENCH_PAYMENTS: payments per row,
 //! 1000; LNKIT_BENCH_INFLIGHT: N, 50 — LDK's `max_accepted_htlcs`;
 //! LNKIT_BENCH_WIDE: a last lnkit A→B row with more in flight, 200;
-//! LNKIT_BENCH_LDK=0 leaves LDK out; LNKIT_BENCH_BATCHING=off or on keeps
+//! LNKIT_BENCH_LDK=0 leaves LDK out, LNKIT_BENCH_CLN=0 Core Lightning;
+//! LNKIT_BENCH_BATCHING=off or on keeps
 //! only those lnkit rows, for profiling one).
 
 #[path = "../tests/common/bitcoind.rs"]
 #[allow(dead_code)]
 mod bitcoind;
+#[path = "../tests/common/cln.rs"]
+#[allow(dead_code)]
+mod cln;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -461,6 +470,104 @@ async fn ldk_rows(btc: &Bitcoind, payments: usize, inflight: usize) -> Vec<Row> 
     vec![one, two]
 }
 
+// ---- Core Lightning ------------------------------------------------------
+
+/// Three CLN nodes with private channels A→B and B→C, funded by the opener.
+fn cln_line(bin: &std::path::Path, btc: &Bitcoind) -> [cln::Cln; 3] {
+    let nodes = ["cln-a", "cln-b", "cln-c"].map(|n| cln::Cln::start(bin, btc, n, &[]));
+    for n in &nodes[..2] {
+        let addr = n.call("newaddr", json!({"addresstype": "bech32"}))["bech32"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        btc.cli(&["generatetoaddress", "1", &addr]);
+    }
+    btc.cli(&["generatetoaddress", "100", BURN]);
+    for (from, to) in [(0, 1), (1, 2)] {
+        let (from, to) = (&nodes[from], &nodes[to]);
+        let deadline = Instant::now() + WAIT;
+        while from.confirmed_sat() == 0 {
+            assert!(Instant::now() < deadline, "CLN never saw its coinbase");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        from.call(
+            "connect",
+            json!({"id": to.id, "host": "127.0.0.1", "port": to.port}),
+        );
+        from.call(
+            "fundchannel",
+            json!({"id": to.id, "amount": CHANNEL_SAT, "announce": false}),
+        );
+    }
+    btc.cli(&["generatetoaddress", "6", BURN]);
+    for n in &nodes {
+        n.until("listpeerchannels", json!({}), WAIT.as_secs(), |v| {
+            let c = v["channels"].as_array().unwrap();
+            !c.is_empty() && c.iter().all(|c| c["state"] == "CHANNELD_NORMAL")
+        });
+    }
+    nodes
+}
+
+fn cln_invoices(to: &cln::Cln, n: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            to.call(
+                "invoice",
+                json!({"amount_msat": AMOUNT_MSAT, "label": format!("{tag}{i}"), "description": "bench"}),
+            )["bolt11"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// `inflight` threads, each calling the payer's `pay` (blocking until the
+/// preimage is back, or it gives up) over its RPC socket.
+fn cln_row(name: &str, payer: &cln::Cln, invoices: Vec<String>, inflight: usize) -> Row {
+    let queue = Arc::new(std::sync::Mutex::new(invoices));
+    let socket = payer.socket();
+    let t = Instant::now();
+    let workers: Vec<_> = (0..inflight)
+        .map(|_| {
+            let (queue, socket) = (queue.clone(), socket.clone());
+            std::thread::spawn(move || {
+                let (mut latencies, mut failed) = (vec![], 0);
+                loop {
+                    let Some(inv) = queue.lock().unwrap().pop() else {
+                        return (latencies, failed);
+                    };
+                    let start = Instant::now();
+                    match cln::call_socket(&socket, "pay", json!({"bolt11": inv})) {
+                        Ok(_) => latencies.push(start.elapsed()),
+                        Err(_) => failed += 1,
+                    }
+                }
+            })
+        })
+        .collect();
+    let (mut latencies, mut failed) = (vec![], 0);
+    for w in workers {
+        let (l, f) = w.join().unwrap();
+        latencies.extend(l);
+        failed += f;
+    }
+    Row::new(name.into(), t.elapsed(), latencies, failed)
+}
+
+fn cln_rows(btc: &Bitcoind, payments: usize, inflight: usize) -> Vec<Row> {
+    let Some(bin) = cln::binaries("bench node: Core Lightning rows") else {
+        return vec![];
+    };
+    let [a, b, c] = cln_line(&bin, btc);
+    let direct = cln_invoices(&b, payments, "b");
+    let one = cln_row("CLN   A→B", &a, direct, inflight);
+    let forwarded = cln_invoices(&c, payments, "c");
+    let two = cln_row("CLN   A→B→C", &a, forwarded, inflight);
+    vec![one, two]
+}
+
 fn main() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("LNKIT_LOG").unwrap_or_else(|_| "warn".into()))
@@ -483,6 +590,9 @@ fn main() {
     }
     if env("LNKIT_BENCH_LDK", 1) == 1 {
         rows.extend(rt.block_on(ldk_rows(&btc, payments, inflight)));
+    }
+    if env("LNKIT_BENCH_CLN", 1) == 1 {
+        rows.extend(cln_rows(&btc, payments, inflight));
     }
     println!("node/payments: {payments} payments per row, {inflight} in flight, durable");
     println!(

@@ -317,20 +317,23 @@ impl Pair {
     fn settle(&mut self) {
         for _ in 0..10_000 {
             let moved = self.deliver(true) | self.deliver(false);
-            if !moved {
-                let mut committed = false;
-                for a in [true, false] {
-                    if self.party(a).ch.needs_commit() {
-                        self.event(a, Event::Commit);
-                        committed = true;
-                    }
-                }
-                if !committed {
-                    return;
-                }
+            if !moved && !self.commit_pending() {
+                return;
             }
         }
         panic!("no quiescence after 10,000 steps");
+    }
+
+    /// Each side with something to sign signs it; whether one did.
+    fn commit_pending(&mut self) -> bool {
+        let mut committed = false;
+        for a in [true, false] {
+            if self.party(a).ch.needs_commit() {
+                self.event(a, Event::Commit);
+                committed = true;
+            }
+        }
+        committed
     }
 
     fn disconnect(&mut self) {
@@ -538,6 +541,164 @@ fn open_pay_both_ways_and_close() {
             }
         }
     }
+}
+
+/// Settle until the funder (a) sends its first `closing_signed`, and return
+/// its `fee_satoshis` and `fee_range` (the message stays queued).
+fn until_closing_signed(p: &mut Pair) -> Option<(Amount, Option<(Amount, Amount)>)> {
+    for _ in 0..10_000 {
+        if let Some(ChannelMessage::ClosingSigned { fee, fee_range, .. }) = p.to_b.front() {
+            return Some((*fee, *fee_range));
+        }
+        // One message at a time: the funder's closing_signed must be seen before it is delivered.
+        let moved = p.deliver(true) || p.deliver(false);
+        if !moved && !p.commit_pending() {
+            return None;
+        }
+    }
+    panic!("no quiescence after 10,000 steps");
+}
+
+fn p2wpkh(byte: u8) -> ScriptBuf {
+    ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([byte; 20]))
+}
+
+/// Core Lightning, not the funder, sends `shutdown` while its HTLC to us is
+/// pending; we fail the HTLC, and its `commitment_signed` is the message
+/// that leaves the channel clean. BOLT 2: the funder then sends
+/// `closing_signed`. (The close hung until a reconnect when only
+/// `revoke_and_ack` started the negotiation.)
+#[test]
+fn the_funder_negotiates_once_the_peers_commitment_signed_clears_the_last_htlc() {
+    for t in both_types() {
+        let mut p = Pair::open(t, Msat(300_000_000), anchors());
+        p.pay(false, 5_000_000, 1);
+        p.settle();
+        assert_eq!(p.a.ch.unresolved_incoming().len(), 1);
+        p.event(
+            false,
+            Event::Shutdown {
+                script: p2wpkh(0xbb),
+                feerate: FeeratePerKw(800),
+            },
+        );
+        p.settle();
+        assert!(p.a.ch.needs_shutdown_script());
+        p.event(
+            true,
+            Event::Shutdown {
+                script: p2wpkh(0xaa),
+                feerate: FeeratePerKw(1000),
+            },
+        );
+        p.settle();
+        assert!(!p.a.closed, "an HTLC is still pending");
+        let id = p.a.ch.unresolved_incoming()[0].id;
+        p.event(
+            true,
+            Event::Fail {
+                id,
+                reason: vec![0; 32],
+                attribution: None,
+            },
+        );
+        let sent = until_closing_signed(&mut p);
+        assert!(
+            sent.is_some(),
+            "{t:?}: the funder never sent closing_signed ({:?} / {:?})",
+            p.a.ch.phase,
+            p.b.ch.phase
+        );
+        p.settle();
+        assert!(p.a.closed && p.b.closed, "{t:?}");
+        assert!(matches!(p.b.resolved.get(&0), Some(Outcome::Failed(_))));
+    }
+}
+
+/// The funder's `fee_range` tops out at its estimate: a non-funder picks
+/// the highest fee in the overlap (LDK: "they have to pay, so pick the
+/// highest fee"), so a wider range is what the close costs. (It offered
+/// three times its estimate, and LDK took it.)
+#[test]
+fn the_funders_fee_range_tops_out_at_its_estimate() {
+    for t in both_types() {
+        let mut p = Pair::open(t, Msat(0), anchors());
+        p.pay(true, 10_000_000, 0);
+        p.settle();
+        p.fulfil_all(false);
+        p.settle();
+        let estimate = FeeratePerKw(2500);
+        p.event(
+            true,
+            Event::Shutdown {
+                script: p2wpkh(0xaa),
+                feerate: estimate,
+            },
+        );
+        p.settle();
+        p.event(
+            false,
+            Event::Shutdown {
+                script: p2wpkh(0xbb),
+                feerate: FeeratePerKw(253),
+            },
+        );
+        let (fee, range) = until_closing_signed(&mut p).expect("the funder proposes");
+        // The closing transaction's weight from BOLT 3 (two P2WPKH outputs):
+        // the fee at the estimate, computed here, not by the channel.
+        let weight = 4 * (4 + 1 + 36 + 1 + 4 + 1 + 2 * 31 + 4) + (2 + 1 + 1 + 73 + 73 + 72);
+        let at_estimate = u64::from(estimate.0) * weight / 1000;
+        let (lo, hi) = range.expect("a fee_range");
+        assert!(
+            fee.to_sat().abs_diff(at_estimate) <= at_estimate / 50,
+            "{t:?}: fee {fee} is not the estimate's {at_estimate} sat"
+        );
+        assert_eq!(hi, fee, "{t:?}: the range tops out at the estimate");
+        assert!(lo <= fee);
+        p.settle();
+        assert!(p.a.closed && p.b.closed);
+    }
+}
+
+/// A failed channel retransmits its `error` on reconnection (BOLT 2) only
+/// until the chain confirms a spend of its funding: Core Lightning answers
+/// an error for a channel it has resolved on chain with its own and hangs
+/// up, so every reconnection failed and no new channel could be opened.
+#[test]
+fn a_failed_channel_retransmits_its_error_until_the_chain_closes_it() {
+    let mut p = Pair::open(both_types()[1], Msat(0), anchors());
+    p.event(true, Event::ForceClose);
+    let commitment =
+        p.a.broadcast
+            .last()
+            .cloned()
+            .expect("our commitment goes out");
+    p.disconnect();
+    let on_connect = |p: &mut Pair| {
+        let signer = p.a.signer.clone();
+        p.a.ch.handle(&signer, Event::Connected).unwrap()
+    };
+    let sent = on_connect(&mut p);
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [Action::Send(ChannelMessage::Error { .. })]
+        ),
+        "before the chain closes it: {sent:?}"
+    );
+    let signer = p.a.signer.clone();
+    let mut r = p.a.ch.resolution(&signer, &commitment, &[]);
+    let block = bitcoin::Block {
+        header: bitcoin::constants::genesis_block(Network::Regtest).header,
+        txdata: vec![commitment.clone()],
+    };
+    r.block_connected(&block, 200);
+    p.a.ch.onchain = Some(Box::new(r));
+    assert_eq!(
+        on_connect(&mut p),
+        vec![],
+        "the chain closed it: nothing to retransmit"
+    );
 }
 
 /// The holding cell: while our `commitment_signed` waits for its
@@ -987,12 +1148,10 @@ proptest! {
     }
 }
 
-#[test]
-fn open_channel_that_breaks_bolt2_is_refused_with_the_reason() {
-    let sa = NodeSeed::new(&[1; 64], Network::Regtest);
-    let sb = NodeSeed::new(&[2; 64], Network::Regtest);
-    let request = |channel_type| OpenRequest {
-        peer: sb.node_id(),
+/// An unannounced channel of `FUNDING` to `to`, as the tests open it.
+fn open_request(to: &NodeSeed, channel_type: ChannelType, negotiated: Negotiated) -> OpenRequest {
+    OpenRequest {
+        peer: to.node_id(),
         chain_hash: chain_hash(),
         temporary_id: temporary_id([9; 32]),
         key_index: 0,
@@ -1001,9 +1160,86 @@ fn open_channel_that_breaks_bolt2_is_refused_with_the_reason() {
         feerate: FeeratePerKw(2500),
         channel_type,
         announce: false,
-        negotiated: anchors(),
+        negotiated,
         config: Config::default(),
+    }
+}
+
+/// Core Lightning opens every private channel with `option_scid_alias` in
+/// its `channel_type` (bits 12, 22, 46); lnkit refused it as a type it does
+/// not support. BOLT 2: take it when both sides negotiated scid_alias and
+/// the channel is not announced, echo it in `accept_channel`, and never
+/// with `announce_channel`.
+#[test]
+fn a_private_channel_with_option_scid_alias_in_its_type_is_accepted() {
+    use lnkit::channel::{channel_type_bits_with, channel_type_parts};
+    let sa = NodeSeed::new(&[1; 64], Network::Regtest);
+    let sb = NodeSeed::new(&[2; 64], Network::Regtest);
+    let with_alias = Negotiated {
+        scid_alias: true,
+        ..anchors()
     };
+    for t in both_types() {
+        let (_, actions) = Channel::open(&sa.channel(0).unwrap(), open_request(&sb, t, with_alias));
+        let [Action::Send(ChannelMessage::Open(open))] = actions.as_slice() else {
+            panic!()
+        };
+        let mut o = (**open).clone();
+        // As CLN sends it: 0x400000401000 for anchors.
+        o.params.channel_type = Some(channel_type_bits_with(t, true));
+        if t == ChannelType::AnchorsZeroFeeHtlcTx {
+            assert_eq!(
+                hex::encode(o.params.channel_type.as_ref().unwrap()),
+                "400000401000"
+            );
+        }
+        let accept = |o: &lnkit::channel::OpenChannel, n: Negotiated| {
+            Channel::accept(
+                &sb.channel(0).unwrap(),
+                sa.node_id(),
+                0,
+                chain_hash(),
+                o,
+                n,
+                Config::default(),
+            )
+        };
+        let (ch, actions) = accept(&o, with_alias).expect("accepted");
+        assert!(ch.alias_only);
+        let [Action::Send(ChannelMessage::Accept(a))] = actions.as_slice() else {
+            panic!("{actions:?}")
+        };
+        assert_eq!(
+            a.params
+                .channel_type
+                .as_deref()
+                .and_then(channel_type_parts),
+            Some((t, true)),
+            "accept_channel echoes the type"
+        );
+        let refused = accept(&o, anchors()).unwrap_err();
+        assert!(
+            refused
+                .reason
+                .contains("option_scid_alias was not negotiated"),
+            "{}",
+            refused.reason
+        );
+        o.channel_flags |= 1;
+        let refused = accept(&o, with_alias).unwrap_err();
+        assert!(
+            refused.reason.contains("announce_channel"),
+            "{}",
+            refused.reason
+        );
+    }
+}
+
+#[test]
+fn open_channel_that_breaks_bolt2_is_refused_with_the_reason() {
+    let sa = NodeSeed::new(&[1; 64], Network::Regtest);
+    let sb = NodeSeed::new(&[2; 64], Network::Regtest);
+    let request = |channel_type| open_request(&sb, channel_type, anchors());
     let (_, actions) = Channel::open(
         &sa.channel(0).unwrap(),
         request(ChannelType::StaticRemotekey),

@@ -1,10 +1,10 @@
-//! The graph importers reproduce the counts `../shared/graphs/README.md`
+//! The graph importers reproduce the counts `testdata/graphs/README.md`
 //! gives for every snapshot (computed there with an independent decoder).
 
 use lnkit::graph::import::{load, unxz};
 
 fn shared(name: &str) -> Vec<u8> {
-    let path = format!("{}/../shared/graphs/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/testdata/graphs/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -106,7 +106,7 @@ mod common;
 #[test]
 fn graph_stats_cli_and_the_small_importers() {
     let path = format!(
-        "{}/../shared/graphs/gossip-store-2024-09-22.compressed",
+        "{}/testdata/graphs/gossip-store-2024-09-22.compressed",
         env!("CARGO_MANIFEST_DIR")
     );
     let out = common::lnkit(&["graph", "stats", "--graph", &path], "").json();

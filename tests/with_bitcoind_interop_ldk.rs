@@ -164,8 +164,11 @@ fn wait_normal(lnkit: &NodeProc, peer: &str) -> Value {
     }
 }
 
-/// Close cooperatively from `by_lnkit` or from LDK, and see both sides agree.
-fn close(btc: &Bitcoind, lnkit: &NodeProc, node: &Node, by_lnkit: bool) {
+/// Close cooperatively from `by_lnkit` or from LDK, and see both sides
+/// agree. Where lnkit funded the channel, `estimate` is its closing
+/// estimate (sat/kw): the close must cost that, no more, by the chain's
+/// figures (LDK, not the funder, takes the top of the funder's `fee_range`).
+fn close(btc: &Bitcoind, lnkit: &NodeProc, node: &Node, by_lnkit: bool, estimate: Option<u64>) {
     let peer = node.node_id().to_string();
     let ch = lnkit_channel(lnkit, &peer);
     if by_lnkit {
@@ -200,6 +203,28 @@ fn close(btc: &Bitcoind, lnkit: &NodeProc, node: &Node, by_lnkit: bool) {
             lnkit.log()
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(estimate) = estimate {
+        assert_eq!(ch["opener"], "local");
+        let funding_txid = ch["funding_txid"].as_str().unwrap();
+        let vout = ch["funding_outnum"].as_u64().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let txid = loop {
+            if let Some(t) = btc.spender(funding_txid, vout, 0) {
+                break t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no closing transaction in the mempool"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let feerate = btc.feerate_perkw(&txid);
+        println!("a close lnkit funded paid {feerate:.0} sat/kw (its estimate {estimate})");
+        assert!(
+            feerate <= estimate as f64 * 1.02,
+            "closing feerate {feerate:.0} sat/kw against lnkit's estimate {estimate}"
+        );
     }
     mine(btc, 1);
 }
@@ -262,7 +287,7 @@ fn ldk_and_lnkit_open_to_each_other_pay_update_fees_reestablish_and_close() {
         let peer = node.node_id().to_string();
         lnkit.call("connect", json!({"id": format!("{peer}@127.0.0.1:{port}")}));
         // Close LDK's channel from step 1 first, so that payments use the new one.
-        close(&btc, &lnkit, node, bits == json!([12]));
+        close(&btc, &lnkit, node, bits == json!([12]), None);
         let opened = lnkit.call(
             "fundchannel",
             json!({"id": peer, "amount": 600_000, "channel_type": bits}),
@@ -366,13 +391,16 @@ fn ldk_and_lnkit_open_to_each_other_pay_update_fees_reestablish_and_close() {
     pay_both_ways(&lnkit, &anchor_ldk, 4_000_000, "after-kill");
 
     // 5. Cooperative closes, one from each side.
-    close(&btc, &lnkit, &anchor_ldk, true);
+    // lnkit's estimate is the fallback it was restarted with: bitcoind has none.
+    let e: Value = serde_json::from_str(&btc.cli(&["estimatesmartfee", "12"])).unwrap();
+    assert!(e.get("feerate").is_none(), "{e}");
+    close(&btc, &lnkit, &anchor_ldk, true, Some(1000));
     let plain_peer = plain_ldk.node_id().to_string();
     lnkit.call(
         "connect",
         json!({"id": format!("{plain_peer}@127.0.0.1:{plain_port}")}),
     );
-    close(&btc, &lnkit, &plain_ldk, false);
+    close(&btc, &lnkit, &plain_ldk, false, Some(1000));
     anchor_ldk.stop().unwrap();
     plain_ldk.stop().unwrap();
 }
@@ -457,13 +485,7 @@ fn force_close_with_htlcs(
         let forced = lnkit.call("close", json!({"id": ch["channel_id"], "force": true}));
         assert_eq!(forced["type"], "unilateral");
     } else {
-        let details = node
-            .list_channels()
-            .into_iter()
-            .find(|c| c.channel_id.to_string() == ch["channel_id"].as_str().unwrap())
-            .unwrap();
-        node.force_close_channel(&details.user_channel_id, details.counterparty_node_id, None)
-            .unwrap();
+        ldk_force_close(node, &ch);
     }
     // Either commitment may confirm (INTEROP.md): both sides handle both.
     // (lnkit's force close sends no `error`: LDK learns it from the chain.)
@@ -583,7 +605,121 @@ fn ldk_and_lnkit_force_close_on_each_other_with_htlcs_in_flight() {
         pay_both_ways(&lnkit, &node, 50_000_000, &format!("onchain-{i}"));
         force_close_with_htlcs(&btc, &mut lnkit, &node, lnkit_closes, 10 + 2 * i);
     }
+    // And once with nothing in flight.
+    lnkit.call("connect", json!({"id": format!("{peer}@127.0.0.1:{port}")}));
+    lnkit.call(
+        "fundchannel",
+        json!({"id": peer, "amount": 600_000, "channel_type": [12, 22]}),
+    );
+    mine(&btc, 6);
+    wait_event(&node, 60, "ChannelReady", |e| {
+        matches!(e, Event::ChannelReady { .. })
+    });
+    wait_normal(&lnkit, &peer);
+    pay_both_ways(&lnkit, &node, 50_000_000, "onchain-quiet");
+    ldk_force_closes_with_nothing_in_flight(&btc, &lnkit, &node);
     node.stop().unwrap();
+}
+
+/// LDK force-closes the channel lnkit lists as `ch`.
+fn ldk_force_close(node: &Node, ch: &Value) {
+    let details = node
+        .list_channels()
+        .into_iter()
+        .find(|c| c.channel_id.to_string() == ch["channel_id"].as_str().unwrap())
+        .unwrap();
+    node.force_close_channel(&details.user_channel_id, details.counterparty_node_id, None)
+        .unwrap();
+}
+
+/// LDK force-closes with no HTLC in flight. Its commitment pays lnkit at
+/// once; lnkit must let it confirm rather than contest it with its own
+/// commitment and a CPFP child (which replaced LDK's, cost about 5,000 sat
+/// and locked lnkit's funds for `to_self_delay`). Judged by LDK's own view
+/// (which commitment confirmed) and the chain (no child of lnkit's).
+fn ldk_force_closes_with_nothing_in_flight(btc: &Bitcoind, lnkit: &NodeProc, node: &Node) {
+    let peer = node.node_id().to_string();
+    let ch = wait_normal(lnkit, &peer);
+    let funding = ch["funding_txid"].as_str().unwrap().to_string();
+    let vout = ch["funding_outnum"].as_u64().unwrap();
+    ldk_force_close(node, &ch);
+    // lnkit hears LDK's error and fails the channel.
+    lnkit.until("listpeerchannels", 30, |v| {
+        v["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["channel_id"] == ch["channel_id"] && c["state"] != "CHANNELD_NORMAL")
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let theirs = loop {
+        if let Some(t) = btc.spender(&funding, vout, 0) {
+            break t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "LDK's commitment never reached the mempool"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Time for lnkit to do whatever it would do.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        btc.spender(&funding, vout, 0).as_deref(),
+        Some(theirs.as_str()),
+        "the funding spend in the mempool was replaced\n{}",
+        lnkit.log()
+    );
+    let pool: Vec<String> = serde_json::from_str(&btc.cli(&["getrawmempool"])).unwrap();
+    for t in &pool {
+        let tx = btc.rawtx(t);
+        assert!(
+            tx["vin"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["txid"] != theirs.as_str()),
+            "a child of the commitment ({t}) competes for it\n{}",
+            lnkit.log()
+        );
+    }
+    mine_slowly(btc, 1, 2500);
+    wait_event(node, 60, "ChannelClosed", |e| {
+        matches!(e, Event::ChannelClosed { .. })
+    });
+    // LDK's view: its own commitment confirmed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let b = node.list_balances();
+        let holder = b.lightning_balances.iter().any(|l| {
+            matches!(
+                l,
+                ldk_node::LightningBalance::ClaimableAwaitingConfirmations {
+                    source: ldk_node::lightning::chain::channelmonitor::BalanceSource::HolderForceClosed,
+                    ..
+                }
+            )
+        });
+        if holder {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "LDK's commitment did not confirm: {:?}\n{}",
+            b.lightning_balances,
+            lnkit.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // lnkit's share comes back blocks later, not after to_self_delay (144).
+    mine_slowly(btc, 6, 1000);
+    lnkit.until("listclosedchannels", 60, |v| {
+        v["closedchannels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["channel_id"] == ch["channel_id"])
+    });
 }
 
 /// The (scid, direction) pairs an lnkit node's `listchannels` shows.

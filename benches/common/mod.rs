@@ -14,7 +14,7 @@ use lightning::util::logger::{Logger, Record};
 use lnkit::graph::{import, Graph};
 
 pub fn snapshot() -> (PathBuf, PathBuf) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/graphs");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/graphs");
     (
         dir.join("gossip-store-2024-09-22.compressed"),
         dir.join("gossip-store-2024-09-22-node-map.xz"),
@@ -24,7 +24,7 @@ pub fn snapshot() -> (PathBuf, PathBuf) {
 /// Read and parse the snapshot, as `lnkit route --graph` does.
 pub fn load() -> Graph {
     let (file, map) = snapshot();
-    let bytes = std::fs::read(&file).expect("the snapshot in ../shared/graphs");
+    let bytes = std::fs::read(&file).expect("the snapshot in testdata/graphs");
     let map = import::unxz(&std::fs::read(map).expect("its node map")).unwrap();
     import::load(bytes, Some(&map)).unwrap()
 }

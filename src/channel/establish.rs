@@ -31,6 +31,7 @@ impl Channel {
             chain_hash: r.chain_hash,
             channel_type: r.channel_type,
             announce: r.announce,
+            alias_only: false,
             funding_amount: r.funding,
             push: r.push,
             funding_outpoint: None,
@@ -118,15 +119,25 @@ impl Channel {
             reason,
         };
         let p = &open.params;
-        let channel_type = match &p.channel_type {
+        let (channel_type, alias_only) = match &p.channel_type {
             None => return Err(refuse("open_channel: channel_type is required".into())),
-            Some(bits) => match channel_type_from_bits(bits) {
-                Some(ChannelType::AnchorsZeroFeeHtlcTx) if !negotiated.anchors => {
+            Some(bits) => match channel_type_parts(bits) {
+                Some((ChannelType::AnchorsZeroFeeHtlcTx, _)) if !negotiated.anchors => {
                     return Err(refuse(
                         "open_channel: channel_type anchors was not negotiated".into(),
                     ))
                 }
-                Some(t) => t,
+                // BOLT 2: a channel known by aliases only is never announced.
+                Some((_, true)) if open.channel_flags & 1 == 1 => return Err(refuse(
+                    "open_channel: channel_type has option_scid_alias but announce_channel is set"
+                        .into(),
+                )),
+                Some((_, true)) if !negotiated.scid_alias => {
+                    return Err(refuse(
+                        "open_channel: channel_type option_scid_alias was not negotiated".into(),
+                    ))
+                }
+                Some(parts) => parts,
                 None => {
                     return Err(refuse(format!(
                         "open_channel: channel_type {} is not one we support",
@@ -154,7 +165,9 @@ impl Channel {
             return Err(refuse(text.clone()));
         }
         let our_reserve = config.reserve(open.funding, p.dust_limit);
-        let ours = Self::params(signer, &config, our_reserve, funding_msat, channel_type);
+        let mut ours = Self::params(signer, &config, our_reserve, funding_msat, channel_type);
+        // BOLT 2: accept_channel's channel_type is open_channel's.
+        ours.channel_type = Some(channel_type_bits_with(channel_type, alias_only));
         let request = OpenRequest {
             peer,
             chain_hash: open.chain_hash,
@@ -175,6 +188,7 @@ impl Channel {
             p.first_per_commitment_point,
         );
         ch.theirs = Some(p.clone());
+        ch.alias_only = alias_only;
         // BOLT 2: the funder must afford the first commitment's fee, and one
         // side must have more than the reserve.
         let view = ch.ledger.view(0, 0);
@@ -206,7 +220,7 @@ impl Channel {
         let p = &a.params;
         match &p.channel_type {
             None => return Err(fail("accept_channel: channel_type is required")),
-            Some(t) if channel_type_from_bits(t) != Some(self.channel_type) => {
+            Some(t) if channel_type_parts(t) != Some((self.channel_type, self.alias_only)) => {
                 return Err(fail(
                     "accept_channel: channel_type does not match open_channel's",
                 ))

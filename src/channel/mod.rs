@@ -487,6 +487,10 @@ pub struct Channel {
     pub channel_type: ChannelType,
     /// `announce_channel`.
     pub announce: bool,
+    /// `option_scid_alias` is in the channel type (BOLT 2): the channel is
+    /// known by its aliases only, never by its real short channel id.
+    #[serde(default)]
+    pub alias_only: bool,
     /// `funding_satoshis`.
     pub funding_amount: Amount,
     /// `push_msat`.
@@ -595,12 +599,38 @@ pub fn channel_type_bits(t: ChannelType) -> Vec<u8> {
 
 /// A channel type from its bits, when it is one we run (scid_alias and zeroconf are not types here).
 pub fn channel_type_from_bits(bytes: &[u8]) -> Option<ChannelType> {
-    let bits = crate::wire::features::bits(bytes);
-    match bits.as_slice() {
-        [12] => Some(ChannelType::StaticRemotekey),
-        [12, 22] => Some(ChannelType::AnchorsZeroFeeHtlcTx),
-        _ => None,
+    match channel_type_parts(bytes)? {
+        (t, false) => Some(t),
+        (_, true) => None,
     }
+}
+
+/// `option_scid_alias` (BOLT 9 bit 46) in a `channel_type`.
+pub const SCID_ALIAS_BIT: u16 = 46;
+
+/// A channel type's commitment format, and whether it adds
+/// `option_scid_alias` (Core Lightning proposes it for every private channel).
+pub fn channel_type_parts(bytes: &[u8]) -> Option<(ChannelType, bool)> {
+    let mut bits = crate::wire::features::bits(bytes);
+    let alias = bits.last() == Some(&SCID_ALIAS_BIT);
+    if alias {
+        bits.pop();
+    }
+    let t = match bits.as_slice() {
+        [12] => ChannelType::StaticRemotekey,
+        [12, 22] => ChannelType::AnchorsZeroFeeHtlcTx,
+        _ => return None,
+    };
+    Some((t, alias))
+}
+
+/// The `channel_type` bits of a format, with `option_scid_alias` when `alias`.
+pub fn channel_type_bits_with(t: ChannelType, alias: bool) -> Vec<u8> {
+    let mut bits = crate::wire::features::bits(&channel_type_bits(t));
+    if alias {
+        bits.push(SCID_ALIAS_BIT);
+    }
+    crate::wire::features::from_bits(&bits)
 }
 
 /// BOLT 2 `shutdown` scriptpubkey forms.
@@ -829,6 +859,35 @@ impl Channel {
         Some(tx)
     }
 
+    /// The txids of the peer's commitments it may broadcast: its current one
+    /// and, while our `commitment_signed` waits for its `revoke_and_ack`,
+    /// the next (BOLT 5: either can confirm).
+    pub fn remote_commitment_txids(&self) -> Vec<Txid> {
+        let mut out = vec![];
+        let mut add = |c: &Commit, point: Option<PublicKey>| {
+            let Some(point) = point else { return };
+            let view = self.ledger.view_of(c);
+            if let Ok(b) = self.build(&view, Side::Remote, c.number, PerCommitmentPoint(point)) {
+                out.push(b.commitment.tx.compute_txid());
+            }
+        };
+        add(&self.ledger.remote, Some(self.their_points.0));
+        if let Some(next) = self.ledger.remote_next {
+            add(&next, self.their_points.1);
+        }
+        out
+    }
+
+    /// Whether the channel failed because the peer sent an `error` (it
+    /// force-closed), rather than by our decision.
+    pub fn failed_by_peer(&self) -> bool {
+        self.phase == Phase::Failed
+            && self
+                .failure
+                .as_deref()
+                .is_some_and(|f| f.starts_with(PEER_ERROR))
+    }
+
     /// Our current commitment as built, unsigned (for inspection and tests).
     pub fn local_commitment(&self, signer: &ChannelSigner) -> Option<CommitmentTransaction> {
         let c = self.ledger.local;
@@ -1011,8 +1070,19 @@ impl Channel {
                 | Event::Connected
                 | Event::FundingDepth { .. }
                 | Event::ClosingFeerate(_) => {
-                    if let (Event::Connected, Phase::Failed) = (&event, &self.phase) {
-                        // BOLT 2: a channel in an error state retransmits its error.
+                    // BOLT 2: a channel in an error state retransmits its
+                    // error, until the chain has closed it: then there is
+                    // nothing left for the peer to learn, and Core
+                    // Lightning answers a stale error for a channel it has
+                    // resolved with its own and hangs up (no new channel
+                    // with that peer could be opened).
+                    let on_chain = self
+                        .onchain
+                        .as_ref()
+                        .is_some_and(|r| r.confirmed_at.is_some());
+                    if let (Event::Connected, Phase::Failed, false) =
+                        (&event, &self.phase, on_chain)
+                    {
                         return Ok(vec![Action::Send(ChannelMessage::Error {
                             channel_id: self.id,
                             data: self.failure.clone().unwrap_or_default().into_bytes(),
@@ -1162,7 +1232,7 @@ impl Channel {
     ) -> Result<Vec<Action>, Violation> {
         if let ChannelMessage::Error { data, .. } = &m {
             let text = String::from_utf8_lossy(data).into_owned();
-            return Ok(self.fail_channel(signer, format!("the peer sent an error: {text}"), false));
+            return Ok(self.fail_channel(signer, format!("{PEER_ERROR}: {text}"), false));
         }
         if let ChannelMessage::Warning { .. } = &m {
             return Ok(vec![]);
@@ -1365,6 +1435,9 @@ impl Channel {
 }
 
 /// A random-looking but deterministic id from bytes (the driver supplies the randomness).
+/// How a channel's `failure` starts when the peer's `error` failed it.
+const PEER_ERROR: &str = "the peer sent an error";
+
 pub fn temporary_id(entropy: [u8; 32]) -> ChannelId {
     ChannelId(bitcoin::hashes::sha256::Hash::hash(&entropy).to_byte_array())
 }

@@ -143,13 +143,15 @@ impl Channel {
         if self.negotiated.simple_close {
             out.extend(self.send_closing_complete(signer, feerate));
         } else if self.opener == Side::Local {
+            // BOLT 2: `fee_range` is what we are prepared to pay. Its top is
+            // our estimate: a non-funder takes the top of the overlap (LDK
+            // does: "they have to pay, so pick the highest fee"), so a range
+            // above the estimate costs what it allows. Its bottom lets a
+            // non-funder with a lower estimate close cheaper.
             let fee = self.closing_fee(feerate);
             let balance = self.ledger.base.of(Side::Local).to_sat_floor();
             let fee = fee.min(balance);
-            let range = (
-                self.closing_fee(FeeratePerKw(253)).min(fee),
-                balance.min(fee * 3).max(fee),
-            );
+            let range = (self.closing_fee(FeeratePerKw(253)).min(fee), fee);
             out.extend(self.send_closing_signed(signer, fee, Some(range)));
         }
         out

@@ -323,6 +323,10 @@ impl Channel {
         self.last_sent = Some(LastSent::RevokeAndAck);
         let mut out = vec![Action::Persist, Action::Send(raa)];
         out.extend(self.after_fold());
+        // BOLT 2: once both shutdowns are out and no HTLC remains, the funder
+        // sends `closing_signed`. When the peer's `commitment_signed` is what
+        // takes the last HTLC off, this is where the channel becomes clean.
+        out.extend(self.maybe_negotiate(signer));
         Ok(out)
     }
 

@@ -145,7 +145,7 @@ impl Reader<'_> {
     }
 }
 
-/// GOSSMAP_COMPRESSv1 (layout in `../shared/graphs/README.md`; direction 0 leaves the lesser node id).
+/// GOSSMAP_COMPRESSv1 (layout in `testdata/graphs/README.md`; direction 0 leaves the lesser node id).
 fn gossmap(bytes: &[u8], node_map: &str) -> Result<Graph, ImportError> {
     let mut pubkeys = vec![];
     let mut aliases = vec![];

@@ -26,8 +26,8 @@ use crate::amount::Msat;
 use crate::chain::follower::{ChainListener, Follower};
 use crate::chain::BlockRef;
 use crate::channel::{
-    self, channel_type_bits, channel_type_from_bits, Action, Channel, ChannelId, ChannelMessage,
-    CommandError, Event, Negotiated, OpenRequest, Outcome, Phase,
+    self, channel_type_from_bits, Action, Channel, ChannelId, ChannelMessage, CommandError, Event,
+    Negotiated, OpenRequest, Outcome, Phase,
 };
 use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 use crate::signer::{ChannelSigner, NodeSeed, NodeSigner};
@@ -238,6 +238,9 @@ struct Core {
     forwards_due: Vec<forwarding::DueForward>,
     pending_close: HashMap<ChannelId, (Reply, Instant)>,
     funding_seen: HashMap<Txid, (u32, u32)>,
+    /// Channels the peer force-closed with no HTLC at stake: our commitment
+    /// waits (since this height) while theirs may confirm (`resolve.rs`).
+    awaiting_theirs: HashMap<ChannelId, u32>,
     /// The network's gossip (BOLT 7).
     gossip: crate::gossip::GossipStore,
     /// Gossip waiting for the next flush.
@@ -388,6 +391,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         forwards_due: vec![],
         pending_close: HashMap::new(),
         funding_seen: HashMap::new(),
+        awaiting_theirs: HashMap::new(),
         gossip: crate::gossip::GossipStore::new(
             bitcoin::constants::ChainHash::using_genesis_block(opts.network).to_bytes(),
             crate::gossip::RateLimit::default(),
@@ -415,6 +419,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
     core.load_gossip();
     core.node_announcement_at_start();
     core.redecide_incoming();
+    core.await_theirs_after_restart();
     // Claims and commitments in flight go out again (a mempool may have lost them).
     core.drive_onchain();
     core.start_towers();
@@ -541,8 +546,10 @@ fn scid_string(scid: u64) -> String {
     crate::wire::tlv::scid_to_string(scid)
 }
 
-fn type_info(t: ChannelType) -> rpc::ChannelTypeInfo {
-    let bits = crate::wire::features::bits(&channel_type_bits(t));
+/// A channel's full `channel_type`: its commitment format, with
+/// `option_scid_alias` where it was negotiated in the type.
+fn type_info(t: ChannelType, alias_only: bool) -> rpc::ChannelTypeInfo {
+    let bits = crate::wire::features::bits(&channel::channel_type_bits_with(t, alias_only));
     rpc::ChannelTypeInfo {
         names: bits
             .iter()
@@ -1423,7 +1430,9 @@ impl Core {
                             .input
                             .iter()
                             .any(|i| Some(i.previous_output) == funding_outpoint);
-                    if ours {
+                    if ours && self.let_theirs_confirm(id) {
+                        // The peer force-closed with nothing at stake: its commitment goes first.
+                    } else if ours {
                         // Our commitment: its resolution broadcasts it, with a CPFP if it needs one.
                         self.start_resolution(id, &tx);
                         self.drive_onchain();
@@ -1439,7 +1448,7 @@ impl Core {
                                 txid: tx.compute_txid().to_string(),
                                 outnum,
                                 channel_id: id.to_string(),
-                                channel_type: type_info(ch.channel_type),
+                                channel_type: type_info(ch.channel_type, ch.alias_only),
                             });
                             self.answer(reply, answer);
                         }
@@ -1629,6 +1638,7 @@ impl Core {
         }
         self.gossip.prune(now_secs(), tip.height);
         self.fail_expiring_channels();
+        self.check_awaiting_theirs();
         self.drive_onchain();
     }
 
@@ -2377,7 +2387,7 @@ impl Core {
                     their_reserve_msat: their_reserve,
                     feerate_perkw: c.ledger.view_of(&c.ledger.local).feerate.0,
                     commitment_number: c.ledger.local.number,
-                    channel_type: type_info(c.channel_type),
+                    channel_type: type_info(c.channel_type, c.alias_only),
                     htlcs: c
                         .htlcs()
                         .into_iter()

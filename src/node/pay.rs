@@ -90,9 +90,16 @@ pub struct SetPart {
 /// BOLT 4: the final node fails a set still incomplete after "at least 60 seconds".
 pub const MPP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The final CLTV delta we ask of keysend payments (no invoice to say one):
-/// LND's and Core Lightning's default for keysend.
+/// The final CLTV delta we put in the keysend payments we send (no invoice
+/// says one): LND's default, so that receivers that still ask 40 take them.
 pub const KEYSEND_FINAL_CLTV_DELTA: u32 = 40;
+
+/// The least final CLTV delta we accept on a keysend payment we receive: what
+/// an invoice of ours asks when it says nothing (BOLT 11's default,
+/// `min_final_cltv_expiry_delta` 18). Senders use less than 40 now: Core
+/// Lightning's `xkeysend` (its `keysend` from v27.03) sends 22.
+pub const KEYSEND_MIN_FINAL_CLTV_DELTA: u32 =
+    crate::invoice::DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA as u32;
 
 /// What a forwarding hop read from the onion.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,7 +262,11 @@ pub fn decide(
         }));
     }
     let unknown = |why: String| fail(unknown_details(htlc, height), why);
-    if payload.outgoing_cltv != htlc.cltv_expiry {
+    // BOLT 4: only a `cltv_expiry` *below* the onion's `outgoing_cltv_value`
+    // is an error. A sender may add a shadow route's offset to the HTLC
+    // (BOLT 7's privacy advice; Core Lightning's `pay` does on about half
+    // its payments), which leaves the HTLC's expiry above the onion's.
+    if htlc.cltv_expiry < payload.outgoing_cltv {
         let m = FailureMessage::named(
             "final_incorrect_cltv_expiry",
             vec![(
@@ -265,7 +276,7 @@ pub fn decide(
         );
         return fail(
             m,
-            "the onion's outgoing_cltv_value is not the HTLC's cltv_expiry".into(),
+            "the HTLC's cltv_expiry is below the onion's outgoing_cltv_value".into(),
         );
     }
     if payload.amt_to_forward > htlc.amount {
@@ -284,9 +295,9 @@ pub fn decide(
         if p.payment_hash() != htlc.payment_hash {
             return unknown("the keysend preimage does not hash to the payment_hash".into());
         }
-        if htlc.cltv_expiry < CltvExpiry(height + KEYSEND_FINAL_CLTV_DELTA) {
+        if htlc.cltv_expiry < CltvExpiry(height + KEYSEND_MIN_FINAL_CLTV_DELTA) {
             return unknown(format!(
-                "cltv_expiry {} is below the height {height} plus {KEYSEND_FINAL_CLTV_DELTA} for keysend",
+                "cltv_expiry {} is below the height {height} plus {KEYSEND_MIN_FINAL_CLTV_DELTA} for keysend",
                 htlc.cltv_expiry.0
             ));
         }

@@ -232,6 +232,68 @@ impl Bitcoind {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// A transaction as bitcoind decodes it (`getrawtransaction` verbose:
+    /// the mempool, or any block with `-txindex`).
+    pub fn rawtx(&self, txid: &str) -> serde_json::Value {
+        serde_json::from_str(&self.cli(&["getrawtransaction", txid, "1"])).unwrap()
+    }
+
+    /// What `txid` pays in fees: its inputs' previous outputs, as bitcoind
+    /// knows them, less its outputs (the chain's figure, not a node's).
+    pub fn fee_sat(&self, txid: &str) -> u64 {
+        let tx = self.rawtx(txid);
+        let sat = |v: &serde_json::Value| (v.as_f64().unwrap() * 1e8).round() as u64;
+        let inputs: u64 = tx["vin"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let prev = self.rawtx(i["txid"].as_str().unwrap());
+                sat(&prev["vout"][i["vout"].as_u64().unwrap() as usize]["value"])
+            })
+            .sum();
+        let outputs: u64 = tx["vout"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| sat(&o["value"]))
+            .sum();
+        inputs - outputs
+    }
+
+    /// Its feerate in sat per 1000 weight units (BOLT 3's unit).
+    pub fn feerate_perkw(&self, txid: &str) -> f64 {
+        let weight = self.rawtx(txid)["weight"].as_u64().unwrap();
+        self.fee_sat(txid) as f64 * 1000.0 / weight as f64
+    }
+
+    /// The transaction that spends `txid:vout`, in the mempool or in one of
+    /// the last `depth` blocks.
+    pub fn spender(&self, txid: &str, vout: u64, depth: u32) -> Option<String> {
+        let spends = |tx: &serde_json::Value| {
+            tx["vin"].as_array().is_some_and(|ins| {
+                ins.iter()
+                    .any(|i| i["txid"] == txid && i["vout"].as_u64() == Some(vout))
+            })
+        };
+        let pool: Vec<String> = serde_json::from_str(&self.cli(&["getrawmempool"])).unwrap();
+        for t in pool {
+            if spends(&self.rawtx(&t)) {
+                return Some(t);
+            }
+        }
+        let tip: u32 = self.cli(&["getblockcount"]).parse().unwrap();
+        for h in (tip.saturating_sub(depth)..=tip).rev() {
+            let hash = self.cli(&["getblockhash", &h.to_string()]);
+            let block: serde_json::Value =
+                serde_json::from_str(&self.cli(&["getblock", &hash, "2"])).unwrap();
+            if let Some(tx) = block["tx"].as_array().unwrap().iter().find(|t| spends(t)) {
+                return Some(tx["txid"].as_str().unwrap().to_string());
+            }
+        }
+        None
+    }
+
     /// Stop it cleanly (`bitcoin-cli stop`), killing it if it takes too long.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {

@@ -3,9 +3,11 @@
 #![allow(dead_code)]
 
 pub mod bitcoind;
+pub mod cln;
 pub mod gossip;
 pub mod graphs;
 pub mod inprocess;
+pub mod ledger;
 pub mod node;
 pub mod schema;
 pub mod vectors;

@@ -38,9 +38,13 @@ pub(super) struct DueForward {
 
 impl Core {
     /// Our channels to the peer behind `scid` (a real short channel id, or
-    /// an alias we gave; BOLT 2: "MUST always recognize the alias").
+    /// an alias we gave; BOLT 2: "MUST always recognize the alias"). A
+    /// channel whose type has `option_scid_alias` answers to its alias
+    /// only (BOLT 2: "MUST NOT allow incoming HTLCs to this channel using
+    /// the real `short_channel_id`").
     fn forward_candidates(&self, scid: u64) -> Vec<Candidate> {
-        let names = |c: &Channel| c.scid == Some(scid) || c.our_alias == Some(scid);
+        let names =
+            |c: &Channel| (c.scid == Some(scid) && !c.alias_only) || c.our_alias == Some(scid);
         let Some(peer) = self.channels.values().find(|c| names(c)).map(|c| c.peer) else {
             return vec![];
         };

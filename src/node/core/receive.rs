@@ -205,7 +205,7 @@ fn keysend_record(add: &channel::UpdateAddHtlc, preimage: PaymentPreimage) -> In
         description: "keysend".into(),
         created_at: now,
         expires_at: now,
-        min_final_cltv_expiry_delta: pay::KEYSEND_FINAL_CLTV_DELTA,
+        min_final_cltv_expiry_delta: pay::KEYSEND_MIN_FINAL_CLTV_DELTA,
         paid_at: None,
         amount_received_msat: None,
         paid_by: None,

@@ -5,9 +5,91 @@ use super::*;
 use crate::channel::onchain::{FundingSpend, OnchainEvent, OutputState, Resolution, Role, Spender};
 use crate::node::onchain::{self, Ctx, Send};
 
+/// Blocks our commitment waits while the peer's, broadcast when it force-closed, sits in the mempool.
+const THEIRS_PATIENCE: u32 = 6;
+
 impl Core {
     /// A transaction spending the funding output (seen in a block, or our
     /// commitment about to go out) starts the channel's resolution.
+    /// The peer force-closed (its `error`) and no HTLC is at stake: let its
+    /// commitment confirm rather than contest it with ours. Its commitment
+    /// pays us at once; ours would cost a CPFP and lock our funds for
+    /// `to_self_delay` (an LDK close paid about 5,000 sat that way). Ours
+    /// waits a few blocks (`THEIRS_PATIENCE`) while the peer's is in the
+    /// mempool, and goes out if it never shows or never confirms. With
+    /// HTLCs, their deadlines decide: ours goes out at once.
+    pub(super) fn let_theirs_confirm(&mut self, id: ChannelId) -> bool {
+        let Some(ch) = self.channels.get(&id) else {
+            return false;
+        };
+        if !ch.failed_by_peer() || !ch.htlcs().is_empty() || ch.onchain.is_some() {
+            return false;
+        }
+        let seen = self.their_commitment_in_mempool(id);
+        info!(channel = %id, their_commitment = ?seen, "the peer force-closed with no HTLC at stake: waiting for its commitment to confirm before broadcasting ours");
+        self.awaiting_theirs.insert(id, self.height());
+        true
+    }
+
+    /// The txid of a commitment of the peer's the chain knows (mempool or block).
+    fn their_commitment_in_mempool(&self, id: ChannelId) -> Option<Txid> {
+        let ch = self.channels.get(&id)?;
+        ch.remote_commitment_txids().into_iter().find(|txid| {
+            tokio::task::block_in_place(|| self.chain.transaction(txid))
+                .ok()
+                .flatten()
+                .is_some()
+        })
+    }
+
+    /// At each block: a channel whose funding was spent is resolved (the
+    /// follower saw it); one still waiting broadcasts our commitment once
+    /// the peer's is not in the mempool, or has waited `THEIRS_PATIENCE` blocks.
+    pub(super) fn check_awaiting_theirs(&mut self) {
+        let tip = self.height();
+        let ids: Vec<(ChannelId, u32)> =
+            self.awaiting_theirs.iter().map(|(k, v)| (*k, *v)).collect();
+        for (id, since) in ids {
+            let Some(ch) = self.channels.get(&id) else {
+                self.awaiting_theirs.remove(&id);
+                continue;
+            };
+            if ch.onchain.is_some() {
+                self.awaiting_theirs.remove(&id);
+                continue;
+            }
+            let waited = tip.saturating_sub(since);
+            if waited == 0 {
+                continue;
+            }
+            if waited < THEIRS_PATIENCE && self.their_commitment_in_mempool(id).is_some() {
+                continue;
+            }
+            self.awaiting_theirs.remove(&id);
+            let Some(signer) = self.signer_for(id) else {
+                continue;
+            };
+            if let Some(tx) = self.channels[&id].signed_local_commitment(&signer) {
+                info!(channel = %id, waited, "the peer's commitment did not confirm: broadcasting ours");
+                self.start_resolution(id, &tx);
+            }
+        }
+    }
+
+    /// After a restart, a channel the peer failed whose funding is not spent
+    /// on chain waits again (the wait is not stored: it starts over).
+    pub(super) fn await_theirs_after_restart(&mut self) {
+        let ids: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| c.failed_by_peer() && c.onchain.is_none() && c.funding_outpoint.is_some())
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            self.let_theirs_confirm(id);
+        }
+    }
+
     pub(super) fn start_resolution(&mut self, id: ChannelId, tx: &Transaction) {
         let Some(signer) = self.signer_for(id) else {
             return;
