@@ -605,12 +605,18 @@ fn ldk_and_lnkit_force_close_on_each_other_with_htlcs_in_flight() {
         pay_both_ways(&lnkit, &node, 50_000_000, &format!("onchain-{i}"));
         force_close_with_htlcs(&btc, &mut lnkit, &node, lnkit_closes, 10 + 2 * i);
     }
-    // And once with nothing in flight.
+    // And once with nothing in flight, on a channel LDK opened: its
+    // commitments pay LDK's feerate (about 1 sat/vB), below lnkit's
+    // estimate, so lnkit's own commitment would go out with a CPFP child
+    // that outbids LDK's.
     lnkit.call("connect", json!({"id": format!("{peer}@127.0.0.1:{port}")}));
-    lnkit.call(
-        "fundchannel",
-        json!({"id": peer, "amount": 600_000, "channel_type": [12, 22]}),
-    );
+    let lnkit_id = ldk_node::bitcoin::secp256k1::PublicKey::from_str(&lnkit.node_id).unwrap();
+    let lnkit_addr = SocketAddress::from_str(&format!("127.0.0.1:{}", lnkit.port)).unwrap();
+    node.open_channel(lnkit_id, lnkit_addr, 600_000, Some(100_000_000), None)
+        .unwrap();
+    wait_event(&node, 30, "ChannelPending", |e| {
+        matches!(e, Event::ChannelPending { .. })
+    });
     mine(&btc, 6);
     wait_event(&node, 60, "ChannelReady", |e| {
         matches!(e, Event::ChannelReady { .. })
@@ -640,6 +646,7 @@ fn ldk_force_close(node: &Node, ch: &Value) {
 fn ldk_force_closes_with_nothing_in_flight(btc: &Bitcoind, lnkit: &NodeProc, node: &Node) {
     let peer = node.node_id().to_string();
     let ch = wait_normal(lnkit, &peer);
+    assert_eq!(ch["opener"], "remote", "LDK funded it");
     let funding = ch["funding_txid"].as_str().unwrap().to_string();
     let vout = ch["funding_outnum"].as_u64().unwrap();
     ldk_force_close(node, &ch);
