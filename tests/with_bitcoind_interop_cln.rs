@@ -8,6 +8,14 @@
 //! these tests print why and pass, unless `LNKIT_REQUIRE_CLN=1` (CI).
 //! Figures that decide a test come from the chain (bitcoind) or from CLN,
 //! never from lnkit's own accounting.
+//!
+//! The matrix: opens both ways (anchors and static_remotekey, announced and
+//! private with `option_scid_alias`); gossip both ways; CLN's `pay`/`xpay`
+//! every time, MPP over two channels, keysend both ways; forwarding both
+//! ways at the announced fees; failures; `update_fee` both ways, `kill -9`
+//! and a CLN restart; cooperative closes by each side with and without an
+//! HTLC pending; force closes and breaches both ways, settled by a ledger
+//! of the chain's transactions (`common::ledger`).
 
 mod common;
 
@@ -603,6 +611,51 @@ fn cln_and_lnkit_forward_each_others_payments_for_their_announced_fees() {
         std::thread::sleep(Duration::from_millis(500));
     }
 
+    // And every node's announcement, with its alias, both ways.
+    let aliases = |nodes: Value| -> BTreeMap<String, String> {
+        nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|n| {
+                Some((
+                    n["nodeid"].as_str()?.to_string(),
+                    n["alias"].as_str()?.to_string(),
+                ))
+            })
+            .collect()
+    };
+    let everyone = [
+        (l1.node_id.clone(), "l1"),
+        (l2.node_id.clone(), "l2"),
+        (c1.id.clone(), "c1"),
+        (c2.id.clone(), "c2"),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let views = [
+            aliases(c1.call("listnodes", json!({}))),
+            aliases(c2.call("listnodes", json!({}))),
+            aliases(l1.call("listnodes", json!({}))),
+            aliases(l2.call("listnodes", json!({}))),
+        ];
+        let complete = views.iter().all(|v| {
+            everyone
+                .iter()
+                .all(|(id, alias)| v.get(id).is_some_and(|a| a == alias))
+        });
+        if complete {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node announcements never reached everyone: {views:?}\n{}{}",
+            l1.log(),
+            c1.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
     // 1. c1 pays c2 through l1: lnkit forwards.
     let msat = 50_000_000;
     let inv = cln_invoice(&c2, msat, "through-lnkit");
@@ -654,10 +707,11 @@ fn cln_and_lnkit_forward_each_others_payments_for_their_announced_fees() {
 
 /// update_fee both ways; lnkit killed (-9) in the middle of a payment from
 /// CLN; CLN stopped and started again; each time the channels reestablish
-/// and carry payments both ways.
+/// and carry payments both ways. Then the cooperative closes the other
+/// tests leave out: CLN's with nothing pending, lnkit's with an HTLC pending.
 #[test]
-fn cln_and_lnkit_update_fees_and_survive_a_kill_and_a_restart() {
-    let Some(mut p) = pair("cln_and_lnkit_update_fees_and_survive_a_kill", &[]) else {
+fn cln_and_lnkit_update_fees_survive_a_kill_and_a_restart_and_close() {
+    let Some(mut p) = pair("cln_and_lnkit_update_fees_survive_a_kill", &[]) else {
         return;
     };
     // (The channel reserve is 6,000 sat: lnkit needs more than that to pay back.)
@@ -735,6 +789,55 @@ fn cln_and_lnkit_update_fees_and_survive_a_kill_and_a_restart() {
     wait_normal(&p.lnkit, &p.cln, &theirs);
     p.cln_pays("pay", 7_000_000, "after-cln-restart");
     p.lnkit_pays(7_000_000, "lnkit-after-cln-restart");
+
+    // 5. Cooperative closes, the two not tried above: CLN closes lnkit's
+    //    channel with nothing pending (lnkit funded it: the fee is its
+    //    estimate, 1,000 sat/kw since the restart, by the chain's figure),
+    //    and lnkit closes CLN's with an HTLC pending, which it then fails.
+    let funding = lnkit_channel(&p.lnkit, &ours);
+    let closed = p.cln.call("close", json!({"id": ours}));
+    assert_eq!(closed["type"], "mutual", "{closed}");
+    let txid = p
+        .btc
+        .spender(
+            funding["funding_txid"].as_str().unwrap(),
+            funding["funding_outnum"].as_u64().unwrap(),
+            1,
+        )
+        .expect("the closing transaction is on the chain");
+    let feerate = p.btc.feerate_perkw(&txid);
+    println!("CLN's close of lnkit's channel paid {feerate:.0} sat/kw (lnkit's estimate 1000)");
+    assert!(
+        feerate <= 1000.0 * 1.02,
+        "closing feerate {feerate:.0} sat/kw"
+    );
+    mine(&p.btc, 1);
+    let preimage = [0x55; 32];
+    let held = bolt11(p.lnkit.call(
+        "invoice",
+        json!({"amount_msat": 8_000_000, "label": "held-at-close", "description": "held",
+               "payment_hash": sha256_hex(&preimage)}),
+    ));
+    let rpc = p.cln.socket();
+    let payer = std::thread::spawn(move || call_socket(&rpc, "xpay", json!({"invstring": held})));
+    p.lnkit.until("listpeerchannels", 30, |v| {
+        channel_in(v.clone(), &theirs)["htlcs"]
+            .as_array()
+            .is_some_and(|h| !h.is_empty())
+    });
+    let closer = common::node::SocketCall(p.lnkit.datadir.clone());
+    let id = theirs.clone();
+    let closing = std::thread::spawn(move || closer.call("close", json!({"id": id})));
+    p.cln.until("listpeerchannels", json!({}), 30, |v| {
+        channel_in(v.clone(), &theirs)["state"] != "CHANNELD_NORMAL"
+    });
+    p.lnkit.call(
+        "cancelinvoice",
+        json!({"payment_hash": sha256_hex(&preimage)}),
+    );
+    let closed = closing.join().unwrap().expect("lnkit's close answers");
+    assert_eq!(closed["result"]["type"], "mutual", "{closed}");
+    assert!(payer.join().unwrap().is_err(), "the held payment failed");
 }
 
 // ---- On chain -------------------------------------------------------------
