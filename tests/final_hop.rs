@@ -7,13 +7,15 @@
 //!   the onion's `outgoing_cltv_value`. BOLT 4 makes only a lower one an
 //!   error (`final_incorrect_cltv_expiry`).
 //! - Keysend has no invoice to state a final CLTV delta: CLN's `xkeysend`
-//!   sends 22, and the payee takes what its own invoices take by default (18).
+//!   sends 22, and the payee takes it (at least 19: the fulfilment deadline
+//!   of BOLT 2 is 18 blocks before expiry).
 
 use bitcoin::secp256k1::{Secp256k1, SecretKey};
 use bitcoin::Network;
 use lnkit::amount::Msat;
+use lnkit::channel::onchain::FULFILLED_HTLC_MARGIN;
 use lnkit::channel::{ChannelId, UpdateAddHtlc};
-use lnkit::node::pay::{decide, Decision, KEYSEND_MIN_FINAL_CLTV_DELTA};
+use lnkit::node::pay::{decide, Decision, DEFAULT_FINAL_CLTV_DELTA, KEYSEND_MIN_FINAL_CLTV_DELTA};
 use lnkit::node::store::InvoiceRecord;
 use lnkit::onion::packet::create_onion;
 use lnkit::onion::payload::HopPayload;
@@ -40,7 +42,7 @@ fn invoice() -> InvoiceRecord {
         description: "shadow".into(),
         created_at: 0,
         expires_at: u64::MAX,
-        min_final_cltv_expiry_delta: 18,
+        min_final_cltv_expiry_delta: DEFAULT_FINAL_CLTV_DELTA,
         paid_at: None,
         amount_received_msat: None,
         paid_by: None,
@@ -91,7 +93,7 @@ fn decision(add: &UpdateAddHtlc, invoice: Option<&InvoiceRecord>) -> Decision {
 #[test]
 fn a_shadow_offset_above_the_onions_cltv_is_taken() {
     let p = payee();
-    let outgoing = HEIGHT + 18;
+    let outgoing = HEIGHT + DEFAULT_FINAL_CLTV_DELTA;
     // The offsets CLN's shadow route adds, and none.
     for offset in [0, 1, 7, 36, 144] {
         let add = htlc(&p, invoice_payload(outgoing), outgoing + offset);
@@ -134,10 +136,57 @@ fn keysend_with_core_lightnings_final_delta_of_22_is_taken() {
             other => panic!("delta {delta}: expected a fulfil, got {other:?}"),
         }
     }
-    assert_eq!(KEYSEND_MIN_FINAL_CLTV_DELTA, 18, "BOLT 11's default");
     let short = HEIGHT + KEYSEND_MIN_FINAL_CLTV_DELTA - 1;
     match decision(&htlc(&p, keysend_payload(short), short), None) {
         Decision::Fail(_, why) => assert!(why.contains("for keysend"), "{why}"),
-        other => panic!("a delta of 17 is too near: {other:?}"),
+        other => panic!(
+            "a delta of {} is too near: {other:?}",
+            KEYSEND_MIN_FINAL_CLTV_DELTA - 1
+        ),
+    }
+}
+
+/// BOLT 2: the final node MUST fail an HTLC whose fulfilment deadline
+/// (`FULFILLED_HTLC_MARGIN` blocks before its expiry) has come: fulfilled,
+/// it would fail the channel at the next block unless the commitment round
+/// ended first. Core Lightning paid lnkit's invoices (which asked 18) at
+/// exactly 18, and a block found during the round force-closed the channel.
+/// The node's invoices now ask more than the margin.
+#[test]
+fn an_htlc_at_its_fulfilment_deadline_is_refused_and_our_invoices_leave_room() {
+    let p = payee();
+    // An invoice that asked 18 (made before, or with `cltv: 18`).
+    let asked_18 = InvoiceRecord {
+        min_final_cltv_expiry_delta: 18,
+        ..invoice()
+    };
+    let at = HEIGHT + FULFILLED_HTLC_MARGIN;
+    match decision(&htlc(&p, invoice_payload(at), at), Some(&asked_18)) {
+        Decision::Fail(_, why) => assert!(why.contains("fulfilment deadline"), "{why}"),
+        other => panic!("an HTLC at its deadline: {other:?}"),
+    }
+    let keysend = htlc(&p, keysend_payload(at), at);
+    assert!(matches!(decision(&keysend, None), Decision::Fail(..)));
+    // An HTLC paid at exactly what our invoices ask is still before that
+    // deadline blocks later (a round in flight, a block found meanwhile).
+    let inv = InvoiceRecord {
+        min_final_cltv_expiry_delta: DEFAULT_FINAL_CLTV_DELTA,
+        ..invoice()
+    };
+    let expiry = HEIGHT + DEFAULT_FINAL_CLTV_DELTA;
+    let add = htlc(&p, invoice_payload(expiry), expiry);
+    let fulfilled_at = |height: u32| {
+        let inv = InvoiceRecord {
+            min_final_cltv_expiry_delta: 0,
+            ..inv.clone()
+        };
+        matches!(
+            decide(&p, "chan", &add, Some(&inv), height, 1),
+            Decision::Fulfill(..)
+        )
+    };
+    assert!(matches!(decision(&add, Some(&inv)), Decision::Fulfill(..)));
+    for later in 1..6 {
+        assert!(fulfilled_at(HEIGHT + later), "{later} blocks after arrival");
     }
 }

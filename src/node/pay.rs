@@ -16,9 +16,15 @@ use crate::payment::{CltvExpiry, PaymentHash, PaymentPreimage};
 use crate::signer::NodeSigner;
 
 use super::store::InvoiceRecord;
+use crate::channel::onchain::FULFILLED_HTLC_MARGIN;
 
-/// The default `min_final_cltv_expiry_delta` of our invoices (BOLT 11's default).
-pub const DEFAULT_FINAL_CLTV_DELTA: u32 = 18;
+/// The `min_final_cltv_expiry_delta` our invoices ask. Above BOLT 2's
+/// deadline for an HTLC we fulfilled (`FULFILLED_HTLC_MARGIN`, 18 blocks
+/// before its expiry), with 6 blocks of room: an HTLC paid at exactly the
+/// invoice's delta must not be at that deadline on arrival, or a block
+/// found during the fulfil's commitment round fails the channel (it did,
+/// with Core Lightning paying at 18). LDK keeps such room too (24 against 21).
+pub const DEFAULT_FINAL_CLTV_DELTA: u32 = 24;
 /// Blocks a sender adds to the final CLTV, so a block found in flight does not fail it.
 pub const FINAL_CLTV_MARGIN: u32 = 3;
 
@@ -94,12 +100,12 @@ pub const MPP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// says one): LND's default, so that receivers that still ask 40 take them.
 pub const KEYSEND_FINAL_CLTV_DELTA: u32 = 40;
 
-/// The least final CLTV delta we accept on a keysend payment we receive: what
-/// an invoice of ours asks when it says nothing (BOLT 11's default,
-/// `min_final_cltv_expiry_delta` 18). Senders use less than 40 now: Core
-/// Lightning's `xkeysend` (its `keysend` from v27.03) sends 22.
-pub const KEYSEND_MIN_FINAL_CLTV_DELTA: u32 =
-    crate::invoice::DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA as u32;
+/// The least final CLTV delta we accept on a keysend payment we receive
+/// (no invoice says one): the least whose fulfilment deadline (BOLT 2:
+/// `FULFILLED_HTLC_MARGIN` blocks before expiry) is not reached on arrival.
+/// Senders use less than 40 now: Core Lightning's `xkeysend` (its `keysend`
+/// from v27.03) sends 22.
+pub const KEYSEND_MIN_FINAL_CLTV_DELTA: u32 = FULFILLED_HTLC_MARGIN + 1;
 
 /// What a forwarding hop read from the onion.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,6 +268,18 @@ pub fn decide(
         }));
     }
     let unknown = |why: String| fail(unknown_details(htlc, height), why);
+    // BOLT 2: "MUST fail (and not forward) an HTLC whose fulfillment
+    // deadline is already past". Ours is FULFILLED_HTLC_MARGIN blocks before
+    // its expiry; an HTLC at it would fail the channel once fulfilled. (Not
+    // for one we fulfilled before a restart: that one is fulfilled again.)
+    let deadline_come = || {
+        (htlc.cltv_expiry.0 <= height + FULFILLED_HTLC_MARGIN).then(|| {
+            unknown(format!(
+                "cltv_expiry {} is within {FULFILLED_HTLC_MARGIN} blocks of the height {height}: its fulfilment deadline has come",
+                htlc.cltv_expiry.0
+            ))
+        })
+    };
     // BOLT 4: only a `cltv_expiry` *below* the onion's `outgoing_cltv_value`
     // is an error. A sender may add a shadow route's offset to the HTLC
     // (BOLT 7's privacy advice; Core Lightning's `pay` does on about half
@@ -301,9 +319,15 @@ pub fn decide(
                 htlc.cltv_expiry.0
             ));
         }
-        if let Some(inv) = invoice.filter(|i| i.paid_at.is_some()) {
-            if !inv.paid_by_htlc(channel, htlc.id) {
+        match invoice.filter(|i| i.paid_at.is_some()) {
+            Some(inv) if !inv.paid_by_htlc(channel, htlc.id) => {
                 return unknown("this payment_hash is already paid".into());
+            }
+            Some(_) => {}
+            None => {
+                if let Some(refused) = deadline_come() {
+                    return refused;
+                }
             }
         }
         return Decision::Fulfill(p, attribution_ss);
@@ -331,6 +355,9 @@ pub fn decide(
             return Decision::Fulfill(PaymentPreimage(p), attribution_ss);
         }
         return unknown("the invoice is already paid".into());
+    }
+    if let Some(refused) = deadline_come() {
+        return refused;
     }
     if now > inv.expires_at {
         return unknown("the invoice has expired".into());

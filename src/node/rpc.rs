@@ -769,7 +769,7 @@ pub struct InvoiceRequest {
     /// HTLCs paying it wait, unanswered, for `settleinvoice` or `cancelinvoice`.
     #[serde(default)]
     pub payment_hash: Option<String>,
-    /// `min_final_cltv_expiry_delta` (default 18).
+    /// `min_final_cltv_expiry_delta` (default 24).
     #[serde(default)]
     pub cltv: Option<u32>,
 }
