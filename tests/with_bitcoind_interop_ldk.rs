@@ -645,7 +645,23 @@ fn ldk_force_close(node: &Node, ch: &Value) {
 /// (which commitment confirmed) and the chain (no child of lnkit's).
 fn ldk_force_closes_with_nothing_in_flight(btc: &Bitcoind, lnkit: &NodeProc, node: &Node) {
     let peer = node.node_id().to_string();
-    let ch = wait_normal(lnkit, &peer);
+    wait_normal(lnkit, &peer);
+    // Nothing in flight: the last payment's HTLC is off both commitments
+    // (with one still there, lnkit competes at once, by design).
+    let ch = lnkit.until("listpeerchannels", 30, |v| {
+        v["channels"].as_array().unwrap().iter().any(|c| {
+            c["peer_id"] == peer.as_str()
+                && c["state"] == "CHANNELD_NORMAL"
+                && c["htlcs"].as_array().is_some_and(|h| h.is_empty())
+        })
+    });
+    let ch = ch["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["peer_id"] == peer.as_str() && c["state"] == "CHANNELD_NORMAL")
+        .cloned()
+        .unwrap();
     assert_eq!(ch["opener"], "remote", "LDK funded it");
     let funding = ch["funding_txid"].as_str().unwrap().to_string();
     let vout = ch["funding_outnum"].as_u64().unwrap();
