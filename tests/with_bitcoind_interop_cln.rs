@@ -154,6 +154,19 @@ fn lnkit_received(lnkit: &NodeProc, label: &str) -> Option<u64> {
     (inv["status"] == "paid").then(|| inv["amount_received_msat"].as_u64().unwrap())
 }
 
+/// The feerate (sat/kw) of the transaction that spent the funding output
+/// of `ch` (as `listpeerchannels` lists it), by the chain's figures.
+fn closing_feerate(btc: &Bitcoind, ch: &Value) -> f64 {
+    let txid = btc
+        .spender(
+            ch["funding_txid"].as_str().unwrap(),
+            ch["funding_outnum"].as_u64().unwrap(),
+            1,
+        )
+        .expect("the closing transaction is on the chain");
+    btc.feerate_perkw(&txid)
+}
+
 /// A CLN node and an lnkit node, funded, connected.
 struct Pair {
     btc: Bitcoind,
@@ -448,15 +461,7 @@ fn cln_splits_a_payment_over_two_channels_and_closes_with_an_htlc_pending() {
     assert!(payer.join().unwrap().is_err(), "the held payment failed");
     // lnkit was the funder: the fee is its estimate, no more (the chain's figure).
     let ch = lnkit_channel(&p.lnkit, &b);
-    let txid = p
-        .btc
-        .spender(
-            ch["funding_txid"].as_str().unwrap(),
-            ch["funding_outnum"].as_u64().unwrap(),
-            1,
-        )
-        .expect("the closing transaction is on the chain");
-    let feerate = p.btc.feerate_perkw(&txid);
+    let feerate = closing_feerate(&p.btc, &ch);
     println!("the close lnkit funded paid {feerate:.0} sat/kw (its estimate {FALLBACK_PERKW})");
     assert!(
         feerate <= FALLBACK_PERKW as f64 * 1.02 && feerate >= 253.0,
@@ -797,15 +802,7 @@ fn cln_and_lnkit_update_fees_survive_a_kill_and_a_restart_and_close() {
     let funding = lnkit_channel(&p.lnkit, &ours);
     let closed = p.cln.call("close", json!({"id": ours}));
     assert_eq!(closed["type"], "mutual", "{closed}");
-    let txid = p
-        .btc
-        .spender(
-            funding["funding_txid"].as_str().unwrap(),
-            funding["funding_outnum"].as_u64().unwrap(),
-            1,
-        )
-        .expect("the closing transaction is on the chain");
-    let feerate = p.btc.feerate_perkw(&txid);
+    let feerate = closing_feerate(&p.btc, &funding);
     println!("CLN's close of lnkit's channel paid {feerate:.0} sat/kw (lnkit's estimate 1000)");
     assert!(
         feerate <= 1000.0 * 1.02,
