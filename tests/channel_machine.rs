@@ -701,6 +701,47 @@ fn a_failed_channel_retransmits_its_error_until_the_chain_closes_it() {
     );
 }
 
+/// The peer force-closed: we leave its commitment to confirm (it pays us
+/// at once, ours would lock our balance for `to_self_delay` and need a
+/// CPFP) only while no HTLC deadline is near. The deadline: an HTLC's
+/// expiry less BOLT 2's 18 blocks for an HTLC we fulfil, less the 6 blocks
+/// we give the peer's commitment to confirm. (lnkit raced LDK's commitment
+/// with its own, with nothing at stake, and paid about 5,000 sat for it.)
+fn peer_error(party: &mut Party) {
+    let m = ChannelMessage::Error {
+        channel_id: party.ch.id,
+        data: b"closing".to_vec(),
+    };
+    let signer = party.signer.clone();
+    party.ch.handle(&signer, Event::Message(m)).unwrap();
+}
+
+#[test]
+fn the_peers_commitment_is_awaited_only_while_no_htlc_deadline_is_near() {
+    let mut p = Pair::open(both_types()[1], Msat(0), anchors());
+    assert_eq!(p.b.ch.earliest_htlc_expiry(), None);
+    p.pay(true, 10_000_000, 0);
+    p.settle();
+    assert_eq!(
+        p.b.ch.earliest_htlc_expiry(),
+        Some(500),
+        "pay() offers at 500"
+    );
+    p.event(true, Event::ForceClose);
+    assert!(!p.a.ch.failed_by_peer(), "a failed it itself");
+    peer_error(&mut p.b);
+    assert!(p.b.ch.failed_by_peer(), "{:?}", p.b.ch.failure);
+    // 500 - 18 - 6 = 476: from there on, ours must go out.
+    assert!(p.b.ch.may_await_their_commitment(475));
+    assert!(!p.b.ch.may_await_their_commitment(476));
+    assert!(!p.b.ch.may_await_their_commitment(600));
+    // With no HTLC in any commitment, nothing is ever at stake.
+    let mut q = Pair::open(both_types()[1], Msat(0), anchors());
+    peer_error(&mut q.b);
+    assert!(q.b.ch.failed_by_peer());
+    assert!(q.b.ch.may_await_their_commitment(u32::MAX / 2));
+}
+
 /// The holding cell: while our `commitment_signed` waits for its
 /// `revoke_and_ack`, a new update is logged but not sent; the
 /// `revoke_and_ack` releases it, and it is signed in the next round.

@@ -270,6 +270,16 @@ impl Pair {
     }
 
     /// lnkit pays a CLN invoice, which must complete.
+    /// CLN's latest commitment with lnkit, signed (`dev-sign-last-tx`,
+    /// as CLN's own tests cheat), in hex.
+    fn cln_commitment(&self) -> String {
+        self.cln
+            .call("dev-sign-last-tx", json!({"id": self.lnkit.node_id}))["tx"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     fn lnkit_pays(&self, msat: u64, label: &str) {
         let bolt11 = cln_invoice(&self.cln, msat, label);
         let paid = self.lnkit.call("pay", json!({"bolt11": bolt11}));
@@ -1020,11 +1030,17 @@ fn check_ledger(
     check_wallets(btc, lnkit, cln, before, &shares);
 }
 
+/// The final CLTV delta of the held HTLCs: far enough from expiry that,
+/// when CLN force-closes, no deadline makes lnkit race CLN's commitment
+/// (`Channel::may_await_their_commitment`: 18 + 6 blocks).
+const HELD_CLTV: u32 = 60;
+
 /// Force closes with an HTLC held each way, by each side: lnkit's close on
 /// the channel it opened, CLN's (`dev-fail`) on the one CLN opened. Each
 /// side then settles the HTLC it holds; each claims its HTLC on chain with
 /// the preimage and the payments complete; both wallets end exact to the
-/// sat by the chain's ledger.
+/// sat by the chain's ledger. When CLN closes, its commitment is the one
+/// the chain takes: lnkit does not race it.
 #[test]
 fn cln_and_lnkit_force_close_on_each_other_with_an_htlc_held_each_way() {
     let plugin = hold_plugin();
@@ -1045,7 +1061,8 @@ fn cln_and_lnkit_force_close_on_each_other_with_an_htlc_held_each_way() {
         let to_cln = p.cln.call(
             "invoice",
             json!({"amount_msat": 30_000_000, "label": format!("fc-hold-{round}"),
-                   "description": "held", "preimage": hex::encode(cln_preimage)}),
+                   "description": "held", "preimage": hex::encode(cln_preimage),
+                   "cltv": HELD_CLTV}),
         )["bolt11"]
             .as_str()
             .unwrap()
@@ -1062,7 +1079,8 @@ fn cln_and_lnkit_force_close_on_each_other_with_an_htlc_held_each_way() {
         let to_lnkit = p.lnkit.call(
             "invoice",
             json!({"amount_msat": 20_000_000, "label": format!("fc-held-{round}"),
-                   "description": "held", "payment_hash": sha256_hex(&lnkit_preimage)}),
+                   "description": "held", "payment_hash": sha256_hex(&lnkit_preimage),
+                   "cltv": HELD_CLTV}),
         )["bolt11"]
             .as_str()
             .unwrap()
@@ -1083,12 +1101,19 @@ fn cln_and_lnkit_force_close_on_each_other_with_an_htlc_held_each_way() {
         std::thread::sleep(Duration::from_millis(500));
         let snap = snapshot(&p.btc, &p.cln, &id);
         let before = wallets(&p.btc, &p.lnkit, &p.cln);
-        if lnkit_closes {
+        let cln_commitment = if lnkit_closes {
             let forced = p.lnkit.call("close", json!({"id": id, "force": true}));
             assert_eq!(forced["type"], "unilateral");
+            None
         } else {
+            // CLN's commitment, as it will broadcast it (the txid does not
+            // depend on the signatures).
+            let tx = p.cln_commitment();
+            let theirs = p.btc.cli(&["decoderawtransaction", &tx]);
+            let theirs: Value = serde_json::from_str(&theirs).unwrap();
             p.cln.call("dev-fail", json!({"id": p.lnkit.node_id}));
-        }
+            Some(theirs["txid"].as_str().unwrap().to_string())
+        };
         mine_slowly(&p.btc, 1, 1500);
         // Each settles what it holds: the HTLCs are claimed on chain.
         p.cln.call(
@@ -1100,6 +1125,20 @@ fn cln_and_lnkit_force_close_on_each_other_with_an_htlc_held_each_way() {
             json!({"preimage": hex::encode(lnkit_preimage)}),
         );
         resolve(&p.btc, &p.lnkit, &p.cln, &id);
+        if let Some(theirs) = cln_commitment {
+            // Item 5 of issue 34: no HTLC deadline was near, so lnkit let
+            // CLN's commitment confirm rather than race it with its own.
+            let tip: u32 = p.btc.cli(&["getblockcount"]).parse().unwrap();
+            let spend = p
+                .btc
+                .spender(&snap.funding.0, snap.funding.1, tip - snap.height);
+            assert_eq!(
+                spend.as_deref(),
+                Some(theirs.as_str()),
+                "the funding spend is CLN's commitment\n{}",
+                p.lnkit.log()
+            );
+        }
         let paid = cln_payer.join().unwrap();
         assert!(paid.is_ok(), "CLN's payment completes on chain: {paid:?}");
         let ours = p.lnkit.call("listpays", json!({}));
@@ -1173,12 +1212,7 @@ fn cln_and_lnkit_punish_each_others_breaches() {
     // 2. CLN cheats with a commitment it signed before paying lnkit.
     let id = p.cln_opens(1_000_000, false);
     mine(&p.btc, 1);
-    let old = p
-        .cln
-        .call("dev-sign-last-tx", json!({"id": p.lnkit.node_id}))["tx"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let old = p.cln_commitment();
     p.cln_pays("pay", 400_000_000, "breach-2");
     mine(&p.btc, 1);
     let snap = snapshot(&p.btc, &p.cln, &id);

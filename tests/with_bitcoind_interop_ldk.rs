@@ -647,7 +647,8 @@ fn ldk_force_closes_with_nothing_in_flight(btc: &Bitcoind, lnkit: &NodeProc, nod
     let peer = node.node_id().to_string();
     wait_normal(lnkit, &peer);
     // Nothing in flight: the last payment's HTLC is off both commitments
-    // (with one still there, lnkit competes at once, by design).
+    // (one within 18 + 6 blocks of its expiry, as a just-made payment's
+    // can be, makes lnkit compete at once, by design).
     let ch = lnkit.until("listpeerchannels", 30, |v| {
         v["channels"].as_array().unwrap().iter().any(|c| {
             c["peer_id"] == peer.as_str()

@@ -1434,10 +1434,10 @@ impl Channel {
     }
 }
 
-/// A random-looking but deterministic id from bytes (the driver supplies the randomness).
 /// How a channel's `failure` starts when the peer's `error` failed it.
 const PEER_ERROR: &str = "the peer sent an error";
 
+/// A random-looking but deterministic id from bytes (the driver supplies the randomness).
 pub fn temporary_id(entropy: [u8; 32]) -> ChannelId {
     ChannelId(bitcoin::hashes::sha256::Hash::hash(&entropy).to_byte_array())
 }

@@ -60,7 +60,46 @@ pub const OFFERED_HTLC_GRACE: u32 = 2;
 /// blocks before `cltv_expiry` (18 is the BOLT's reasonable value).
 pub const FULFILLED_HTLC_MARGIN: u32 = 18;
 
+/// Blocks we leave the peer's commitment to confirm, once it force-closed,
+/// before we broadcast ours (a node's broadcast may take a block or two to
+/// reach a miner; a commitment at a feerate too low to confirm never will).
+pub const THEIRS_PATIENCE: u32 = 6;
+
 impl Channel {
+    /// The earliest `cltv_expiry` of an HTLC in any of the commitments that
+    /// may confirm (ours, the peer's and its next, while unrevoked).
+    pub fn earliest_htlc_expiry(&self) -> Option<u32> {
+        let mut commits = vec![self.ledger.local, self.ledger.remote];
+        commits.extend(self.ledger.remote_next);
+        commits
+            .iter()
+            .flat_map(|c| {
+                self.ledger
+                    .view_of(c)
+                    .htlcs
+                    .into_values()
+                    .map(|h| h.cltv_expiry.0)
+            })
+            .min()
+    }
+
+    /// Whether, the peer having force-closed, we may still leave its
+    /// commitment to confirm at `height` rather than broadcast ours.
+    ///
+    /// BOLT 5 lets either commitment settle the channel: the peer's pays
+    /// us at once, and each HTLC in it can be claimed on chain (by
+    /// preimage before its expiry, by timeout after). Ours costs a CPFP
+    /// and locks our balance for `to_self_delay`. So ours is needed only
+    /// when an HTLC deadline is near: waiting lasts at most
+    /// `THEIRS_PATIENCE` blocks, and the earliest HTLC must then still be
+    /// more than `FULFILLED_HTLC_MARGIN` blocks from its expiry (BOLT 2's
+    /// deadline for an HTLC we fulfil), so a claim by preimage still has
+    /// time to confirm whichever commitment the chain takes.
+    pub fn may_await_their_commitment(&self, height: u32) -> bool {
+        self.earliest_htlc_expiry()
+            .is_none_or(|e| e > height + THEIRS_PATIENCE + FULFILLED_HTLC_MARGIN)
+    }
+
     /// BOLT 2 "Requirements" of the HTLC deadlines: an HTLC we offered that
     /// is still in a current commitment `OFFERED_HTLC_GRACE` blocks after
     /// its expiry, or one we fulfilled that is still there

@@ -2,31 +2,31 @@
 //! before anything they decided is broadcast, and shown over RPC.
 
 use super::*;
-use crate::channel::onchain::{FundingSpend, OnchainEvent, OutputState, Resolution, Role, Spender};
+use crate::channel::onchain::{
+    FundingSpend, OnchainEvent, OutputState, Resolution, Role, Spender, THEIRS_PATIENCE,
+};
 use crate::node::onchain::{self, Ctx, Send};
-
-/// Blocks our commitment waits while the peer's, broadcast when it force-closed, sits in the mempool.
-const THEIRS_PATIENCE: u32 = 6;
 
 impl Core {
     /// A transaction spending the funding output (seen in a block, or our
     /// commitment about to go out) starts the channel's resolution.
-    /// The peer force-closed (its `error`) and no HTLC is at stake: let its
-    /// commitment confirm rather than contest it with ours. Its commitment
-    /// pays us at once; ours would cost a CPFP and lock our funds for
-    /// `to_self_delay` (an LDK close paid about 5,000 sat that way). Ours
-    /// waits a few blocks (`THEIRS_PATIENCE`) while the peer's is in the
-    /// mempool, and goes out if it never shows or never confirms. With
-    /// HTLCs, their deadlines decide: ours goes out at once.
+    /// The peer force-closed (its `error`) and no HTLC deadline is near
+    /// (`Channel::may_await_their_commitment`): let its commitment confirm
+    /// rather than contest it with ours. Its commitment pays us at once;
+    /// ours would cost a CPFP and lock our funds for `to_self_delay` (an
+    /// LDK close paid about 5,000 sat that way). Ours waits a few blocks
+    /// (`THEIRS_PATIENCE`) while the peer's is in the mempool, and goes out
+    /// if it never shows, never confirms, or an HTLC deadline comes near.
     pub(super) fn let_theirs_confirm(&mut self, id: ChannelId) -> bool {
         let Some(ch) = self.channels.get(&id) else {
             return false;
         };
-        if !ch.failed_by_peer() || !ch.htlcs().is_empty() || ch.onchain.is_some() {
+        let height = self.height();
+        if !ch.failed_by_peer() || !ch.may_await_their_commitment(height) || ch.onchain.is_some() {
             return false;
         }
         let seen = self.their_commitment_in_mempool(id);
-        info!(channel = %id, their_commitment = ?seen, "the peer force-closed with no HTLC at stake: waiting for its commitment to confirm before broadcasting ours");
+        info!(channel = %id, their_commitment = ?seen, htlcs = ch.htlcs().len(), "the peer force-closed and no HTLC deadline is near: waiting for its commitment to confirm before broadcasting ours");
         self.awaiting_theirs.insert(id, self.height());
         true
     }
@@ -44,7 +44,8 @@ impl Core {
 
     /// At each block: a channel whose funding was spent is resolved (the
     /// follower saw it); one still waiting broadcasts our commitment once
-    /// the peer's is not in the mempool, or has waited `THEIRS_PATIENCE` blocks.
+    /// the peer's is not in the mempool, has waited `THEIRS_PATIENCE`
+    /// blocks, or an HTLC deadline is near.
     pub(super) fn check_awaiting_theirs(&mut self) {
         let tip = self.height();
         let ids: Vec<(ChannelId, u32)> =
@@ -62,7 +63,10 @@ impl Core {
             if waited == 0 {
                 continue;
             }
-            if waited < THEIRS_PATIENCE && self.their_commitment_in_mempool(id).is_some() {
+            if waited < THEIRS_PATIENCE
+                && ch.may_await_their_commitment(tip)
+                && self.their_commitment_in_mempool(id).is_some()
+            {
                 continue;
             }
             self.awaiting_theirs.remove(&id);
@@ -70,7 +74,7 @@ impl Core {
                 continue;
             };
             if let Some(tx) = self.channels[&id].signed_local_commitment(&signer) {
-                info!(channel = %id, waited, "the peer's commitment did not confirm: broadcasting ours");
+                info!(channel = %id, waited, "the peer's commitment has not confirmed: broadcasting ours");
                 self.start_resolution(id, &tx);
             }
         }
