@@ -272,15 +272,23 @@ fn funding_answers_are_cached_spends_remove_channels_and_stale_ones_are_pruned()
     let b = Chan::new(80, 8 << 40);
     chain.outputs.insert(a.scid, unspent(&a, 10));
     chain.outputs.insert(b.scid, unspent(&b, 10));
-    // A forged announcement costs one lookup; the genuine one after it costs none.
+    // A forged announcement costs no lookup (its signatures are checked
+    // first: issue 35); the genuine one costs one, and once more none.
     let mut forged = a.announcement();
     forged[2 + 10] ^= 1;
     assert!(is_warning(&s.ingest(Some(&peer), &forged, NOW, &mut chain)));
-    assert_eq!(chain.asked, 1);
+    assert_eq!(chain.asked, 0, "no lookup before the signatures");
     assert_eq!(
         s.ingest(Some(&peer), &a.announcement(), NOW, &mut chain),
         Verdict::Accepted
     );
+    assert_eq!(chain.asked, 1);
+    // Other keys claiming the same output: refused from the cached answer.
+    let other = Chan::new(71, 7 << 40).announcement();
+    assert!(matches!(
+        s.ingest(Some(&peer), &other, NOW, &mut chain),
+        Verdict::Ignored(why) if why.contains("2-of-2")
+    ));
     assert_eq!(chain.asked, 1, "the deep answer was cached");
     assert_eq!(
         s.ingest(Some(&peer), &b.announcement(), NOW, &mut chain),

@@ -165,10 +165,8 @@ impl GossipStore {
         let (Some(n1), Some(n2)) = (point(m, "node_id_1"), point(m, "node_id_2")) else {
             return Verdict::Warning("channel_announcement: a key does not parse".into());
         };
-        // Checked now, so that a flood of forged announcements cannot fill the hold.
-        if let Err(e) = self.signatures_valid(m, raw, None) {
-            return Verdict::Warning(format!("channel_announcement: {e}"));
-        }
+        // Its signatures were checked before the lookup: forged
+        // announcements cannot fill the hold.
         if !self.held.channels.contains_key(&scid) && self.held.channels.len() >= MAX_HELD {
             return Verdict::Ignored(
                 "channel_announcement: the chain cannot be asked now, and too many are held".into(),
@@ -181,7 +179,8 @@ impl GossipStore {
             updates: [None, None],
         });
         Verdict::Ignored(
-            "channel_announcement: the chain cannot be asked now (held until it can)".into(),
+            "channel_announcement: its funding output is not known yet (held until the chain answers)"
+                .into(),
         )
     }
 
@@ -304,45 +303,91 @@ impl GossipStore {
         let mut taken = vec![];
         let scids: Vec<u64> = self.held.channels.keys().copied().collect();
         for scid in scids {
-            if self.lookup(scid, chain) == FundingOutput::Unavailable {
-                continue;
-            }
-            let held = self.held.channels.remove(&scid).expect("listed");
-            let Ok(m) = message::decode(&held.announcement) else {
-                continue;
-            };
-            if self.channel_announcement(&m, &held.announcement, now, chain, held.from)
-                != Verdict::Accepted
-            {
-                continue;
-            }
-            taken.push((held.from, held.announcement));
-            for (_, from, raw) in held.updates.into_iter().flatten() {
-                if let Ok(m) = message::decode(&raw) {
-                    if self.channel_update(&m, &raw, now) == Verdict::Accepted {
-                        taken.push((from, raw));
-                    }
-                }
-            }
-            // Early updates and node announcements are let in too.
-            taken.extend(self.release_early(scid, now));
-            // Its nodes are known now: their held announcements are taken too.
-            for node in held.nodes {
-                let Some((_, from, raw)) = self.held.nodes.remove(&node) else {
-                    continue;
-                };
-                if let Ok(m) = message::decode(&raw) {
-                    if self.node_announcement(&m, &raw) == Verdict::Accepted {
-                        taken.push((from, raw));
-                    }
+            taken.extend(self.retry_held_channel(scid, now, chain));
+        }
+        self.drop_orphan_nodes();
+        taken
+    }
+
+    /// [`Self::retry_held`] for one channel (its lookup just answered).
+    pub fn retry_held_one(
+        &mut self,
+        scid: u64,
+        now: u64,
+        chain: &mut dyn FundingSource,
+    ) -> Vec<(Sender, Vec<u8>)> {
+        let taken = self.retry_held_channel(scid, now, chain);
+        self.drop_orphan_nodes();
+        taken
+    }
+
+    /// The short channel ids of the held channels, with who sent each.
+    pub fn held_channels(&self) -> Vec<(u64, Sender)> {
+        self.held
+            .channels
+            .iter()
+            .map(|(scid, h)| (*scid, h.from))
+            .collect()
+    }
+
+    /// Forget what `peer` sent that is held (it was disconnected for its gossip).
+    pub fn forget_held_from(&mut self, peer: &PublicKey) {
+        let from = Some(*peer);
+        self.held.channels.retain(|_, h| h.from != from);
+        self.held.early.retain(|_, e| e.message.1 != from);
+        self.drop_orphan_nodes();
+    }
+
+    fn retry_held_channel(
+        &mut self,
+        scid: u64,
+        now: u64,
+        chain: &mut dyn FundingSource,
+    ) -> Vec<(Sender, Vec<u8>)> {
+        let mut taken = vec![];
+        if !self.held.channels.contains_key(&scid)
+            || self.lookup(scid, chain) == FundingOutput::Unavailable
+        {
+            return taken;
+        }
+        let held = self.held.channels.remove(&scid).expect("listed");
+        let Ok(m) = message::decode(&held.announcement) else {
+            return taken;
+        };
+        if self.channel_announcement(&m, &held.announcement, now, chain, held.from)
+            != Verdict::Accepted
+        {
+            return taken;
+        }
+        taken.push((held.from, held.announcement));
+        for (_, from, raw) in held.updates.into_iter().flatten() {
+            if let Ok(m) = message::decode(&raw) {
+                if self.channel_update(&m, &raw, now) == Verdict::Accepted {
+                    taken.push((from, raw));
                 }
             }
         }
-        // A node announcement whose channels all turned out bad is dropped.
+        // Early updates and node announcements are let in too.
+        taken.extend(self.release_early(scid, now));
+        // Its nodes are known now: their held announcements are taken too.
+        for node in held.nodes {
+            let Some((_, from, raw)) = self.held.nodes.remove(&node) else {
+                continue;
+            };
+            if let Ok(m) = message::decode(&raw) {
+                if self.node_announcement(&m, &raw) == Verdict::Accepted {
+                    taken.push((from, raw));
+                }
+            }
+        }
+        taken
+    }
+
+    /// A node announcement whose channels all turned out bad is dropped.
+    fn drop_orphan_nodes(&mut self) {
         let channels = &self.held.channels;
         self.held
             .nodes
             .retain(|id, _| channels.values().any(|h| h.nodes.contains(id)));
-        taken
     }
 }

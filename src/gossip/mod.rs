@@ -82,11 +82,16 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        // An initial sync of the whole mainnet graph (~60,000 channels, three messages each)
-        // fits in its burst; after that, gossip arrives at a few messages a second.
+        // Outside a sync we asked for (whose answers `ingest` takes
+        // unmetered, as many as we asked), a peer relays what the network
+        // sends: channels refresh their updates at most about once a day
+        // (BOLT 7 keepalive) plus fee changes, which over ~50,000 mainnet
+        // channels is a few messages a second, batched by each relayer's
+        // flush (60 s in Core Lightning, 90 s in LND): a flush of a busy
+        // minute is a few thousand. So: 50 a second, and a burst of 5,000.
         RateLimit {
-            per_second: 100,
-            burst: 250_000,
+            per_second: 50,
+            burst: 5_000,
         }
     }
 }
@@ -149,7 +154,7 @@ pub struct GossipStore {
     /// Channels by short channel id.
     pub channels: BTreeMap<u64, ChannelEntry>,
     /// Nodes with at least one announced channel.
-    pub nodes: HashMap<PublicKey, NodeEntry>,
+    pub nodes: BTreeMap<PublicKey, NodeEntry>,
     /// Funding answers that cannot change any more (found unspent: its script and value; or spent).
     funding_cache: HashMap<u64, FundingOutput>,
     limit: RateLimit,
@@ -218,7 +223,7 @@ impl GossipStore {
             chain_hash,
             secp: Secp256k1::verification_only(),
             channels: BTreeMap::new(),
-            nodes: HashMap::new(),
+            nodes: BTreeMap::new(),
             funding_cache: HashMap::new(),
             limit,
             buckets: HashMap::new(),
@@ -257,7 +262,20 @@ impl GossipStore {
         now: u64,
         chain: &mut dyn FundingSource,
     ) -> Verdict {
-        if let Some(p) = peer {
+        self.ingest_metered(peer, raw, now, chain, true)
+    }
+
+    /// [`Self::ingest`], with the peer's rate limit applied or not (not:
+    /// answers to a query of ours, which we asked for).
+    pub fn ingest_metered(
+        &mut self,
+        peer: Option<&PublicKey>,
+        raw: &[u8],
+        now: u64,
+        chain: &mut dyn FundingSource,
+        metered: bool,
+    ) -> Verdict {
+        if let Some(p) = peer.filter(|_| metered) {
             if !self.admit(p, now) {
                 return ignored("over the peer's gossip rate limit");
             }
@@ -362,6 +380,12 @@ impl GossipStore {
                 "channel_announcement: node_id_1 is not the lesser of the two node ids".into(),
             );
         }
+        // Cheapest check first: four signatures cost well under a
+        // millisecond, a lookup several bitcoind calls (issue 35: forged
+        // announcements made the node ask the chain before the signatures).
+        if let Err(e) = self.signatures_valid(m, raw, None) {
+            return Verdict::Warning(format!("channel_announcement: {e}"));
+        }
         let (script, capacity, outpoint) = match self.lookup(scid, chain) {
             FundingOutput::Unspent {
                 outpoint,
@@ -389,9 +413,6 @@ impl GossipStore {
             return ignored(
                 "channel_announcement: the funding output is not the 2-of-2 of its bitcoin keys",
             );
-        }
-        if let Err(e) = self.signatures_valid(m, raw, None) {
-            return Verdict::Warning(format!("channel_announcement: {e}"));
         }
         for n in [n1, n2] {
             self.nodes.entry(n).or_default();

@@ -3,7 +3,9 @@
 //! `gossip_timestamp_filter`, built from the [`GossipStore`], and
 //! [`Syncer`], the querying side of an initial sync with one peer.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+
+use bitcoin::secp256k1::PublicKey;
 
 use crate::wire::bigsize::BigSize;
 use crate::wire::message::{self, encode_scids, Message, MessageSchema, Value};
@@ -208,52 +210,11 @@ pub fn reply_short_channel_ids(
     store: &GossipStore,
     query: &Message,
 ) -> Result<Vec<Vec<u8>>, String> {
-    let ids = scids(query)?;
-    let wanted = match query.tlvs.iter().find(|r| r.typ == 1) {
-        Some(r) => {
-            let f = read_bigsizes(&r.value)?;
-            if f.len() != ids.len() {
-                return Err(format!(
-                    "query_flags: {} flags for {} short_channel_ids",
-                    f.len(),
-                    ids.len()
-                ));
-            }
-            f
-        }
-        None => vec![flags::ALL; ids.len()],
-    };
+    let mut plan = Replies::new(store, query)?;
     let mut out = vec![];
-    let mut nodes_sent = std::collections::HashSet::new();
-    for (scid, want) in ids.iter().zip(wanted) {
-        let Some(c) = store.channels.get(scid).filter(|c| c.spent_at.is_none()) else {
-            continue;
-        };
-        if want & flags::ANNOUNCEMENT != 0 {
-            out.push(c.raw.clone());
-        }
-        for (dir, bit) in [(0, flags::UPDATE_1), (1, flags::UPDATE_2)] {
-            if let Some(u) = c.updates[dir].as_ref().filter(|_| want & bit != 0) {
-                out.push(u.raw.clone());
-            }
-        }
-        for (node, bit) in [(c.node_1, flags::NODE_1), (c.node_2, flags::NODE_2)] {
-            if want & bit == 0 || !nodes_sent.insert(node) {
-                continue;
-            }
-            if let Some(raw) = store.nodes.get(&node).and_then(|n| n.raw.clone()) {
-                out.push(raw);
-            }
-        }
+    while !plan.is_done() {
+        out.extend(plan.next(store));
     }
-    out.push(encode(
-        262,
-        vec![
-            ("chain_hash", Value::Bytes(store.chain_hash.to_vec())),
-            ("full_information", Value::Uint(1)),
-        ],
-        vec![],
-    ));
     Ok(out)
 }
 
@@ -267,29 +228,168 @@ pub fn in_filter(timestamp: u32, first: u32, range: u32) -> bool {
 /// announcement (timed by its updates, BOLT 7) before its updates in the
 /// range, then the node announcements in the range.
 pub fn since(store: &GossipStore, first: u32, range: u32) -> Vec<Vec<u8>> {
+    let mut plan = Dump::new(first, range);
     let mut out = vec![];
-    for (_, c) in live(store) {
-        let updates: Vec<&Vec<u8>> = c
-            .updates
-            .iter()
-            .flatten()
-            .filter(|u| in_filter(u.timestamp, first, range))
-            .map(|u| &u.raw)
-            .collect();
-        if updates.is_empty() {
-            continue;
-        }
-        out.push(c.raw.clone());
-        out.extend(updates.into_iter().cloned());
+    while !plan.is_done() {
+        out.extend(plan.next(store));
     }
-    out.extend(
-        store
-            .nodes
-            .values()
-            .filter(|n| in_filter(n.timestamp, first, range))
-            .filter_map(|n| n.raw.clone()),
-    );
     out
+}
+
+/// The stored gossip a `gossip_timestamp_filter` asks for, as [`since`]
+/// gives it, produced a channel or node at a time as the peer's connection
+/// takes it: a cursor, not a copy (issue 35: a dump of the whole graph
+/// queued at once is tens of megabytes per peer).
+#[derive(Clone, Debug)]
+pub struct Dump {
+    first: u32,
+    range: u32,
+    stage: DumpStage,
+}
+
+#[derive(Clone, Debug)]
+enum DumpStage {
+    Channels(Option<u64>),
+    Nodes(Option<PublicKey>),
+    Done,
+}
+
+impl Dump {
+    /// What a filter of `first .. first + range` owes, from the start.
+    pub fn new(first: u32, range: u32) -> Self {
+        Dump {
+            first,
+            range,
+            stage: DumpStage::Channels(None),
+        }
+    }
+
+    /// Whether everything has been produced.
+    pub fn is_done(&self) -> bool {
+        matches!(self.stage, DumpStage::Done)
+    }
+
+    /// The next channel's or node's messages (empty when one had none in
+    /// range; [`Self::is_done`] says when it is over).
+    pub fn next(&mut self, store: &GossipStore) -> Vec<Vec<u8>> {
+        let (first, range) = (self.first, self.range);
+        match self.stage {
+            DumpStage::Channels(after) => {
+                let lower = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+                let next = store
+                    .channels
+                    .range((lower, std::ops::Bound::Unbounded))
+                    .find(|(_, c)| c.spent_at.is_none() && c.updates.iter().any(Option::is_some));
+                let Some((scid, c)) = next else {
+                    self.stage = DumpStage::Nodes(None);
+                    return vec![];
+                };
+                self.stage = DumpStage::Channels(Some(*scid));
+                let updates: Vec<Vec<u8>> = c
+                    .updates
+                    .iter()
+                    .flatten()
+                    .filter(|u| in_filter(u.timestamp, first, range))
+                    .map(|u| u.raw.clone())
+                    .collect();
+                if updates.is_empty() {
+                    return vec![];
+                }
+                let mut out = vec![c.raw.clone()];
+                out.extend(updates);
+                out
+            }
+            DumpStage::Nodes(after) => {
+                let lower = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+                let Some((id, n)) = store.nodes.range((lower, std::ops::Bound::Unbounded)).next()
+                else {
+                    self.stage = DumpStage::Done;
+                    return vec![];
+                };
+                self.stage = DumpStage::Nodes(Some(*id));
+                match &n.raw {
+                    Some(raw) if in_filter(n.timestamp, first, range) => vec![raw.clone()],
+                    _ => vec![],
+                }
+            }
+            DumpStage::Done => vec![],
+        }
+    }
+}
+
+/// The answer to a `query_short_channel_ids`, as
+/// [`reply_short_channel_ids`] gives it, produced a channel at a time.
+#[derive(Clone, Debug)]
+pub struct Replies {
+    ids: VecDeque<(u64, u64)>,
+    nodes_sent: HashSet<PublicKey>,
+    end: Option<Vec<u8>>,
+}
+
+impl Replies {
+    /// The plan for `query`. `Err`: the query is malformed (the BOLT's `warning`).
+    pub fn new(store: &GossipStore, query: &Message) -> Result<Self, String> {
+        let ids = scids(query)?;
+        let wanted = match query.tlvs.iter().find(|r| r.typ == 1) {
+            Some(r) => {
+                let f = read_bigsizes(&r.value)?;
+                if f.len() != ids.len() {
+                    return Err(format!(
+                        "query_flags: {} flags for {} short_channel_ids",
+                        f.len(),
+                        ids.len()
+                    ));
+                }
+                f
+            }
+            None => vec![flags::ALL; ids.len()],
+        };
+        Ok(Replies {
+            ids: ids.into_iter().zip(wanted).collect(),
+            nodes_sent: Default::default(),
+            end: Some(encode(
+                262,
+                vec![
+                    ("chain_hash", Value::Bytes(store.chain_hash.to_vec())),
+                    ("full_information", Value::Uint(1)),
+                ],
+                vec![],
+            )),
+        })
+    }
+
+    /// Whether everything, `reply_short_channel_ids_end` too, has been produced.
+    pub fn is_done(&self) -> bool {
+        self.end.is_none()
+    }
+
+    /// The next channel's messages, or at the end `reply_short_channel_ids_end`.
+    pub fn next(&mut self, store: &GossipStore) -> Vec<Vec<u8>> {
+        let Some((scid, want)) = self.ids.pop_front() else {
+            return self.end.take().into_iter().collect();
+        };
+        let mut out = vec![];
+        let Some(c) = store.channels.get(&scid).filter(|c| c.spent_at.is_none()) else {
+            return out;
+        };
+        if want & flags::ANNOUNCEMENT != 0 {
+            out.push(c.raw.clone());
+        }
+        for (dir, bit) in [(0, flags::UPDATE_1), (1, flags::UPDATE_2)] {
+            if let Some(u) = c.updates[dir].as_ref().filter(|_| want & bit != 0) {
+                out.push(u.raw.clone());
+            }
+        }
+        for (node, bit) in [(c.node_1, flags::NODE_1), (c.node_2, flags::NODE_2)] {
+            if want & bit == 0 || !self.nodes_sent.insert(node) {
+                continue;
+            }
+            if let Some(raw) = store.nodes.get(&node).and_then(|n| n.raw.clone()) {
+                out.push(raw);
+            }
+        }
+        out
+    }
 }
 
 /// A `gossip_timestamp_filter`.

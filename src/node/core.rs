@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bitcoin::hashes::Hash;
@@ -163,6 +164,8 @@ type Reply = oneshot::Sender<Result<Value, RpcError>>;
 
 enum Input {
     Peer(PeerEvent),
+    /// A chain lookup for gossip, answered off the main loop.
+    Funding(gossip::LookupAnswer),
     Handshaked {
         stream: TcpStream,
         transport: crate::wire::noise::Transport,
@@ -184,10 +187,19 @@ enum Input {
 struct PeerState {
     handle: PeerHandle,
     address: String,
+    /// When the connection was made (its `init` is due within `INIT_TIMEOUT`).
+    connected_at: Instant,
     init: Option<Vec<u8>>,
     negotiated: Negotiated,
     last_ping: Instant,
     ping_outstanding: Option<Instant>,
+    /// The peer's pings in the current `PING_PERIOD`.
+    pings: PingCount,
+    /// Where our last pong ends in the stream we send: a ping is not
+    /// answered while it is unsent.
+    last_pong: u64,
+    /// Gossip of the peer that failed its checks, recently (`GossipFaults`).
+    faults: GossipFaults,
     /// When the last message came (a live connection is kept over a new duplicate).
     last_recv: Instant,
     gossip: gossip::PeerGossip,
@@ -196,6 +208,59 @@ struct PeerState {
 /// BOLT 1: a `ping` every so often, and a peer silent past the timeout is dropped.
 const PING_INTERVAL: Duration = Duration::from_secs(30);
 const PING_TIMEOUT: Duration = Duration::from_secs(30);
+/// BOLT 1 "Limited precautions are recommended against `ping` flooding":
+/// per period, at most `PINGS_ANSWERED` pings are answered, with at most
+/// `PONG_BYTES` of pong between them; the rest are ignored. A peer that
+/// sends more than `PINGS_TOLERATED` in a period (honest ones send one per
+/// 30 s to one per 10 s) is disconnected with a `warning`.
+const PING_PERIOD: Duration = Duration::from_secs(30);
+const PINGS_ANSWERED: u32 = 10;
+const PONG_BYTES: usize = 128 * 1024;
+const PINGS_TOLERATED: u32 = 100;
+/// A peer that finished the handshake has this long to send `init` (BOLT 1:
+/// it is the first message).
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A peer that leaves what we send unread this long is disconnected.
+const WRITE_STALL: Duration = Duration::from_secs(30);
+/// Connections from peers without a channel with us, at most: in all, and
+/// from one IP address (as LDK and Core Lightning cap them). Peers with
+/// channels, and those we dialled, are never refused.
+const MAX_PEERS_WITHOUT_CHANNELS: usize = 100;
+const MAX_PEERS_PER_IP: usize = 8;
+/// Handshakes under way at once, at most; a connection past it is closed at once.
+const MAX_HANDSHAKES: usize = 64;
+
+/// A peer's pings in the current period.
+#[derive(Clone, Copy, Debug)]
+struct PingCount {
+    since: Instant,
+    pings: u32,
+    pong_bytes: usize,
+}
+
+impl PingCount {
+    fn new() -> Self {
+        PingCount {
+            since: Instant::now(),
+            pings: 0,
+            pong_bytes: 0,
+        }
+    }
+}
+
+/// Gossip from a peer that failed its checks (a bad signature, a message
+/// that does not decode, a funding output that does not exist), counted
+/// over `FAULT_PERIOD`: past `MAX_GOSSIP_FAULTS`, the peer is disconnected.
+/// Honest peers send such gossip rarely (a reorg, a bug); a flood of it is
+/// an attack on our CPU and on bitcoind.
+#[derive(Clone, Copy, Debug)]
+struct GossipFaults {
+    since: Instant,
+    count: u32,
+}
+
+const FAULT_PERIOD: Duration = Duration::from_secs(60);
+const MAX_GOSSIP_FAULTS: u32 = 20;
 /// How often the opener compares its commitments' feerate with the chain's.
 const FEE_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -215,6 +280,10 @@ struct Core {
     addresses: HashMap<PublicKey, String>,
     next_conn: u64,
     inputs: mpsc::UnboundedSender<Input>,
+    /// Where connections deliver their peers' messages.
+    inboxes: peer::Inboxes,
+    /// Gossip's chain lookups: answers kept, and those under way.
+    lookups: gossip::Lookups,
     pending_connect: HashMap<PublicKey, Vec<Reply>>,
     /// Peers we are dialling now: one dial per peer, so that `connect` racing the
     /// reconnect timer never opens a second connection (LDK drops a second one).
@@ -341,6 +410,8 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         .filter_map(|(id, addr)| Some((PublicKey::from_slice(&id).ok()?, addr)))
         .collect();
     let (inputs, mut rx) = mpsc::unbounded_channel();
+    let (urgent, mut urgent_rx) = mpsc::unbounded_channel();
+    let (bulk, mut bulk_rx) = mpsc::unbounded_channel();
     let listen = match opts.listen {
         Some(addr) => {
             let l = TcpListener::bind(addr)
@@ -378,6 +449,8 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
         addresses,
         next_conn: 0,
         inputs: inputs.clone(),
+        inboxes: peer::Inboxes { urgent, bulk },
+        lookups: gossip::Lookups::default(),
         pending_connect: HashMap::new(),
         dialing: HashSet::new(),
         pending_open: HashMap::new(),
@@ -426,7 +499,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
     info!(node_id = %node_id, listen = ?listen, height = core.follower.tip().height, "node started");
     let (done_tx, done) = oneshot::channel();
     tokio::spawn(async move {
-        core.run(&mut rx).await;
+        core.run(&mut rx, &mut urgent_rx, &mut bulk_rx).await;
         // Stopped means released: the datadir's lock and the stores go before the word does.
         drop(core);
         let _ = done_tx.send(());
@@ -441,6 +514,7 @@ pub async fn start(opts: NodeOptions, chain: SharedChain) -> Result<NodeHandle, 
 }
 
 fn spawn_listener(l: TcpListener, signer: NodeSigner, inputs: mpsc::UnboundedSender<Input>) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     tokio::spawn(async move {
         loop {
             let Ok((stream, addr)) = l.accept().await else {
@@ -449,9 +523,17 @@ fn spawn_listener(l: TcpListener, signer: NodeSigner, inputs: mpsc::UnboundedSen
             if inputs.is_closed() {
                 return;
             }
+            // Past the cap, a new connection is closed at once: stalled
+            // handshakes cannot pile up (each lasts HANDSHAKE_TIMEOUT at most).
+            let Ok(slot) = handshakes.clone().try_acquire_owned() else {
+                debug!("inbound connection from {addr} closed: {MAX_HANDSHAKES} handshakes under way");
+                continue;
+            };
             let (inputs, signer) = (inputs.clone(), signer.clone());
             tokio::spawn(async move {
-                match peer::accept(stream, &signer).await {
+                let done = peer::accept(stream, &signer).await;
+                drop(slot);
+                match done {
                     Ok((stream, transport)) => {
                         let _ = inputs.send(Input::Handshaked {
                             stream,
@@ -560,17 +642,27 @@ fn type_info(t: ChannelType, alias_only: bool) -> rpc::ChannelTypeInfo {
 }
 
 impl Core {
-    async fn run(&mut self, rx: &mut mpsc::UnboundedReceiver<Input>) {
+    async fn run(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Input>,
+        urgent: &mut mpsc::UnboundedReceiver<PeerEvent>,
+        bulk: &mut mpsc::UnboundedReceiver<PeerEvent>,
+    ) {
         let mut poll = tokio::time::interval(self.opts.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(Duration::from_millis(500));
         loop {
             let commit_at = self.next_commit();
+            // RPC calls and peers with channels first; peers without
+            // channels only when those are served.
             let wake = tokio::select! {
+                biased;
                 input = rx.recv() => match input {
                     Some(input) => Wake::Input(Box::new(input)),
                     None => return,
                 },
+                Some(e) = urgent.recv() => Wake::Input(Box::new(Input::Peer(e))),
+                Some(e) = bulk.recv() => Wake::Input(Box::new(Input::Peer(e))),
                 _ = poll.tick() => Wake::Poll,
                 _ = housekeeping.tick() => Wake::Housekeeping,
                 _ = async {
@@ -590,9 +682,14 @@ impl Core {
             if self.held.is_some() {
                 // What has already arrived joins this group: one fsync for all of it.
                 for _ in 0..GROUP_INPUTS {
-                    match rx.try_recv() {
-                        Ok(input) => self.input(input),
-                        Err(_) => break,
+                    if let Ok(input) = rx.try_recv() {
+                        self.input(input);
+                    } else if let Ok(e) = urgent.try_recv() {
+                        self.input(Input::Peer(e));
+                    } else if let Ok(e) = bulk.try_recv() {
+                        self.input(Input::Peer(e));
+                    } else {
+                        break;
                     }
                 }
             }
@@ -600,7 +697,7 @@ impl Core {
             self.end_group();
             if let Some(reply) = self.stop.take() {
                 for p in self.peers.values() {
-                    p.handle.reader.abort();
+                    p.handle.close(Duration::from_millis(100));
                 }
                 let _ = std::fs::remove_file(self.opts.datadir.socket_path());
                 let _ = reply.send(to_value(rpc::StopResponse {
@@ -718,12 +815,20 @@ impl Core {
 
     fn input(&mut self, input: Input) {
         match input {
-            Input::Peer(PeerEvent::Message(peer, conn, bytes)) => {
+            Input::Peer(PeerEvent::Message(peer, conn, bytes, _inbound)) => {
+                // `_inbound` returns the message's share of the peer's
+                // inbound budget once it is handled.
                 if let Some(p) = self.peers.get_mut(&peer).filter(|p| p.handle.conn == conn) {
                     p.last_recv = Instant::now();
                     self.on_peer_message(peer, &bytes);
                 }
             }
+            Input::Peer(PeerEvent::Drained(peer, conn)) => {
+                if self.peers.get(&peer).map(|p| p.handle.conn) == Some(conn) {
+                    self.pump_gossip(peer);
+                }
+            }
+            Input::Funding(answer) => self.on_lookup_answer(answer),
             Input::Peer(PeerEvent::Closed(peer, conn, why)) => {
                 if self.peers.get(&peer).map(|p| p.handle.conn) == Some(conn) {
                     debug!(%peer, "connection closed: {why}");
@@ -785,17 +890,16 @@ impl Core {
             // A quiet old connection is likely dead: the new one replaces it (BOLT 2: channels reestablish on it).
             self.peer_gone(remote);
         }
-        self.next_conn += 1;
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let handle = peer::spawn(stream, transport, self.next_conn, tx);
-        let inputs = self.inputs.clone();
-        tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                if inputs.send(Input::Peer(e)).is_err() {
-                    return;
-                }
+        let has_channel = self.has_channel_with(&remote);
+        if !outbound && !has_channel {
+            if let Some(why) = self.refuse_inbound(&address) {
+                debug!(peer = %remote, %address, "inbound connection refused: {why}");
+                return;
             }
-        });
+        }
+        self.next_conn += 1;
+        let handle = peer::spawn(stream, transport, self.next_conn, self.inboxes.clone());
+        handle.flow.set_priority(has_channel);
         if outbound {
             self.addresses.insert(remote, address.clone());
         }
@@ -804,10 +908,17 @@ impl Core {
             PeerState {
                 handle,
                 address,
+                connected_at: Instant::now(),
                 init: None,
                 negotiated: Negotiated::default(),
                 last_ping: Instant::now(),
                 ping_outstanding: None,
+                pings: PingCount::new(),
+                last_pong: 0,
+                faults: GossipFaults {
+                    since: Instant::now(),
+                    count: 0,
+                },
                 last_recv: Instant::now(),
                 gossip: Default::default(),
             },
@@ -836,8 +947,44 @@ impl Core {
         if let Some(held) = &mut self.held {
             held.sends.push((*peer, bytes));
         } else if let Some(p) = self.peers.get(peer) {
-            let _ = p.handle.tx.send(bytes);
+            if p.handle.send(bytes).is_err() {
+                // Its queue is full: the peer does not read what we send.
+                warn!(%peer, "disconnecting: {} bytes queued for the peer and unread", peer::MAX_OUTBOUND);
+                self.peer_gone(*peer);
+            }
         }
+    }
+
+    /// Whether we have a channel (not closed) with `peer`.
+    fn has_channel_with(&self, peer: &PublicKey) -> bool {
+        self.channels
+            .values()
+            .any(|c| c.peer == *peer && c.phase != Phase::Closed)
+    }
+
+    /// Why a new inbound connection from a peer without a channel is
+    /// refused, if it is: the caps on such connections, in all and per IP.
+    fn refuse_inbound(&self, address: &str) -> Option<String> {
+        let ip = |a: &str| a.parse::<SocketAddr>().ok().map(|s| s.ip());
+        let without: Vec<&PeerState> = self
+            .peers
+            .iter()
+            .filter(|(id, _)| !self.has_channel_with(id))
+            .map(|(_, p)| p)
+            .collect();
+        if without.len() >= MAX_PEERS_WITHOUT_CHANNELS {
+            return Some(format!(
+                "{MAX_PEERS_WITHOUT_CHANNELS} peers without a channel are connected"
+            ));
+        }
+        let from = ip(address)?;
+        let same = without
+            .iter()
+            .filter(|p| ip(&p.address) == Some(from))
+            .count();
+        (same >= MAX_PEERS_PER_IP).then(|| {
+            format!("{MAX_PEERS_PER_IP} peers without a channel are connected from {from}")
+        })
     }
 
     /// Answer an RPC call, after the group's commit when one is open.
@@ -871,21 +1018,16 @@ impl Core {
             self.end_group();
             self.begin_group();
         }
-        if let Some(p) = self.peers.get(&peer) {
-            let reader = p.handle.reader.clone();
-            // Let the writer flush the warning before the reader goes.
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                reader.abort();
-            });
-        }
         self.peer_gone(peer);
     }
 
+    /// The connection is over: it stops reading now, and writing once what
+    /// is queued (a last `warning` or `error`) has had a moment to leave.
     fn peer_gone(&mut self, peer: PublicKey) {
-        if self.peers.remove(&peer).is_none() {
+        let Some(gone) = self.peers.remove(&peer) else {
             return;
-        }
+        };
+        gone.handle.close(Duration::from_millis(100));
         for reply in self.pending_connect.remove(&peer).unwrap_or_default() {
             let _ = reply.send(Err(RpcError::failed("the peer disconnected during init")));
         }
@@ -939,14 +1081,7 @@ impl Core {
                     });
                 // BOLT 1: answer unless num_pong_bytes is 65532 or more.
                 if let Some(n) = n.filter(|n| *n < 65532) {
-                    let pong = Message {
-                        typ: 19,
-                        name: Some("pong"),
-                        fields: vec![("ignored", WireValue::Bytes(vec![0; n]))],
-                        tlvs: vec![],
-                        raw: None,
-                    };
-                    self.send_raw(&peer, wire_msg::encode(&pong).expect("pong encodes"));
+                    self.answer_ping(peer, n);
                 }
                 return;
             }
@@ -1012,6 +1147,46 @@ impl Core {
                     );
                 }
             }
+        }
+    }
+
+    /// A `ping` asking for `n` bytes, answered within the limits of
+    /// `PING_PERIOD` (BOLT 1's "precautions against ping flooding"): never
+    /// while our last pong is unsent, at most `PINGS_ANSWERED` and
+    /// `PONG_BYTES` a period, and a peer past `PINGS_TOLERATED` is dropped.
+    fn answer_ping(&mut self, peer: PublicKey, n: usize) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.pings.since.elapsed() >= PING_PERIOD {
+            p.pings = PingCount::new();
+        }
+        p.pings.pings += 1;
+        if p.pings.pings > PINGS_TOLERATED {
+            return self.hang_up(
+                peer,
+                Some(format!(
+                    "more than {PINGS_TOLERATED} pings in {} s",
+                    PING_PERIOD.as_secs()
+                )),
+            );
+        }
+        let unsent = !p.handle.flow.written_up_to(p.last_pong);
+        if unsent || p.pings.pings > PINGS_ANSWERED || p.pings.pong_bytes + n > PONG_BYTES {
+            return;
+        }
+        p.pings.pong_bytes += n;
+        let pong = Message {
+            typ: 19,
+            name: Some("pong"),
+            fields: vec![("ignored", WireValue::Bytes(vec![0; n]))],
+            tlvs: vec![],
+            raw: None,
+        };
+        // A pong changes no state: it does not wait for a group's commit.
+        match p.handle.send(wire_msg::encode(&pong).expect("pong encodes")) {
+            Ok(end) => p.last_pong = end,
+            Err(_) => self.peer_gone(peer),
         }
     }
 
@@ -1727,15 +1902,30 @@ impl Core {
 
     fn housekeeping(&mut self) {
         let now = Instant::now();
-        // Pings, and peers that stopped answering.
+        // Pings, and peers that stopped answering, sent no `init`, or
+        // leave what we send unread.
         let mut dead = vec![];
+        let with_channels: HashSet<PublicKey> = self
+            .channels
+            .values()
+            .filter(|c| c.phase != Phase::Closed)
+            .map(|c| c.peer)
+            .collect();
         for (id, p) in self.peers.iter_mut() {
+            p.handle.flow.set_priority(with_channels.contains(id));
+            if p.handle.flow.stalled_for() > WRITE_STALL {
+                dead.push((*id, format!("what we sent was left unread for {} s", WRITE_STALL.as_secs())));
+                continue;
+            }
             if p.init.is_none() {
+                if now.duration_since(p.connected_at) > INIT_TIMEOUT {
+                    dead.push((*id, format!("no init within {} s", INIT_TIMEOUT.as_secs())));
+                }
                 continue;
             }
             if let Some(sent) = p.ping_outstanding {
                 if now.duration_since(sent) > PING_TIMEOUT {
-                    dead.push(*id);
+                    dead.push((*id, "ping timeout: no pong".into()));
                 }
             } else if now.duration_since(p.last_ping) > PING_INTERVAL {
                 p.last_ping = now;
@@ -1750,14 +1940,13 @@ impl Core {
                     tlvs: vec![],
                     raw: None,
                 };
-                let _ = p
-                    .handle
-                    .tx
-                    .send(wire_msg::encode(&ping).expect("ping encodes"));
+                if p.handle.send(wire_msg::encode(&ping).expect("ping encodes")).is_err() {
+                    dead.push((*id, "its outbound queue is full".into()));
+                }
             }
         }
-        for id in dead {
-            self.hang_up(id, Some("ping timeout: no pong".into()));
+        for (id, why) in dead {
+            self.hang_up(id, Some(why));
         }
         // Reconnect to peers we have channels with, with backoff.
         let want: Vec<PublicKey> = self

@@ -2,12 +2,14 @@
 //! acts, then a reader task that decrypts frames into the node's input queue
 //! and a writer task that encrypts what the node sends.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::signer::NodeSigner;
 use crate::wire::noise::{self, Transport, ACT_ONE_LEN, ACT_THREE_LEN, ACT_TWO_LEN};
@@ -15,24 +17,173 @@ use crate::wire::noise::{self, Transport, ACT_ONE_LEN, ACT_THREE_LEN, ACT_TWO_LE
 /// BOLT 8 handshake must finish within this (a peer that stalls is dropped).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A peer's memory, bounded (issue 35: a peer cannot take the node down).
+///
+/// - Outbound: the node queues at most [`MAX_OUTBOUND`] bytes for a peer;
+///   a send past it drops the peer. Past [`PAUSE_READING_AT`] we stop
+///   reading from the peer until its queue drains (as LDK pauses reads): a
+///   peer that asks for answers and never reads them stops being heard.
+/// - Inbound: at most [`MAX_INBOUND`] bytes read from a peer wait for the
+///   node; the reader waits for the node before it reads more.
+///
+/// So a connection holds at most `MAX_OUTBOUND + MAX_INBOUND` (2.25 MiB)
+/// of messages, plus one frame being read.
+pub const MAX_OUTBOUND: usize = 2 * 1024 * 1024;
+/// Outbound bytes queued past which the peer's messages are not read.
+pub const PAUSE_READING_AT: usize = 256 * 1024;
+/// Inbound bytes of a peer read and not yet handled by the node.
+pub const MAX_INBOUND: usize = 256 * 1024;
+/// Bulk gossip (a timestamp filter's dump, query replies, relays) goes out
+/// only while less than this is queued, so it never crowds out channel messages.
+pub const GOSSIP_BELOW: usize = 64 * 1024;
+
 /// What a connection tells the node.
 #[derive(Debug)]
 pub enum PeerEvent {
-    /// A message arrived.
-    Message(PublicKey, u64, Vec<u8>),
+    /// A message arrived; the permit holds its share of [`MAX_INBOUND`]
+    /// until the node has handled it.
+    Message(PublicKey, u64, Vec<u8>, Option<OwnedSemaphorePermit>),
     /// The connection ended.
     Closed(PublicKey, u64, String),
+    /// The outbound queue fell below [`GOSSIP_BELOW`] after the node asked
+    /// to hear of it ([`Flow::want_drained`]): more bulk gossip may go.
+    Drained(PublicKey, u64),
+}
+
+/// Milliseconds since the process's first use of a [`Flow`] (a clock that
+/// fits an atomic).
+fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// What the node and a connection's tasks share of its traffic.
+#[derive(Debug)]
+pub struct Flow {
+    /// Outbound bytes handed to the writer and not yet written.
+    queued: AtomicUsize,
+    /// Outbound bytes handed to the writer, ever.
+    enqueued: AtomicU64,
+    /// Outbound bytes written, ever.
+    written: AtomicU64,
+    /// When the writer last made progress, or the queue last became non-empty.
+    progress_ms: AtomicU64,
+    /// The writer tells a paused reader the queue has drained.
+    drained: Notify,
+    /// The peer has a channel with us: its messages go first.
+    priority: AtomicBool,
+    /// The node waits for the queue to fall below [`GOSSIP_BELOW`].
+    wants_drained: AtomicBool,
+}
+
+impl Flow {
+    fn new() -> Self {
+        Flow {
+            queued: AtomicUsize::new(0),
+            enqueued: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            progress_ms: AtomicU64::new(now_ms()),
+            drained: Notify::new(),
+            priority: AtomicBool::new(false),
+            wants_drained: AtomicBool::new(false),
+        }
+    }
+
+    /// Outbound bytes waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Whether the bytes queued up to `offset` (an [`PeerHandle::send`]
+    /// answer) have all been written.
+    pub fn written_up_to(&self, offset: u64) -> bool {
+        self.written.load(Ordering::Acquire) >= offset
+    }
+
+    /// How long the writer has had bytes to write and written none.
+    pub fn stalled_for(&self) -> Duration {
+        if self.queued() == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(now_ms().saturating_sub(self.progress_ms.load(Ordering::Acquire)))
+    }
+
+    /// Ask for a [`PeerEvent::Drained`] once the queue falls below [`GOSSIP_BELOW`].
+    pub fn want_drained(&self) {
+        self.wants_drained.store(true, Ordering::Release);
+    }
+
+    /// Mark the peer as one with a channel (its messages go first).
+    pub fn set_priority(&self, on: bool) {
+        self.priority.store(on, Ordering::Release);
+    }
+}
+
+/// Where a connection's reader delivers: peers with a channel to the
+/// node's urgent queue (with RPC calls), others to its bulk queue, which
+/// the node serves only when the urgent one is empty.
+#[derive(Clone, Debug)]
+pub struct Inboxes {
+    /// Peers with channels.
+    pub urgent: mpsc::UnboundedSender<PeerEvent>,
+    /// Everyone else.
+    pub bulk: mpsc::UnboundedSender<PeerEvent>,
 }
 
 /// The node's handle on a live connection.
 #[derive(Clone, Debug)]
 pub struct PeerHandle {
     /// Messages to send (plaintext, type first); dropping every sender closes the connection.
-    pub tx: mpsc::UnboundedSender<Vec<u8>>,
+    tx: mpsc::UnboundedSender<Vec<u8>>,
     /// Which connection this is (a reconnection gets a new number).
     pub conn: u64,
     /// The reader task, aborted when we hang up.
-    pub reader: tokio::task::AbortHandle,
+    reader: tokio::task::AbortHandle,
+    /// The writer task, aborted when we hang up (it may be blocked on a
+    /// peer that does not read).
+    writer: tokio::task::AbortHandle,
+    /// Its traffic.
+    pub flow: Arc<Flow>,
+}
+
+/// The node would queue more than [`MAX_OUTBOUND`] bytes for a peer.
+#[derive(Debug)]
+pub struct Overflow;
+
+impl PeerHandle {
+    /// Queue a message; the offset its last byte will have in the stream
+    /// of everything sent (for [`Flow::written_up_to`]).
+    pub fn send(&self, bytes: Vec<u8>) -> Result<u64, Overflow> {
+        let len = bytes.len();
+        let before = self.flow.queued.fetch_add(len, Ordering::AcqRel);
+        if before + len > MAX_OUTBOUND {
+            self.flow.queued.fetch_sub(len, Ordering::AcqRel);
+            return Err(Overflow);
+        }
+        if before == 0 {
+            self.flow.progress_ms.store(now_ms(), Ordering::Release);
+        }
+        let offset = self.flow.enqueued.fetch_add(len as u64, Ordering::AcqRel) + len as u64;
+        if self.tx.send(bytes).is_err() {
+            self.flow.queued.fetch_sub(len, Ordering::AcqRel);
+        }
+        Ok(offset)
+    }
+
+    /// Stop reading now, and stop writing after `grace` (time for a last
+    /// `warning` to leave).
+    pub fn close(&self, grace: Duration) {
+        self.reader.abort();
+        let writer = self.writer.clone();
+        if grace.is_zero() {
+            writer.abort();
+        } else {
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                writer.abort();
+            });
+        }
+    }
 }
 
 /// A failure to connect.
@@ -109,20 +260,28 @@ pub async fn accept(
 
 /// Run a connection: a reader and a writer task. The transport's send keys
 /// go to the writer, its receive keys to the reader (each uses only its own half).
-pub fn spawn(
-    stream: TcpStream,
-    transport: Transport,
-    conn: u64,
-    events: mpsc::UnboundedSender<PeerEvent>,
-) -> PeerHandle {
+pub fn spawn(stream: TcpStream, transport: Transport, conn: u64, inboxes: Inboxes) -> PeerHandle {
     let remote = transport.remote_static;
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let mut sender = transport.clone();
     let mut receiver = transport;
-    let ev = events.clone();
+    let flow = Arc::new(Flow::new());
+    let budget = Arc::new(Semaphore::new(MAX_INBOUND));
+    let drained = inboxes.urgent.clone();
+    let (ours, ev) = (flow.clone(), inboxes);
     let reader = tokio::spawn(async move {
+        let mut urgent = ours.priority.load(Ordering::Acquire);
         let why = loop {
+            // Back-pressure: while the peer leaves what we send unread, we
+            // read nothing more of it.
+            loop {
+                let drained = ours.drained.notified();
+                if ours.queued() < PAUSE_READING_AT {
+                    break;
+                }
+                drained.await;
+            }
             let mut header = [0u8; 18];
             if let Err(e) = rd.read_exact(&mut header).await {
                 break format!("read: {e}");
@@ -131,30 +290,61 @@ pub fn spawn(
                 Ok(l) => l,
                 Err(e) => break format!("transport: {e}"),
             };
+            // BOLT 8 lengths are u16: a frame always fits the budget.
+            let Ok(permit) = budget.clone().acquire_many_owned(len as u32).await else {
+                break "closed".into();
+            };
             let mut body = vec![0u8; len + 16];
             if let Err(e) = rd.read_exact(&mut body).await {
                 break format!("read: {e}");
             }
             match receiver.decrypt_body(&body, len) {
                 Ok(m) => {
-                    if ev.send(PeerEvent::Message(remote, conn, m)).is_err() {
+                    let priority = ours.priority.load(Ordering::Acquire);
+                    if priority != urgent {
+                        // Switching queues: what went to the other one is
+                        // handled first, so the peer's messages keep their order.
+                        while budget.available_permits() + permit.num_permits() < MAX_INBOUND {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        urgent = priority;
+                    }
+                    let to = if urgent { &ev.urgent } else { &ev.bulk };
+                    if to.send(PeerEvent::Message(remote, conn, m, Some(permit))).is_err() {
                         return;
                     }
                 }
                 Err(e) => break format!("transport: {e}"),
             }
         };
-        let _ = ev.send(PeerEvent::Closed(remote, conn, why));
+        let _ = ev.urgent.send(PeerEvent::Closed(remote, conn, why));
     })
     .abort_handle();
-    tokio::spawn(async move {
+    let theirs = flow.clone();
+    let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
             let Ok(frame) = sender.encrypt(&m) else { break };
             if wr.write_all(&frame).await.is_err() {
                 break;
             }
+            theirs.written.fetch_add(m.len() as u64, Ordering::AcqRel);
+            theirs.progress_ms.store(now_ms(), Ordering::Release);
+            let left = theirs.queued.fetch_sub(m.len(), Ordering::AcqRel) - m.len();
+            if left < PAUSE_READING_AT {
+                theirs.drained.notify_waiters();
+            }
+            if left < GOSSIP_BELOW && theirs.wants_drained.swap(false, Ordering::AcqRel) {
+                let _ = drained.send(PeerEvent::Drained(remote, conn));
+            }
         }
         let _ = wr.shutdown().await;
-    });
-    PeerHandle { tx, conn, reader }
+    })
+    .abort_handle();
+    PeerHandle {
+        tx,
+        conn,
+        reader,
+        writer,
+        flow,
+    }
 }

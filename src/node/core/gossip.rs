@@ -4,7 +4,7 @@
 //! back at start; `listchannels` and `listnodes` show it.
 
 use super::*;
-use crate::gossip::{ChainFunding, Verdict};
+use crate::gossip::{ChainFunding, FundingOutput, FundingSource, Verdict};
 
 /// BOLT 7 sync: this many peers are asked for the whole graph by query.
 pub(super) const SYNC_PEERS: usize = 3;
@@ -15,6 +15,104 @@ const SYNC_STALL: Duration = Duration::from_secs(15);
 /// BOLT 7 gossip_timestamp_filter: peers other than the sync peers are
 /// asked for what is newer than this (LDK asks an hour back too).
 const RECENT_SECS: u64 = 3600;
+
+/// Gossip's chain lookups run off the node's loop (issue 35: a flood of
+/// announcements held the loop in bitcoind calls): at most `MAX_LOOKUPS`
+/// at once, `MAX_LOOKUPS_PER_PEER` for one peer's gossip; the rest wait in
+/// a queue of at most `MAX_QUEUED` (their announcements are held, and the
+/// periodic retry asks again for any that fell off).
+const MAX_LOOKUPS: usize = 8;
+const MAX_LOOKUPS_PER_PEER: usize = 4;
+const MAX_QUEUED: usize = crate::gossip::MAX_HELD;
+/// How long an answer is kept (the store keeps for good what cannot change:
+/// an output 6 deep, or spent). A funding output that does not exist is not
+/// asked about again for 10 minutes; a young one, after 30 s.
+const MISSING_KEEP: Duration = Duration::from_secs(600);
+const YOUNG_KEEP: Duration = Duration::from_secs(30);
+/// Answers kept at most (past it, the expired ones go, then all).
+const MAX_KEPT: usize = 100_000;
+
+/// The lookups: kept answers, those under way and those waiting.
+#[derive(Default)]
+pub(super) struct Lookups {
+    kept: HashMap<u64, (FundingOutput, Instant)>,
+    under_way: HashMap<u64, Option<PublicKey>>,
+    queue: VecDeque<(u64, Option<PublicKey>)>,
+    queued: HashSet<u64>,
+    /// Kept answers of "no such output" given to the current peer's gossip.
+    missing_hits: u32,
+}
+
+impl Lookups {
+    fn keep(&mut self, scid: u64, answer: FundingOutput) {
+        if self.kept.len() >= MAX_KEPT {
+            self.kept.retain(|_, (a, at)| at.elapsed() < keep_for(a));
+            if self.kept.len() >= MAX_KEPT {
+                self.kept.clear();
+            }
+        }
+        self.kept.insert(scid, (answer, Instant::now()));
+    }
+
+    fn want(&mut self, scid: u64, from: Option<PublicKey>) {
+        if self.under_way.contains_key(&scid) || self.queue.len() >= MAX_QUEUED {
+            return;
+        }
+        if self.queued.insert(scid) {
+            self.queue.push_back((scid, from));
+        }
+    }
+
+    /// Forget the waiting lookups for `peer`'s gossip.
+    fn forget(&mut self, peer: &PublicKey) {
+        let queued = &mut self.queued;
+        self.queue.retain(|(scid, from)| {
+            let keep = *from != Some(*peer);
+            if !keep {
+                queued.remove(scid);
+            }
+            keep
+        });
+    }
+}
+
+fn keep_for(answer: &FundingOutput) -> Duration {
+    match answer {
+        FundingOutput::Unspent { confirmations, .. } if *confirmations < 6 => YOUNG_KEEP,
+        FundingOutput::Unavailable => Duration::ZERO,
+        _ => MISSING_KEEP,
+    }
+}
+
+/// A lookup's answer, back on the node's loop.
+#[derive(Debug)]
+pub(super) struct LookupAnswer {
+    scid: u64,
+    answer: FundingOutput,
+}
+
+/// The store's view of the chain on the node's loop: kept answers, and
+/// for anything else "not known yet" (the announcement is held) and a
+/// lookup queued.
+struct Cached<'a> {
+    lookups: &'a mut Lookups,
+    from: Option<PublicKey>,
+}
+
+impl FundingSource for Cached<'_> {
+    fn funding_output(&mut self, scid: u64) -> FundingOutput {
+        if let Some((answer, at)) = self.lookups.kept.get(&scid) {
+            if at.elapsed() < keep_for(answer) {
+                if *answer == FundingOutput::Missing {
+                    self.lookups.missing_hits += 1;
+                }
+                return answer.clone();
+            }
+        }
+        self.lookups.want(scid, self.from);
+        FundingOutput::Unavailable
+    }
+}
 
 /// Where a gossip message comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +144,20 @@ pub(super) struct PeerGossip {
     pub sync: Option<(crate::gossip::sync::Syncer, Instant)>,
     /// Whether we queried them (they count among the sync peers).
     pub queried: bool,
+    /// What their `gossip_timestamp_filter` asked of our store, still to send.
+    pub dump: Option<crate::gossip::sync::Dump>,
+    /// Our answer to their `query_short_channel_ids`, still to send.
+    pub replies: Option<crate::gossip::sync::Replies>,
+    /// Our `reply_channel_range`s, still to send.
+    pub ranges: VecDeque<Vec<u8>>,
+    /// Gossip relayed to them, still to send (at most `MAX_RELAY_BACKLOG`).
+    pub relay: VecDeque<Vec<u8>>,
 }
+
+/// Relayed gossip waiting for a peer's connection, at most: past it the
+/// oldest is dropped (as LDK drops broadcasts to a peer that is behind;
+/// the peer's next sync brings it).
+const MAX_RELAY_BACKLOG: usize = 2_000;
 
 fn typ_of(bytes: &[u8]) -> u16 {
     u16::from_be_bytes([bytes[0], bytes[1]])
@@ -78,19 +189,43 @@ impl Core {
     }
 
     fn take_gossip(&mut self, origin: Origin, bytes: &[u8]) -> Verdict {
-        let chain = self.chain.clone();
         let peer = match origin {
             Origin::Peer(p) => Some(p),
             _ => None,
         };
-        let verdict = tokio::task::block_in_place(|| {
-            self.gossip.ingest(
+        let verdict = if origin == Origin::Stored {
+            // At start, before any peer: the chain is asked in line.
+            let chain = self.chain.clone();
+            tokio::task::block_in_place(|| {
+                self.gossip.ingest(
+                    None,
+                    bytes,
+                    now_secs(),
+                    &mut ChainFunding(chain.as_ref()),
+                )
+            })
+        } else {
+            // Answers to our own sync queries are not metered: we asked for them.
+            let metered = peer
+                .and_then(|p| self.peers.get(&p))
+                .is_none_or(|s| s.gossip.sync.is_none());
+            self.lookups.missing_hits = 0;
+            let verdict = self.gossip.ingest_metered(
                 peer.as_ref(),
                 bytes,
                 now_secs(),
-                &mut ChainFunding(chain.as_ref()),
-            )
-        });
+                &mut Cached {
+                    lookups: &mut self.lookups,
+                    from: peer,
+                },
+                metered,
+            );
+            if let (Some(p), true) = (peer, self.lookups.missing_hits > 0) {
+                self.gossip_fault(p, "channel_announcement: no such funding output on chain");
+            }
+            self.dispatch_lookups();
+            verdict
+        };
         if let Some(state) = peer.and_then(|p| self.peers.get_mut(&p)) {
             if let Some((_, at)) = state.gossip.sync.as_mut() {
                 *at = Instant::now();
@@ -124,7 +259,8 @@ impl Core {
                 None => debug!("gossip ignored: {why}"),
             },
             Verdict::Warning(why) => {
-                // BOLT 7: SHOULD send a warning; we keep the connection.
+                // BOLT 7: SHOULD send a warning; we keep the connection,
+                // unless such gossip keeps coming.
                 if let Some(p) = peer {
                     debug!(peer = %p, "gossip refused with a warning: {why}");
                     self.send(
@@ -134,6 +270,7 @@ impl Core {
                             data: why.clone().into_bytes(),
                         },
                     );
+                    self.gossip_fault(p, why);
                 } else if origin == Origin::Ours {
                     warn!("our own gossip was refused: {why}");
                 }
@@ -175,16 +312,98 @@ impl Core {
         }
     }
 
-    /// Gossip held while the chain could not be asked, asked about again.
+    /// One more piece of a peer's gossip failed its checks: past
+    /// `MAX_GOSSIP_FAULTS` in `FAULT_PERIOD`, the peer is disconnected with
+    /// a warning, and what it sent that waits for the chain is forgotten.
+    pub(super) fn gossip_fault(&mut self, peer: PublicKey, why: &str) {
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if state.faults.since.elapsed() >= FAULT_PERIOD {
+            state.faults = GossipFaults {
+                since: Instant::now(),
+                count: 0,
+            };
+        }
+        state.faults.count += 1;
+        if state.faults.count > MAX_GOSSIP_FAULTS {
+            self.gossip.forget_held_from(&peer);
+            self.lookups.forget(&peer);
+            self.hang_up(
+                peer,
+                Some(format!(
+                    "more than {MAX_GOSSIP_FAULTS} gossip messages failed their checks in {} s (the last: {why})",
+                    FAULT_PERIOD.as_secs()
+                )),
+            );
+        }
+    }
+
+    /// Start the queued lookups there is room for, each on a blocking
+    /// thread; its answer comes back as an input.
+    fn dispatch_lookups(&mut self) {
+        let mut passes = self.lookups.queue.len();
+        while self.lookups.under_way.len() < MAX_LOOKUPS && passes > 0 {
+            passes -= 1;
+            let Some((scid, from)) = self.lookups.queue.pop_front() else {
+                break;
+            };
+            if let Some(p) = from {
+                let theirs = self.lookups.under_way.values().filter(|f| **f == Some(p));
+                if theirs.count() >= MAX_LOOKUPS_PER_PEER {
+                    self.lookups.queue.push_back((scid, from));
+                    continue;
+                }
+            }
+            self.lookups.queued.remove(&scid);
+            self.lookups.under_way.insert(scid, from);
+            let (chain, inputs) = (self.chain.clone(), self.inputs.clone());
+            tokio::task::spawn_blocking(move || {
+                let answer = ChainFunding(chain.as_ref()).funding_output(scid);
+                let _ = inputs.send(Input::Funding(LookupAnswer { scid, answer }));
+            });
+        }
+    }
+
+    /// A lookup answered: kept, charged to the peer whose gossip asked for
+    /// a funding output that does not exist, and the held gossip it
+    /// decides taken (or dropped).
+    pub(super) fn on_lookup_answer(&mut self, a: LookupAnswer) {
+        let from = self.lookups.under_way.remove(&a.scid).flatten();
+        if a.answer != FundingOutput::Unavailable {
+            self.lookups.keep(a.scid, a.answer.clone());
+        }
+        if let (Some(p), FundingOutput::Missing) = (from, &a.answer) {
+            self.gossip_fault(p, "channel_announcement: no such funding output on chain");
+        }
+        let taken = self.gossip.retry_held_one(
+            a.scid,
+            now_secs(),
+            &mut Cached {
+                lookups: &mut self.lookups,
+                from: None,
+            },
+        );
+        for (from, raw) in taken {
+            self.after_accepted(from.map_or(Origin::Ours, Origin::Peer), &raw);
+        }
+        self.dispatch_lookups();
+    }
+
+    /// Gossip held while its funding output was not known, asked about
+    /// again (a lookup that failed, or fell off the queue).
     pub(super) fn retry_held_gossip(&mut self) {
         if self.gossip.held().is_empty() {
             return;
         }
-        let chain = self.chain.clone();
-        let taken = tokio::task::block_in_place(|| {
-            self.gossip
-                .retry_held(now_secs(), &mut ChainFunding(chain.as_ref()))
-        });
+        let taken = self.gossip.retry_held(
+            now_secs(),
+            &mut Cached {
+                lookups: &mut self.lookups,
+                from: None,
+            },
+        );
+        self.dispatch_lookups();
         if !taken.is_empty() {
             info!(
                 messages = taken.len(),
@@ -283,10 +502,60 @@ impl Core {
             .filter_map(|(p, s)| Some((*p, s.gossip.filter?)))
             .collect();
         for (peer, (first, range)) in peers {
+            let Some(state) = self.peers.get_mut(&peer) else {
+                continue;
+            };
             for (from, raw, ts) in &out {
                 if *from != peer && crate::gossip::sync::in_filter(*ts, first, range) {
-                    self.send_raw(&peer, raw.clone());
+                    let relay = &mut state.gossip.relay;
+                    if relay.len() >= MAX_RELAY_BACKLOG {
+                        relay.pop_front();
+                    }
+                    relay.push_back(raw.clone());
                 }
+            }
+            self.pump_gossip(peer);
+        }
+    }
+
+    /// Send a peer the bulk gossip it is owed (query answers first, then
+    /// relays, then its filter's dump) while its connection takes it: only
+    /// below `GOSSIP_BELOW` bytes queued, so channel messages never wait
+    /// behind it; the connection says when it has drained (`Drained`).
+    /// Gossip needs no durability: it goes out directly, not with a group.
+    pub(super) fn pump_gossip(&mut self, peer: PublicKey) {
+        let store = &self.gossip;
+        let Some(state) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let g = &mut state.gossip;
+        loop {
+            if state.handle.flow.queued() >= peer::GOSSIP_BELOW {
+                state.handle.flow.want_drained();
+                return;
+            }
+            let next = if let Some(r) = g.replies.as_mut() {
+                let m = r.next(store);
+                if r.is_done() {
+                    g.replies = None;
+                }
+                m
+            } else if let Some(m) = g.ranges.pop_front() {
+                vec![m]
+            } else if let Some(m) = g.relay.pop_front() {
+                vec![m]
+            } else if let Some(d) = g.dump.as_mut() {
+                let m = d.next(store);
+                if d.is_done() {
+                    g.dump = None;
+                }
+                m
+            } else {
+                return;
+            };
+            for m in next {
+                // Below GOSSIP_BELOW, a message (at most 64 KiB) cannot overflow the queue.
+                let _ = state.handle.send(m);
             }
         }
     }
@@ -362,6 +631,22 @@ impl Core {
         }
     }
 
+    /// BOLT 7: "MUST NOT send a query ... until it has received" the end
+    /// of the one before. We answer one at a time; another is refused with
+    /// a warning, and counts against the peer.
+    fn refuse_query(&mut self, peer: PublicKey, what: &str) -> bool {
+        let why = format!("{what} before our answer to the previous one ended");
+        self.send(
+            &peer,
+            &ChannelMessage::Warning {
+                channel_id: ChannelId([0; 32]),
+                data: why.clone().into_bytes(),
+            },
+        );
+        self.gossip_fault(peer, &why);
+        true
+    }
+
     /// The BOLT 7 query messages, both directions. True when `m` was one.
     pub(super) fn on_query_message(&mut self, peer: PublicKey, m: &Message) -> bool {
         use crate::gossip::sync;
@@ -406,20 +691,35 @@ impl Core {
                     .find(|r| r.typ == 1)
                     .and_then(|r| crate::wire::bigsize::BigSize::decode(&r.value).ok())
                     .map_or(0, |(v, _)| v.0);
-                for reply in sync::reply_channel_range(
+                let busy = self
+                    .peers
+                    .get(&peer)
+                    .is_some_and(|s| !s.gossip.ranges.is_empty());
+                if busy {
+                    // BOLT 7: a query waits for the end of the one before.
+                    return self.refuse_query(peer, "query_channel_range");
+                }
+                let replies = sync::reply_channel_range(
                     &self.gossip,
                     uint("first_blocknum") as u32,
                     uint("number_of_blocks") as u32,
                     option,
-                ) {
-                    self.send_raw(&peer, reply);
+                );
+                if let Some(s) = self.peers.get_mut(&peer) {
+                    s.gossip.ranges.extend(replies);
                 }
+                self.pump_gossip(peer);
             }
-            261 => match sync::reply_short_channel_ids(&self.gossip, m) {
-                Ok(replies) => {
-                    for reply in replies {
-                        self.send_raw(&peer, reply);
+            261 => match sync::Replies::new(&self.gossip, m) {
+                Ok(plan) => {
+                    let Some(s) = self.peers.get_mut(&peer) else {
+                        return true;
+                    };
+                    if s.gossip.replies.is_some() {
+                        return self.refuse_query(peer, "query_short_channel_ids");
                     }
+                    s.gossip.replies = Some(plan);
+                    self.pump_gossip(peer);
                 }
                 Err(e) => self.send(
                     &peer,
@@ -436,10 +736,10 @@ impl Core {
                 );
                 if let Some(s) = self.peers.get_mut(&peer) {
                     s.gossip.filter = Some((first, range));
+                    // A new filter replaces what the last one still owed.
+                    s.gossip.dump = Some(sync::Dump::new(first, range));
                 }
-                for raw in sync::since(&self.gossip, first, range) {
-                    self.send_raw(&peer, raw);
-                }
+                self.pump_gossip(peer);
             }
             264 | 262 => {
                 let Some(state) = self.peers.get_mut(&peer) else {
