@@ -2736,6 +2736,13 @@ impl Core {
         let secret = random32();
         let expiry = r.expiry.unwrap_or(604_800);
         let cltv = r.cltv.unwrap_or(pay::DEFAULT_FINAL_CLTV_DELTA);
+        let too_far = crate::node::forward::EXPIRY_TOO_FAR_BLOCKS;
+        if cltv > too_far {
+            return Err(RpcError::param(
+                "cltv",
+                format!("{cltv} blocks: at most {too_far} (a payer's whole route may not lock funds longer)"),
+            ));
+        }
         let now = now_secs();
         let currency = match self.opts.network {
             Network::Bitcoin => "bc",

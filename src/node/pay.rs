@@ -371,7 +371,7 @@ pub fn decide(
             ));
         }
     }
-    if htlc.cltv_expiry < CltvExpiry(height + inv.min_final_cltv_expiry_delta) {
+    if htlc.cltv_expiry < CltvExpiry(height.saturating_add(inv.min_final_cltv_expiry_delta)) {
         return unknown(format!(
             "cltv_expiry {} is below the height {height} plus the invoice's min_final_cltv_expiry_delta {}",
             htlc.cltv_expiry.0, inv.min_final_cltv_expiry_delta

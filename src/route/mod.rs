@@ -173,8 +173,12 @@ pub fn forwarding_fee_msat(
     fee_proportional_millionths: u32,
     amount_msat: u64,
 ) -> u64 {
-    u64::from(fee_base_msat)
-        + (u128::from(amount_msat) * u128::from(fee_proportional_millionths) / 1_000_000) as u64
+    // A peer's numbers (an onion's amount, a channel_update's rate) may be
+    // anything their widths hold: saturate, never wrap.
+    let proportional = u128::from(amount_msat) * u128::from(fee_proportional_millionths) / 1_000_000;
+    u64::try_from(proportional)
+        .unwrap_or(u64::MAX)
+        .saturating_add(u64::from(fee_base_msat))
 }
 
 /// The uniform-liquidity success probability of sending `amount` over a

@@ -29,15 +29,47 @@ pub struct Limits {
     pub requests_per_second: f64,
 }
 
-/// A token bucket per client address.
+/// Connections served at once, at most, and from one IP address; past
+/// either, a new connection is closed at once (issue 35: the API is open
+/// to anyone who can reach it).
+pub const MAX_CONNECTIONS: usize = 256;
+/// See [`MAX_CONNECTIONS`].
+pub const MAX_CONNECTIONS_PER_IP: usize = 16;
+/// A client has this long to send a request's headers (also the idle
+/// time allowed between requests on a kept-alive connection), and as long
+/// again for its body.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Client addresses the rate limiter tracks at most; past it, those
+/// whose bucket has refilled are forgotten (their state is the default).
+pub const MAX_TRACKED: usize = 10_000;
+
+/// A token bucket per client address. Buckets that have refilled say
+/// nothing a new one would not, so they are pruned every 1,024 requests
+/// and whenever [`MAX_TRACKED`] addresses are tracked: the map holds the
+/// clients of the last second or so (a burst's refill time at most).
 #[derive(Default)]
-struct RateLimiter {
+pub struct RateLimiter {
     buckets: HashMap<IpAddr, (f64, Instant)>,
+    calls: u64,
 }
 
 impl RateLimiter {
-    fn allow(&mut self, ip: IpAddr, rate: f64) -> bool {
+    /// Addresses tracked now.
+    pub fn tracked(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Whether a request from `ip` is allowed at `rate` a second (with a
+    /// burst of as many).
+    pub fn allow(&mut self, ip: IpAddr, rate: f64) -> bool {
         let now = Instant::now();
+        self.calls += 1;
+        if self.buckets.len() >= MAX_TRACKED || self.calls % 1024 == 0 {
+            // A bucket refilled to its burst is what a new one would be.
+            self.buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < rate
+            });
+        }
         let (tokens, at) = self.buckets.entry(ip).or_insert((rate, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(rate);
         *at = now;
@@ -94,12 +126,21 @@ async fn handle(
             error_code: codes::INVALID_REQUEST_FORMAT,
         });
     }
-    let body = match Limited::new(req.into_body(), limits.max_body)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
+    let body = tokio::time::timeout(
+        READ_TIMEOUT,
+        Limited::new(req.into_body(), limits.max_body).collect(),
+    )
+    .await;
+    let body = match body {
         Err(_) => {
+            return refuse(ApiError {
+                status: 408,
+                error: format!("The request body did not arrive within {READ_TIMEOUT:?}"),
+                error_code: codes::INVALID_REQUEST_FORMAT,
+            })
+        }
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(_)) => {
             return refuse(ApiError {
                 status: 413,
                 error: format!("The request body is larger than {} bytes", limits.max_body),
@@ -146,15 +187,55 @@ async fn handle(
     }
 }
 
+/// Connections open now, in all and per address.
+#[derive(Default)]
+struct Open {
+    total: usize,
+    by_ip: HashMap<IpAddr, usize>,
+}
+
+/// One connection's place in [`Open`], given back when it ends.
+struct Slot(Arc<Mutex<Open>>, IpAddr);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut o = self.0.lock().expect("never poisoned");
+        o.total -= 1;
+        if let Some(n) = o.by_ip.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                o.by_ip.remove(&self.1);
+            }
+        }
+    }
+}
+
+fn take_slot(open: &Arc<Mutex<Open>>, ip: IpAddr) -> Option<Slot> {
+    let mut o = open.lock().expect("never poisoned");
+    let from_ip = o.by_ip.get(&ip).copied().unwrap_or(0);
+    if o.total >= MAX_CONNECTIONS || from_ip >= MAX_CONNECTIONS_PER_IP {
+        return None;
+    }
+    o.total += 1;
+    *o.by_ip.entry(ip).or_default() += 1;
+    Some(Slot(open.clone(), ip))
+}
+
 /// Serve the API on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, tower: Arc<Mutex<Tower>>, limits: Limits) {
     let limiter = Arc::new(Mutex::new(RateLimiter::default()));
+    let open = Arc::new(Mutex::new(Open::default()));
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
+        let Some(slot) = take_slot(&open, peer.ip()) else {
+            // Past the caps: closed at once (dropped).
+            continue;
+        };
         let (tower, limiter, limits) = (tower.clone(), limiter.clone(), limits.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |req| {
                 let (tower, limiter, limits) = (tower.clone(), limiter.clone(), limits.clone());
                 async move {
@@ -163,8 +244,11 @@ pub async fn serve(listener: TcpListener, tower: Arc<Mutex<Tower>>, limits: Limi
                     )
                 }
             });
-            // A client that hangs up mid-request is its own business.
+            // A client that hangs up mid-request is its own business; one
+            // that sends its headers too slowly is cut at READ_TIMEOUT.
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

@@ -9,6 +9,7 @@ pub mod graphs;
 pub mod inprocess;
 pub mod ledger;
 pub mod node;
+pub mod raw_peer;
 pub mod schema;
 pub mod vectors;
 

@@ -21,6 +21,13 @@ pub struct NodeProc {
     child: Option<Child>,
 }
 
+/// A process's resident memory in KiB (`VmRSS` in `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -71,12 +78,18 @@ impl NodeProc {
             btc.url(),
             "--rpc-cookie".into(),
             btc.cookie().display().to_string(),
-            "--log-level".into(),
-            // Gossip's debug lines too (what was ignored, and why): a wait
-            // on gossip that fails then says where it was lost.
-            std::env::var("LNKIT_LOG")
-                .unwrap_or_else(|_| "info,lnkit::node::core::gossip=debug".into()),
         ];
+        // Gossip's debug lines too (what was ignored, and why): a wait on
+        // gossip that fails then says where it was lost. A test may set its own.
+        let log = std::env::var("LNKIT_LOG")
+            .unwrap_or_else(|_| "info,lnkit::node::core::gossip=debug".into());
+        let args: Vec<String> = if extra.contains(&"--log-level") {
+            args
+        } else {
+            args.into_iter()
+                .chain(["--log-level".to_string(), log])
+                .collect()
+        };
         let args: Vec<String> = args
             .into_iter()
             .chain(extra.iter().map(|s| s.to_string()))
@@ -119,6 +132,17 @@ impl NodeProc {
     /// The node's stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.datadir.join("stderr.log")).unwrap_or_default()
+    }
+
+    /// The process's resident memory now, in KiB (`VmRSS`), if it runs.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        rss_kib(pid)
+    }
+
+    /// Its process id, if it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// `kill -9`, then start again on the same datadir.

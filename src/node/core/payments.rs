@@ -952,13 +952,29 @@ impl Core {
         self.refuse_paid(&hash, "bolt11", "this invoice")?;
         self.within_capacity(amount, mpp)?;
         let max_fee = Self::fee_budget(amount, r.maxfee_msat, r.maxfeepercent, r.exemptfee_msat)?;
+        // The invoice's number is a payee's: it may be anything a u64 holds
+        // (issue 35: cast to u32 and a margin added, it wrapped). Past the
+        // whole route's CLTV budget, no route can meet it.
+        let budget = crate::node::forward::EXPIRY_TOO_FAR_BLOCKS;
+        let final_cltv_delta = u32::try_from(inv.min_final_cltv_expiry_delta())
+            .ok()
+            .filter(|d| d.saturating_add(pay::FINAL_CLTV_MARGIN) <= budget)
+            .ok_or_else(|| {
+                RpcError::param(
+                    "bolt11",
+                    &format!(
+                        "min_final_cltv_expiry_delta {} is more than the {budget} blocks a payment may be locked for",
+                        inv.min_final_cltv_expiry_delta()
+                    ),
+                )
+            })?;
         let target = Target {
             payee: decoded.payee,
             hash,
             secret: Some(secret),
             keysend: None,
             metadata,
-            final_cltv_delta: inv.min_final_cltv_expiry_delta() as u32,
+            final_cltv_delta,
             hints,
             mpp,
             bolt11: Some(r.bolt11.trim().to_string()),
