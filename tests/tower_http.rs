@@ -409,3 +409,123 @@ fn tower_run_bad_flags_exit_2() {
     .assert_bad_input("--datadir", &["another tower runs on it"]);
     drop(first);
 }
+
+/// A client connection from a given loopback address (127.0.0.0/8 is all loopback on Linux).
+fn connect_from(t: &TowerProc, from: &str) -> std::net::TcpStream {
+    let addr: std::net::SocketAddr = t.url.trim_start_matches("http://").parse().unwrap();
+    let s = rt().block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+        sock.connect(addr).await.unwrap()
+    });
+    let s = s.into_std().unwrap();
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s
+}
+
+/// Whether the tower closed `s` (a read gets EOF or an error), waiting at most `wait`.
+fn closed_within(s: &mut std::net::TcpStream, wait: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut b = [0u8; 1024];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Issue 35's discipline on the tower's open API: connections past the
+/// caps (16 per address) are closed at once while other clients are
+/// served; a client that sends its headers a byte at a time, or never
+/// sends its body, is cut within the read timeout (10 s); a body past the
+/// limit is refused with 413; and the tower's memory stays flat through it.
+#[test]
+fn a_hostile_client_cannot_take_the_tower_down() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let t = tower_run(dir.path(), &["--requests-per-second", "1000"]);
+    let rss = || common::node::rss_kib(t.child.id()).unwrap();
+    let rest = rss();
+    // 1. 100 idle connections from one address: past 16, closed at once.
+    let mut idle: Vec<std::net::TcpStream> = (0..100).map(|_| connect_from(&t, "127.0.0.1")).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let closed_at_once = idle
+        .iter_mut()
+        .filter_map(|s| closed_within(s, Duration::from_millis(50)).then_some(()))
+        .count();
+    assert_eq!(closed_at_once, 100 - 16, "all but 16 idle connections closed at once");
+    // Another address is served meanwhile.
+    let mut other = connect_from(&t, "127.0.0.2");
+    write!(other, "GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut other, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // 2. Slow clients: headers a byte a second; a body that never comes.
+    let mut slow = connect_from(&t, "127.0.0.3");
+    let mut bodiless = connect_from(&t, "127.0.0.4");
+    write!(
+        bodiless,
+        "POST /register HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{"
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let mut cut = false;
+    for b in b"POST /register HTTP/1.1\r\nhost: x\r\n".iter().cycle().take(30) {
+        if slow.write_all(&[*b]).is_err() || closed_within(&mut slow, Duration::from_secs(1)) {
+            cut = true;
+            break;
+        }
+    }
+    let took = start.elapsed();
+    assert!(cut, "a client sending a byte a second was never cut");
+    assert!(took <= Duration::from_secs(14), "cut after {took:?}");
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut bodiless, &mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "a body that never came: {answer:?}");
+    // The idle ones are cut by then too.
+    for s in idle.iter_mut() {
+        assert!(closed_within(s, Duration::from_secs(2)), "an idle connection outlived the read timeout");
+    }
+    // 3. A body past the limit: 413, before it is all read.
+    let big = "a".repeat(1 << 20);
+    let (status, _) = raw(&t, "POST", "register", &big);
+    assert_eq!(status, 413);
+    // 4. Requests from 200 addresses: the tower's memory stays flat.
+    for i in 0..200u32 {
+        let mut s = connect_from(&t, &format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250));
+        write!(s, "GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut s, &mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"));
+    }
+    let grew = rss().saturating_sub(rest);
+    eprintln!("tower: resting {rest} KiB, grew {grew} KiB; slow client cut after {took:?}");
+    assert!(grew < 16 * 1024, "the tower grew {grew} KiB");
+}
+
+/// The rate limiter forgets addresses whose bucket has refilled: a flood
+/// from many addresses leaves at most `MAX_TRACKED` behind, and once their
+/// buckets refill, none.
+#[test]
+fn the_towers_rate_limiter_is_pruned() {
+    use lnkit::tower::http::{RateLimiter, MAX_TRACKED};
+    let mut l = RateLimiter::default();
+    let rate = 1000.0;
+    for i in 0..(MAX_TRACKED as u32 * 2) {
+        let ip = std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        assert!(l.allow(ip, rate));
+        assert!(l.tracked() <= MAX_TRACKED, "{} tracked", l.tracked());
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    for i in 0..1024u32 {
+        l.allow(std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i)), rate);
+    }
+    assert!(l.tracked() <= 1024, "refilled buckets kept: {}", l.tracked());
+}
