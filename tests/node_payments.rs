@@ -402,3 +402,57 @@ async fn keysend_both_ways_and_a_route_hint_to_a_private_channel() {
     let fwd = call(c, "listforwards", json!({"status": "settled"})).await;
     assert_eq!(fwd["forwards"].as_array().unwrap().len(), 1);
 }
+
+/// Issue 35: an invoice's `min_final_cltv_expiry_delta` is the payee's
+/// number, anything 60 bits hold (it was cast to u32 and a margin added,
+/// which wrapped). Past the 2016 blocks a route may lock funds, `pay`
+/// refuses it by name; and our own `invoice` refuses such a `cltv`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_final_cltv_is_refused_by_name() {
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    use lnkit::invoice::{Field, Invoice};
+    let net = Net::new();
+    let a = net.node("a", Default::default()).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for delta in [1u64 << 40, u64::from(u32::MAX), 5_000] {
+        let inv = Invoice {
+            currency: "bcrt".into(),
+            amount_msat: Some(1_000_000),
+            timestamp: now,
+            fields: vec![
+                Field::PaymentHash([1; 32]),
+                Field::PaymentSecret([2; 32]),
+                Field::Description("far".into()),
+                Field::MinFinalCltvExpiryDelta(delta),
+            ],
+        };
+        let bolt11 = inv
+            .sign(&Secp256k1::new(), &SecretKey::from_slice(&[7; 32]).unwrap())
+            .unwrap();
+        let e = try_call(&a, "pay", json!({"bolt11": bolt11}))
+            .await
+            .unwrap_err();
+        assert!(
+            e.message.starts_with(&format!(
+                "bolt11: min_final_cltv_expiry_delta {delta} is more than the 2016 blocks"
+            )),
+            "{}",
+            e.message
+        );
+    }
+    let e = try_call(
+        &a,
+        "invoice",
+        json!({"amount_msat": 1000, "label": "far", "description": "far", "cltv": 5000}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.message.starts_with("cltv: 5000 blocks: at most 2016"),
+        "{}",
+        e.message
+    );
+}

@@ -433,7 +433,12 @@ fn closed_within(s: &mut std::net::TcpStream, wait: Duration) -> bool {
         match s.read(&mut b) {
             Ok(0) => return true,
             Ok(_) => continue,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 return false
             }
             Err(_) => return true,
@@ -454,16 +459,25 @@ fn a_hostile_client_cannot_take_the_tower_down() {
     let rss = || common::node::rss_kib(t.child.id()).unwrap();
     let rest = rss();
     // 1. 100 idle connections from one address: past 16, closed at once.
-    let mut idle: Vec<std::net::TcpStream> = (0..100).map(|_| connect_from(&t, "127.0.0.1")).collect();
+    let mut idle: Vec<std::net::TcpStream> =
+        (0..100).map(|_| connect_from(&t, "127.0.0.1")).collect();
     std::thread::sleep(Duration::from_millis(300));
     let closed_at_once = idle
         .iter_mut()
         .filter_map(|s| closed_within(s, Duration::from_millis(50)).then_some(()))
         .count();
-    assert_eq!(closed_at_once, 100 - 16, "all but 16 idle connections closed at once");
+    assert_eq!(
+        closed_at_once,
+        100 - 16,
+        "all but 16 idle connections closed at once"
+    );
     // Another address is served meanwhile.
     let mut other = connect_from(&t, "127.0.0.2");
-    write!(other, "GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+    write!(
+        other,
+        "GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     std::io::Read::read_to_string(&mut other, &mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
@@ -477,7 +491,11 @@ fn a_hostile_client_cannot_take_the_tower_down() {
     .unwrap();
     let start = std::time::Instant::now();
     let mut cut = false;
-    for b in b"POST /register HTTP/1.1\r\nhost: x\r\n".iter().cycle().take(30) {
+    for b in b"POST /register HTTP/1.1\r\nhost: x\r\n"
+        .iter()
+        .cycle()
+        .take(30)
+    {
         if slow.write_all(&[*b]).is_err() || closed_within(&mut slow, Duration::from_secs(1)) {
             cut = true;
             break;
@@ -488,10 +506,16 @@ fn a_hostile_client_cannot_take_the_tower_down() {
     assert!(took <= Duration::from_secs(14), "cut after {took:?}");
     let mut answer = String::new();
     let _ = std::io::Read::read_to_string(&mut bodiless, &mut answer);
-    assert!(answer.starts_with("HTTP/1.1 408"), "a body that never came: {answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a body that never came: {answer:?}"
+    );
     // The idle ones are cut by then too.
     for s in idle.iter_mut() {
-        assert!(closed_within(s, Duration::from_secs(2)), "an idle connection outlived the read timeout");
+        assert!(
+            closed_within(s, Duration::from_secs(2)),
+            "an idle connection outlived the read timeout"
+        );
     }
     // 3. A body past the limit: 413, before it is all read.
     let big = "a".repeat(1 << 20);
@@ -500,7 +524,11 @@ fn a_hostile_client_cannot_take_the_tower_down() {
     // 4. Requests from 200 addresses: the tower's memory stays flat.
     for i in 0..200u32 {
         let mut s = connect_from(&t, &format!("127.0.{}.{}", 1 + i / 250, 1 + i % 250));
-        write!(s, "GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET /ping HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut answer = String::new();
         std::io::Read::read_to_string(&mut s, &mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"));
@@ -525,7 +553,14 @@ fn the_towers_rate_limiter_is_pruned() {
     }
     std::thread::sleep(Duration::from_millis(20));
     for i in 0..1024u32 {
-        l.allow(std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i)), rate);
+        l.allow(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i)),
+            rate,
+        );
     }
-    assert!(l.tracked() <= 1024, "refilled buckets kept: {}", l.tracked());
+    assert!(
+        l.tracked() <= 1024,
+        "refilled buckets kept: {}",
+        l.tracked()
+    );
 }

@@ -144,9 +144,21 @@ fn check(name: &str, seen: &Seen, t: &NodeProc) {
         "{name}: memory still growing ({:+.1} MiB over the second half)",
         seen.growth_mib
     );
-    assert!(seen.rpc_max_ms <= RPC_MS, "{name}: getinfo took {} ms", seen.rpc_max_ms);
-    assert!(seen.pay_max_ms <= PAY_MS, "{name}: a payment took {} ms", seen.pay_max_ms);
-    assert!(seen.paid >= 3, "{name}: only {} payments in the attack", seen.paid);
+    assert!(
+        seen.rpc_max_ms <= RPC_MS,
+        "{name}: getinfo took {} ms",
+        seen.rpc_max_ms
+    );
+    assert!(
+        seen.pay_max_ms <= PAY_MS,
+        "{name}: a payment took {} ms",
+        seen.pay_max_ms
+    );
+    assert!(
+        seen.paid >= 3,
+        "{name}: only {} payments in the attack",
+        seen.paid
+    );
 }
 
 /// An attacker that did the handshake and `init`.

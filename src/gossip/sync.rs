@@ -301,7 +301,10 @@ impl Dump {
             }
             DumpStage::Nodes(after) => {
                 let lower = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-                let Some((id, n)) = store.nodes.range((lower, std::ops::Bound::Unbounded)).next()
+                let Some((id, n)) = store
+                    .nodes
+                    .range((lower, std::ops::Bound::Unbounded))
+                    .next()
                 else {
                     self.stage = DumpStage::Done;
                     return vec![];

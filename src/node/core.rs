@@ -526,7 +526,9 @@ fn spawn_listener(l: TcpListener, signer: NodeSigner, inputs: mpsc::UnboundedSen
             // Past the cap, a new connection is closed at once: stalled
             // handshakes cannot pile up (each lasts HANDSHAKE_TIMEOUT at most).
             let Ok(slot) = handshakes.clone().try_acquire_owned() else {
-                debug!("inbound connection from {addr} closed: {MAX_HANDSHAKES} handshakes under way");
+                debug!(
+                    "inbound connection from {addr} closed: {MAX_HANDSHAKES} handshakes under way"
+                );
                 continue;
             };
             let (inputs, signer) = (inputs.clone(), signer.clone());
@@ -1184,7 +1186,10 @@ impl Core {
             raw: None,
         };
         // A pong changes no state: it does not wait for a group's commit.
-        match p.handle.send(wire_msg::encode(&pong).expect("pong encodes")) {
+        match p
+            .handle
+            .send(wire_msg::encode(&pong).expect("pong encodes"))
+        {
             Ok(end) => p.last_pong = end,
             Err(_) => self.peer_gone(peer),
         }
@@ -1914,7 +1919,13 @@ impl Core {
         for (id, p) in self.peers.iter_mut() {
             p.handle.flow.set_priority(with_channels.contains(id));
             if p.handle.flow.stalled_for() > WRITE_STALL {
-                dead.push((*id, format!("what we sent was left unread for {} s", WRITE_STALL.as_secs())));
+                dead.push((
+                    *id,
+                    format!(
+                        "what we sent was left unread for {} s",
+                        WRITE_STALL.as_secs()
+                    ),
+                ));
                 continue;
             }
             if p.init.is_none() {
@@ -1940,7 +1951,10 @@ impl Core {
                     tlvs: vec![],
                     raw: None,
                 };
-                if p.handle.send(wire_msg::encode(&ping).expect("ping encodes")).is_err() {
+                if p.handle
+                    .send(wire_msg::encode(&ping).expect("ping encodes"))
+                    .is_err()
+                {
                     dead.push((*id, "its outbound queue is full".into()));
                 }
             }

@@ -310,7 +310,10 @@ pub fn spawn(stream: TcpStream, transport: Transport, conn: u64, inboxes: Inboxe
                         urgent = priority;
                     }
                     let to = if urgent { &ev.urgent } else { &ev.bulk };
-                    if to.send(PeerEvent::Message(remote, conn, m, Some(permit))).is_err() {
+                    if to
+                        .send(PeerEvent::Message(remote, conn, m, Some(permit)))
+                        .is_err()
+                    {
                         return;
                     }
                 }

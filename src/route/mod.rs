@@ -175,7 +175,8 @@ pub fn forwarding_fee_msat(
 ) -> u64 {
     // A peer's numbers (an onion's amount, a channel_update's rate) may be
     // anything their widths hold: saturate, never wrap.
-    let proportional = u128::from(amount_msat) * u128::from(fee_proportional_millionths) / 1_000_000;
+    let proportional =
+        u128::from(amount_msat) * u128::from(fee_proportional_millionths) / 1_000_000;
     u64::try_from(proportional)
         .unwrap_or(u64::MAX)
         .saturating_add(u64::from(fee_base_msat))

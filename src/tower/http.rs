@@ -64,7 +64,7 @@ impl RateLimiter {
     pub fn allow(&mut self, ip: IpAddr, rate: f64) -> bool {
         let now = Instant::now();
         self.calls += 1;
-        if self.buckets.len() >= MAX_TRACKED || self.calls % 1024 == 0 {
+        if self.buckets.len() >= MAX_TRACKED || self.calls.is_multiple_of(1024) {
             // A bucket refilled to its burst is what a new one would be.
             self.buckets.retain(|_, (tokens, at)| {
                 *tokens + now.duration_since(*at).as_secs_f64() * rate < rate

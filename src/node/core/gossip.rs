@@ -197,12 +197,8 @@ impl Core {
             // At start, before any peer: the chain is asked in line.
             let chain = self.chain.clone();
             tokio::task::block_in_place(|| {
-                self.gossip.ingest(
-                    None,
-                    bytes,
-                    now_secs(),
-                    &mut ChainFunding(chain.as_ref()),
-                )
+                self.gossip
+                    .ingest(None, bytes, now_secs(), &mut ChainFunding(chain.as_ref()))
             })
         } else {
             // Answers to our own sync queries are not metered: we asked for them.

@@ -949,9 +949,6 @@ impl Core {
         }
         let secret =
             secret.ok_or_else(|| RpcError::param("bolt11", "the invoice has no payment_secret"))?;
-        self.refuse_paid(&hash, "bolt11", "this invoice")?;
-        self.within_capacity(amount, mpp)?;
-        let max_fee = Self::fee_budget(amount, r.maxfee_msat, r.maxfeepercent, r.exemptfee_msat)?;
         // The invoice's number is a payee's: it may be anything a u64 holds
         // (issue 35: cast to u32 and a margin added, it wrapped). Past the
         // whole route's CLTV budget, no route can meet it.
@@ -962,12 +959,15 @@ impl Core {
             .ok_or_else(|| {
                 RpcError::param(
                     "bolt11",
-                    &format!(
+                    format!(
                         "min_final_cltv_expiry_delta {} is more than the {budget} blocks a payment may be locked for",
                         inv.min_final_cltv_expiry_delta()
                     ),
                 )
             })?;
+        self.refuse_paid(&hash, "bolt11", "this invoice")?;
+        self.within_capacity(amount, mpp)?;
+        let max_fee = Self::fee_budget(amount, r.maxfee_msat, r.maxfeepercent, r.exemptfee_msat)?;
         let target = Target {
             payee: decoded.payee,
             hash,
