@@ -308,6 +308,9 @@ fn build_commitment_bad_input() {
         &["does not match per_commitment_secret"],
     );
     run(with(&base, "to_self_delay", json!(70000))).assert_bad_input("to_self_delay", &["65535"]);
+    // BOLT 2's floor: below it, outputs can be below Core's dust threshold.
+    run(with(&base, "dust_limit_satoshis", json!(250)))
+        .assert_bad_input("dust_limit_satoshis", &["at least 354 sat", "got 250"]);
     // A feerate the opener cannot afford: say what it can.
     run(with(&base, "feerate_per_kw", json!(50_000_000))).assert_bad_input(
         "feerate_per_kw",

@@ -60,6 +60,23 @@ fn mutual_close_signed_and_verified() {
     assert_eq!(out["dropped_as_dust"][0]["amount_sat"], 500);
     input["fee_sat"] = json!(20_000_000);
     lnkit_json(&["close", "--mutual"], &input).assert_bad_input("fee_sat", &["cannot pay a fee"]);
+
+    // Above the dust limit but below Bitcoin Core's dust threshold for its
+    // script (BOLT 3 "Dust Limits": P2PKH 546 sat): dropped too, or the
+    // close would be refused by every mempool as `dust`.
+    input["fee_sat"] = json!(7000);
+    input["dust_limit_satoshis"] = json!(354);
+    input["remote_scriptpubkey"] = json!(format!("76a914{}88ac", "11".repeat(20)));
+    input["to_local_msat"] = json!(9_999_600_000u64);
+    input["to_remote_msat"] = json!(400_000);
+    let out = lnkit_json(&["close", "--mutual", "--verify"], &input).json();
+    assert_eq!(tx(&out, "signed_tx_hex").output.len(), 1);
+    assert_eq!(out["dropped_as_dust"][0]["amount_sat"], 400);
+    // At 546 it stays.
+    input["to_local_msat"] = json!(9_999_454_000u64);
+    input["to_remote_msat"] = json!(546_000);
+    let out = lnkit_json(&["close", "--mutual", "--verify"], &input).json();
+    assert_eq!(tx(&out, "signed_tx_hex").output.len(), 2);
 }
 
 #[test]

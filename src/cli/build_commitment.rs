@@ -69,6 +69,19 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
     let secp = Secp256k1::new();
     let ch = channel::read_channel(input)?;
     let c: CommitmentIn = input.typed()?;
+    // BOLT 2: a dust limit below 354 sat is refused; an output under it
+    // can be below Core's dust threshold for its script (a 250 sat P2WPKH
+    // output is non-standard: the commitment would never relay).
+    let min = crate::channel::MIN_DUST_LIMIT.to_sat();
+    if c.dust_limit_satoshis.0.to_sat() < min {
+        return Err(input.error(
+            "dust_limit_satoshis",
+            format!(
+                "expected at least {min} sat (BOLT 2), got {}",
+                c.dust_limit_satoshis.0.to_sat()
+            ),
+        ));
+    }
     let holder = c.holder.unwrap_or(Side::Local);
     let n = input.typed::<NumberIn>()?.commitment_number.0;
     let (point, _) = channel::per_commitment(input, n)?;

@@ -75,7 +75,8 @@ pub enum CloseError {
 }
 
 /// BOLT 3 "Legacy Closing Transaction": round each balance down, take the fee
-/// from the opener, drop outputs below the dust limit, sort BIP 69.
+/// from the opener, drop outputs below the dust limit (or below Bitcoin
+/// Core's dust threshold for their script, BOLT 3 "Dust Limits"), sort BIP 69.
 pub fn build_closing(p: &ClosingParams) -> Result<ClosingTransaction, CloseError> {
     let total = p.local_balance.0.saturating_add(p.remote_balance.0);
     let funding = p.funding_amount.to_sat().saturating_mul(1000);
@@ -100,7 +101,10 @@ pub fn build_closing(p: &ClosingParams) -> Result<ClosingTransaction, CloseError
         (Side::Local, local, &p.local_script),
         (Side::Remote, remote, &p.remote_script),
     ] {
-        if value < p.dust_limit {
+        // Below the dust limit (BOLT 3), or below Core's dust threshold
+        // for the script (a P2PKH output under 546 sat is non-standard
+        // above a 354 sat limit: the close would never relay).
+        if value < p.dust_limit.max(script.minimal_non_dust()) {
             if value > Amount::ZERO {
                 dropped.push((side, value));
             }

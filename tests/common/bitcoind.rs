@@ -215,7 +215,8 @@ impl Bitcoind {
     }
 
     /// Run `bitcoin-cli` against it.
-    pub fn cli(&self, args: &[&str]) -> String {
+    /// `bitcoin-cli`, its error text on failure (a refusal the test reports).
+    pub fn try_cli(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new(self.bin.join("bitcoin-cli"))
             .arg(format!("-{}", self.chain))
             .arg(format!("-datadir={}", self.datadir.path().display()))
@@ -224,12 +225,16 @@ impl Bitcoind {
             .args(args)
             .output()
             .expect("run bitcoin-cli");
-        assert!(
-            out.status.success(),
-            "bitcoin-cli {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    pub fn cli(&self, args: &[&str]) -> String {
+        self.try_cli(args)
+            .unwrap_or_else(|e| panic!("bitcoin-cli {args:?}: {e}"))
     }
 
     /// A transaction as bitcoind decodes it (`getrawtransaction` verbose:
