@@ -1,6 +1,6 @@
 //! Core Lightning (v26.06.6) as a live counterparty, as [`super::bitcoind`]
 //! is the chain: built once by `../shared/cln/build.sh` (into the cache,
-//! under a file lock; `.ci/run` starts it early in the background), or taken
+//! under a file lock; `.ci/run` starts it in the background once the test binaries are built), or taken
 //! from `LNKIT_CLN_BIN` (a directory holding `lightningd`). Each test starts
 //! its own `lightningd` on 127.0.0.1 with a free port and a short temporary
 //! directory (a unix socket path is limited to about 100 bytes), and the
