@@ -321,15 +321,6 @@ impl GossipStore {
         taken
     }
 
-    /// The short channel ids of the held channels, with who sent each.
-    pub fn held_channels(&self) -> Vec<(u64, Sender)> {
-        self.held
-            .channels
-            .iter()
-            .map(|(scid, h)| (*scid, h.from))
-            .collect()
-    }
-
     /// Forget what `peer` sent that is held (it was disconnected for its gossip).
     pub fn forget_held_from(&mut self, peer: &PublicKey) {
         let from = Some(*peer);
