@@ -194,12 +194,12 @@ struct PeerState {
     last_ping: Instant,
     ping_outstanding: Option<Instant>,
     /// The peer's pings in the current `PING_PERIOD`.
-    pings: PingCount,
+    pings: Window,
     /// Where our last pong ends in the stream we send: a ping is not
     /// answered while it is unsent.
     last_pong: u64,
-    /// Gossip of the peer that failed its checks, recently (`GossipFaults`).
-    faults: GossipFaults,
+    /// Gossip of the peer that failed its checks, recently (`MAX_GOSSIP_FAULTS`).
+    faults: Window,
     /// When the last message came (a live connection is kept over a new duplicate).
     last_recv: Instant,
     gossip: gossip::PeerGossip,
@@ -230,35 +230,40 @@ const MAX_PEERS_PER_IP: usize = 8;
 /// Handshakes under way at once, at most; a connection past it is closed at once.
 const MAX_HANDSHAKES: usize = 64;
 
-/// A peer's pings in the current period.
+/// What a peer did in the current period of a limit: how many times, and
+/// how many bytes it cost. A new period starts from zero.
 #[derive(Clone, Copy, Debug)]
-struct PingCount {
+struct Window {
     since: Instant,
-    pings: u32,
-    pong_bytes: usize,
+    count: u32,
+    bytes: usize,
 }
 
-impl PingCount {
+impl Window {
     fn new() -> Self {
-        PingCount {
+        Window {
             since: Instant::now(),
-            pings: 0,
-            pong_bytes: 0,
+            count: 0,
+            bytes: 0,
         }
+    }
+
+    /// One more within `period` (a new period if the last one is over):
+    /// the count so far.
+    fn hit(&mut self, period: Duration) -> u32 {
+        if self.since.elapsed() >= period {
+            *self = Window::new();
+        }
+        self.count += 1;
+        self.count
     }
 }
 
 /// Gossip from a peer that failed its checks (a bad signature, a message
 /// that does not decode, a funding output that does not exist), counted
-/// over `FAULT_PERIOD`: past `MAX_GOSSIP_FAULTS`, the peer is disconnected.
-/// Honest peers send such gossip rarely (a reorg, a bug); a flood of it is
-/// an attack on our CPU and on bitcoind.
-#[derive(Clone, Copy, Debug)]
-struct GossipFaults {
-    since: Instant,
-    count: u32,
-}
-
+/// over `FAULT_PERIOD` (a [`Window`]): past `MAX_GOSSIP_FAULTS`, the peer
+/// is disconnected. Honest peers send such gossip rarely (a reorg, a bug);
+/// a flood of it is an attack on our CPU and on bitcoind.
 const FAULT_PERIOD: Duration = Duration::from_secs(60);
 const MAX_GOSSIP_FAULTS: u32 = 20;
 /// How often the opener compares its commitments' feerate with the chain's.
@@ -915,12 +920,9 @@ impl Core {
                 negotiated: Negotiated::default(),
                 last_ping: Instant::now(),
                 ping_outstanding: None,
-                pings: PingCount::new(),
+                pings: Window::new(),
                 last_pong: 0,
-                faults: GossipFaults {
-                    since: Instant::now(),
-                    count: 0,
-                },
+                faults: Window::new(),
                 last_recv: Instant::now(),
                 gossip: Default::default(),
             },
@@ -1160,11 +1162,8 @@ impl Core {
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
-        if p.pings.since.elapsed() >= PING_PERIOD {
-            p.pings = PingCount::new();
-        }
-        p.pings.pings += 1;
-        if p.pings.pings > PINGS_TOLERATED {
+        let pings = p.pings.hit(PING_PERIOD);
+        if pings > PINGS_TOLERATED {
             return self.hang_up(
                 peer,
                 Some(format!(
@@ -1174,10 +1173,10 @@ impl Core {
             );
         }
         let unsent = !p.handle.flow.written_up_to(p.last_pong);
-        if unsent || p.pings.pings > PINGS_ANSWERED || p.pings.pong_bytes + n > PONG_BYTES {
+        if unsent || pings > PINGS_ANSWERED || p.pings.bytes + n > PONG_BYTES {
             return;
         }
-        p.pings.pong_bytes += n;
+        p.pings.bytes += n;
         let pong = Message {
             typ: 19,
             name: Some("pong"),

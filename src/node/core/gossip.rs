@@ -315,14 +315,7 @@ impl Core {
         let Some(state) = self.peers.get_mut(&peer) else {
             return;
         };
-        if state.faults.since.elapsed() >= FAULT_PERIOD {
-            state.faults = GossipFaults {
-                since: Instant::now(),
-                count: 0,
-            };
-        }
-        state.faults.count += 1;
-        if state.faults.count > MAX_GOSSIP_FAULTS {
+        if state.faults.hit(FAULT_PERIOD) > MAX_GOSSIP_FAULTS {
             self.gossip.forget_held_from(&peer);
             self.lookups.forget(&peer);
             self.hang_up(
