@@ -420,3 +420,66 @@ fn onion_bad_input() {
     )
     .assert_bad_input("attribution_data_hex", &["expected 920 bytes"]);
 }
+
+/// `bump`'s input: build-commitment's output for an anchors channel (or
+/// `channel_type`'s), with a wallet coin.
+fn bump_input(channel_type: &str) -> Value {
+    let example = format!(
+        "{}/docs/examples/appendix-c-seven-outputs.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ct = format!("channel_type={channel_type}");
+    let mut built = lnkit(&["build-commitment", "-i", &example, "--set", &ct], "").json();
+    let wallet: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/docs/examples/fee-wallet.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    for (k, v) in wallet.as_object().unwrap() {
+        built[k] = v.clone();
+    }
+    built
+}
+
+#[test]
+fn bump_bad_input() {
+    let good = bump_input("anchors_zero_fee_htlc_tx");
+    lnkit_json(&["bump", "--htlc", "0"], &good).json();
+    lnkit_json(&["bump"], &good).assert_error(2, "error: bump:", &["--htlc N or --anchor"]);
+    lnkit_json(&["bump", "--htlc", "9"], &good)
+        .assert_bad_input("htlc_txs", &["5 HTLC transactions", "--htlc 9"]);
+    // A static_remotekey HTLC transaction pays its own fee: SIGHASH_ALL.
+    lnkit_json(&["bump", "--htlc", "0"], &bump_input("static_remotekey")).assert_bad_input(
+        "htlc_txs[0].signed_tx_hex",
+        &["SIGHASH_SINGLE|ANYONECANPAY", "without anchors"],
+    );
+    lnkit_json(&["bump", "--anchor"], &bump_input("static_remotekey"))
+        .assert_bad_input("local_funding_privkey", &["no anchor"]);
+    // A coin without its key, a coin of another kind, no coins, too little.
+    let mut keyless = good.clone();
+    keyless["inputs"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("privkey");
+    lnkit_json(&["bump", "--anchor"], &keyless).assert_bad_input("inputs[0].privkey", &["missing"]);
+    let mut legacy = good.clone();
+    legacy["inputs"][0]["type"] = json!("p2pkh");
+    lnkit_json(&["bump", "--anchor"], &legacy).assert_bad_input("inputs[0].type", &["P2WPKH"]);
+    lnkit_json(&["bump", "--anchor"], &with(&good, "inputs", json!([])))
+        .assert_bad_input("inputs", &["at least one"]);
+    let mut poor = good.clone();
+    poor["inputs"][0]["amount_sat"] = json!(1000);
+    lnkit_json(&["bump", "--htlc", "0"], &poor).assert_bad_input("inputs", &["fee", "add coins"]);
+    lnkit_json(&["bump", "--anchor"], &without(&good, "funding_amount_sat"))
+        .assert_bad_input("funding_amount_sat", &["missing"]);
+    lnkit_json(&["bump", "--anchor"], &without(&good, "change_address"))
+        .assert_bad_input("change_address", &["missing"]);
+    lnkit_json(
+        &["bump", "--anchor"],
+        &with(&good, "feerate_per_kw", json!("fast")),
+    )
+    .assert_bad_input("feerate_per_kw", &[]);
+}

@@ -355,15 +355,29 @@ fn rpc_failures_say_what_to_fix() {
 
 #[test]
 fn a_breach_is_punished_on_chain_by_a_piped_penalty() {
-    // Fund BOLT 3 Appendix C's channel on the embedded chain, broadcast its
-    // commitment 42 (revoked: its per_commitment_secret is known), then
-    // `lnkit penalty … | lnkit chain broadcast` takes every output back.
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap();
+    a_breach_punished(&["--chain-dir", dir.path().to_str().unwrap()]);
+}
+
+/// The same pipeline against a real bitcoind: Core's mempool, with its
+/// default policy, relays the penalty (the embedded chain checks consensus
+/// and its own subset of Core's policy).
+#[test]
+fn a_breach_is_punished_on_bitcoind_by_a_piped_penalty() {
+    let node = Bitcoind::start();
+    let url = node.url();
+    let cookie = node.cookie();
+    a_breach_punished(&["--bitcoind", &url, "--rpc-cookie", cookie.to_str().unwrap()]);
+}
+
+/// Fund BOLT 3 Appendix C's channel, broadcast its commitment 42 (revoked:
+/// its per_commitment_secret is known), then `lnkit penalty … | lnkit chain
+/// broadcast` takes every output back; `backend` selects the chain.
+fn a_breach_punished(backend: &[&str]) {
     let chain = |args: &[&str], stdin: &str| {
         let mut v = vec!["chain"];
         v.extend_from_slice(args);
-        v.extend(["--chain-dir", d]);
+        v.extend_from_slice(backend);
         lnkit(&v, stdin).json()
     };
     let mined = chain(&["mine", "1", "--to", ADDR], "");

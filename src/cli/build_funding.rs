@@ -107,6 +107,26 @@ pub(crate) fn funding_error(
     }
 }
 
+/// Where change goes: `change_address` (checked against `network`, which is
+/// known here), or `change_script_pubkey`.
+pub(crate) fn change_script(
+    input: &Input,
+    network: bitcoin::Network,
+    has_address: bool,
+    script: Option<&bitcoin::ScriptBuf>,
+) -> Result<bitcoin::ScriptBuf, CliError> {
+    match (has_address, script) {
+        (true, _) => Ok(input
+            .req("change_address", input::address(network))?
+            .script_pubkey()),
+        (false, Some(s)) => Ok(s.clone()),
+        (false, None) => Err(input.error(
+            "change_address",
+            "missing required field (or give change_script_pubkey)",
+        )),
+    }
+}
+
 /// The feerate from `feerate_sat_per_vb` or `feerate_per_kw` (one of them).
 pub(crate) fn fee_rate(
     input: &Input,
@@ -139,19 +159,12 @@ pub fn build_funding(input: &Input, ex: &mut Explain) -> StepResult {
         .map_or(bitcoin::Network::Bitcoin, |n| n.0);
     let items = input.objects("inputs")?;
     let inputs = b.inputs.iter().map(|i| i.funding_input()).collect();
-    let change_script = match (&b.change_address, &b.change_script_pubkey) {
-        // The address is checked against the network here, where it is known.
-        (Some(_), _) => input
-            .req("change_address", input::address(network))?
-            .script_pubkey(),
-        (None, Some(s)) => s.0.clone(),
-        (None, None) => {
-            return Err(input.error(
-                "change_address",
-                "missing required field (or give change_script_pubkey)",
-            ))
-        }
-    };
+    let change_script = change_script(
+        input,
+        network,
+        b.change_address.is_some(),
+        b.change_script_pubkey.as_ref().map(|s| &s.0),
+    )?;
     let req = FundingRequest {
         inputs,
         local_funding_pubkey: b.local_funding_pubkey.0,

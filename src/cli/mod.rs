@@ -25,6 +25,7 @@ pub mod amp_types;
 pub mod blinded_path;
 pub mod build_commitment;
 pub mod build_funding;
+pub mod bump;
 mod carried;
 pub mod chain;
 mod chain_tx;
@@ -138,6 +139,8 @@ enum Command {
     BuildFunding(build_funding::BuildFundingArgs),
     /// A commitment transaction and its HTLC transactions (BOLT 3).
     BuildCommitment(build_commitment::BuildCommitmentArgs),
+    /// Pay what an anchors channel leaves unpaid: fee inputs for an HTLC transaction, a CPFP child through the anchor.
+    Bump(bump::BumpArgs),
     /// The justice transaction sweeping a revoked commitment (BOLT 5).
     Penalty(penalty::PenaltyArgs),
     /// Close a channel: --mutual (closing_signed) or --sweep after a unilateral close.
@@ -223,6 +226,7 @@ fn run(cli: Cli) -> Result<(Value, bool), CliError> {
         Command::HtlcScript(args) => htlc_script::run(args, &mut input, ex),
         Command::BuildFunding(args) => build_funding::run(args, &mut input, ex),
         Command::BuildCommitment(args) => build_commitment::run(args, &mut input, ex),
+        Command::Bump(args) => bump::run(args, &mut input, ex),
         Command::Penalty(args) => penalty::run(args, &mut input, ex),
         Command::Close(args) => close::run(args, &mut input, ex),
         Command::Tlv(cmd) => tlv::run(cmd, &mut input, ex),

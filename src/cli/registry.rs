@@ -13,7 +13,7 @@ use super::swap::{
 };
 use super::tower_types as tower;
 use super::{amp_types as amp, graph, graph_fields, rebalance, route_types};
-use super::{blinded_path, onion, walk};
+use super::{blinded_path, bump, onion, walk};
 use super::{
     build_funding, gossip_types as gossip, htlc_script, keys, onion_error, revoke, shachain, tlv,
     transport as noise,
@@ -107,6 +107,8 @@ steps! {
         committed!();
     "penalty": [ch::FundingIn, ch::KeysIn, ch::HtlcsIn, commitment::RevokedIn, commitment::PenaltyIn] -> commitment::PenaltyOut,
         concat!(committed!(), " | lnkit penalty --set revocation_basepoint_secret=2222222222222222222222222222222222222222222222222222222222222222 --set destination=0014cc1b07838e387deacd0e5232e1e8b49f4c29e484 --set feerate_per_kw=2500");
+    "bump": [bump::BumpIn, bump::BumpHtlcIn, bump::BumpAnchorIn] -> bump::BumpOut,
+        concat!(committed!(), " --set channel_type=anchors_zero_fee_htlc_tx | lnkit bump --htlc 0 --verify -i - -i docs/examples/fee-wallet.json");
     "close": [ch::FundingIn, ch::KeysIn, ch::PerCommitmentIn, ch::HtlcsIn, close_types::VerifyIn, close_types::MutualIn, close_types::SweepIn]
         -> close_types::CloseOut,
         "lnkit close --mutual --verify -i docs/examples/appendix-c-seven-outputs.json --set to_local_msat=7000000000 --set to_remote_msat=3000000000 --set fee_sat=7000 --set local_scriptpubkey=00143ca33c2e4446f4a305f23c80df8ad1afdcf652f9 --set remote_scriptpubkey=0014cc1b07838e387deacd0e5232e1e8b49f4c29e484";

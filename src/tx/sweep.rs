@@ -31,6 +31,19 @@ pub enum WitnessTemplate {
     },
     /// P2WPKH: `<sig> <pubkey>`.
     P2wpkh,
+    /// A zero-fee HTLC transaction's input (BOLT 3 "HTLC-Timeout and
+    /// HTLC-Success Transactions", `option_anchors`): `0 <remotehtlcsig>
+    /// <localhtlcsig> <payment_preimage>` (success) or `... <>` (timeout).
+    /// The counterparty signed SIGHASH_SINGLE|ANYONECANPAY, so its signature
+    /// stays valid when fee inputs and change join; the holder's is made here.
+    ZeroFeeHtlc {
+        /// The HTLC output's script.
+        witness_script: ScriptBuf,
+        /// The counterparty's signature, with its sighash byte.
+        counterparty_sig: Vec<u8>,
+        /// The preimage (HTLC-success), or none (HTLC-timeout).
+        preimage: Option<[u8; 32]>,
+    },
 }
 
 /// One output to spend.
@@ -59,7 +72,7 @@ pub enum SpendError {
     /// The outputs do not cover the fee and a non-dust output.
     #[error("the outputs hold {total} sat but the fee is {fee} sat and the destination needs at least {dust} sat")]
     TooSmall {
-        /// Sum of inputs.
+        /// Sum of inputs, less the outputs a transaction must pay first.
         total: u64,
         /// The fee at the feerate.
         fee: u64,
@@ -76,6 +89,20 @@ const MAX_SIG_WITH_SIGHASH: usize = 73;
 
 fn witness_for(template: &WitnessTemplate, sig: Vec<u8>, pubkey: &PublicKey) -> Witness {
     let mut w = Witness::new();
+    if let WitnessTemplate::ZeroFeeHtlc {
+        witness_script,
+        counterparty_sig,
+        preimage,
+    } = template
+    {
+        // The leading empty item is OP_CHECKMULTISIG's extra pop (BIP 147: it must be empty).
+        w.push([]);
+        w.push(counterparty_sig);
+        w.push(sig);
+        w.push(preimage.map(|p| p.to_vec()).unwrap_or_default());
+        w.push(witness_script.as_bytes());
+        return w;
+    }
     w.push(sig);
     match template {
         WitnessTemplate::P2wsh {
@@ -88,6 +115,7 @@ fn witness_for(template: &WitnessTemplate, sig: Vec<u8>, pubkey: &PublicKey) -> 
             w.push(witness_script.as_bytes());
         }
         WitnessTemplate::P2wpkh => w.push(pubkey.serialize()),
+        WitnessTemplate::ZeroFeeHtlc { .. } => unreachable!("laid out above"),
     }
     w
 }
@@ -104,7 +132,8 @@ pub fn input_witness<C: Signing>(
     let pubkey = PublicKey::from_secret_key(secp, &input.key);
     let mut cache = SighashCache::new(tx);
     let digest = match &input.template {
-        WitnessTemplate::P2wsh { witness_script, .. } => cache
+        WitnessTemplate::P2wsh { witness_script, .. }
+        | WitnessTemplate::ZeroFeeHtlc { witness_script, .. } => cache
             .p2wsh_signature_hash(
                 index,
                 witness_script,
@@ -136,6 +165,23 @@ pub fn build_spend<C: Signing>(
     destination: &ScriptBuf,
     feerate: FeeratePerKw,
 ) -> Result<Transaction, SpendError> {
+    build_spend_paying(secp, inputs, &[], destination, |weight| feerate.fee(weight))
+        .map(|(tx, _)| tx)
+}
+
+/// Build and sign one transaction spending every input to `outputs` (kept
+/// first, in order, as SIGHASH_SINGLE needs) and change to `change`, whose
+/// fee is `fee(weight)` for its weight with maximum-size signatures. With
+/// no `outputs` the change must be above its dust threshold; with some, a
+/// change below it is left to the fee. Returns the transaction and its
+/// change, if any.
+pub fn build_spend_paying<C: Signing>(
+    secp: &Secp256k1<C>,
+    inputs: &[SpendInput],
+    outputs: &[TxOut],
+    change: &ScriptBuf,
+    fee: impl Fn(u64) -> Amount,
+) -> Result<(Transaction, Option<Amount>), SpendError> {
     if inputs.is_empty() {
         return Err(SpendError::Nothing);
     }
@@ -149,6 +195,7 @@ pub fn build_spend<C: Signing>(
         }
     }
     let total: Amount = inputs.iter().map(|i| i.prevout.value).sum();
+    let paid: Amount = outputs.iter().map(|o| o.value).sum();
     let mut tx = Transaction {
         version: Version::TWO,
         lock_time,
@@ -161,11 +208,12 @@ pub fn build_spend<C: Signing>(
                 witness: Witness::new(),
             })
             .collect(),
-        output: vec![TxOut {
-            value: total,
-            script_pubkey: destination.clone(),
-        }],
+        output: outputs.to_vec(),
     };
+    tx.output.push(TxOut {
+        value: total,
+        script_pubkey: change.clone(),
+    });
     // Weight with maximum-size signatures, for the fee.
     let pubkeys: Vec<PublicKey> = inputs
         .iter()
@@ -174,17 +222,32 @@ pub fn build_spend<C: Signing>(
     for (k, i) in inputs.iter().enumerate() {
         tx.input[k].witness = witness_for(&i.template, vec![0; MAX_SIG_WITH_SIGHASH], &pubkeys[k]);
     }
-    let fee = feerate.fee(tx.weight().to_wu());
-    let dust = destination.minimal_non_dust();
-    let value = total
-        .checked_sub(fee)
-        .filter(|v| *v >= dust)
-        .ok_or(SpendError::TooSmall {
-            total: total.to_sat(),
-            fee: fee.to_sat(),
-            dust: dust.to_sat(),
-        })?;
-    tx.output[0].value = value;
+    let dust = change.minimal_non_dust();
+    let with_change = fee(tx.weight().to_wu());
+    let change_value = total
+        .checked_sub(paid)
+        .and_then(|v| v.checked_sub(with_change))
+        .filter(|v| *v >= dust);
+    let too_small = |fee: Amount| SpendError::TooSmall {
+        total: total.checked_sub(paid).unwrap_or(Amount::ZERO).to_sat(),
+        fee: fee.to_sat(),
+        dust: dust.to_sat(),
+    };
+    let kept = match change_value {
+        Some(value) => {
+            tx.output.last_mut().expect("the change").value = value;
+            Some(value)
+        }
+        None if outputs.is_empty() => return Err(too_small(with_change)),
+        None => {
+            tx.output.pop();
+            let without = fee(tx.weight().to_wu());
+            if total.checked_sub(paid).is_none_or(|v| v < without) {
+                return Err(too_small(without));
+            }
+            None
+        }
+    };
 
     let unsigned = {
         let mut t = tx.clone();
@@ -194,5 +257,5 @@ pub fn build_spend<C: Signing>(
     for (k, i) in inputs.iter().enumerate() {
         tx.input[k].witness = input_witness(secp, &unsigned, k, i);
     }
-    Ok(tx)
+    Ok((tx, kept))
 }
