@@ -283,7 +283,7 @@ mod tests {
         hex_str.parse().unwrap()
     }
 
-    // BOLT 3 Appendix E, the first case; the full appendix runs in tests/golden_keys.rs.
+    // BOLT 3 Appendix E, the first case; the full appendix runs in tests/toolkit/golden_keys.rs.
     #[test]
     fn appendix_e_localpubkey() {
         let secp = Secp256k1::verification_only();

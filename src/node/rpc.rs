@@ -1333,7 +1333,7 @@ pub fn markdown() -> String {
     let mut out = String::from(
         "# The node's JSON-RPC methods\n\n\
          Generated from the methods' JSON Schemas (`lnkit node schema METHOD` prints them\n\
-         whole); `tests/node_rpc_doc.rs` fails when this page and the schemas disagree\n\
+         whole); `tests/node/node_rpc_doc.rs` fails when this page and the schemas disagree\n\
          (`LNKIT_BLESS=1` rewrites it).\n\n\
          JSON-RPC 2.0 over the Unix socket `DATADIR/lnkit-rpc` (mode 0600), one JSON\n\
          object per line. `lnkit node METHOD --datadir DIR` is the client: fields come\n\
