@@ -45,15 +45,18 @@ source="$(dirname "$manifest")/bitcoin"
 
 # The daemon and the CLI, nothing else (no wallet, IPC, ZMQ, tests, bench,
 # GUI). The crate leaves out src/node/data/ip_asn.dat: no embedded ASMap.
+# At -O1, not Core's -O2: a regtest node for tests gains nothing from the
+# last optimisations, and gcc compiles Core's sources about 25% faster
+# (measured: 49.7 s against 66.1 s for four of its largest files).
 flags=(
-    -DCMAKE_BUILD_TYPE=Release -DBUILD_DAEMON=ON -DBUILD_CLI=ON
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DBUILD_DAEMON=ON -DBUILD_CLI=ON
     -DENABLE_WALLET=OFF -DENABLE_IPC=OFF -DWITH_ZMQ=OFF -DBUILD_TESTS=OFF
     -DBUILD_BENCH=OFF -DBUILD_GUI=OFF -DBUILD_KERNEL_LIB=OFF -DBUILD_TX=OFF
     -DBUILD_UTIL=OFF -DBUILD_WALLET_TOOL=OFF -DBUILD_BITCOIN_BIN=OFF
     -DBUILD_FUZZ_BINARY=OFF -DENABLE_EXTERNAL_SIGNER=OFF -DWITH_EMBEDDED_ASMAP=OFF
 )
 build="$root/$key-build"
-echo "building bitcoind from $source into $root/$key (once; about 5 minutes on 2 cores)" >&2
+echo "building bitcoind from $source into $root/$key (once; about 4 minutes on 2 idle cores)" >&2
 run() {
     local log=$1; shift
     if ! "$@" >"$log" 2>&1; then
