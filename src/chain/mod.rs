@@ -26,6 +26,7 @@ pub mod bitcoind;
 pub mod embedded;
 pub mod follower;
 pub mod policy;
+pub mod standard;
 pub mod view;
 
 pub use follower::{find_fork, ChainListener, Follower, Fork};

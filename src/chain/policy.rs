@@ -10,6 +10,9 @@
 //! - The minimum relay fee and replacement (BIP 125's fee rules, as Core
 //!   applies them to every transaction since full RBF became its default).
 //! - Dust (Core's 3 sat/vB dust relay fee).
+//!
+//! Standardness (output types, witness limits, the standard script flags
+//! that need no script execution) is in [`super::standard`].
 
 use bitcoin::{Amount, FeeRate, Transaction};
 

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use bitcoin::{Amount, Block, OutPoint, Transaction, TxOut, Txid, Weight};
 
 use super::super::policy::{self, Evicted};
+use super::super::standard;
 use super::super::Rejection;
 use super::view::ChainView;
 use crate::verify::verify_transaction;
@@ -88,6 +89,7 @@ impl Mempool {
         if tx.is_coinbase() {
             return Err(Rejection::new("coinbase"));
         }
+        standard::check_tx(tx).map_err(Rejection::new)?;
         if self.get(&txid).is_some() {
             return Err(Rejection::new("txn-already-in-mempool"));
         }
@@ -127,6 +129,7 @@ impl Mempool {
                 return Err(Rejection::new("bad-txns-inputs-missingorspent"));
             }
         }
+        standard::check_inputs(tx, &spent).map_err(Rejection::new)?;
         if !policy::sequence_locks_ok(tx, &ages, next) {
             return Err(Rejection::new("non-BIP68-final"));
         }
@@ -160,6 +163,9 @@ impl Mempool {
                 .collect();
             policy::check_replacement(&txid, fee, vsize, &evicted).map_err(Rejection::new)?;
         }
+        // Core runs the standard flags before the consensus ones; the kernel
+        // knows only the latter.
+        standard::check_script_flags(tx, &spent).map_err(Rejection::new)?;
         verify_transaction(tx, &spent)
             .map_err(|e| Rejection::new(format!("mandatory-script-verify-flag-failed ({e})")))?;
         Ok(Checked {
