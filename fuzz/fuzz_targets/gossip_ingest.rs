@@ -3,45 +3,7 @@
 //! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run gossip_ingest` (from the repository root).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use lnkit::gossip::{FundingOutput, FundingSource, GossipStore, RateLimit};
+#[path = "../targets/gossip_ingest.rs"]
+mod target;
 
-/// Outputs missing, spent, unspent (paying whatever the fuzzer's script is
-/// not) or, until the chain is `up`, not answered (held gossip).
-struct AnyChain {
-    up: bool,
-}
-
-impl FundingSource for AnyChain {
-    fn funding_output(&mut self, scid: u64) -> FundingOutput {
-        match scid % 4 {
-            0 => FundingOutput::Missing,
-            1 => FundingOutput::Spent,
-            3 if !self.up => FundingOutput::Unavailable,
-            _ => FundingOutput::Unspent {
-                outpoint: bitcoin::OutPoint::default(),
-                script_pubkey: bitcoin::ScriptBuf::new(),
-                amount: bitcoin::Amount::from_sat(scid % 1_000_000),
-                confirmations: (scid % 10) as u32,
-            },
-        }
-    }
-}
-
-fuzz_target!(|data: &[u8]| {
-    let mut s = GossipStore::new([0x06; 32], RateLimit::default());
-    let peer = bitcoin::secp256k1::PublicKey::from_slice(&[2; 33]).ok();
-    // The clock moves 30 s a message, so early gossip also expires.
-    for (i, chunk) in data.split(|b| *b == 0xff).enumerate() {
-        let _ = s.ingest(
-            peer.as_ref(),
-            chunk,
-            1_800_000_000 + 30 * i as u64,
-            &mut AnyChain { up: false },
-        );
-    }
-    let _ = s.take_released();
-    let _ = s.retry_held(1_800_000_000, &mut AnyChain { up: true });
-    let _ = s.prune(1_800_000_000, 1000);
-    let _ = s.to_graph();
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| target::run(data));

@@ -2,17 +2,7 @@
 //! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run responder_handshake` (stable toolchain; or `cargo +nightly fuzz run responder_handshake`) (from the repository root).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use lnkit::secp256k1::{Secp256k1, SecretKey};
-use lnkit::wire::noise::{responder_act1, responder_act2, responder_act3, ACT_ONE_LEN};
+#[path = "../targets/responder_handshake.rs"]
+mod target;
 
-fuzz_target!(|data: &[u8]| {
-    let secp = Secp256k1::new();
-    let ls = SecretKey::from_slice(&[0x21; 32]).unwrap();
-    let e = SecretKey::from_slice(&[0x22; 32]).unwrap();
-    let (act1, act3) = data.split_at(data.len().min(ACT_ONE_LEN));
-    if let Ok(st) = responder_act1(&secp, &ls, act1) {
-        let (_, st) = responder_act2(&secp, &st, &e);
-        let _ = responder_act3(&st, act3);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| target::run(data));

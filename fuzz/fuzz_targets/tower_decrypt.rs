@@ -3,14 +3,7 @@
 //! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run tower_decrypt` (from the repository root).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use lnkit::tower::appointment::decrypt;
+#[path = "../targets/tower_decrypt.rs"]
+mod target;
 
-fuzz_target!(|data: &[u8]| {
-    if data.len() < 32 {
-        return;
-    }
-    let (txid, blob) = data.split_at(32);
-    let txid = <bitcoin::Txid as bitcoin::hashes::Hash>::from_slice(txid).expect("32 bytes");
-    let _ = decrypt(blob, &txid);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| target::run(data));

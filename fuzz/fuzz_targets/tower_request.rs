@@ -4,31 +4,7 @@
 //! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run tower_request` (from the repository root).
 #![no_main]
 
-use std::sync::Mutex;
+#[path = "../targets/tower_request.rs"]
+mod target;
 
-use bitcoin::hashes::Hash;
-use libfuzzer_sys::fuzz_target;
-use lnkit::chain::BlockRef;
-use lnkit::tower::service::{Config, Tower};
-
-static TOWER: Mutex<Option<Tower>> = Mutex::new(None);
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
-        return;
-    };
-    let mut guard = TOWER.lock().unwrap();
-    let tower = guard.get_or_insert_with(|| {
-        Tower::open(
-            std::path::Path::new(":memory:"),
-            Config::default(),
-            || BlockRef { height: 100, hash: bitcoin::BlockHash::all_zeros() },
-            || bitcoin::secp256k1::SecretKey::from_slice(&[7; 32]).unwrap(),
-        )
-        .unwrap()
-    });
-    let _ = tower.register(&body);
-    let _ = tower.add_appointment(&body);
-    let _ = tower.get_appointment(&body);
-    let _ = tower.get_subscription_info(&body);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| target::run(data));

@@ -17,6 +17,7 @@ mod docs_examples;
 mod factory;
 mod factory_cli;
 mod final_hop;
+mod fuzz_targets;
 mod golden_bolt1;
 mod golden_bolt11;
 mod golden_bolt8;
