@@ -221,6 +221,36 @@ fn take_slot(open: &Arc<Mutex<Open>>, ip: IpAddr) -> Option<Slot> {
     Some(Slot(open.clone(), ip))
 }
 
+/// How long, and how many bytes, a closing connection's unread input is
+/// read and discarded for.
+const LINGER: Duration = Duration::from_secs(2);
+/// See [`LINGER`].
+const LINGER_BYTES: usize = 4 << 20;
+
+/// Close `stream` as nginx's `lingering_close` does: send our FIN, then
+/// read and discard what the client still sends (bounded by [`LINGER`] and
+/// [`LINGER_BYTES`]) until its FIN. Closing a socket with unread input
+/// sends a TCP reset, and a reset can reach the client before it has read
+/// our answer: a client still sending a body we refused (a 413) would see
+/// "connection reset" instead of the 413.
+async fn linger(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut buf = [0u8; 16 * 1024];
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
 /// Serve the API on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, tower: Arc<Mutex<Tower>>, limits: Limits) {
     let limiter = Arc::new(Mutex::new(RateLimiter::default()));
@@ -246,11 +276,15 @@ pub async fn serve(listener: TcpListener, tower: Arc<Mutex<Tower>>, limits: Limi
             });
             // A client that hangs up mid-request is its own business; one
             // that sends its headers too slowly is cut at READ_TIMEOUT.
-            let _ = hyper::server::conn::http1::Builder::new()
+            let served = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
+                .without_shutdown()
                 .await;
+            if let Ok(parts) = served {
+                linger(parts.io.into_inner()).await;
+            }
         });
     }
 }
