@@ -7,3 +7,6 @@
 # which do not override it.
 set(CMAKE_C_FLAGS_RELWITHDEBINFO "-O2" CACHE STRING "Flags for RelWithDebInfo builds (CI: no debug info)")
 set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O2" CACHE STRING "Flags for RelWithDebInfo builds (CI: no debug info)")
+# And as a unity build (see the file).
+set(CMAKE_PROJECT_BitcoinCore_INCLUDE "${CMAKE_CURRENT_LIST_DIR}/core-unity-build.cmake"
+    CACHE FILEPATH "Bitcoin Core as a unity build (CI)")
