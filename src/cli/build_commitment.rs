@@ -2,7 +2,7 @@
 //! transactions (BOLT 3 "Commitment Transaction Construction").
 
 use bitcoin::consensus::encode::serialize_hex;
-use bitcoin::secp256k1::{Secp256k1, SecretKey};
+use bitcoin::secp256k1::Secp256k1;
 use bitcoin::TxOut;
 use clap::Args;
 use serde_json::Value;
@@ -12,7 +12,6 @@ use super::channel::{self, prefix, NumberIn};
 use super::commitment_types::*;
 use super::input::Input;
 use super::{hex, CliError, Explain, StepResult};
-use crate::keys::{self, PerCommitmentPoint};
 use crate::script::funding_script;
 use crate::tx::commitment::{
     self, build_commitment, CommitmentError, CommitmentParams, FeeratePerKw, Side,
@@ -39,29 +38,6 @@ pub fn run(args: BuildCommitmentArgs, input: &mut Input, ex: &mut Explain) -> St
         input.set("verify", Value::Bool(true));
     }
     build(input, ex)
-}
-
-/// A party's HTLC private key for this commitment: `{side}_htlc_privkey`, or
-/// derived from `{side}_htlc_basepoint_secret` and the holder's point.
-fn htlc_privkey(
-    input: &Input,
-    c: &CommitmentIn,
-    side: Side,
-    point: &PerCommitmentPoint,
-) -> Result<Option<SecretKey>, CliError> {
-    let given = match side {
-        Side::Local => &c.local_htlc_privkey,
-        Side::Remote => &c.remote_htlc_privkey,
-    };
-    if let Some(k) = given {
-        return Ok(Some(k.0));
-    }
-    match channel::secret(input, side, "htlc_basepoint")? {
-        Some(base) => keys::derive_privkey(&Secp256k1::signing_only(), &base, point)
-            .map(Some)
-            .map_err(|e| CliError::failure(format!("htlc key: {e}"))),
-        None => Ok(None),
-    }
 }
 
 /// `lnkit build-commitment` on an input object.
@@ -246,8 +222,16 @@ pub fn build(input: &Input, ex: &mut Explain) -> StepResult {
             .map_err(|e| CliError::failure(format!("commitment: {e}")))?;
     }
 
-    let holder_key = htlc_privkey(input, &c, holder, &point)?;
-    let counterparty_key = htlc_privkey(input, &c, holder.other(), &point)?;
+    let htlc_key = |side: Side| {
+        let given = match side {
+            Side::Local => c.local_htlc_privkey.as_ref(),
+            Side::Remote => c.remote_htlc_privkey.as_ref(),
+        };
+        let base = channel::secret(input, side, "htlc_basepoint")?;
+        channel::htlc_privkey(input, side, given.map(|k| k.0), base, || Ok(point))
+    };
+    let holder_key = htlc_key(holder)?;
+    let counterparty_key = htlc_key(holder.other())?;
     let remote_type = counterparty_sighash_type(ch.channel_type);
     let mut htlc_txs = vec![];
     for t in htlc_transactions(

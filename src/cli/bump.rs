@@ -5,23 +5,20 @@
 //! which pays for both (CPFP), and prints the two as a package.
 
 use bitcoin::consensus::encode::serialize_hex;
-use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
-use bitcoin::{Amount, OutPoint, ScriptBuf, Transaction};
+use bitcoin::secp256k1::Secp256k1;
+use bitcoin::{Amount, ScriptBuf, Transaction};
 use clap::Args;
 use serde_json::Value;
 
 use super::build_funding::{change_script, fee_rate};
-use super::channel::prefix;
+use super::channel::{htlc_privkey, prefix};
 use super::field::{Flag, Net, Privkey, Pubkey, Script, Tx, Uint};
 use super::input::{self, Input};
 use super::wallet_input::WalletInputIn;
 use super::{CliError, Explain, StepResult};
 use crate::cli::respond;
-use crate::keys::{self, PerCommitmentPoint};
-use crate::payment::PaymentPreimage;
-use crate::script;
+use crate::keys::PerCommitmentPoint;
 use crate::tx::bump::{self, BumpError, Funded, ZeroFeeHtlcTx};
-use crate::tx::close::anchor_spend;
 use crate::tx::commitment::{FeeratePerKw, Side};
 use crate::tx::sweep::SpendInput;
 use crate::verify::verify_transaction;
@@ -198,17 +195,6 @@ fn wallet(input: &Input) -> Result<Wallet, CliError> {
     })
 }
 
-/// A library error as the field it is about: the coins, or the HTLC
-/// transaction (`tx_field`).
-fn bump_error(input: &Input, tx_field: (&Input, &str), e: BumpError) -> CliError {
-    match e {
-        BumpError::Spend(e) => {
-            input.error("inputs", format!("{e}: add coins or lower the feerate"))
-        }
-        e => tx_field.0.error(tx_field.1, e),
-    }
-}
-
 fn verified(f: &Funded, want: bool, ex: &mut Explain) -> Result<Option<bool>, CliError> {
     if !want {
         return Ok(None);
@@ -259,83 +245,48 @@ pub fn htlc(input: &Input, n: usize, ex: &mut Explain) -> StepResult {
         }
         Some(_) => item.req("signed_tx_hex", input::transaction)?,
     };
-    // `0 <remotehtlcsig> <localhtlcsig> <preimage or empty> <witness_script>` (BOLT 3).
-    let witness: Vec<&[u8]> = signed
-        .input
-        .first()
-        .map(|i| i.witness.iter().collect())
-        .unwrap_or_default();
-    if witness.len() != 5 {
-        return Err(item.error(
-            "signed_tx_hex",
-            "is not a signed HTLC transaction (its witness has not 5 items)",
-        ));
-    }
-    let counterparty_sig = bitcoin::ecdsa::Signature::from_slice(witness[1]).map_err(|e| {
-        item.error(
-            "signed_tx_hex",
-            format!("the counterparty's signature: {e}"),
-        )
-    })?;
-    let preimage = <[u8; 32]>::try_from(witness[3]).ok().map(PaymentPreimage);
-    let witness_script = ScriptBuf::from_bytes(witness[4].to_vec());
-    let index = item.req("output_index", input::uint)? as usize;
+    let index = item.req("output_index", input::uint)?;
     input.need("outputs", h.outputs.as_ref())?;
     let spent = input
         .objects("outputs")?
         .into_iter()
-        .find(|o| o.raw("index").and_then(Value::as_u64) == Some(index as u64))
+        .find(|o| o.raw("index").and_then(Value::as_u64) == Some(index))
         .ok_or_else(|| {
             input.error(
                 "outputs",
                 format!("has no output {index}, which HTLC transaction {n} spends"),
             )
         })?;
-    let prevout = bitcoin::TxOut {
-        value: spent.req("amount_sat", input::amount_sat)?,
-        script_pubkey: witness_script.to_p2wsh(),
+    let amount = spent.req("amount_sat", input::amount_sat)?;
+    let (given, base) = match w.holder {
+        Side::Local => (h.local_htlc_privkey, h.local_htlc_basepoint_secret),
+        Side::Remote => (h.remote_htlc_privkey, h.remote_htlc_basepoint_secret),
+    };
+    let point = || {
+        input
+            .need("per_commitment_point", h.per_commitment_point)
+            .map(|p| PerCommitmentPoint(p.0))
     };
     let p = prefix(w.holder);
-    let given = match w.holder {
-        Side::Local => h.local_htlc_privkey,
-        Side::Remote => h.remote_htlc_privkey,
-    };
-    let holder_key: SecretKey = match given {
-        Some(k) => k.0,
-        None => {
-            let base = match w.holder {
-                Side::Local => h.local_htlc_basepoint_secret,
-                Side::Remote => h.remote_htlc_basepoint_secret,
-            }
-            .ok_or_else(|| {
-                input.error(
-                    &format!("{p}_htlc_privkey"),
-                    format!("missing required field (or give {p}_htlc_basepoint_secret and per_commitment_point)"),
-                )
-            })?;
-            let point = input.need("per_commitment_point", h.per_commitment_point)?;
-            keys::derive_privkey(&secp, &base.0, &PerCommitmentPoint(point.0))
-                .map_err(|e| input.error(&format!("{p}_htlc_basepoint_secret"), e))?
+    let holder_key = htlc_privkey(input, w.holder, given.map(|k| k.0), base.map(|k| k.0), point)?
+        .ok_or_else(|| {
+            input.error(
+                &format!("{p}_htlc_privkey"),
+                format!("missing required field (or give {p}_htlc_basepoint_secret and per_commitment_point)"),
+            )
+        })?;
+    let z = ZeroFeeHtlcTx::from_signed(signed, amount, holder_key)
+        .map_err(|e| item.error("signed_tx_hex", e))?;
+    let f = bump::fund_htlc_tx(&secp, &z, &w.coins, &w.change, w.feerate).map_err(|e| match e {
+        BumpError::Spend(e) => {
+            input.error("inputs", format!("{e}: add coins or lower the feerate"))
         }
-    };
-    let z = ZeroFeeHtlcTx {
-        tx: signed.clone(),
-        prevout,
-        witness_script,
-        counterparty_sig,
-        preimage,
-        holder_key,
-    };
-    let kind = if preimage.is_some() {
-        "HTLC-success"
-    } else {
-        "HTLC-timeout"
-    };
-    let f = bump::fund_htlc_tx(&secp, &z, &w.coins, &w.change, w.feerate)
-        .map_err(|e| bump_error(input, (item, "signed_tx_hex"), e))?;
+        e => item.error("signed_tx_hex", e),
+    })?;
     ex.line(format!(
-        "{kind} {}: signed at zero fee (option_anchors); the counterparty's signature is SIGHASH_SINGLE|ANYONECANPAY, so it covers input 0 and output 0 only",
-        signed.compute_txid()
+        "{} {}: signed at zero fee (option_anchors); the counterparty's signature is SIGHASH_SINGLE|ANYONECANPAY, so it covers input 0 and output 0 only",
+        z.kind(),
+        z.tx.compute_txid()
     ));
     ex.line(format!(
         "joined: {} wallet coin(s) after input 0{}; the holder signs input 0 again with SIGHASH_ALL, now over every input",
@@ -358,76 +309,48 @@ pub fn anchor(input: &Input, ex: &mut Explain) -> StepResult {
     let w = wallet(input)?;
     let a: BumpAnchorIn = input.typed()?;
     let parent = input.need("signed_tx_hex", a.signed_tx_hex)?.0;
-    let p = prefix(w.holder);
     let key = match w.holder {
         Side::Local => a.local_funding_privkey,
         Side::Remote => a.remote_funding_privkey,
     };
-    let key_field = format!("{p}_funding_privkey");
+    let key_field = format!("{}_funding_privkey", prefix(w.holder));
     let key = input.need(&key_field, key)?.0;
-    let pubkey = PublicKey::from_secret_key(&secp, &key);
-    let anchor_script = script::anchor(&pubkey);
-    let spk = anchor_script.to_p2wsh();
-    let vout = parent
-        .output
-        .iter()
-        .position(|o| o.script_pubkey == spk)
-        .ok_or_else(|| {
-            input.error(
-                &key_field,
-                "the commitment has no anchor of this key (a channel without anchors, or the other side's commitment: see holder)",
-            )
-        })?;
     let funding = Amount::from_sat(input.need("funding_amount_sat", a.funding_amount_sat)?.0);
-    let outputs: Amount = parent.output.iter().map(|o| o.value).sum();
-    let parent_fee = funding.checked_sub(outputs).ok_or_else(|| {
-        input.error(
-            "funding_amount_sat",
-            format!(
-                "is less than the commitment's outputs ({} sat)",
-                outputs.to_sat()
-            ),
-        )
-    })?;
-    let anchor = anchor_spend(
-        OutPoint {
-            txid: parent.compute_txid(),
-            vout: vout as u32,
-        },
-        parent.output[vout].clone(),
-        anchor_script,
-        key,
-    );
-    let f = bump::cpfp_child(
-        &secp, &parent, parent_fee, anchor, &w.coins, &w.change, w.feerate,
-    )
-    .map_err(|e| bump_error(input, (input, "signed_tx_hex"), e))?;
-    let package_weight = parent.weight().to_wu() + f.tx.weight().to_wu();
-    let package_fee = parent_fee + f.fee;
+    let c = bump::anchor_cpfp(&secp, &parent, funding, key, &w.coins, &w.change, w.feerate)
+        .map_err(|e| match e {
+            BumpError::Spend(e) => {
+                input.error("inputs", format!("{e}: add coins or lower the feerate"))
+            }
+            e @ BumpError::NoAnchor => input.error(&key_field, format!("{e}: see holder")),
+            e @ BumpError::FundingBelowOutputs { .. } => input.error("funding_amount_sat", e),
+            e => input.error("signed_tx_hex", e),
+        })?;
+    let (f, parent_fee) = (&c.child, c.parent_fee);
     ex.line(format!(
         "parent {}: the commitment pays {} sat for {} weight ({} sat/kw)",
         parent.compute_txid(),
         parent_fee.to_sat(),
-        parent.weight().to_wu(),
-        parent_fee.to_sat() * 1000 / parent.weight().to_wu()
+        c.parent_weight,
+        parent_fee.to_sat() * 1000 / c.parent_weight
     ));
     ex.line(format!(
-        "child: spends the holder's anchor (output {vout}, `<sig> <anchor script>` with the funding key) and {} wallet coin(s) to change",
+        "child: spends the holder's anchor (output {}, `<sig> <anchor script>` with the funding key) and {} wallet coin(s) to change",
+        c.anchor_vout,
         w.coins.len()
     ));
     ex.line(format!(
         "fee: {} sat/kw x {} package weight = {} sat, less the parent's {} = the child's {} sat",
         w.feerate.0,
-        package_weight,
-        package_fee.to_sat(),
+        c.package_weight(),
+        c.package_fee().to_sat(),
         parent_fee.to_sat(),
         f.fee.to_sat()
     ));
-    let v = verified(&f, w.verify, ex)?;
-    let mut o = out("anchor_cpfp", &f, v);
+    let v = verified(f, w.verify, ex)?;
+    let mut o = out("anchor_cpfp", f, v);
     o.parent_txid = Some(parent.compute_txid().to_string());
     o.parent_fee_sat = Some(parent_fee.to_sat());
-    o.package_feerate_per_kw = Some(package_fee.to_sat() * 1000 / package_weight);
+    o.package_feerate_per_kw = Some(c.package_fee().to_sat() * 1000 / c.package_weight());
     o.package = Some(vec![serialize_hex(&parent), serialize_hex(&f.tx)]);
     respond(o)
 }

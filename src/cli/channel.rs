@@ -97,6 +97,27 @@ pub fn secret(input: &Input, side: Side, name: &str) -> Result<Option<SecretKey>
     Ok(keys.secret(side, name).map(|k| k.0))
 }
 
+/// A party's HTLC private key for one commitment (BOLT 3 "Key
+/// Derivation": `htlcpubkey` is the HTLC basepoint tweaked by the
+/// commitment's per-commitment point): `given` (`{side}_htlc_privkey`), or
+/// derived from `base` (`{side}_htlc_basepoint_secret`) and `point`, which
+/// is asked for only then. None when neither is given.
+pub fn htlc_privkey(
+    input: &Input,
+    side: Side,
+    given: Option<SecretKey>,
+    base: Option<SecretKey>,
+    point: impl FnOnce() -> Result<PerCommitmentPoint, CliError>,
+) -> Result<Option<SecretKey>, CliError> {
+    if given.is_some() {
+        return Ok(given);
+    }
+    let Some(base) = base else { return Ok(None) };
+    crate::keys::derive_privkey(&Secp256k1::signing_only(), &base, &point()?)
+        .map(Some)
+        .map_err(|e| input.error(&format!("{}_htlc_basepoint_secret", prefix(side)), e))
+}
+
 /// The channel fields every step reads. `channel_type` is required unless
 /// `default_type` is given (a mutual close does not depend on it).
 pub fn read_channel_with(

@@ -6,12 +6,13 @@
 //! The node does both with its BDK wallet; these are the same transactions
 //! from wallet coins the caller names, for the toolkit.
 
-use bitcoin::secp256k1::{Secp256k1, SecretKey, Signing};
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey, Signing};
 use bitcoin::{
     Amount, CompressedPublicKey, EcdsaSighashType, OutPoint, ScriptBuf, Sequence, Transaction,
     TxOut,
 };
 
+use super::close::anchor_spend;
 use super::commitment::FeeratePerKw;
 use super::sweep::{build_spend_paying, SpendError, SpendInput, WitnessTemplate};
 use crate::payment::PaymentPreimage;
@@ -34,9 +35,75 @@ pub struct ZeroFeeHtlcTx {
     pub holder_key: SecretKey,
 }
 
+impl ZeroFeeHtlcTx {
+    /// An HTLC transaction as signed for broadcast at zero fee: its witness
+    /// is `0 <remotehtlcsig> <localhtlcsig> <payment_preimage or empty>
+    /// <witness_script>` (BOLT 3 "HTLC-Timeout and HTLC-Success
+    /// Transactions"), where `remotehtlcsig` is the counterparty's. `amount`
+    /// is the commitment's HTLC output; `holder_key` signs it again.
+    pub fn from_signed(
+        tx: Transaction,
+        amount: Amount,
+        holder_key: SecretKey,
+    ) -> Result<Self, BumpError> {
+        let witness: Vec<&[u8]> = tx
+            .input
+            .first()
+            .map(|i| i.witness.iter().collect())
+            .unwrap_or_default();
+        let [_, counterparty_sig, _, preimage, witness_script] = witness[..] else {
+            return Err(BumpError::NotSigned {
+                items: witness.len(),
+            });
+        };
+        let counterparty_sig = bitcoin::ecdsa::Signature::from_slice(counterparty_sig)
+            .map_err(|e| BumpError::CounterpartySig(e.to_string()))?;
+        let preimage = <[u8; 32]>::try_from(preimage).ok().map(PaymentPreimage);
+        let witness_script = ScriptBuf::from_bytes(witness_script.to_vec());
+        Ok(Self {
+            prevout: TxOut {
+                value: amount,
+                script_pubkey: witness_script.to_p2wsh(),
+            },
+            witness_script,
+            counterparty_sig,
+            preimage,
+            holder_key,
+            tx,
+        })
+    }
+
+    /// HTLC-success (it carries the preimage) or HTLC-timeout.
+    pub fn kind(&self) -> &'static str {
+        if self.preimage.is_some() {
+            "HTLC-success"
+        } else {
+            "HTLC-timeout"
+        }
+    }
+}
+
 /// Why a fee could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BumpError {
+    /// Not a signed HTLC transaction: its witness is not BOLT 3's five items.
+    #[error("is not a signed HTLC transaction (its witness has {items} items, not 5)")]
+    NotSigned {
+        /// The items its first input's witness has.
+        items: usize,
+    },
+    /// The counterparty's signature in the witness does not parse.
+    #[error("the counterparty's signature: {0}")]
+    CounterpartySig(String),
+    /// The commitment has no anchor locked to the holder's funding key.
+    #[error("the commitment has no anchor of this key (a channel without anchors, or the other side's commitment)")]
+    NoAnchor,
+    /// The funding amount is less than the commitment pays out.
+    #[error("is less than the commitment's outputs ({} sat)", outputs.to_sat())]
+    FundingBelowOutputs {
+        /// What the commitment's outputs add up to.
+        outputs: Amount,
+    },
     /// An HTLC transaction has one input and one output (BOLT 3).
     #[error(
         "an HTLC transaction has one input and one output; this one has {inputs} and {outputs}"
@@ -172,4 +239,71 @@ pub fn cpfp_child<C: Signing>(
     };
     let (tx, change) = build_spend_paying(secp, &inputs, &[], change, fee)?;
     Ok(funded(tx, change, &inputs))
+}
+
+/// A commitment's child through the holder's anchor.
+#[derive(Clone, Debug)]
+pub struct AnchorCpfp {
+    /// The child, signed.
+    pub child: Funded,
+    /// What the commitment pays by itself: the funding amount less its outputs.
+    pub parent_fee: Amount,
+    /// The commitment's weight.
+    pub parent_weight: u64,
+    /// The anchor's output index in the commitment.
+    pub anchor_vout: u32,
+}
+
+impl AnchorCpfp {
+    /// Parent and child together.
+    pub fn package_weight(&self) -> u64 {
+        self.parent_weight + self.child.tx.weight().to_wu()
+    }
+
+    /// What parent and child pay together.
+    pub fn package_fee(&self) -> Amount {
+        self.parent_fee + self.child.fee
+    }
+}
+
+/// A child of the holder's commitment `parent` (of a channel funded with
+/// `funding_amount`) that spends the holder's anchor, locked to
+/// `funding_key` (BOLT 3 "to_local_anchor and to_remote_anchor Output"),
+/// and `wallet`'s coins, so that parent and child pay `feerate` together.
+pub fn anchor_cpfp<C: Signing>(
+    secp: &Secp256k1<C>,
+    parent: &Transaction,
+    funding_amount: Amount,
+    funding_key: SecretKey,
+    wallet: &[SpendInput],
+    change: &ScriptBuf,
+    feerate: FeeratePerKw,
+) -> Result<AnchorCpfp, BumpError> {
+    let anchor_script = crate::script::anchor(&PublicKey::from_secret_key(secp, &funding_key));
+    let spk = anchor_script.to_p2wsh();
+    let vout = parent
+        .output
+        .iter()
+        .position(|o| o.script_pubkey == spk)
+        .ok_or(BumpError::NoAnchor)?;
+    let outputs: Amount = parent.output.iter().map(|o| o.value).sum();
+    let parent_fee = funding_amount
+        .checked_sub(outputs)
+        .ok_or(BumpError::FundingBelowOutputs { outputs })?;
+    let anchor = anchor_spend(
+        OutPoint {
+            txid: parent.compute_txid(),
+            vout: vout as u32,
+        },
+        parent.output[vout].clone(),
+        anchor_script,
+        funding_key,
+    );
+    let child = cpfp_child(secp, parent, parent_fee, anchor, wallet, change, feerate)?;
+    Ok(AnchorCpfp {
+        child,
+        parent_fee,
+        parent_weight: parent.weight().to_wu(),
+        anchor_vout: vout as u32,
+    })
 }
