@@ -11,6 +11,7 @@ mod common;
 mod amp_cli;
 mod bad_input;
 mod channel_machine;
+mod channel_model;
 mod close;
 mod commitment_properties;
 mod docs_examples;
