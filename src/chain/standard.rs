@@ -20,7 +20,8 @@
 
 use bitcoin::blockdata::script::Instruction;
 use bitcoin::secp256k1::ecdsa::Signature;
-use bitcoin::{Script, Transaction, TxOut};
+use bitcoin::taproot::{TAPROOT_LEAF_MASK, TAPROOT_LEAF_TAPSCRIPT};
+use bitcoin::{Script, ScriptBuf, Transaction, TxOut};
 
 /// `MAX_STANDARD_TX_WEIGHT`.
 pub const MAX_STANDARD_TX_WEIGHT: u64 = 400_000;
@@ -40,13 +41,11 @@ pub const MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE: usize = 80;
 /// `MAX_OP_RETURN_RELAY`: the default `-datacarriersize`, shared by every
 /// OP_RETURN output of a transaction.
 pub const MAX_OP_RETURN_RELAY: usize = 100_000;
-/// BIP 341: a last witness item starting with this is an annex.
-const ANNEX_TAG: u8 = 0x50;
-/// BIP 342's leaf version, in a control block's first byte.
-const TAPROOT_LEAF_TAPSCRIPT: u8 = 0xc0;
-const TAPROOT_LEAF_MASK: u8 = 0xfe;
+
 /// BIP 433 pay-to-anchor: `OP_1 <0x4e73>`.
-const P2A: [u8; 4] = [0x51, 0x02, 0x4e, 0x73];
+fn is_p2a(spk: &Script) -> bool {
+    *spk == *ScriptBuf::new_p2a()
+}
 
 /// The output types Core's `Solver` recognises as standard.
 fn is_standard_output(spk: &Script) -> bool {
@@ -66,7 +65,7 @@ fn is_standard_output(spk: &Script) -> bool {
         || spk.is_p2wpkh()
         || spk.is_p2wsh()
         || spk.is_p2tr()
-        || b == P2A
+        || is_p2a(spk)
         // WITNESS_UNKNOWN: a program of a future version is standard to pay.
         || spk.witness_version().is_some_and(|v| v.to_num() != 0)
 }
@@ -116,7 +115,7 @@ pub fn check_inputs(tx: &Transaction, spent: &[TxOut]) -> Result<(), &'static st
         let unknown_witness = spk.witness_version().is_some_and(|v| v.to_num() > 1)
             || (spk.witness_version().is_some_and(|v| v.to_num() == 1)
                 && !spk.is_p2tr()
-                && spk.as_bytes() != P2A);
+                && !is_p2a(spk));
         if unknown_witness || !is_standard_output(spk) || spk.is_op_return() {
             return Err("bad-txns-nonstandard-inputs");
         }
@@ -125,7 +124,7 @@ pub fn check_inputs(tx: &Transaction, spent: &[TxOut]) -> Result<(), &'static st
             continue;
         }
         let nonstandard = Err("bad-witness-nonstandard");
-        if spk.as_bytes() == P2A {
+        if is_p2a(spk) {
             return nonstandard;
         }
         if spk.is_p2wsh() {
@@ -141,25 +140,21 @@ pub fn check_inputs(tx: &Transaction, spent: &[TxOut]) -> Result<(), &'static st
             }
         }
         if spk.is_p2tr() {
-            let mut items: Vec<&[u8]> = w.iter().collect();
-            if items.len() >= 2 && items.last().is_some_and(|a| a.first() == Some(&ANNEX_TAG)) {
+            if w.taproot_annex().is_some() {
                 return nonstandard;
             }
-            if items.len() >= 2 {
-                let control = items.pop().expect("two items");
-                items.pop(); // the script
-                match control.first() {
-                    None => return nonstandard,
-                    Some(c) if c & TAPROOT_LEAF_MASK == TAPROOT_LEAF_TAPSCRIPT => {
-                        if items
-                            .iter()
-                            .any(|i| i.len() > MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE)
-                        {
-                            return nonstandard;
-                        }
-                    }
-                    Some(_) => {}
-                }
+            // A script path under BIP 342: the items below the script and
+            // the control block are the tapscript's stack.
+            let tapscript = w
+                .taproot_control_block()
+                .and_then(|c| c.first())
+                .is_some_and(|c| c & TAPROOT_LEAF_MASK == TAPROOT_LEAF_TAPSCRIPT);
+            if tapscript
+                && w.iter()
+                    .take(w.len() - 2)
+                    .any(|i| i.len() > MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE)
+            {
+                return nonstandard;
             }
         }
     }
@@ -367,15 +362,29 @@ mod tests {
 
         let p2tr = ScriptBuf::from_bytes([&[0x51, 0x20][..], &[2; 32][..]].concat());
         let annexed = tx(
-            Witness::from_slice(&[vec![3; 64], vec![ANNEX_TAG, 0]]),
+            Witness::from_slice(&[vec![3; 64], vec![bitcoin::taproot::TAPROOT_ANNEX_PREFIX, 0]]),
             p2wpkh(),
         );
         assert_eq!(
-            check_inputs(&annexed, &spent(p2tr)),
+            check_inputs(&annexed, &spent(p2tr.clone())),
             Err("bad-witness-nonstandard")
         );
 
-        let anchor = ScriptBuf::from_bytes(P2A.to_vec());
+        // A tapscript's stack items: at most 80 bytes each.
+        let control = [&[TAPROOT_LEAF_TAPSCRIPT][..], &[2; 32][..]].concat();
+        let leaf = |item: usize| {
+            tx(
+                Witness::from_slice(&[vec![1; item], vec![0x51], control.clone()]),
+                p2wpkh(),
+            )
+        };
+        assert_eq!(check_inputs(&leaf(80), &spent(p2tr.clone())), Ok(()));
+        assert_eq!(
+            check_inputs(&leaf(81), &spent(p2tr.clone())),
+            Err("bad-witness-nonstandard")
+        );
+
+        let anchor = ScriptBuf::new_p2a();
         assert!(is_standard_output(&anchor));
         let spent_anchor = spent(anchor);
         assert_eq!(

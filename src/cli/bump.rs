@@ -195,6 +195,11 @@ fn wallet(input: &Input) -> Result<Wallet, CliError> {
     })
 }
 
+/// The coins do not cover the fee: said of `inputs`.
+fn coins_short(input: &Input, e: crate::tx::sweep::SpendError) -> CliError {
+    input.error("inputs", format!("{e}: add coins or lower the feerate"))
+}
+
 fn verified(f: &Funded, want: bool, ex: &mut Explain) -> Result<Option<bool>, CliError> {
     if !want {
         return Ok(None);
@@ -278,9 +283,7 @@ pub fn htlc(input: &Input, n: usize, ex: &mut Explain) -> StepResult {
     let z = ZeroFeeHtlcTx::from_signed(signed, amount, holder_key)
         .map_err(|e| item.error("signed_tx_hex", e))?;
     let f = bump::fund_htlc_tx(&secp, &z, &w.coins, &w.change, w.feerate).map_err(|e| match e {
-        BumpError::Spend(e) => {
-            input.error("inputs", format!("{e}: add coins or lower the feerate"))
-        }
+        BumpError::Spend(e) => coins_short(input, e),
         e => item.error("signed_tx_hex", e),
     })?;
     ex.line(format!(
@@ -318,9 +321,7 @@ pub fn anchor(input: &Input, ex: &mut Explain) -> StepResult {
     let funding = Amount::from_sat(input.need("funding_amount_sat", a.funding_amount_sat)?.0);
     let c = bump::anchor_cpfp(&secp, &parent, funding, key, &w.coins, &w.change, w.feerate)
         .map_err(|e| match e {
-            BumpError::Spend(e) => {
-                input.error("inputs", format!("{e}: add coins or lower the feerate"))
-            }
+            BumpError::Spend(e) => coins_short(input, e),
             e @ BumpError::NoAnchor => input.error(&key_field, format!("{e}: see holder")),
             e @ BumpError::FundingBelowOutputs { .. } => input.error("funding_amount_sat", e),
             e => input.error("signed_tx_hex", e),
